@@ -1,0 +1,61 @@
+// The narrow interface between the route engine and one kernel multicast routing table
+// (one MRT_INIT socket). Every call is synchronous: each is a single setsockopt/ioctl of a few
+// microseconds, and keeping them synchronous makes every engine operation atomic with respect
+// to other RPCs (no interleaving on the event loop).
+//
+// Errors are thrown as KernelError (src/kernel/kernel-error.ts) carrying the errno.
+
+/** Kernel MFC counters of one (S,G) entry. */
+export interface SgCounters {
+  packets: bigint;
+  bytes: bigint;
+  wrongIf: bigint;
+}
+
+/** Kernel counters of one VIF. */
+export interface VifCounters {
+  inPackets: bigint;
+  inBytes: bigint;
+  outPackets: bigint;
+  outBytes: bigint;
+}
+
+/** One entry of the kernel's MFC as read back from the kernel. */
+export interface KernelMfcEntry {
+  source: string;
+  group: string;
+  /** Input VIF index. */
+  parent: number;
+  /** Output VIF index → TTL threshold, only VIFs with a threshold in 1..254. */
+  oifs: Map<number, number>;
+  counters: SgCounters;
+}
+
+/** A VIF as read back from the kernel. */
+export interface KernelVif {
+  vif: number;
+  ifindex: number;
+  name: string;
+}
+
+export interface KernelPort {
+  /** ifindex of an interface in mfcd's network namespace, undefined if it does not exist. */
+  ifindex(name: string): number | undefined;
+  /** MRT_ADD_VIF with VIFF_USE_IFINDEX. */
+  addVif(vif: number, ifindex: number): void;
+  /** MRT_DEL_VIF. */
+  delVif(vif: number): void;
+  /** MRT_ADD_MFC: creates or replaces in place (counters kept). `oifs` maps VIF → TTL threshold. */
+  addMfc(source: string, group: string, parent: number, oifs: ReadonlyMap<number, number>): void;
+  /** MRT_DEL_MFC. */
+  delMfc(source: string, group: string): void;
+  /** SIOCGETSGCNT; undefined when the kernel has no such entry. */
+  sgCounters(source: string, group: string): SgCounters | undefined;
+  /** SIOCGETVIFCNT; undefined when the VIF does not exist. */
+  vifCounters(vif: number): VifCounters | undefined;
+  /**
+   * All resolved MFC entries of this table, keyed `${source}|${group}`, or undefined when this
+   * table cannot be dumped cheaply (callers then fall back to sgCounters per route).
+   */
+  dumpMfc(): Map<string, KernelMfcEntry> | undefined;
+}

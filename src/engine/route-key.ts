@@ -1,0 +1,22 @@
+// Routes are keyed by (family, table, source, group) from the start: IPv6, several kernel
+// tables and any-source templates only add values to these fields, never new model shapes.
+
+export type AddressFamily = "ipv4" | "ipv6";
+
+export interface RouteKey {
+  family: AddressFamily;
+  /** Kernel multicast routing table id (0 = default). */
+  table: number;
+  /** Source address text; "" will mean any source. */
+  source: string;
+  group: string;
+}
+
+export function routeKeyString(key: RouteKey): string {
+  return `${key.family}/${key.table}/${key.source}/${key.group}`;
+}
+
+/** Key of a kernel table: one MRT_INIT socket and one VIF space per (family, table). */
+export function tableKeyString(family: AddressFamily, table: number): string {
+  return `${family}/${table}`;
+}
