@@ -1,0 +1,122 @@
+// Thin koffi bindings to the few libc calls the kernel layer needs. Every wrapper reads
+// koffi.errno() immediately after the call and throws KernelError on failure, except the
+// `try*` variants, which return the errno so hot paths can map "not found" without a throw.
+//
+// Payloads are Node Buffers passed as `void *`: koffi hands the C function a pointer into the
+// Buffer's memory for the duration of a synchronous call (also for subarray views).
+
+import koffi from "koffi";
+import os from "node:os";
+import { KernelError } from "./kernel-error.js";
+
+const { EAGAIN } = os.constants.errno;
+
+export const AF_INET = 2;
+export const SOCK_DGRAM = 2;
+export const SOCK_RAW = 3;
+export const SOCK_CLOEXEC = 0o2000000;
+export const IPPROTO_IP = 0;
+export const IPPROTO_IGMP = 2;
+export const O_RDONLY = 0;
+export const O_CLOEXEC = 0o2000000;
+export const CLONE_NEWNET = 0x40000000;
+export const MSG_DONTWAIT = 0x40;
+
+type IntFn = (...args: unknown[]) => number;
+type BigFn = (...args: unknown[]) => number | bigint;
+
+const lib = koffi.load("libc.so.6");
+const c = {
+  socket: lib.func("int socket(int domain, int type, int protocol)") as IntFn,
+  setsockopt: lib.func("int setsockopt(int fd, int level, int optname, void *optval, uint32_t optlen)") as IntFn,
+  getsockopt: lib.func("int getsockopt(int fd, int level, int optname, void *optval, void *optlen)") as IntFn,
+  // ioctl and open are variadic in glibc but read their optional argument as a plain register
+  // argument on Linux x86_64/aarch64, so a fixed prototype is ABI-safe and avoids koffi's much
+  // slower variadic call path (ioctl is on the 10k/s counters path).
+  ioctl: lib.func("int ioctl(int fd, unsigned long request, void *arg)") as IntFn,
+  open: lib.func("int open(const char *path, int flags)") as IntFn,
+  close: lib.func("int close(int fd)") as IntFn,
+  recv: lib.func("intptr_t recv(int fd, void *buf, size_t len, int flags)") as BigFn,
+  pread: lib.func("intptr_t pread(int fd, void *buf, size_t count, int64_t offset)") as BigFn,
+  setns: lib.func("int setns(int fd, int nstype)") as IntFn,
+};
+
+// The struct codecs assume LP64 (`unsigned long` counters of 8 bytes).
+if (koffi.sizeof("unsigned long") !== 8) {
+  throw new Error("mfcd's kernel layer supports 64-bit Linux only (unsigned long must be 8 bytes)");
+}
+
+function fail(what: string): never {
+  throw new KernelError(what, koffi.errno());
+}
+
+export function socket(domain: number, type: number, protocol: number): number {
+  const fd = c.socket(domain, type, protocol);
+  if (fd < 0) fail("socket");
+  return fd;
+}
+
+export function setsockopt(fd: number, level: number, optname: number, value: Buffer, what: string): void {
+  if (c.setsockopt(fd, level, optname, value, value.length) < 0) fail(what);
+}
+
+/** setsockopt; returns 0 on success, else the errno (no throw). */
+export function trySetsockopt(fd: number, level: number, optname: number, value: Buffer): number {
+  return c.setsockopt(fd, level, optname, value, value.length) < 0 ? koffi.errno() : 0;
+}
+
+const intArg = Buffer.alloc(4);
+
+export function setsockoptInt(fd: number, level: number, optname: number, value: number, what: string): void {
+  intArg.writeInt32LE(value, 0);
+  if (c.setsockopt(fd, level, optname, intArg, 4) < 0) fail(what);
+}
+
+const intLen = Buffer.alloc(4);
+
+export function getsockoptInt(fd: number, level: number, optname: number, what: string): number {
+  intArg.fill(0);
+  intLen.writeUInt32LE(4, 0);
+  if (c.getsockopt(fd, level, optname, intArg, intLen) < 0) fail(what);
+  return intArg.readInt32LE(0);
+}
+
+/** ioctl; returns 0 on success, else the errno (no throw). */
+export function tryIoctl(fd: number, request: number, arg: Buffer): number {
+  return c.ioctl(fd, request, arg) < 0 ? koffi.errno() : 0;
+}
+
+export function ioctl(fd: number, request: number, arg: Buffer, what: string): void {
+  if (c.ioctl(fd, request, arg) < 0) fail(what);
+}
+
+export function open(path: string, flags: number): number {
+  const fd = c.open(path, flags);
+  if (fd < 0) fail(`open(${path})`);
+  return fd;
+}
+
+export function close(fd: number): void {
+  if (c.close(fd) < 0) fail("close");
+}
+
+/** pread into `buf` (may be a subarray view); returns the byte count, 0 at end of file. */
+export function pread(fd: number, buf: Buffer, offset: number, what: string): number {
+  const n = Number(c.pread(fd, buf, buf.length, offset));
+  if (n < 0) fail(what);
+  return n;
+}
+
+/** Non-blocking recv into `buf`; the byte count, or undefined when nothing is queued. */
+export function recvNonBlocking(fd: number, buf: Buffer, what: string): number | undefined {
+  const n = Number(c.recv(fd, buf, buf.length, MSG_DONTWAIT));
+  if (n >= 0) return n;
+  const errno = koffi.errno();
+  if (errno === EAGAIN) return undefined;
+  throw new KernelError(what, errno);
+}
+
+/** Moves the calling thread (only) into the namespace behind `fd`. */
+export function setns(fd: number, nstype: number): void {
+  if (c.setns(fd, nstype) < 0) fail("setns");
+}

@@ -1,0 +1,243 @@
+// Buffer codecs for the structs of the IPv4 multicast routing API, with explicit offsets
+// (linux/mroute.h, linux/if.h; LP64). Pure: no koffi, so layouts are unit-testable.
+// Addresses are network order; every other field is host order. Each encoder can write into a
+// caller-owned Buffer so hot paths (counters at 10k/s) do not allocate.
+
+import os from "node:os";
+import type { SgCounters, VifCounters } from "../engine/kernel-port.js";
+import { IFNAMSIZ, VIFF_USE_IFINDEX } from "./mroute-constants.js";
+
+export const VIFCTL_SIZE = 16;
+export const MFCCTL_SIZE = 60;
+export const SIOC_SG_REQ_SIZE = 32;
+export const SIOC_VIF_REQ_SIZE = 40;
+export const IGMPMSG_SIZE = 20;
+export const IFREQ_SIZE = 40;
+
+/** struct vifctl */
+export const VIFCTL = { vifi: 0, flags: 2, threshold: 3, rateLimit: 4, lclIfindex: 8, rmtAddr: 12 } as const;
+/** struct mfcctl: ttls[32] then 2 bytes of padding before the (unused on input) counters. */
+export const MFCCTL = {
+  origin: 0,
+  group: 4,
+  parent: 8,
+  ttls: 10,
+  pktCnt: 44,
+  byteCnt: 48,
+  wrongIf: 52,
+  expire: 56,
+} as const;
+/** struct sioc_sg_req: counters are `unsigned long`. */
+export const SIOC_SG_REQ = { src: 0, grp: 4, pktcnt: 8, bytecnt: 16, wrongIf: 24 } as const;
+/** struct sioc_vif_req: vifi is padded to 8. */
+export const SIOC_VIF_REQ = { vifi: 0, icount: 8, ocount: 16, ibytes: 24, obytes: 32 } as const;
+/** struct igmpmsg: two unused u32, then type, mbz, vif (low byte), vif_hi, src, dst. */
+export const IGMPMSG = { msgtype: 8, mbz: 9, vif: 10, vifHi: 11, src: 12, dst: 16 } as const;
+/** struct ifreq: name[16], then a 24-byte union of which ifr_ifindex is the first int. */
+export const IFREQ = { name: 0, ifindex: 16 } as const;
+
+const LE = os.endianness() === "LE";
+
+function writeU16(buf: Buffer, offset: number, value: number): void {
+  if (LE) buf.writeUInt16LE(value, offset);
+  else buf.writeUInt16BE(value, offset);
+}
+
+function writeU32(buf: Buffer, offset: number, value: number): void {
+  if (LE) buf.writeUInt32LE(value, offset);
+  else buf.writeUInt32BE(value, offset);
+}
+
+function writeI32(buf: Buffer, offset: number, value: number): void {
+  if (LE) buf.writeInt32LE(value, offset);
+  else buf.writeInt32BE(value, offset);
+}
+
+function readI32(buf: Buffer, offset: number): number {
+  return LE ? buf.readInt32LE(offset) : buf.readInt32BE(offset);
+}
+
+function readU64(buf: Buffer, offset: number): bigint {
+  return LE ? buf.readBigUInt64LE(offset) : buf.readBigUInt64BE(offset);
+}
+
+function checkRange(what: string, value: number, max: number): void {
+  if (!Number.isInteger(value) || value < 0 || value > max) {
+    throw new RangeError(`${what} must be an integer in 0..${max}, got ${value}`);
+  }
+}
+
+/**
+ * Writes a canonical dotted quad ("10.0.0.1"; no shorthand, no leading zeros) in network order
+ * into `out` at `offset` (a new 4-byte Buffer by default). Throws RangeError on anything else:
+ * inet_aton-style guessing ("10.1", "010.0.0.1") has no place in router config.
+ */
+export function ipv4ToBuffer(text: string, out: Buffer = Buffer.alloc(4), offset = 0): Buffer {
+  const len = text.length;
+  let pos = 0;
+  for (let octet = 0; octet < 4; octet++) {
+    if (octet > 0) {
+      if (text.charCodeAt(pos) !== 0x2e) throw badIpv4(text);
+      pos++;
+    }
+    const start = pos;
+    let value = 0;
+    while (pos < len) {
+      const d = text.charCodeAt(pos) - 0x30;
+      if (d < 0 || d > 9) break;
+      value = value * 10 + d;
+      pos++;
+    }
+    const digits = pos - start;
+    if (digits === 0 || digits > 3 || value > 255 || (digits > 1 && text.charCodeAt(start) === 0x30)) {
+      throw badIpv4(text);
+    }
+    out[offset + octet] = value;
+  }
+  if (pos !== len) throw badIpv4(text);
+  return out;
+}
+
+function badIpv4(text: string): RangeError {
+  return new RangeError(`not a canonical IPv4 dotted quad: ${JSON.stringify(text)}`);
+}
+
+/** Dotted quad of the network-order address at `offset`. */
+export function bufferToIpv4(buf: Buffer, offset = 0): string {
+  return `${buf[offset]}.${buf[offset + 1]}.${buf[offset + 2]}.${buf[offset + 3]}`;
+}
+
+export interface VifctlFields {
+  vifi: number;
+  ifindex: number;
+  /** Defaults to VIFF_USE_IFINDEX. */
+  flags?: number;
+  /** Defaults to 1 (the kernel forwards by the MFC's per-oif TTLs, not this). */
+  threshold?: number;
+  rateLimit?: number;
+}
+
+export function encodeVifctl(v: VifctlFields, out: Buffer = Buffer.alloc(VIFCTL_SIZE)): Buffer {
+  checkRange("vifi", v.vifi, 0xffff);
+  checkRange("ifindex", v.ifindex, 0x7fffffff);
+  out.fill(0, 0, VIFCTL_SIZE);
+  writeU16(out, VIFCTL.vifi, v.vifi);
+  out[VIFCTL.flags] = v.flags ?? VIFF_USE_IFINDEX;
+  out[VIFCTL.threshold] = v.threshold ?? 1;
+  writeU32(out, VIFCTL.rateLimit, v.rateLimit ?? 0);
+  writeI32(out, VIFCTL.lclIfindex, v.ifindex);
+  return out;
+}
+
+export interface MfcctlFields {
+  origin: string;
+  group: string;
+  parent: number;
+  /** VIF (0..31) → TTL threshold; every other slot is 0 (not an oif). */
+  ttls?: ReadonlyMap<number, number>;
+}
+
+export function encodeMfcctl(m: MfcctlFields, out: Buffer = Buffer.alloc(MFCCTL_SIZE)): Buffer {
+  checkRange("parent", m.parent, 0xffff);
+  out.fill(0, 0, MFCCTL_SIZE);
+  ipv4ToBuffer(m.origin, out, MFCCTL.origin);
+  ipv4ToBuffer(m.group, out, MFCCTL.group);
+  writeU16(out, MFCCTL.parent, m.parent);
+  if (m.ttls) {
+    for (const [vif, ttl] of m.ttls) {
+      checkRange("oif vif", vif, 31);
+      checkRange("oif ttl", ttl, 255);
+      out[MFCCTL.ttls + vif] = ttl;
+    }
+  }
+  return out;
+}
+
+export function encodeSiocSgReq(source: string, group: string, out: Buffer = Buffer.alloc(SIOC_SG_REQ_SIZE)): Buffer {
+  ipv4ToBuffer(source, out, SIOC_SG_REQ.src);
+  ipv4ToBuffer(group, out, SIOC_SG_REQ.grp);
+  out.fill(0, SIOC_SG_REQ.pktcnt, SIOC_SG_REQ_SIZE);
+  return out;
+}
+
+export function decodeSiocSgReq(buf: Buffer): SgCounters {
+  return {
+    packets: readU64(buf, SIOC_SG_REQ.pktcnt),
+    bytes: readU64(buf, SIOC_SG_REQ.bytecnt),
+    wrongIf: readU64(buf, SIOC_SG_REQ.wrongIf),
+  };
+}
+
+export function encodeSiocVifReq(vif: number, out: Buffer = Buffer.alloc(SIOC_VIF_REQ_SIZE)): Buffer {
+  checkRange("vifi", vif, 0xffff);
+  out.fill(0, 0, SIOC_VIF_REQ_SIZE);
+  writeU16(out, SIOC_VIF_REQ.vifi, vif);
+  return out;
+}
+
+export function decodeSiocVifReq(buf: Buffer): VifCounters {
+  return {
+    inPackets: readU64(buf, SIOC_VIF_REQ.icount),
+    inBytes: readU64(buf, SIOC_VIF_REQ.ibytes),
+    outPackets: readU64(buf, SIOC_VIF_REQ.ocount),
+    outBytes: readU64(buf, SIOC_VIF_REQ.obytes),
+  };
+}
+
+/** A kernel upcall read from the MRT_INIT socket. */
+export interface IgmpMsg {
+  /** IGMPMSG_NOCACHE, IGMPMSG_WRONGVIF, IGMPMSG_WHOLEPKT or IGMPMSG_WRVIFWHOLE. */
+  msgtype: number;
+  vif: number;
+  source: string;
+  group: string;
+}
+
+/**
+ * Decodes an upcall, or returns undefined for anything else read on the socket: real IGMP
+ * packets arrive there too, and their byte 9 (the IP header's protocol, 2) is where an upcall
+ * has im_mbz = 0.
+ */
+export function decodeIgmpmsg(buf: Buffer): IgmpMsg | undefined {
+  if (buf.length < IGMPMSG_SIZE || buf[IGMPMSG.mbz] !== 0) return undefined;
+  return {
+    msgtype: buf[IGMPMSG.msgtype] ?? 0,
+    vif: (buf[IGMPMSG.vif] ?? 0) | ((buf[IGMPMSG.vifHi] ?? 0) << 8),
+    source: bufferToIpv4(buf, IGMPMSG.src),
+    group: bufferToIpv4(buf, IGMPMSG.dst),
+  };
+}
+
+/**
+ * Byte length of `name` if it fits ifr_name (at most IFNAMSIZ-1 bytes, no NUL), else undefined:
+ * the kernel would silently truncate and resolve a different interface.
+ */
+export function ifnameLength(name: string): number | undefined {
+  const len = Buffer.byteLength(name);
+  return len === 0 || len >= IFNAMSIZ || name.includes("\0") ? undefined : len;
+}
+
+/** ifreq for SIOCGIFINDEX. Throws RangeError for a name that does not fit (see ifnameLength). */
+export function encodeIfreqName(name: string, out: Buffer = Buffer.alloc(IFREQ_SIZE)): Buffer {
+  if (ifnameLength(name) === undefined) throw new RangeError(`invalid interface name ${JSON.stringify(name)}`);
+  out.fill(0, 0, IFREQ_SIZE);
+  out.write(name, IFREQ.name, IFNAMSIZ - 1, "utf8");
+  return out;
+}
+
+/** ifreq for SIOCGIFNAME. */
+export function encodeIfreqIndex(ifindex: number, out: Buffer = Buffer.alloc(IFREQ_SIZE)): Buffer {
+  checkRange("ifindex", ifindex, 0x7fffffff);
+  out.fill(0, 0, IFREQ_SIZE);
+  writeI32(out, IFREQ.ifindex, ifindex);
+  return out;
+}
+
+export function decodeIfreqIndex(buf: Buffer): number {
+  return readI32(buf, IFREQ.ifindex);
+}
+
+export function decodeIfreqName(buf: Buffer): string {
+  const end = buf.indexOf(0, IFREQ.name);
+  return buf.toString("utf8", IFREQ.name, end < 0 || end > IFNAMSIZ ? IFNAMSIZ : end);
+}

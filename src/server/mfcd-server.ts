@@ -1,0 +1,90 @@
+// Assembles the gRPC servers (one per listen address: a nice-grpc server listens once) around
+// one route engine, with health, reflection, error mapping and graceful shutdown.
+
+import fs from "node:fs";
+import { createServer, type Server } from "nice-grpc";
+import { errorDetailsServerMiddleware } from "nice-grpc-error-details";
+import { HealthDefinition, HealthServiceImpl, HealthState } from "nice-grpc-server-health";
+import type { RouteEngine } from "../engine/route-engine.js";
+import { MfcServiceDefinition } from "../gen/mfc.js";
+import { errorMapperMiddleware } from "./error-mapper.js";
+import { formatListenAddress, grpcTarget, type ListenAddress } from "./listen-address.js";
+import type { Logger } from "./logger.js";
+import { createMfcService } from "./mfc-service.js";
+import { addReflection } from "./reflection.js";
+import { createTerminator } from "./terminator.js";
+import { prepareUnixSocket } from "./unix-socket.js";
+
+export interface MfcdServerOptions {
+  engine: RouteEngine;
+  listen: ListenAddress[];
+  logger: Logger;
+  /** Mode of Unix sockets (default 0660: root and the socket's group). */
+  socketMode?: number;
+}
+
+export class MfcdServer {
+  private constructor(
+    private readonly servers: Server[],
+    private readonly health: HealthState,
+    private readonly terminate: () => void,
+    private readonly unixPaths: string[],
+    /** Bound addresses (a tcp port 0 becomes the real port). */
+    readonly addresses: string[],
+  ) {}
+
+  static async start(options: MfcdServerOptions): Promise<MfcdServer> {
+    const health = HealthState();
+    health.setStatus("unknown");
+    const terminator = createTerminator();
+    const service = createMfcService(options.engine);
+    const servers: Server[] = [];
+    const unixPaths: string[] = [];
+    const addresses: string[] = [];
+    try {
+      for (const addr of options.listen) {
+        if (addr.kind === "unix") await prepareUnixSocket(addr.path);
+        const server = createServer({ "grpc.max_receive_message_length": 4 * 1024 * 1024 })
+          .use(errorDetailsServerMiddleware)
+          .use(terminator.middleware)
+          .use(errorMapperMiddleware);
+        server.add(MfcServiceDefinition, service);
+        server.add(HealthDefinition, HealthServiceImpl(health));
+        addReflection(server);
+        const port = await server.listen(grpcTarget(addr));
+        servers.push(server);
+        if (addr.kind === "unix") {
+          unixPaths.push(addr.path);
+          fs.chmodSync(addr.path, options.socketMode ?? 0o660);
+          addresses.push(formatListenAddress(addr));
+        } else {
+          addresses.push(formatListenAddress({ ...addr, port }));
+        }
+        options.logger.info({ address: addresses.at(-1) }, "listening");
+      }
+    } catch (err) {
+      for (const server of servers) server.forceShutdown();
+      throw err;
+    }
+    // The engine exists only once MRT_INIT succeeded, so we are really serving now.
+    health.setStatus("healthy");
+    health.setStatus("healthy", MfcServiceDefinition.fullName);
+    return new MfcdServer(servers, health, () => terminator.terminate(), unixPaths, addresses);
+  }
+
+  private stopping: Promise<void> | undefined;
+
+  /** NOT_SERVING, end live streams with UNAVAILABLE, close listeners, remove socket files. */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.health.setStatus("unhealthy");
+    this.health.setStatus("unhealthy", MfcServiceDefinition.fullName);
+    this.terminate();
+    await Promise.all(this.servers.map((server) => server.shutdown()));
+    for (const p of this.unixPaths) fs.rmSync(p, { force: true });
+  }
+}

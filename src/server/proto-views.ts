@@ -1,0 +1,43 @@
+// Engine views → generated proto messages.
+
+import type { RouteState as EngineRouteState, RouteView, VifView } from "../engine/route-engine.js";
+import type { SgCounters } from "../engine/kernel-port.js";
+import { RouteState, type Counters, type RouteStatus, type VifStatus } from "../gen/mfc.js";
+import type { Timestamp } from "../gen/google/protobuf/timestamp.js";
+
+const STATE: Record<EngineRouteState, RouteState> = {
+  installed: RouteState.ROUTE_STATE_INSTALLED,
+  pending: RouteState.ROUTE_STATE_PENDING,
+  drifted: RouteState.ROUTE_STATE_DRIFTED,
+};
+
+export function toCounters(c: SgCounters | undefined): Counters {
+  return c ? { packets: c.packets, bytes: c.bytes, wrongIf: c.wrongIf } : { packets: 0n, bytes: 0n, wrongIf: 0n };
+}
+
+export function toRouteStatus(view: RouteView): RouteStatus {
+  const { spec } = view;
+  return {
+    route: { source: spec.source, group: spec.group, iif: spec.iif, oifs: [...spec.oifs] },
+    state: STATE[view.state],
+    reason: view.reason,
+    counters: toCounters(view.counters),
+  };
+}
+
+export function toVifStatus(vif: VifView): VifStatus {
+  return {
+    vif: vif.vif,
+    interface: vif.name,
+    ifindex: vif.ifindex,
+    refs: vif.refs,
+    inPackets: vif.counters.inPackets,
+    inBytes: vif.counters.inBytes,
+    outPackets: vif.counters.outPackets,
+    outBytes: vif.counters.outBytes,
+  };
+}
+
+export function toTimestamp(ms: number): Timestamp {
+  return { seconds: BigInt(Math.floor(ms / 1000)), nanos: Math.round((ms % 1000) * 1e6) };
+}

@@ -1,0 +1,115 @@
+// Request validation: every problem becomes a field violation naming the proto field, so a
+// client (or a person with grpcurl) sees exactly what to fix. Nothing reaches the engine unless
+// the whole request is valid.
+
+import { DomainError, type FieldViolation } from "../engine/domain-error.js";
+import {
+  isIpv4LinkLocalMulticast,
+  isIpv4Multicast,
+  isIpv4UnicastSource,
+  parseIpv4,
+} from "../engine/ipv4.js";
+import type { RouteSpec } from "../engine/route-engine.js";
+import type { RouteKey } from "../engine/route-key.js";
+import { MAX_VIFS } from "../engine/vif-table.js";
+import type { Route } from "../gen/mfc.js";
+
+/** IFNAMSIZ is 16 including the terminating NUL. */
+const MAX_IFNAME_BYTES = 15;
+const MAX_OIFS = MAX_VIFS - 1;
+
+export function validateSource(value: string, field: string, out: FieldViolation[]): void {
+  if (value === "") {
+    out.push({
+      field,
+      description:
+        "source is required: any-source (*,G) routes are not supported yet (a later version " +
+        "adds them as templates); give the sender's unicast address, e.g. 10.0.0.1",
+    });
+    return;
+  }
+  const addr = parseIpv4(value);
+  if (addr === undefined) {
+    out.push({
+      field,
+      description: `"${value}" is not a dotted-quad IPv4 address (four decimal octets such as 10.0.0.1; shorthand like 10.1 is not accepted)`,
+    });
+  } else if (!isIpv4UnicastSource(addr)) {
+    out.push({ field, description: `"${value}" is not a unicast host address and cannot be a multicast source` });
+  }
+}
+
+export function validateGroup(value: string, field: string, out: FieldViolation[]): void {
+  if (value === "") {
+    out.push({ field, description: "group is required, e.g. 239.1.1.1" });
+    return;
+  }
+  const addr = parseIpv4(value);
+  if (addr === undefined) {
+    out.push({
+      field,
+      description: `"${value}" is not a dotted-quad IPv4 address (four decimal octets such as 239.1.1.1)`,
+    });
+  } else if (!isIpv4Multicast(addr)) {
+    out.push({ field, description: `"${value}" is not a multicast group (must be in 224.0.0.0/4)` });
+  } else if (isIpv4LinkLocalMulticast(addr)) {
+    out.push({
+      field,
+      description: `"${value}" is in 224.0.0.0/24, the link-local control block: the kernel never routes it`,
+    });
+  }
+}
+
+export function validateInterfaceName(value: string, field: string, out: FieldViolation[]): boolean {
+  const bytes = Buffer.byteLength(value);
+  let problem: string | undefined;
+  if (bytes === 0) problem = "interface name is required";
+  else if (bytes > MAX_IFNAME_BYTES) problem = `"${value}" is ${bytes} bytes; Linux interface names are at most 15`;
+  else if (/[/\s:]/.test(value) || value === "." || value === "..") {
+    problem = `"${value}" is not a valid interface name (no "/", ":" or whitespace)`;
+  }
+  if (problem) out.push({ field, description: problem });
+  return problem === undefined;
+}
+
+/** Validate an AddRoute route and return it as an engine RouteSpec. */
+export function validateRoute(route: Route | undefined, field = "route"): RouteSpec {
+  const out: FieldViolation[] = [];
+  if (!route) throw DomainError.invalid([{ field, description: "route is required" }]);
+  validateSource(route.source, `${field}.source`, out);
+  validateGroup(route.group, `${field}.group`, out);
+  const iifValid = validateInterfaceName(route.iif, `${field}.iif`, out);
+
+  if (route.oifs.length === 0) {
+    out.push({ field: `${field}.oifs`, description: "at least one output interface is required" });
+  } else if (route.oifs.length > MAX_OIFS) {
+    out.push({
+      field: `${field}.oifs`,
+      description: `${route.oifs.length} output interfaces; at most ${MAX_OIFS} (the kernel has ${MAX_VIFS} VIFs and the iif takes one)`,
+    });
+  }
+  const seen = new Set<string>();
+  route.oifs.forEach((oif, i) => {
+    const path = `${field}.oifs[${i}]`;
+    if (!validateInterfaceName(oif, path, out)) return;
+    if (seen.has(oif)) out.push({ field: path, description: `"${oif}" is listed twice` });
+    else if (iifValid && oif === route.iif) {
+      out.push({
+        field: path,
+        description: `"${oif}" is the input interface; forwarding back out of the iif is not allowed`,
+      });
+    }
+    seen.add(oif);
+  });
+  if (out.length > 0) throw DomainError.invalid(out);
+  return { family: "ipv4", table: 0, source: route.source, group: route.group, iif: route.iif, oifs: [...route.oifs] };
+}
+
+/** Validate the (source, group) of a DelRoute request. */
+export function validateRouteKey(source: string, group: string): RouteKey {
+  const out: FieldViolation[] = [];
+  validateSource(source, "source", out);
+  validateGroup(group, "group", out);
+  if (out.length > 0) throw DomainError.invalid(out);
+  return { family: "ipv4", table: 0, source, group };
+}

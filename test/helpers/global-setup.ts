@@ -1,0 +1,26 @@
+// vitest globalSetup: remove test namespaces (`mfct-<pid>-*`) left behind by test processes that
+// died without cleaning up, before the run and again after it (a worker of this run may have been
+// killed, and worker threads never run exit hooks). Namespaces of other live processes — e.g. a
+// concurrent test run — are left alone.
+import { sweepStaleNamespaces } from "./netns.js";
+
+async function sweep(when: string, includeThisProcess: boolean): Promise<void> {
+  if (process.getuid?.() !== 0) return; // no namespaces without root; kernel tests say so themselves
+  try {
+    const swept = await sweepStaleNamespaces({ includeThisProcess });
+    if (swept.length > 0) {
+      console.warn(`[global-setup] ${when}: removed ${swept.length} stale test namespace(s): ${swept.join(", ")}`);
+    }
+  } catch (err) {
+    console.warn(`[global-setup] ${when}: sweeping stale namespaces failed: ${String(err)}`);
+  }
+}
+
+export async function setup(): Promise<void> {
+  await sweep("before run", false);
+}
+
+export async function teardown(): Promise<void> {
+  // All workers are done: namespaces of worker threads (which share this pid) go too.
+  await sweep("after run", true);
+}
