@@ -69,6 +69,8 @@ const DEFAULT_TTL_THRESHOLD = 1;
 export class RouteEngine {
   private readonly routes = new Map<string, InstalledRoute>();
   private readonly tables = new Map<string, TableState>();
+  /** Route id → how its kernel entry differs, as of the last checkDrift(). */
+  private readonly driftReasons = new Map<string, string>();
 
   constructor(private readonly openTable: TableOpener) {}
 
@@ -86,8 +88,9 @@ export class RouteEngine {
     const table = this.table(spec.family, spec.table);
 
     if (existing && sameForwarding(existing.spec, spec)) {
-      if (table.port.sgCounters(spec.source, spec.group) === undefined) {
+      if (table.port.sgCounters(spec.source, spec.group) === undefined || this.driftReasons.has(id)) {
         table.port.addMfc(spec.source, spec.group, existing.iifVif, ttlMap(existing.oifVifs));
+        this.driftReasons.delete(id);
       }
       return this.view(existing, table);
     }
@@ -120,6 +123,7 @@ export class RouteEngine {
     const route: InstalledRoute = { spec: copySpec(spec), iifVif, oifVifs };
     for (const vif of [iifVif, ...oifVifs]) (table.vifs.get(vif) as VifSlot).refs++;
     this.routes.set(id, route);
+    this.driftReasons.delete(id);
     if (existing) this.release(table, [existing.iifVif, ...existing.oifVifs]);
     return this.view(route, table);
   }
@@ -139,6 +143,7 @@ export class RouteEngine {
       table.port.delMfc(key.source, key.group);
     }
     this.routes.delete(id);
+    this.driftReasons.delete(id);
     this.release(table, [route.iifVif, ...route.oifVifs]);
   }
 
@@ -147,16 +152,40 @@ export class RouteEngine {
     return route && this.view(route, this.table(key.family, key.table));
   }
 
-  /** Every route with state and counters as the kernel reports them, and every VIF. */
+  /**
+   * Every route with state and counters as the kernel reports them, and every VIF. Counters
+   * and presence come from per-entry ioctls (µs each, any table); whether a present entry
+   * *differs* comes from the last checkDrift(), because a full MFC dump costs tens of ms at
+   * 10k entries and must not sit on every ListRoutes.
+   */
   list(): { routes: RouteView[]; vifs: VifView[] } {
-    const dumps = new Map<TableState, Map<string, KernelMfcEntry> | undefined>();
     const routes: RouteView[] = [];
-    for (const route of this.routes.values()) {
-      const table = this.table(route.spec.family, route.spec.table);
-      if (!dumps.has(table)) dumps.set(table, table.port.dumpMfc());
-      routes.push(this.view(route, table, dumps.get(table)));
+    for (const [id, route] of this.routes) {
+      const view = this.view(route, this.table(route.spec.family, route.spec.table));
+      const drift = this.driftReasons.get(id);
+      if (view.state === "installed" && drift) routes.push({ ...view, state: "drifted", reason: drift });
+      else routes.push(view);
     }
     return { routes, vifs: this.vifViews() };
+  }
+
+  /**
+   * Compare every route with a full dump of its kernel table and remember the differences
+   * (iif, oifs or TTLs changed behind our back). Returns the number of drifted routes.
+   */
+  checkDrift(): number {
+    const dumps = new Map<TableState, Map<string, KernelMfcEntry> | undefined>();
+    this.driftReasons.clear();
+    for (const [id, route] of this.routes) {
+      const table = this.table(route.spec.family, route.spec.table);
+      if (!dumps.has(table)) dumps.set(table, table.port.dumpMfc());
+      const dump = dumps.get(table);
+      if (!dump) continue;
+      const entry = dump.get(`${route.spec.source}|${route.spec.group}`);
+      const reason = entry ? this.difference(route, entry, table) : "kernel entry missing";
+      if (reason) this.driftReasons.set(id, reason);
+    }
+    return this.driftReasons.size;
   }
 
   /** Counters only (cheap per-entry ioctls), for periodic statistics. */
@@ -293,17 +322,11 @@ export class RouteEngine {
     }
   }
 
-  private view(route: InstalledRoute, table: TableState, dump?: Map<string, KernelMfcEntry>): RouteView {
+  private view(route: InstalledRoute, table: TableState): RouteView {
     const { spec } = route;
-    if (!dump) {
-      const counters = table.port.sgCounters(spec.source, spec.group);
-      if (!counters) return { spec, state: "drifted", reason: "kernel entry missing", counters: ZERO_SG };
-      return { spec, state: "installed", reason: "", counters };
-    }
-    const entry = dump.get(`${spec.source}|${spec.group}`);
-    if (!entry) return { spec, state: "drifted", reason: "kernel entry missing", counters: ZERO_SG };
-    const reason = this.difference(route, entry, table);
-    return { spec, state: reason ? "drifted" : "installed", reason, counters: entry.counters };
+    const counters = table.port.sgCounters(spec.source, spec.group);
+    if (!counters) return { spec, state: "drifted", reason: "kernel entry missing", counters: ZERO_SG };
+    return { spec, state: "installed", reason: "", counters };
   }
 
   /** Human-readable difference between what we installed and what the kernel holds. */

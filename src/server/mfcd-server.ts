@@ -21,6 +21,8 @@ export interface MfcdServerOptions {
   logger: Logger;
   /** Mode of Unix sockets (default 0660: root and the socket's group). */
   socketMode?: number;
+  /** Period of the full kernel comparison that detects altered entries (default 2000; 0 = off). */
+  driftCheckIntervalMs?: number;
 }
 
 export class MfcdServer {
@@ -29,6 +31,7 @@ export class MfcdServer {
     private readonly health: HealthState,
     private readonly terminate: () => void,
     private readonly unixPaths: string[],
+    private readonly driftTimer: NodeJS.Timeout | undefined,
     /** Bound addresses (a tcp port 0 becomes the real port). */
     readonly addresses: string[],
   ) {}
@@ -69,7 +72,19 @@ export class MfcdServer {
     // The engine exists only once MRT_INIT succeeded, so we are really serving now.
     health.setStatus("healthy");
     health.setStatus("healthy", MfcServiceDefinition.fullName);
-    return new MfcdServer(servers, health, () => terminator.terminate(), unixPaths, addresses);
+    const interval = options.driftCheckIntervalMs ?? 2000;
+    const driftTimer =
+      interval > 0
+        ? setInterval(() => {
+            try {
+              const drifted = options.engine.checkDrift();
+              if (drifted > 0) options.logger.warn({ drifted }, "kernel entries differ from installed routes");
+            } catch (err) {
+              options.logger.error({ err }, "drift check failed");
+            }
+          }, interval).unref()
+        : undefined;
+    return new MfcdServer(servers, health, () => terminator.terminate(), unixPaths, driftTimer, addresses);
   }
 
   private stopping: Promise<void> | undefined;
@@ -81,6 +96,7 @@ export class MfcdServer {
   }
 
   private async shutdown(): Promise<void> {
+    clearInterval(this.driftTimer);
     this.health.setStatus("unhealthy");
     this.health.setStatus("unhealthy", MfcServiceDefinition.fullName);
     this.terminate();

@@ -151,9 +151,15 @@ describe("RouteEngine", () => {
     engine.add(spec("10.0.0.1", "239.1.1.1", "eth0", ["eth1", "eth2"]));
     const entry = kernel.mfc.get("10.0.0.1|239.1.1.1");
     entry?.oifs.delete(2);
+    expect(engine.list().routes[0]?.state).toBe("installed"); // not yet checked
+    expect(engine.checkDrift()).toBe(1);
     const [view] = engine.list().routes;
     expect(view?.state).toBe("drifted");
     expect(view?.reason).toContain("lacks oif eth2");
+    // An identical re-add repairs the entry.
+    engine.add(spec("10.0.0.1", "239.1.1.1", "eth0", ["eth1", "eth2"]));
+    expect(engine.list().routes[0]?.state).toBe("installed");
+    expect(engine.checkDrift()).toBe(0);
   });
 
   it("stats filters by source and group", () => {
