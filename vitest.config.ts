@@ -8,6 +8,9 @@ export default defineConfig({
     // traffic assertions are not disturbed by CPU starvation on small CI machines.
     fileParallelism: false,
     testTimeout: 60_000,
+    // The JSON report lets .ci/run print a plain "N passed, N failed" line.
+    reporters: ["default", "json"],
+    outputFile: { json: ".vitest-report.json" },
     hookTimeout: 60_000,
   },
 });

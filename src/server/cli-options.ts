@@ -16,7 +16,8 @@ Owns this network namespace's multicast routing table (MRT_INIT) and serves mfc.
 
 Options:
   --listen ADDR      unix:/path or host:port; repeatable
-                     (default unix:${"<"}/run/mfcd/mfcd.sock, or /run/mfcd/NAME.sock inside \`ip netns\` NAME>)
+                     (default unix:/run/mfcd/mfcd.sock; unix:/run/mfcd/NAME.sock
+                     inside "ip netns exec NAME")
   --log-level LEVEL  ${LOG_LEVELS.join("|")} (default info)
   -h, --help         show this help
 `;

@@ -17,6 +17,10 @@ async function sweep(when: string, includeThisProcess: boolean): Promise<void> {
 }
 
 export async function setup(): Promise<void> {
+  if (process.getuid?.() !== 0) {
+    // Fail loudly instead of skipping: a green run without the kernel tests would be a lie.
+    throw new Error("mfcd's tests need root: they build network namespaces and open raw IGMP sockets");
+  }
   await sweep("before run", false);
 }
 

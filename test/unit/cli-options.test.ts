@@ -1,0 +1,39 @@
+import { describe, expect, it } from "vitest";
+import { parseCliOptions, UsageError } from "../../src/server/cli-options.js";
+import { grpcTarget, parseListenAddress } from "../../src/server/listen-address.js";
+
+describe("parseListenAddress", () => {
+  it.each([
+    ["unix:/run/mfcd/x.sock", { kind: "unix", path: "/run/mfcd/x.sock" }],
+    ["unix:///run/mfcd/x.sock", { kind: "unix", path: "/run/mfcd/x.sock" }],
+    ["127.0.0.1:50051", { kind: "tcp", host: "127.0.0.1", port: 50051 }],
+    ["[::1]:50051", { kind: "tcp", host: "::1", port: 50051 }],
+    [":50051", { kind: "tcp", host: "0.0.0.0", port: 50051 }],
+  ])("%s", (text, expected) => {
+    expect(parseListenAddress(text)).toEqual(expected);
+  });
+
+  it.each(["unix:", "localhost", "host:99999", "http://x"])("rejects %s", (text) => {
+    expect(() => parseListenAddress(text)).toThrow(/--listen/);
+  });
+
+  it("builds grpc-js targets", () => {
+    expect(grpcTarget({ kind: "unix", path: "/a/b.sock" })).toBe("unix:///a/b.sock");
+    expect(grpcTarget({ kind: "tcp", host: "::1", port: 1 })).toBe("[::1]:1");
+  });
+});
+
+describe("parseCliOptions", () => {
+  it("repeats --listen and defaults to a Unix socket under /run/mfcd", () => {
+    const opts = parseCliOptions(["--listen", "unix:/tmp/a.sock", "--listen", "127.0.0.1:0"]);
+    expect(opts.listen).toHaveLength(2);
+    const def = parseCliOptions([]);
+    expect(def.listen[0]).toMatchObject({ kind: "unix" });
+    expect(def.listen[0]?.kind === "unix" && def.listen[0].path.startsWith("/run/mfcd/")).toBe(true);
+    expect(def.logLevel).toBe("info");
+  });
+
+  it.each([[["--bogus"]], [["--log-level", "loud"]], [["--listen", "nowhere"]], [["extra"]]])("rejects %j", (argv) => {
+    expect(() => parseCliOptions(argv)).toThrow(UsageError);
+  });
+});
