@@ -1,0 +1,71 @@
+// SDK defaults against a real nice-grpc server whose handlers misbehave on purpose.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { createServer, ServerError, Status, type Server } from "nice-grpc";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MfcServiceDefinition, type MfcServiceImplementation } from "../../src/gen/mfc.js";
+import { createMfcClient, MfcError, type MfcClient } from "../../src/sdk/index.js";
+
+describe("createMfcClient", () => {
+  const calls = { addRoute: 0, listRoutes: 0 };
+  let server: Server;
+  let client: MfcClient;
+  let dir: string;
+
+  beforeAll(async () => {
+    const impl: MfcServiceImplementation = {
+      async addRoute() {
+        calls.addRoute++;
+        throw new ServerError(Status.UNAVAILABLE, "flaky");
+      },
+      async delRoute(_req, ctx) {
+        // Never answers: the default deadline must end the call.
+        await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
+        return {};
+      },
+      async listRoutes() {
+        calls.listRoutes++;
+        if (calls.listRoutes === 1) throw new ServerError(Status.UNAVAILABLE, "flaky");
+        return { routes: [], vifs: [] };
+      },
+      async *watchStats() {
+        yield { routes: [], vifs: [], part: 0, parts: 1 };
+      },
+    };
+    server = createServer();
+    server.add(MfcServiceDefinition, impl);
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "mfcd-sdk-"));
+    await server.listen(`unix://${dir}/s.sock`);
+    client = createMfcClient(`unix:${dir}/s.sock`, { deadlineMs: 300 });
+  });
+
+  afterAll(async () => {
+    client.close();
+    await server.shutdown();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("retries the idempotent ListRoutes on UNAVAILABLE", async () => {
+    expect(await client.listRoutes({})).toEqual({ routes: [], vifs: [] });
+    expect(calls.listRoutes).toBe(2);
+  });
+
+  it("never retries a mutation, and surfaces MfcError with the status", async () => {
+    const err = await client.addRoute({}).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MfcError);
+    expect((err as MfcError).codeName).toBe("UNAVAILABLE");
+    expect(calls.addRoute).toBe(1);
+  });
+
+  it("applies the default deadline to unary calls", async () => {
+    const err = await client.delRoute({ source: "10.0.0.1", group: "239.1.1.1" }).catch((e: unknown) => e);
+    expect((err as MfcError).code).toBe(Status.DEADLINE_EXCEEDED);
+  });
+
+  it("streams WatchStats as an async iterable", async () => {
+    const parts = [];
+    for await (const msg of client.watchStats({})) parts.push(msg.parts);
+    expect(parts).toEqual([1]);
+  });
+});
