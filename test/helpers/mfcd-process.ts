@@ -1,0 +1,274 @@
+// Runs the real mfcd daemon inside a lab namespace for end-to-end tests:
+//   ip netns exec NS node --import tsx <repo>/src/server/main.ts --listen unix:<tmp>/mfcd.sock
+//
+// startMfcd() resolves once grpc.health.v1 says SERVING (bounded poll) and hands back an SDK
+// client. Every process started here is SIGKILLed when the test process exits (and deleting the
+// lab's namespace kills it too); its temporary socket directory is removed by stop().
+
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseIpMrCache, parseIpMrVif, type ProcMfcEntry, type ProcVif } from "../../src/kernel/proc-mroute.js";
+import { createMfcClient, type MfcClient } from "../../src/sdk/index.js";
+import { readMrCache, readMrVif } from "./kernel-view.js";
+import { onProcessExit } from "./netns.js";
+import { settle } from "./traffic.js";
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+/** Repository root (independent of the working directory). */
+export const REPO_ROOT = path.resolve(HERE, "../..");
+export const MFCD_MAIN = path.join(REPO_ROOT, "src/server/main.ts");
+const MAX_STDERR = 256 * 1024;
+
+export interface ExitStatus {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface SpawnMfcdOptions {
+  /** Extra command-line arguments, after `--listen`. */
+  args?: string[];
+  /** Socket path to listen on (default: a fresh `mfcd.sock` in a new temporary directory). */
+  socketPath?: string;
+}
+
+export interface StartMfcdOptions extends SpawnMfcdOptions {
+  /** Give up waiting for SERVING after this long (default 20 s). */
+  readyTimeoutMs?: number;
+}
+
+/** A spawned mfcd that may or may not come up (see startMfcd for one that did). */
+export interface SpawnedMfcd {
+  readonly ns: string;
+  readonly socketPath: string;
+  readonly proc: ChildProcess;
+  /** Resolves once the process has exited (never rejects). */
+  readonly exited: Promise<ExitStatus>;
+  /** The exit status, or a rejection (quoting stderr) if it still runs after `ms` (default 20 s). */
+  exitWithin(ms?: number): Promise<ExitStatus>;
+  /** Everything the daemon wrote on stderr so far (its JSON log lines). */
+  stderr(): string;
+  /** Sends `signal` (default SIGTERM) and waits for the exit; SIGKILL after killAfterMs (10 s). */
+  stop(signal?: NodeJS.Signals, killAfterMs?: number): Promise<ExitStatus>;
+}
+
+export interface MfcdProcess extends SpawnedMfcd {
+  /** SDK client connected to socketPath (closed by stop()). */
+  readonly client: MfcClient;
+}
+
+const live = new Set<ChildProcess>();
+const tempDirs = new Set<string>();
+let hookInstalled = false;
+
+function installExitHook(): void {
+  if (hookInstalled) return;
+  hookInstalled = true;
+  onProcessExit(() => {
+    for (const child of live) child.kill("SIGKILL");
+    live.clear();
+    for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
+    tempDirs.clear();
+  });
+}
+
+/** A fresh temporary directory for a socket; removed at process exit (or by removeSocketDir). */
+export function tempSocketPath(): string {
+  installExitHook();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mfcd-e2e-"));
+  tempDirs.add(dir);
+  return path.join(dir, "mfcd.sock");
+}
+
+function removeSocketDir(socketPath: string): void {
+  const dir = path.dirname(socketPath);
+  if (!tempDirs.delete(dir)) return; // not ours
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/** Starts mfcd in `ns` without waiting for it to serve (for tests that expect it to fail). */
+export function spawnMfcd(ns: string, opts: SpawnMfcdOptions = {}): SpawnedMfcd {
+  installExitHook();
+  const ownDir = opts.socketPath === undefined;
+  const socketPath = opts.socketPath ?? tempSocketPath();
+  const argv = [
+    "netns",
+    "exec",
+    ns,
+    process.execPath,
+    "--import",
+    "tsx", // resolved from the child's cwd, the repo root
+    MFCD_MAIN,
+    "--listen",
+    `unix:${socketPath}`,
+    ...(opts.args ?? []),
+  ];
+  // `ip netns exec` execs the command, so proc.pid is node itself and signals reach it.
+  const proc = spawn("ip", argv, { cwd: REPO_ROOT, stdio: ["ignore", "ignore", "pipe"] });
+  live.add(proc);
+  let err = "";
+  proc.stderr?.setEncoding("utf8");
+  proc.stderr?.on("data", (d: string) => {
+    if (err.length < MAX_STDERR) err += d;
+  });
+  const exited = new Promise<ExitStatus>((resolve) => {
+    proc.once("error", (e) => {
+      err += `spawn failed: ${e.message}\n`;
+      live.delete(proc);
+      resolve({ code: null, signal: null });
+    });
+    proc.once("close", (code, signal) => {
+      live.delete(proc);
+      resolve({ code, signal });
+    });
+  });
+
+  let stopP: Promise<ExitStatus> | undefined;
+  return {
+    ns,
+    socketPath,
+    proc,
+    exited,
+    stderr: () => err,
+    async exitWithin(ms = 20_000) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`mfcd in ${ns} still running after ${ms} ms: ${err.trim() || "(no stderr)"}`)),
+          ms,
+        );
+      });
+      try {
+        return await Promise.race([exited, timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    stop(signal: NodeJS.Signals = "SIGTERM", killAfterMs = 10_000) {
+      stopP ??= (async () => {
+        if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+        const timer = setTimeout(() => proc.kill("SIGKILL"), killAfterMs);
+        try {
+          return await exited;
+        } finally {
+          clearTimeout(timer);
+          if (ownDir) removeSocketDir(socketPath);
+        }
+      })();
+      return stopP;
+    },
+  };
+}
+
+/**
+ * Starts mfcd in `ns` and resolves once its health check says SERVING. Rejects (after killing
+ * the process) if it exits first or is not serving within readyTimeoutMs, quoting its stderr.
+ */
+export async function startMfcd(ns: string, opts: StartMfcdOptions = {}): Promise<MfcdProcess> {
+  const spawned = spawnMfcd(ns, opts);
+  const client = createMfcClient(`unix:${spawned.socketPath}`, { deadlineMs: 5000 });
+  const timeoutMs = opts.readyTimeoutMs ?? 20_000;
+  const deadline = Date.now() + timeoutMs;
+  let exitedEarly: ExitStatus | undefined;
+  void spawned.exited.then((s) => (exitedEarly = s));
+  let lastError = "";
+  try {
+    for (;;) {
+      if (exitedEarly) {
+        throw new Error(
+          `mfcd in ${ns} exited before serving (code ${String(exitedEarly.code)}, signal ` +
+            `${String(exitedEarly.signal)}): ${spawned.stderr().trim() || "(no stderr)"}`,
+        );
+      }
+      if (fs.existsSync(spawned.socketPath)) {
+        try {
+          const status = await withDeadline(client.health(), 1000);
+          if (status === "SERVING") break;
+          lastError = `health ${status}`;
+        } catch (err) {
+          lastError = err instanceof Error ? err.message : String(err);
+        }
+      }
+      if (Date.now() >= deadline) {
+        throw new Error(
+          `mfcd in ${ns} not SERVING within ${timeoutMs} ms (${lastError || "no socket yet"}): ` +
+            (spawned.stderr().trim() || "(no stderr)"),
+        );
+      }
+      await settle(50);
+    }
+  } catch (err) {
+    client.close();
+    await spawned.stop("SIGKILL");
+    throw err;
+  }
+
+  const stopSpawned = spawned.stop.bind(spawned);
+  return Object.assign(spawned, {
+    client,
+    stop(signal: NodeJS.Signals = "SIGTERM", killAfterMs = 10_000) {
+      const p = stopSpawned(signal, killAfterMs);
+      // Close the client only after the exit, so a test can watch its streams end.
+      return p.finally(() => client.close());
+    },
+  });
+}
+
+function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(t);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conveniences for end-to-end tests against a running mfcd.
+
+/** Resolved rows of /proc/net/ip_mr_cache in `ns` (unresolved upcall queues left out). */
+export async function kernelRoutes(ns: string): Promise<ProcMfcEntry[]> {
+  return parseIpMrCache(await readMrCache(ns)).filter((e) => !e.unresolved);
+}
+
+/** The resolved kernel entry for (source, group) in `ns`, if any. */
+export async function kernelRoute(ns: string, source: string, group: string): Promise<ProcMfcEntry | undefined> {
+  return (await kernelRoutes(ns)).find((e) => e.source === source && e.group === group);
+}
+
+/** Rows of /proc/net/ip_mr_vif in `ns`. */
+export async function kernelVifs(ns: string): Promise<ProcVif[]> {
+  return parseIpMrVif(await readMrVif(ns));
+}
+
+/** Deletes every route mfcd reports (test cleanup between cases sharing one daemon). */
+export async function deleteAllRoutes(client: MfcClient): Promise<void> {
+  const { routes } = await client.listRoutes({});
+  for (const r of routes) {
+    if (r.route) await client.delRoute({ source: r.route.source, group: r.route.group });
+  }
+}
+
+/** Things with an idempotent stop() (receivers, streams, daemons) to stop at the end of a test. */
+export class StopList {
+  private readonly items: { stop(): Promise<unknown> }[] = [];
+
+  add<T extends { stop(): Promise<unknown> }>(item: T): T {
+    this.items.push(item);
+    return item;
+  }
+
+  /** Stops everything added so far (errors are ignored: the test has failed or is over). */
+  async stopAll(): Promise<void> {
+    await Promise.allSettled(this.items.splice(0).map((i) => i.stop()));
+  }
+}
