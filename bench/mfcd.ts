@@ -31,14 +31,22 @@ export interface MfcdEntry {
   buildSeconds: number;
 }
 
+/** Node flags of the installed bin's shebang (`#!/usr/bin/env -S node FLAGS`): measure what users run. */
+export function binNodeFlags(): string[] {
+  const first = fs.readFileSync(path.join(REPO_ROOT, "src/server/main.ts"), "utf8").split("\n", 1)[0] ?? "";
+  const m = /^#!\S*env -S node(.*)$/.exec(first);
+  return m?.[1]?.trim().split(/\s+/).filter(Boolean) ?? [];
+}
+
 export async function prepareMfcd(runtime: Runtime): Promise<MfcdEntry> {
+  const flags = binNodeFlags();
   if (runtime === "tsx") {
-    return { runtime, nodeArgs: ["--import", "tsx", path.join(REPO_ROOT, "src/server/main.ts")], buildSeconds: 0 };
+    return { runtime, nodeArgs: [...flags, "--import", "tsx", path.join(REPO_ROOT, "src/server/main.ts")], buildSeconds: 0 };
   }
   if (runtime === "dist") {
     const main = path.join(REPO_ROOT, "dist/server/main.js");
     if (!fs.existsSync(main)) throw new Error(`${main} is missing: run npm run build, or use --runtime build`);
-    return { runtime, nodeArgs: [main], buildSeconds: 0 };
+    return { runtime, nodeArgs: [...flags, main], buildSeconds: 0 };
   }
   // Inside the repository so that node_modules resolves; reflection loads
   // ../../src/gen/mfc.binpb relative to dist/server, hence the copy next to dist/.
@@ -63,7 +71,7 @@ export async function prepareMfcd(runtime: Runtime): Promise<MfcdEntry> {
   );
   fs.mkdirSync(path.join(dir, "src/gen"), { recursive: true });
   fs.copyFileSync(path.join(REPO_ROOT, "src/gen/mfc.binpb"), path.join(dir, "src/gen/mfc.binpb"));
-  return { runtime, nodeArgs: [path.join(dir, "dist/server/main.js")], buildSeconds: (nowNs() - t0) / 1e9 };
+  return { runtime, nodeArgs: [...flags, path.join(dir, "dist/server/main.js")], buildSeconds: (nowNs() - t0) / 1e9 };
 }
 
 export interface RunningMfcd {

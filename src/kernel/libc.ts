@@ -21,6 +21,8 @@ export const O_RDONLY = 0;
 export const O_CLOEXEC = 0o2000000;
 export const CLONE_NEWNET = 0x40000000;
 export const MSG_DONTWAIT = 0x40;
+export const AF_NETLINK = 16;
+export const NETLINK_ROUTE = 0;
 
 type IntFn = (...args: unknown[]) => number;
 type BigFn = (...args: unknown[]) => number | bigint;
@@ -37,6 +39,7 @@ const c = {
   open: lib.func("int open(const char *path, int flags)") as IntFn,
   close: lib.func("int close(int fd)") as IntFn,
   recv: lib.func("intptr_t recv(int fd, void *buf, size_t len, int flags)") as BigFn,
+  send: lib.func("intptr_t send(int fd, void *buf, size_t len, int flags)") as BigFn,
   pread: lib.func("intptr_t pread(int fd, void *buf, size_t count, int64_t offset)") as BigFn,
   setns: lib.func("int setns(int fd, int nstype)") as IntFn,
 };
@@ -114,6 +117,18 @@ export function recvNonBlocking(fd: number, buf: Buffer, what: string): number |
   const errno = koffi.errno();
   if (errno === EAGAIN) return undefined;
   throw new KernelError(what, errno);
+}
+
+/** Blocking recv into `buf`; the byte count. */
+export function recvBlocking(fd: number, buf: Buffer, what: string): number {
+  const n = Number(c.recv(fd, buf, buf.length, 0));
+  if (n < 0) fail(what);
+  return n;
+}
+
+/** send of the whole buffer (datagram sockets: one message). */
+export function send(fd: number, buf: Buffer, what: string): void {
+  if (Number(c.send(fd, buf, buf.length, 0)) < 0) fail(what);
 }
 
 /** Moves the calling thread (only) into the namespace behind `fd`. */

@@ -50,7 +50,9 @@ export function createMfcClient(address: string, options: MfcClientOptions = {})
   const channel = createChannel(
     normalizeTarget(address),
     options.credentials ?? ChannelCredentials.createInsecure(),
-    options.channelOptions,
+    // A 64 KiB HTTP/2 window makes a 1 MB ListRoutes/WatchStats message wait for ~16 window
+    // updates; a larger receive window lets the server write it in one go.
+    { "grpc-node.flow_control_window": 4 * 1024 * 1024, ...options.channelOptions },
   );
   // On the client the last middleware added is the outermost: details are decoded first,
   // retried per attempt, bounded by one overall deadline, and finally wrapped as MfcError.

@@ -1,4 +1,5 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=2
+// (A 2 MiB young generation instead of 16 MiB: ~25 MiB less RSS at 10k routes for more, cheap, scavenges.)
 // mfcd entry point: MRT_INIT first (health can only be SERVING once we own the table), then
 // listen; on SIGTERM/SIGINT shut down gracefully and MRT_DONE, which clears our kernel state.
 

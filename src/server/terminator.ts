@@ -18,6 +18,9 @@ export function createTerminator(): Terminator {
 
   const middleware: ServerMiddleware = async function* (call, context) {
     if (terminating) throw new ServerError(Status.UNAVAILABLE, "mfcd is shutting down");
+    // Unary calls end by themselves (grpc-js shutdown waits for them); only streams need an
+    // abort handle, and skipping it keeps an AbortController off every AddRoute.
+    if (!call.method.responseStream) return yield* call.next(call.request, context);
     const controller = new AbortController();
     const forward = () => controller.abort();
     context.signal.addEventListener("abort", forward);
