@@ -1,11 +1,20 @@
-// The route engine: desired routes, VIF allocation and the kernel entries that realise them.
-// It talks to the kernel only through KernelPort, so nearly all logic is testable with a fake.
+// The route engine: desired routes (with their owner), VIF allocation and the kernel entries
+// that realise them. It talks to the kernel only through KernelPort, so nearly all logic is
+// testable with a fake; the server feeds it interface and MFC events and persists its changes.
+//
+// Model (after SMCRoute's mroute.c: user rules vs kernel entries, reconciled):
+// - a Route is what a client asked for; `kernel` is what we wrote for it (or nothing: PENDING);
+// - realize(route) computes the entry the route should have *now* from the interfaces that
+//   exist, and makes the kernel match it. Everything — add, replace, apply, restore, hot-plug,
+//   drift repair — goes through it, so there is one place that writes MFC entries.
 //
 // Invariants:
-// - every mutation is all-or-nothing: on any failure, kernel and memory are as before;
-// - MFC entries are rewritten or removed *before* VIFs they stop using are deleted, and an index
-//   still referenced by any kernel entry is never handed to a new interface (the VIF reuse
-//   hazard: the stale TTL slot would start forwarding to the newcomer).
+// - client mutations (add, delete, apply) are all-or-nothing: on failure kernel and memory are
+//   as before;
+// - MFC entries are rewritten or removed *before* the VIFs they stop using are deleted, and a
+//   VIF slot stays reserved while any entry we wrote still names it — also after its
+//   interface vanished (the VIF reuse hazard: the stale TTL slot would start forwarding to
+//   whichever interface gets the index next).
 
 import { DomainError } from "./domain-error.js";
 import type { KernelMfcEntry, KernelPort, SgCounters, VifCounters } from "./kernel-port.js";
@@ -20,12 +29,22 @@ export interface RouteSpec extends RouteKey {
 
 export type RouteState = "installed" | "pending" | "drifted";
 
+export const DEFAULT_OWNER = "api";
+export const DEFAULT_MAX_ROUTES = 100_000;
+
 export interface RouteView {
   spec: RouteSpec;
+  owner: string;
   state: RouteState;
-  /** Why the route is not installed as asked; empty when it is. */
+  /** Why the route is not (fully) installed as asked; empty when it is. */
   reason: string;
   counters: SgCounters;
+  /** Named interfaces that do not exist now. */
+  missing: string[];
+  /** Named interfaces that exist but are down or without carrier. */
+  down: string[];
+  driftRepairs: number;
+  lastDrift: string;
 }
 
 export interface VifView {
@@ -34,6 +53,8 @@ export interface VifView {
   ifindex: number;
   refs: number;
   counters: VifCounters;
+  up: boolean;
+  running: boolean;
 }
 
 export interface RouteStatsView {
@@ -47,19 +68,93 @@ export interface StatsFilter {
   group?: string;
 }
 
+/** Link state as rtnetlink reports it (structurally the kernel layer's LinkInfo). */
+export interface LinkState {
+  ifindex: number;
+  name: string;
+  up: boolean;
+  running: boolean;
+}
+
+/** A kernel entry in one of our tables that no route of ours explains. */
+export interface ForeignView {
+  family: AddressFamily;
+  table: number;
+  source: string;
+  group: string;
+  iif: string;
+  oifs: string[];
+  counters: SgCounters;
+}
+
+export interface AddOptions {
+  replace?: boolean;
+  owner?: string;
+  /** Refuse instead of accepting a PENDING route when an interface is missing. */
+  requireInterfaces?: boolean;
+}
+
+export interface ApplyOptions {
+  dryRun?: boolean;
+  allowEmpty?: boolean;
+  requireInterfaces?: boolean;
+}
+
+export interface ApplyResult {
+  added: RouteSpec[];
+  removed: RouteSpec[];
+  replaced: RouteSpec[];
+  unchanged: RouteSpec[];
+  dryRun: boolean;
+}
+
+export interface StoredRouteRecord {
+  spec: RouteSpec;
+  owner: string;
+}
+
+export interface RouteEngineOptions {
+  maxRoutes?: number;
+  /** Wall clock for drift timestamps (tests pin it). */
+  now?: () => Date;
+}
+
 /** Opens (or returns the already open) kernel table for a family and table id. */
 export type TableOpener = (family: AddressFamily, table: number) => KernelPort;
 
-interface InstalledRoute {
-  spec: RouteSpec;
+interface KernelEntry {
   iifVif: number;
   oifVifs: number[];
 }
 
+interface Route {
+  id: string;
+  spec: RouteSpec;
+  owner: string;
+  /** The entry we wrote to the kernel; undefined: none (PENDING). */
+  kernel: KernelEntry | undefined;
+  /** Names that did not resolve at the last realize. */
+  missing: string[];
+  /** Why the last background realize or repair failed ("" = it did not). */
+  error: string;
+  driftRepairs: number;
+  lastDrift: string;
+}
+
 interface TableState {
+  family: AddressFamily;
+  id: number;
   port: KernelPort;
   vifs: VifTable;
+  /** Slots whose interface vanished or was renamed: never handed out, freed at refs 0. */
+  stale: Set<number>;
+  /** VIF indexes that foreign kernel entries name (from the last dump): never handed out. */
+  foreignVifs: Set<number>;
+  foreign: ForeignView[];
 }
+
+/** Interface name → ifindex lookups for one operation (a bulk apply resolves each name once). */
+type IfindexCache = Map<string, number | undefined>;
 
 const ZERO_SG: SgCounters = { packets: 0n, bytes: 0n, wrongIf: 0n };
 const ZERO_VIF: VifCounters = { inPackets: 0n, inBytes: 0n, outPackets: 0n, outBytes: 0n };
@@ -67,31 +162,47 @@ const ZERO_VIF: VifCounters = { inPackets: 0n, inBytes: 0n, outPackets: 0n, outB
 const DEFAULT_TTL_THRESHOLD = 1;
 
 export class RouteEngine {
-  private readonly routes = new Map<string, InstalledRoute>();
+  private readonly routes = new Map<string, Route>();
   private readonly tables = new Map<string, TableState>();
-  /** Route id → how its kernel entry differs, as of the last checkDrift(). */
-  private readonly driftReasons = new Map<string, string>();
+  /** Route ids by every interface name they mention (hot-plug looks routes up by name). */
+  private readonly byName = new Map<string, Set<string>>();
+  private readonly links = new Map<string, LinkState>();
+  /** Interface name → ifindex (undefined: absent) as of the last syncInterfaces(). */
+  private readonly seenNames = new Map<string, number | undefined>();
+  private readonly maxRoutes: number;
+  private readonly now: () => Date;
 
-  constructor(private readonly openTable: TableOpener) {}
+  constructor(
+    private readonly openTable: TableOpener,
+    options: RouteEngineOptions = {},
+  ) {
+    this.maxRoutes = options.maxRoutes ?? DEFAULT_MAX_ROUTES;
+    this.now = options.now ?? (() => new Date());
+  }
 
   get size(): number {
     return this.routes.size;
   }
 
   /**
-   * Install a route. Identical re-add is a no-op (re-installing only a missing kernel entry);
+   * Add a route. The identical route again is a no-op (repairing a missing kernel entry);
    * a different route for the same key needs `replace`, which switches in place.
    */
-  add(spec: RouteSpec, options: { replace?: boolean } = {}): RouteView {
+  add(spec: RouteSpec, options: AddOptions = {}): RouteView {
+    const owner = options.owner || DEFAULT_OWNER;
     const id = routeKeyString(spec);
     const existing = this.routes.get(id);
     const table = this.table(spec.family, spec.table);
+    const cache: IfindexCache = new Map();
+    if (existing && existing.owner !== owner) throw ownedByOther(existing, owner);
+    if (options.requireInterfaces) this.requireInterfaces(table, [spec], cache);
 
     if (existing && sameForwarding(existing.spec, spec)) {
-      if (table.port.sgCounters(spec.source, spec.group) === undefined || this.driftReasons.has(id)) {
-        table.port.addMfc(spec.source, spec.group, existing.iifVif, ttlMap(existing.oifVifs));
-        this.driftReasons.delete(id);
-      }
+      // Controllers retry: nothing changes, except repairing what is broken.
+      const broken =
+        existing.error !== "" ||
+        (existing.kernel !== undefined && table.port.sgCounters(spec.source, spec.group) === undefined);
+      if (broken) this.realizeQuietly(existing, table, cache, true);
       return this.view(existing, table);
     }
     if (existing && !options.replace) {
@@ -102,49 +213,180 @@ export class RouteEngine {
         { reason: "ROUTE_EXISTS", metadata: { source: spec.source, group: spec.group } },
       );
     }
+    if (!existing && this.routes.size >= this.maxRoutes) throw routeLimit(this.maxRoutes, 1);
 
-    const names = [spec.iif, ...spec.oifs];
-    const ifindexes = this.resolve(table.port, names);
-    const created = this.acquireVifs(table, names, ifindexes);
-    const vifOf = (name: string): number => {
-      const slot = table.vifs.byIfindex(ifindexes.get(name) as number) as VifSlot;
-      return slot.vif;
-    };
-    const iifVif = vifOf(spec.iif);
-    const oifVifs = spec.oifs.map(vifOf);
-    try {
-      // In place: the kernel replaces an existing (S,G) atomically, a stream loses no packet.
-      table.port.addMfc(spec.source, spec.group, iifVif, ttlMap(oifVifs));
-    } catch (err) {
-      this.dropVifs(table, created);
-      throw err;
+    if (existing) {
+      const before = { spec: existing.spec, missing: existing.missing, error: existing.error };
+      this.unindex(existing);
+      existing.spec = copySpec(spec);
+      this.index(existing);
+      try {
+        this.realize(existing, table, cache, false);
+      } catch (err) {
+        this.unindex(existing);
+        Object.assign(existing, before);
+        this.index(existing);
+        throw err;
+      }
+      existing.error = "";
+      return this.view(existing, table);
     }
-
-    const route: InstalledRoute = { spec: copySpec(spec), iifVif, oifVifs };
-    for (const vif of [iifVif, ...oifVifs]) (table.vifs.get(vif) as VifSlot).refs++;
+    const route = newRoute(id, spec, owner);
+    this.realize(route, table, cache, false);
     this.routes.set(id, route);
-    this.driftReasons.delete(id);
-    if (existing) this.release(table, [existing.iifVif, ...existing.oifVifs]);
+    this.index(route);
     return this.view(route, table);
   }
 
-  /** Remove a route and the VIFs nobody uses any more. */
-  delete(key: RouteKey): void {
-    const id = routeKeyString(key);
-    const route = this.routes.get(id);
+  /** Remove a route and the VIFs nobody uses any more; returns what was removed. */
+  delete(key: RouteKey): StoredRouteRecord {
+    const route = this.routes.get(routeKeyString(key));
     if (!route) {
       throw new DomainError("not-found", `no route for (${key.source}, ${key.group})`, {
         reason: "ROUTE_NOT_FOUND",
         metadata: { source: key.source, group: key.group },
       });
     }
-    const table = this.table(key.family, key.table);
-    if (table.port.sgCounters(key.source, key.group) !== undefined) {
-      table.port.delMfc(key.source, key.group);
+    this.unrealize(route, this.table(key.family, key.table));
+    this.routes.delete(route.id);
+    this.unindex(route);
+    return { spec: route.spec, owner: route.owner };
+  }
+
+  /**
+   * Make `owner`'s routes exactly `specs`: only the difference touches the kernel (an unchanged
+   * route is not rewritten, so its flow never notices). All-or-nothing.
+   */
+  apply(owner: string, specs: RouteSpec[], options: ApplyOptions = {}): ApplyResult {
+    owner ||= DEFAULT_OWNER;
+    if (specs.length === 0 && !options.allowEmpty) {
+      throw new DomainError(
+        "invalid-argument",
+        `routes is empty: that would remove every route of owner "${owner}"; set allow_empty to really do that`,
+        {
+          reason: "EMPTY_APPLY",
+          violations: [{ field: "routes", description: "empty without allow_empty" }],
+        },
+      );
     }
-    this.routes.delete(id);
-    this.driftReasons.delete(id);
-    this.release(table, [route.iifVif, ...route.oifVifs]);
+    const wanted = new Map<string, RouteSpec>();
+    const conflicts: string[] = [];
+    specs.forEach((spec, i) => {
+      const id = routeKeyString(spec);
+      if (wanted.has(id)) {
+        throw DomainError.invalid([
+          { field: `routes[${i}]`, description: `(${spec.source}, ${spec.group}) appears twice in routes` },
+        ]);
+      }
+      wanted.set(id, spec);
+      const existing = this.routes.get(id);
+      if (existing && existing.owner !== owner && conflicts.length < 10) {
+        conflicts.push(`(${spec.source}, ${spec.group}) is owned by "${existing.owner}"`);
+      }
+    });
+    if (conflicts.length > 0) {
+      throw new DomainError(
+        "failed-precondition",
+        `owner "${owner}" cannot take routes of other owners: ${conflicts.join("; ")}`,
+        { reason: "ROUTE_OWNED_BY_OTHER", metadata: { owner } },
+      );
+    }
+
+    const result: ApplyResult = { added: [], removed: [], replaced: [], unchanged: [], dryRun: !!options.dryRun };
+    for (const [id, spec] of wanted) {
+      const existing = this.routes.get(id);
+      if (!existing) result.added.push(spec);
+      else if (sameForwarding(existing.spec, spec)) result.unchanged.push(existing.spec);
+      else result.replaced.push(spec);
+    }
+    const removed: Route[] = [];
+    for (const route of this.routes.values()) {
+      if (route.owner === owner && !wanted.has(route.id)) {
+        removed.push(route);
+        result.removed.push(route.spec);
+      }
+    }
+    const total = this.routes.size + result.added.length - removed.length;
+    if (result.added.length > 0 && total > this.maxRoutes) throw routeLimit(this.maxRoutes, result.added.length);
+    const cache: IfindexCache = new Map();
+    if (options.requireInterfaces) {
+      for (const spec of [...result.added, ...result.replaced]) {
+        this.requireInterfaces(this.table(spec.family, spec.table), [spec], cache);
+      }
+    }
+    if (options.dryRun) return result;
+
+    // Removals first: they free VIFs the additions may need. Every step records its undo.
+    const undo: (() => void)[] = [];
+    try {
+      for (const route of removed) {
+        const table = this.table(route.spec.family, route.spec.table);
+        this.unrealize(route, table);
+        this.routes.delete(route.id);
+        this.unindex(route);
+        undo.push(() => {
+          this.routes.set(route.id, route);
+          this.index(route);
+          this.realizeQuietly(route, table, new Map(), false);
+        });
+      }
+      for (const spec of result.replaced) {
+        const route = this.routes.get(routeKeyString(spec)) as Route;
+        const table = this.table(spec.family, spec.table);
+        const before = { spec: route.spec, missing: route.missing, error: route.error };
+        this.unindex(route);
+        route.spec = copySpec(spec);
+        this.index(route);
+        undo.push(() => {
+          this.unindex(route);
+          Object.assign(route, before);
+          this.index(route);
+          this.realizeQuietly(route, table, new Map(), false);
+        });
+        this.realize(route, table, cache, false);
+        route.error = "";
+      }
+      for (const spec of result.added) {
+        const table = this.table(spec.family, spec.table);
+        const route = newRoute(routeKeyString(spec), spec, owner);
+        this.realize(route, table, cache, false);
+        this.routes.set(route.id, route);
+        this.index(route);
+        undo.push(() => {
+          this.unrealize(route, table);
+          this.routes.delete(route.id);
+          this.unindex(route);
+        });
+      }
+    } catch (err) {
+      for (const step of undo.reverse()) step();
+      throw err;
+    }
+    return result;
+  }
+
+  /**
+   * Bring back persisted routes at startup. Never throws for one route: a route that cannot be
+   * installed now stays desired (PENDING with the reason) — a durable route is never dropped.
+   */
+  restore(records: StoredRouteRecord[]): { installed: number; pending: number } {
+    const cache: IfindexCache = new Map();
+    let installed = 0;
+    for (const { spec, owner } of records) {
+      const id = routeKeyString(spec);
+      if (this.routes.has(id)) continue;
+      const route = newRoute(id, spec, owner || DEFAULT_OWNER);
+      this.routes.set(id, route);
+      this.index(route);
+      this.realizeQuietly(route, this.table(spec.family, spec.table), cache, false);
+      if (route.kernel) installed++;
+    }
+    return { installed, pending: this.routes.size - installed };
+  }
+
+  /** Every desired route with its owner, for persistence and tests. */
+  records(): StoredRouteRecord[] {
+    return [...this.routes.values()].map((r) => ({ spec: r.spec, owner: r.owner }));
   }
 
   get(key: RouteKey): RouteView | undefined {
@@ -152,40 +394,162 @@ export class RouteEngine {
     return route && this.view(route, this.table(key.family, key.table));
   }
 
-  /**
-   * Every route with state and counters as the kernel reports them, and every VIF. Counters
-   * and presence come from per-entry ioctls (µs each, any table); whether a present entry
-   * *differs* comes from the last checkDrift(), because a full MFC dump costs tens of ms at
-   * 10k entries and must not sit on every ListRoutes.
-   */
-  list(): { routes: RouteView[]; vifs: VifView[] } {
-    const routes: RouteView[] = [];
-    for (const [id, route] of this.routes) {
-      const view = this.view(route, this.table(route.spec.family, route.spec.table));
-      const drift = this.driftReasons.get(id);
-      if (view.state === "installed" && drift) routes.push({ ...view, state: "drifted", reason: drift });
-      else routes.push(view);
-    }
-    return { routes, vifs: this.vifViews() };
+  // ---- interfaces -------------------------------------------------------------------------
+
+  /** Replace the known link states (startup and after an event overrun). */
+  setLinks(links: LinkState[]): void {
+    this.links.clear();
+    for (const link of links) this.links.set(link.name, { ...link });
+  }
+
+  /** A link appeared or changed (flags, name). */
+  noteLink(link: LinkState): void {
+    for (const [name, known] of this.links) if (known.ifindex === link.ifindex && name !== link.name) this.links.delete(name);
+    this.links.set(link.name, { ...link });
+  }
+
+  /** A link was deleted. */
+  forgetLink(link: { ifindex: number; name: string }): void {
+    const known = this.links.get(link.name);
+    if (known?.ifindex === link.ifindex) this.links.delete(link.name);
   }
 
   /**
-   * Compare every route with a full dump of its kernel table and remember the differences
-   * (iif, oifs or TTLs changed behind our back). Returns the number of drifted routes.
+   * Compare every interface the routes mention, and every VIF, with the kernel's interfaces
+   * now, and re-realize the routes affected: a vanished or renamed interface's VIF is retired
+   * (its routes rewritten first), a newly appeared one is used. Cheap: one ioctl per distinct
+   * name and per VIF. Returns how many routes changed.
+   */
+  syncInterfaces(): number {
+    const dirty = new Set<Route>();
+    for (const table of this.tables.values()) {
+      for (const slot of table.vifs.all()) {
+        if (table.stale.has(slot.vif)) continue;
+        if (table.port.ifindex(slot.name) !== slot.ifindex) {
+          table.stale.add(slot.vif);
+          for (const route of this.routes.values()) {
+            if (route.kernel && usesVif(route.kernel, slot.vif) && this.tableOf(route) === table) dirty.add(route);
+          }
+        }
+      }
+    }
+    const cache: IfindexCache = new Map();
+    // Routes on retired VIFs first, so the slots are free before anything allocates.
+    let changed = 0;
+    for (const route of dirty) if (this.realizeQuietly(route, this.tableOf(route), cache, false)) changed++;
+    // Then every name whose existence changed since the last sync (or that is new to us), and
+    // routes whose last background install failed. Unchanged names cost one ioctl.
+    for (const [name, ids] of this.byName) {
+      const first = this.routes.get(ids.values().next().value as string);
+      if (!first) continue;
+      const now = lookup(this.tableOf(first).port, name, cache);
+      if (this.seenNames.has(name) && this.seenNames.get(name) === now) continue;
+      this.seenNames.set(name, now);
+      for (const id of ids) {
+        const route = this.routes.get(id);
+        if (!route || dirty.has(route)) continue;
+        if (this.realizeQuietly(route, this.tableOf(route), cache, false)) changed++;
+      }
+    }
+    for (const name of this.seenNames.keys()) if (!this.byName.has(name)) this.seenNames.delete(name);
+    for (const route of this.routes.values()) {
+      if (route.error !== "" && this.realizeQuietly(route, this.tableOf(route), cache, false)) changed++;
+    }
+    return changed;
+  }
+
+  // ---- drift ------------------------------------------------------------------------------
+
+  /**
+   * Compare every route with a full dump of its kernel table; re-install entries that were
+   * removed or altered behind our back (counting the repair), and remember kernel entries
+   * nobody asked for (reported, never deleted). Returns the number of drifted routes found.
    */
   checkDrift(): number {
-    const dumps = new Map<TableState, Map<string, KernelMfcEntry> | undefined>();
-    this.driftReasons.clear();
-    for (const [id, route] of this.routes) {
-      const table = this.table(route.spec.family, route.spec.table);
-      if (!dumps.has(table)) dumps.set(table, table.port.dumpMfc());
-      const dump = dumps.get(table);
+    this.syncInterfaces();
+    let drifted = 0;
+    for (const table of this.tables.values()) {
+      const dump = table.port.dumpMfc();
       if (!dump) continue;
-      const entry = dump.get(`${route.spec.source}|${route.spec.group}`);
-      const reason = entry ? this.difference(route, entry, table) : "kernel entry missing";
-      if (reason) this.driftReasons.set(id, reason);
+      const seen = new Set<string>();
+      for (const route of this.routes.values()) {
+        if (this.tableOf(route) !== table) continue;
+        const key = `${route.spec.source}|${route.spec.group}`;
+        const entry = dump.get(key);
+        if (!route.kernel) continue;
+        seen.add(key);
+        const reason = entry ? this.difference(route, entry, table) : "kernel entry was removed behind mfcd's back";
+        if (reason) {
+          drifted++;
+          this.repair(route, table, reason);
+        }
+      }
+      table.foreign = [];
+      table.foreignVifs = new Set();
+      for (const [key, entry] of dump) {
+        if (seen.has(key)) continue;
+        const name = (vif: number) => table.vifs.get(vif)?.name ?? `vif ${vif}`;
+        table.foreign.push({
+          family: table.family,
+          table: table.id,
+          source: entry.source,
+          group: entry.group,
+          iif: name(entry.parent),
+          oifs: [...entry.oifs.keys()].map(name),
+          counters: entry.counters,
+        });
+        for (const vif of [entry.parent, ...entry.oifs.keys()]) if (!table.vifs.get(vif)) table.foreignVifs.add(vif);
+      }
     }
-    return this.driftReasons.size;
+    return drifted;
+  }
+
+  /**
+   * A kernel MFC event said (source, group) was deleted: if we have an entry there, put it
+   * back. Returns true when a repair happened.
+   */
+  checkEntry(key: RouteKey): boolean {
+    const route = this.routes.get(routeKeyString(key));
+    if (!route?.kernel) return false;
+    const table = this.tableOf(route);
+    if (table.port.sgCounters(key.source, key.group) !== undefined) return false;
+    this.repair(route, table, "kernel entry was removed behind mfcd's back");
+    return true;
+  }
+
+  /**
+   * Does a kernel MFC event (interfaces by ifindex) match what we wrote for that route?
+   * False means a full check is due (the event may also just be stale: checkDrift decides).
+   */
+  matchesKernelEvent(key: RouteKey, iifIndex: number, oifIndexes: ReadonlyMap<number, number>): boolean {
+    const route = this.routes.get(routeKeyString(key));
+    if (!route) return false;
+    if (!route.kernel) return false;
+    const table = this.tableOf(route);
+    const ifindexOf = (vif: number) => table.vifs.get(vif)?.ifindex;
+    if (ifindexOf(route.kernel.iifVif) !== iifIndex) return false;
+    const expected = route.kernel.oifVifs.map(ifindexOf).filter((i): i is number => i !== undefined);
+    if (expected.length !== oifIndexes.size) return false;
+    return expected.every((i) => oifIndexes.get(i) === DEFAULT_TTL_THRESHOLD);
+  }
+
+  /** Is (source, group) one of ours (for routing kernel events)? */
+  has(key: RouteKey): boolean {
+    return this.routes.has(routeKeyString(key));
+  }
+
+  // ---- views ------------------------------------------------------------------------------
+
+  /**
+   * Every route with state and counters as the kernel reports them, and every VIF. Counters
+   * and presence come from per-entry ioctls (µs each, any table); alterations are found by
+   * checkDrift() and MFC events, and repaired there.
+   */
+  list(): { routes: RouteView[]; vifs: VifView[]; foreign: ForeignView[] } {
+    const routes: RouteView[] = [];
+    for (const route of this.routes.values()) routes.push(this.view(route, this.tableOf(route)));
+    const foreign = [...this.tables.values()].flatMap((t) => t.foreign);
+    return { routes, vifs: this.vifViews(), foreign };
   }
 
   /** Counters only (cheap per-entry ioctls), for periodic statistics. */
@@ -195,8 +559,8 @@ export class RouteEngine {
       const { spec } = route;
       if (filter.source && filter.source !== spec.source) continue;
       if (filter.group && filter.group !== spec.group) continue;
-      const table = this.table(spec.family, spec.table);
-      routes.push({ spec: route.spec, counters: table.port.sgCounters(spec.source, spec.group) });
+      const counters = route.kernel ? this.tableOf(route).port.sgCounters(spec.source, spec.group) : undefined;
+      routes.push({ spec, counters });
     }
     return { routes, vifs: this.vifViews() };
   }
@@ -205,61 +569,168 @@ export class RouteEngine {
     const views: VifView[] = [];
     for (const table of this.tables.values()) {
       for (const slot of table.vifs.all()) {
+        const link = this.links.get(slot.name);
+        const live = link?.ifindex === slot.ifindex && !table.stale.has(slot.vif);
         views.push({
           vif: slot.vif,
           name: slot.name,
           ifindex: slot.ifindex,
           refs: slot.refs,
           counters: table.port.vifCounters(slot.vif) ?? ZERO_VIF,
+          up: live && link.up,
+          running: live && link.running,
         });
       }
     }
     return views;
   }
 
+  // ---- internals --------------------------------------------------------------------------
+
   private table(family: AddressFamily, tableId: number): TableState {
     const id = tableKeyString(family, tableId);
     let table = this.tables.get(id);
     if (!table) {
-      table = { port: this.openTable(family, tableId), vifs: new VifTable() };
+      table = {
+        family,
+        id: tableId,
+        port: this.openTable(family, tableId),
+        vifs: new VifTable(),
+        stale: new Set(),
+        foreignVifs: new Set(),
+        foreign: [],
+      };
       this.tables.set(id, table);
     }
     return table;
   }
 
-  private resolve(port: KernelPort, names: string[]): Map<string, number> {
-    const ifindexes = new Map<string, number>();
-    const missing: string[] = [];
-    for (const name of names) {
-      const ifindex = port.ifindex(name);
-      if (ifindex === undefined) missing.push(name);
-      else ifindexes.set(name, ifindex);
+  private tableOf(route: Route): TableState {
+    return this.table(route.spec.family, route.spec.table);
+  }
+
+  private index(route: Route): void {
+    for (const name of [route.spec.iif, ...route.spec.oifs]) {
+      let ids = this.byName.get(name);
+      if (!ids) this.byName.set(name, (ids = new Set()));
+      ids.add(route.id);
     }
-    if (missing.length > 0) {
+  }
+
+  private unindex(route: Route): void {
+    for (const name of [route.spec.iif, ...route.spec.oifs]) {
+      const ids = this.byName.get(name);
+      ids?.delete(route.id);
+      if (ids?.size === 0) this.byName.delete(name);
+    }
+  }
+
+  private requireInterfaces(table: TableState, specs: RouteSpec[], cache: IfindexCache): void {
+    const missing = new Set<string>();
+    for (const spec of specs) {
+      for (const name of [spec.iif, ...spec.oifs]) if (lookup(table.port, name, cache) === undefined) missing.add(name);
+    }
+    if (missing.size > 0) {
+      const names = [...missing];
       throw new DomainError(
         "failed-precondition",
-        `interface ${missing.map((n) => `"${n}"`).join(", ")} does not exist in mfcd's network namespace`,
-        { reason: "INTERFACE_NOT_FOUND", metadata: { interfaces: missing.join(",") } },
+        `interface ${names.map((n) => `"${n}"`).join(", ")} does not exist in mfcd's network namespace ` +
+          `(require_interfaces is set; without it the route would wait as PENDING)`,
+        { reason: "INTERFACE_NOT_FOUND", metadata: { interfaces: names.join(",") } },
       );
     }
-    return ifindexes;
   }
 
   /**
-   * Make sure every interface has a VIF, adding the missing ones at the lowest free indexes.
-   * Returns the VIFs created (refs 0) so a later failure can drop them again.
+   * Make the kernel hold the entry `route` should have now. Throws (with kernel and VIFs
+   * unchanged) on failure. `force` rewrites the entry even if we believe it is right (repair).
+   * Returns true when something changed.
+   */
+  private realize(route: Route, table: TableState, cache: IfindexCache, force: boolean): boolean {
+    const { spec } = route;
+    const missing: string[] = [];
+    const resolved = new Map<string, number>();
+    for (const name of [spec.iif, ...spec.oifs]) {
+      const ifindex = lookup(table.port, name, cache);
+      if (ifindex === undefined) missing.push(name);
+      else resolved.set(name, ifindex);
+    }
+    const presentOifs = spec.oifs.filter((n) => resolved.has(n));
+    route.missing = missing;
+    if (!resolved.has(spec.iif) || presentOifs.length === 0) {
+      // Nothing to forward: no entry (the route waits for its interfaces).
+      return this.unrealize(route, table);
+    }
+
+    const created = this.acquireVifs(table, [spec.iif, ...presentOifs], resolved);
+    const vifOf = (name: string) => (liveSlot(table, resolved.get(name) as number) as VifSlot).vif;
+    const next: KernelEntry = { iifVif: vifOf(spec.iif), oifVifs: presentOifs.map(vifOf) };
+    const before = route.kernel;
+    if (!force && before && sameEntry(before, next)) return false;
+    try {
+      // In place: the kernel replaces an existing (S,G) atomically, a stream loses no packet.
+      table.port.addMfc(spec.source, spec.group, next.iifVif, ttlMap(next.oifVifs));
+    } catch (err) {
+      this.dropVifs(table, created);
+      throw err;
+    }
+    for (const vif of [next.iifVif, ...next.oifVifs]) (table.vifs.get(vif) as VifSlot).refs++;
+    route.kernel = next;
+    if (before) this.release(table, [before.iifVif, ...before.oifVifs]);
+    return true;
+  }
+
+  /** realize() for background work (hot-plug, restore, repair): failures become the route's reason. */
+  private realizeQuietly(route: Route, table: TableState, cache: IfindexCache, force: boolean): boolean {
+    try {
+      const changed = this.realize(route, table, cache, force);
+      route.error = "";
+      return changed;
+    } catch (err) {
+      route.error = `could not install: ${err instanceof Error ? err.message : String(err)}`;
+      return false;
+    }
+  }
+
+  /** Remove the route's kernel entry (if any) and release its VIFs. */
+  private unrealize(route: Route, table: TableState): boolean {
+    const before = route.kernel;
+    if (!before) return false;
+    try {
+      table.port.delMfc(route.spec.source, route.spec.group);
+    } catch (err) {
+      // Already gone (removed behind our back): the goal is reached.
+      if (!isErrno(err, "ENOENT")) throw err;
+    }
+    route.kernel = undefined;
+    this.release(table, [before.iifVif, ...before.oifVifs]);
+    return true;
+  }
+
+  private repair(route: Route, table: TableState, reason: string): void {
+    route.lastDrift = `${this.now().toISOString()}: ${reason}`;
+    route.driftRepairs++;
+    this.realizeQuietly(route, table, new Map(), true);
+  }
+
+  /**
+   * Make sure every named interface has a live VIF, adding the missing ones at the lowest free
+   * index that no entry still names. Returns the VIFs created (refs 0) so a later failure can
+   * drop them again.
    */
   private acquireVifs(table: TableState, names: string[], ifindexes: Map<string, number>): number[] {
-    const needed = names.filter((name) => !table.vifs.byIfindex(ifindexes.get(name) as number));
+    const needed = names.filter((name) => !liveSlot(table, ifindexes.get(name) as number));
     if (needed.length === 0) return [];
-    if (needed.length > table.vifs.freeCount()) {
-      throw vifTableFull(needed, table.vifs.freeCount());
-    }
-    const blocked = this.referencedVifs(table);
+    if (needed.length > table.vifs.freeCount()) throw vifTableFull(needed, table.vifs.freeCount());
+    // A new index must not be one a kernel entry we did not write still names (rare: only
+    // when a VIF is created, so the full dump stays off the per-route path).
+    this.refreshForeignVifs(table);
+    const blocked = new Set(table.foreignVifs);
     const created: number[] = [];
     try {
       for (const name of needed) {
         const ifindex = ifindexes.get(name) as number;
+        if (liveSlot(table, ifindex)) continue; // the same interface named twice
         for (;;) {
           const [vif] = table.vifs.freeIndexes(1, blocked) ?? [];
           if (vif === undefined) throw vifTableFull(needed, created.length);
@@ -285,17 +756,18 @@ export class RouteEngine {
     return created;
   }
 
-  /** Indexes some kernel entry not explained by our own VIF table still points at. */
-  private referencedVifs(table: TableState): Set<number> {
-    const blocked = new Set<number>();
+  private refreshForeignVifs(table: TableState): void {
     const dump = table.port.dumpMfc();
-    if (!dump) return blocked;
-    for (const entry of dump.values()) {
-      for (const vif of [entry.parent, ...entry.oifs.keys()]) {
-        if (vif < MAX_VIFS && !table.vifs.get(vif)) blocked.add(vif);
-      }
+    if (!dump) return;
+    const ours = new Set<string>();
+    for (const route of this.routes.values()) {
+      if (route.kernel && this.tableOf(route) === table) ours.add(`${route.spec.source}|${route.spec.group}`);
     }
-    return blocked;
+    table.foreignVifs = new Set();
+    for (const [key, entry] of dump) {
+      if (ours.has(key)) continue;
+      for (const vif of [entry.parent, ...entry.oifs.keys()]) if (!table.vifs.get(vif)) table.foreignVifs.add(vif);
+    }
   }
 
   /** Decrement references and delete VIFs that reached zero (after the MFC no longer uses them). */
@@ -319,30 +791,103 @@ export class RouteEngine {
         if (!isErrno(err, "EADDRNOTAVAIL")) throw err;
       }
       table.vifs.remove(vif);
+      table.stale.delete(vif);
     }
   }
 
-  private view(route: InstalledRoute, table: TableState): RouteView {
+  private view(route: Route, table: TableState): RouteView {
     const { spec } = route;
+    const down = [spec.iif, ...spec.oifs].filter((name) => {
+      const link = this.links.get(name);
+      return link !== undefined && !route.missing.includes(name) && (!link.up || !link.running);
+    });
+    const base = {
+      spec,
+      owner: route.owner,
+      missing: route.missing,
+      down,
+      driftRepairs: route.driftRepairs,
+      lastDrift: route.lastDrift,
+    };
+    if (!route.kernel) {
+      const reason = route.error || pendingReason(route);
+      return { ...base, state: "pending", reason, counters: ZERO_SG };
+    }
     const counters = table.port.sgCounters(spec.source, spec.group);
-    if (!counters) return { spec, state: "drifted", reason: "kernel entry missing", counters: ZERO_SG };
-    return { spec, state: "installed", reason: "", counters };
+    if (!counters) return { ...base, state: "drifted", reason: "kernel entry missing", counters: ZERO_SG };
+    if (route.error) return { ...base, state: "drifted", reason: route.error, counters };
+    const notes: string[] = [];
+    if (route.missing.length > 0) {
+      notes.push(
+        `oif ${route.missing.join(", ")} does not exist; forwarding to ` +
+          `${spec.oifs.filter((o) => !route.missing.includes(o)).join(", ")} only`,
+      );
+    }
+    if (down.length > 0) notes.push(`${down.join(", ")} down or without carrier`);
+    return { ...base, state: "installed", reason: notes.join("; "), counters };
   }
 
   /** Human-readable difference between what we installed and what the kernel holds. */
-  private difference(route: InstalledRoute, entry: KernelMfcEntry, table: TableState): string {
+  private difference(route: Route, entry: KernelMfcEntry, table: TableState): string {
+    const kernel = route.kernel as KernelEntry;
     const name = (vif: number) => table.vifs.get(vif)?.name ?? `vif ${vif}`;
     const problems: string[] = [];
-    if (entry.parent !== route.iifVif) {
-      problems.push(`kernel iif is ${name(entry.parent)}, expected ${route.spec.iif}`);
+    if (entry.parent !== kernel.iifVif) {
+      problems.push(`kernel iif is ${name(entry.parent)}, expected ${name(kernel.iifVif)}`);
     }
-    const expected = new Set(route.oifVifs);
-    const missing = route.oifVifs.filter((vif) => entry.oifs.get(vif) !== DEFAULT_TTL_THRESHOLD);
+    const expected = new Set(kernel.oifVifs);
+    const missing = kernel.oifVifs.filter(
+      (vif) => !table.stale.has(vif) && entry.oifs.get(vif) !== DEFAULT_TTL_THRESHOLD,
+    );
     const extra = [...entry.oifs.keys()].filter((vif) => !expected.has(vif));
     if (missing.length) problems.push(`kernel entry lacks oif ${missing.map(name).join(",")}`);
     if (extra.length) problems.push(`kernel entry has extra oif ${extra.map(name).join(",")}`);
     return problems.join("; ");
   }
+}
+
+function newRoute(id: string, spec: RouteSpec, owner: string): Route {
+  return {
+    id,
+    spec: copySpec(spec),
+    owner,
+    kernel: undefined,
+    missing: [],
+    error: "",
+    driftRepairs: 0,
+    lastDrift: "",
+  };
+}
+
+function pendingReason(route: Route): string {
+  const { spec, missing } = route;
+  if (missing.includes(spec.iif)) return `waiting for iif ${spec.iif}: it does not exist`;
+  return `waiting for an oif: ${missing.join(", ")} ${missing.length === 1 ? "does" : "do"} not exist`;
+}
+
+function lookup(port: KernelPort, name: string, cache: IfindexCache): number | undefined {
+  if (cache.has(name)) return cache.get(name);
+  const ifindex = port.ifindex(name);
+  cache.set(name, ifindex);
+  return ifindex;
+}
+
+/** The VIF of an ifindex, unless that slot is retired (its interface vanished or was renamed). */
+function liveSlot(table: TableState, ifindex: number): VifSlot | undefined {
+  for (const slot of table.vifs.all()) {
+    if (slot.ifindex === ifindex && !table.stale.has(slot.vif)) return slot;
+  }
+  return undefined;
+}
+
+function usesVif(entry: KernelEntry, vif: number): boolean {
+  return entry.iifVif === vif || entry.oifVifs.includes(vif);
+}
+
+function sameEntry(a: KernelEntry, b: KernelEntry): boolean {
+  if (a.iifVif !== b.iifVif || a.oifVifs.length !== b.oifVifs.length) return false;
+  const set = new Set(a.oifVifs);
+  return b.oifVifs.every((v) => set.has(v));
 }
 
 function ttlMap(oifVifs: number[]): Map<number, number> {
@@ -356,7 +901,23 @@ function sameForwarding(a: RouteSpec, b: RouteSpec): boolean {
 }
 
 function copySpec(spec: RouteSpec): RouteSpec {
-  return { ...spec, oifs: [...spec.oifs] };
+  return { family: spec.family, table: spec.table, source: spec.source, group: spec.group, iif: spec.iif, oifs: [...spec.oifs] };
+}
+
+function ownedByOther(route: Route, owner: string): DomainError {
+  return new DomainError(
+    "failed-precondition",
+    `route (${route.spec.source}, ${route.spec.group}) is owned by "${route.owner}", not "${owner}"`,
+    { reason: "ROUTE_OWNED_BY_OTHER", metadata: { owner: route.owner } },
+  );
+}
+
+function routeLimit(max: number, adding: number): DomainError {
+  return new DomainError(
+    "resource-exhausted",
+    `route limit reached: mfcd holds at most ${max} routes (--max-routes); cannot add ${adding} more`,
+    { reason: "ROUTE_LIMIT", metadata: { limit: String(max) } },
+  );
 }
 
 function vifTableFull(needed: string[], free: number): DomainError {

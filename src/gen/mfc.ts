@@ -79,6 +79,13 @@ export interface AddRouteRequest {
     | undefined;
   /** Switch an existing (source, group) route to the new iif/oifs in place. */
   replace: boolean;
+  /** Who owns the route (default "api"). A route of another owner cannot be changed here. */
+  owner: string;
+  /**
+   * Refuse (FAILED_PRECONDITION) instead of accepting a PENDING route when an interface
+   * does not exist yet.
+   */
+  requireInterfaces: boolean;
 }
 
 export interface AddRouteResponse {
@@ -99,6 +106,55 @@ export interface ListRoutesRequest {
 export interface ListRoutesResponse {
   routes: RouteStatus[];
   vifs: VifStatus[];
+  /**
+   * Kernel entries of mfcd's table that mfcd did not create (another privileged process
+   * added them). Reported, never deleted.
+   */
+  foreignEntries: ForeignEntry[];
+}
+
+export interface ForeignEntry {
+  source: string;
+  group: string;
+  /** Interface names where known, else "ifindex N" / "vif N". */
+  iif: string;
+  oifs: string[];
+  counters: Counters | undefined;
+}
+
+export interface ApplyRoutesRequest {
+  /** The complete desired set of this owner's routes. */
+  routes: Route[];
+  /** Compute and return the diff without changing anything. */
+  dryRun: boolean;
+  /**
+   * Whose routes this set replaces (default "api"). Routes of other owners are never touched;
+   * a route in `routes` already owned by someone else is FAILED_PRECONDITION.
+   */
+  owner: string;
+  /**
+   * An empty `routes` removes all of the owner's routes only when this is set (a client that
+   * misspells a field must never wipe the router).
+   */
+  allowEmpty: boolean;
+  /** As in AddRouteRequest. */
+  requireInterfaces: boolean;
+  /** Also list the unchanged routes (they are always counted). */
+  listUnchanged: boolean;
+}
+
+export interface ApplyRoutesResponse {
+  added: number;
+  removed: number;
+  replaced: number;
+  unchanged: number;
+  addedRoutes: Route[];
+  removedRoutes: Route[];
+  /** The new version of each replaced route. */
+  replacedRoutes: Route[];
+  /** Only with list_unchanged. */
+  unchangedRoutes: Route[];
+  dryRun: boolean;
 }
 
 export interface RouteStatus {
@@ -106,7 +162,24 @@ export interface RouteStatus {
   state: RouteState;
   /** Why the route is not INSTALLED (empty when it is). */
   reason: string;
-  counters: Counters | undefined;
+  counters:
+    | Counters
+    | undefined;
+  /** "api" (AddRoute), "config" (--config file) or the owner given to ApplyRoutes. */
+  owner: string;
+  /** Named interfaces that do not exist right now (the route waits for them). */
+  missingInterfaces: string[];
+  /**
+   * Named interfaces that exist but are down or have no carrier (nothing to change: the
+   * kernel keeps forwarding state across link down/up).
+   */
+  downInterfaces: string[];
+  /**
+   * How often mfcd re-installed this route's kernel entry after it was removed or altered
+   * behind mfcd's back, and the last such difference.
+   */
+  driftRepairs: number;
+  lastDrift: string;
 }
 
 /** Kernel MFC counters of one (S,G) entry (bytes include the IP header). */
@@ -127,6 +200,9 @@ export interface VifStatus {
   inBytes: bigint;
   outPackets: bigint;
   outBytes: bigint;
+  /** Link state of the interface (IFF_UP) and carrier (IFF_RUNNING). */
+  up: boolean;
+  running: boolean;
 }
 
 export interface WatchStatsRequest {
@@ -277,7 +353,7 @@ export const Route: MessageFns<Route> = {
 };
 
 function createBaseAddRouteRequest(): AddRouteRequest {
-  return { route: undefined, replace: false };
+  return { route: undefined, replace: false, owner: "", requireInterfaces: false };
 }
 
 export const AddRouteRequest: MessageFns<AddRouteRequest> = {
@@ -287,6 +363,12 @@ export const AddRouteRequest: MessageFns<AddRouteRequest> = {
     }
     if (message.replace !== false) {
       writer.uint32(16).bool(message.replace);
+    }
+    if (message.owner !== "") {
+      writer.uint32(26).string(message.owner);
+    }
+    if (message.requireInterfaces !== false) {
+      writer.uint32(32).bool(message.requireInterfaces);
     }
     return writer;
   },
@@ -320,6 +402,22 @@ export const AddRouteRequest: MessageFns<AddRouteRequest> = {
             message.replace = reader.bool();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.owner = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.requireInterfaces = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -336,6 +434,12 @@ export const AddRouteRequest: MessageFns<AddRouteRequest> = {
     return {
       route: isSet(object.route) ? Route.fromJSON(object.route) : undefined,
       replace: isSet(object.replace) ? globalThis.Boolean(object.replace) : false,
+      owner: isSet(object.owner) ? globalThis.String(object.owner) : "",
+      requireInterfaces: isSet(object.requireInterfaces)
+        ? globalThis.Boolean(object.requireInterfaces)
+        : isSet(object.require_interfaces)
+        ? globalThis.Boolean(object.require_interfaces)
+        : false,
     };
   },
 
@@ -347,6 +451,12 @@ export const AddRouteRequest: MessageFns<AddRouteRequest> = {
     if (message.replace !== false) {
       obj.replace = message.replace;
     }
+    if (message.owner !== "") {
+      obj.owner = message.owner;
+    }
+    if (message.requireInterfaces !== false) {
+      obj.requireInterfaces = message.requireInterfaces;
+    }
     return obj;
   },
 
@@ -357,6 +467,8 @@ export const AddRouteRequest: MessageFns<AddRouteRequest> = {
     const message = createBaseAddRouteRequest();
     message.route = (object.route !== undefined && object.route !== null) ? Route.fromPartial(object.route) : undefined;
     message.replace = object.replace ?? false;
+    message.owner = object.owner ?? "";
+    message.requireInterfaces = object.requireInterfaces ?? false;
     return message;
   },
 };
@@ -620,7 +732,7 @@ export const ListRoutesRequest: MessageFns<ListRoutesRequest> = {
 };
 
 function createBaseListRoutesResponse(): ListRoutesResponse {
-  return { routes: [], vifs: [] };
+  return { routes: [], vifs: [], foreignEntries: [] };
 }
 
 export const ListRoutesResponse: MessageFns<ListRoutesResponse> = {
@@ -630,6 +742,9 @@ export const ListRoutesResponse: MessageFns<ListRoutesResponse> = {
     }
     for (const v of message.vifs) {
       VifStatus.encode(v!, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.foreignEntries) {
+      ForeignEntry.encode(v!, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -663,6 +778,14 @@ export const ListRoutesResponse: MessageFns<ListRoutesResponse> = {
             message.vifs.push(VifStatus.decode(reader, reader.uint32()));
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.foreignEntries.push(ForeignEntry.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -679,6 +802,11 @@ export const ListRoutesResponse: MessageFns<ListRoutesResponse> = {
     return {
       routes: globalThis.Array.isArray(object?.routes) ? object.routes.map((e: any) => RouteStatus.fromJSON(e)) : [],
       vifs: globalThis.Array.isArray(object?.vifs) ? object.vifs.map((e: any) => VifStatus.fromJSON(e)) : [],
+      foreignEntries: globalThis.Array.isArray(object?.foreignEntries)
+        ? object.foreignEntries.map((e: any) => ForeignEntry.fromJSON(e))
+        : globalThis.Array.isArray(object?.foreign_entries)
+        ? object.foreign_entries.map((e: any) => ForeignEntry.fromJSON(e))
+        : [],
     };
   },
 
@@ -690,6 +818,9 @@ export const ListRoutesResponse: MessageFns<ListRoutesResponse> = {
     if (message.vifs?.length) {
       obj.vifs = message.vifs.map((e) => VifStatus.toJSON(e));
     }
+    if (message.foreignEntries?.length) {
+      obj.foreignEntries = message.foreignEntries.map((e) => ForeignEntry.toJSON(e));
+    }
     return obj;
   },
 
@@ -700,12 +831,550 @@ export const ListRoutesResponse: MessageFns<ListRoutesResponse> = {
     const message = createBaseListRoutesResponse();
     message.routes = object.routes?.map((e) => RouteStatus.fromPartial(e)) || [];
     message.vifs = object.vifs?.map((e) => VifStatus.fromPartial(e)) || [];
+    message.foreignEntries = object.foreignEntries?.map((e) => ForeignEntry.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseForeignEntry(): ForeignEntry {
+  return { source: "", group: "", iif: "", oifs: [], counters: undefined };
+}
+
+export const ForeignEntry: MessageFns<ForeignEntry> = {
+  encode(message: ForeignEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.source !== "") {
+      writer.uint32(10).string(message.source);
+    }
+    if (message.group !== "") {
+      writer.uint32(18).string(message.group);
+    }
+    if (message.iif !== "") {
+      writer.uint32(26).string(message.iif);
+    }
+    for (const v of message.oifs) {
+      writer.uint32(34).string(v!);
+    }
+    if (message.counters !== undefined) {
+      Counters.encode(message.counters, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ForeignEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseForeignEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.group = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.iif = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.oifs.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.counters = Counters.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ForeignEntry {
+    return {
+      source: isSet(object.source) ? globalThis.String(object.source) : "",
+      group: isSet(object.group) ? globalThis.String(object.group) : "",
+      iif: isSet(object.iif) ? globalThis.String(object.iif) : "",
+      oifs: globalThis.Array.isArray(object?.oifs) ? object.oifs.map((e: any) => globalThis.String(e)) : [],
+      counters: isSet(object.counters) ? Counters.fromJSON(object.counters) : undefined,
+    };
+  },
+
+  toJSON(message: ForeignEntry): unknown {
+    const obj: any = {};
+    if (message.source !== "") {
+      obj.source = message.source;
+    }
+    if (message.group !== "") {
+      obj.group = message.group;
+    }
+    if (message.iif !== "") {
+      obj.iif = message.iif;
+    }
+    if (message.oifs?.length) {
+      obj.oifs = message.oifs;
+    }
+    if (message.counters !== undefined) {
+      obj.counters = Counters.toJSON(message.counters);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ForeignEntry>): ForeignEntry {
+    return ForeignEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ForeignEntry>): ForeignEntry {
+    const message = createBaseForeignEntry();
+    message.source = object.source ?? "";
+    message.group = object.group ?? "";
+    message.iif = object.iif ?? "";
+    message.oifs = object.oifs?.map((e) => e) || [];
+    message.counters = (object.counters !== undefined && object.counters !== null)
+      ? Counters.fromPartial(object.counters)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseApplyRoutesRequest(): ApplyRoutesRequest {
+  return { routes: [], dryRun: false, owner: "", allowEmpty: false, requireInterfaces: false, listUnchanged: false };
+}
+
+export const ApplyRoutesRequest: MessageFns<ApplyRoutesRequest> = {
+  encode(message: ApplyRoutesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.routes) {
+      Route.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.dryRun !== false) {
+      writer.uint32(16).bool(message.dryRun);
+    }
+    if (message.owner !== "") {
+      writer.uint32(26).string(message.owner);
+    }
+    if (message.allowEmpty !== false) {
+      writer.uint32(32).bool(message.allowEmpty);
+    }
+    if (message.requireInterfaces !== false) {
+      writer.uint32(40).bool(message.requireInterfaces);
+    }
+    if (message.listUnchanged !== false) {
+      writer.uint32(48).bool(message.listUnchanged);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApplyRoutesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApplyRoutesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.routes.push(Route.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.dryRun = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.owner = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.allowEmpty = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.requireInterfaces = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.listUnchanged = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ApplyRoutesRequest {
+    return {
+      routes: globalThis.Array.isArray(object?.routes) ? object.routes.map((e: any) => Route.fromJSON(e)) : [],
+      dryRun: isSet(object.dryRun)
+        ? globalThis.Boolean(object.dryRun)
+        : isSet(object.dry_run)
+        ? globalThis.Boolean(object.dry_run)
+        : false,
+      owner: isSet(object.owner) ? globalThis.String(object.owner) : "",
+      allowEmpty: isSet(object.allowEmpty)
+        ? globalThis.Boolean(object.allowEmpty)
+        : isSet(object.allow_empty)
+        ? globalThis.Boolean(object.allow_empty)
+        : false,
+      requireInterfaces: isSet(object.requireInterfaces)
+        ? globalThis.Boolean(object.requireInterfaces)
+        : isSet(object.require_interfaces)
+        ? globalThis.Boolean(object.require_interfaces)
+        : false,
+      listUnchanged: isSet(object.listUnchanged)
+        ? globalThis.Boolean(object.listUnchanged)
+        : isSet(object.list_unchanged)
+        ? globalThis.Boolean(object.list_unchanged)
+        : false,
+    };
+  },
+
+  toJSON(message: ApplyRoutesRequest): unknown {
+    const obj: any = {};
+    if (message.routes?.length) {
+      obj.routes = message.routes.map((e) => Route.toJSON(e));
+    }
+    if (message.dryRun !== false) {
+      obj.dryRun = message.dryRun;
+    }
+    if (message.owner !== "") {
+      obj.owner = message.owner;
+    }
+    if (message.allowEmpty !== false) {
+      obj.allowEmpty = message.allowEmpty;
+    }
+    if (message.requireInterfaces !== false) {
+      obj.requireInterfaces = message.requireInterfaces;
+    }
+    if (message.listUnchanged !== false) {
+      obj.listUnchanged = message.listUnchanged;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ApplyRoutesRequest>): ApplyRoutesRequest {
+    return ApplyRoutesRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ApplyRoutesRequest>): ApplyRoutesRequest {
+    const message = createBaseApplyRoutesRequest();
+    message.routes = object.routes?.map((e) => Route.fromPartial(e)) || [];
+    message.dryRun = object.dryRun ?? false;
+    message.owner = object.owner ?? "";
+    message.allowEmpty = object.allowEmpty ?? false;
+    message.requireInterfaces = object.requireInterfaces ?? false;
+    message.listUnchanged = object.listUnchanged ?? false;
+    return message;
+  },
+};
+
+function createBaseApplyRoutesResponse(): ApplyRoutesResponse {
+  return {
+    added: 0,
+    removed: 0,
+    replaced: 0,
+    unchanged: 0,
+    addedRoutes: [],
+    removedRoutes: [],
+    replacedRoutes: [],
+    unchangedRoutes: [],
+    dryRun: false,
+  };
+}
+
+export const ApplyRoutesResponse: MessageFns<ApplyRoutesResponse> = {
+  encode(message: ApplyRoutesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.added !== 0) {
+      writer.uint32(8).uint32(message.added);
+    }
+    if (message.removed !== 0) {
+      writer.uint32(16).uint32(message.removed);
+    }
+    if (message.replaced !== 0) {
+      writer.uint32(24).uint32(message.replaced);
+    }
+    if (message.unchanged !== 0) {
+      writer.uint32(32).uint32(message.unchanged);
+    }
+    for (const v of message.addedRoutes) {
+      Route.encode(v!, writer.uint32(42).fork()).join();
+    }
+    for (const v of message.removedRoutes) {
+      Route.encode(v!, writer.uint32(50).fork()).join();
+    }
+    for (const v of message.replacedRoutes) {
+      Route.encode(v!, writer.uint32(58).fork()).join();
+    }
+    for (const v of message.unchangedRoutes) {
+      Route.encode(v!, writer.uint32(66).fork()).join();
+    }
+    if (message.dryRun !== false) {
+      writer.uint32(72).bool(message.dryRun);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApplyRoutesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApplyRoutesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.added = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.removed = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.replaced = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.unchanged = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.addedRoutes.push(Route.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.removedRoutes.push(Route.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.replacedRoutes.push(Route.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.unchangedRoutes.push(Route.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.dryRun = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ApplyRoutesResponse {
+    return {
+      added: isSet(object.added) ? globalThis.Number(object.added) : 0,
+      removed: isSet(object.removed) ? globalThis.Number(object.removed) : 0,
+      replaced: isSet(object.replaced) ? globalThis.Number(object.replaced) : 0,
+      unchanged: isSet(object.unchanged) ? globalThis.Number(object.unchanged) : 0,
+      addedRoutes: globalThis.Array.isArray(object?.addedRoutes)
+        ? object.addedRoutes.map((e: any) => Route.fromJSON(e))
+        : globalThis.Array.isArray(object?.added_routes)
+        ? object.added_routes.map((e: any) => Route.fromJSON(e))
+        : [],
+      removedRoutes: globalThis.Array.isArray(object?.removedRoutes)
+        ? object.removedRoutes.map((e: any) => Route.fromJSON(e))
+        : globalThis.Array.isArray(object?.removed_routes)
+        ? object.removed_routes.map((e: any) => Route.fromJSON(e))
+        : [],
+      replacedRoutes: globalThis.Array.isArray(object?.replacedRoutes)
+        ? object.replacedRoutes.map((e: any) => Route.fromJSON(e))
+        : globalThis.Array.isArray(object?.replaced_routes)
+        ? object.replaced_routes.map((e: any) => Route.fromJSON(e))
+        : [],
+      unchangedRoutes: globalThis.Array.isArray(object?.unchangedRoutes)
+        ? object.unchangedRoutes.map((e: any) => Route.fromJSON(e))
+        : globalThis.Array.isArray(object?.unchanged_routes)
+        ? object.unchanged_routes.map((e: any) => Route.fromJSON(e))
+        : [],
+      dryRun: isSet(object.dryRun)
+        ? globalThis.Boolean(object.dryRun)
+        : isSet(object.dry_run)
+        ? globalThis.Boolean(object.dry_run)
+        : false,
+    };
+  },
+
+  toJSON(message: ApplyRoutesResponse): unknown {
+    const obj: any = {};
+    if (message.added !== 0) {
+      obj.added = Math.round(message.added);
+    }
+    if (message.removed !== 0) {
+      obj.removed = Math.round(message.removed);
+    }
+    if (message.replaced !== 0) {
+      obj.replaced = Math.round(message.replaced);
+    }
+    if (message.unchanged !== 0) {
+      obj.unchanged = Math.round(message.unchanged);
+    }
+    if (message.addedRoutes?.length) {
+      obj.addedRoutes = message.addedRoutes.map((e) => Route.toJSON(e));
+    }
+    if (message.removedRoutes?.length) {
+      obj.removedRoutes = message.removedRoutes.map((e) => Route.toJSON(e));
+    }
+    if (message.replacedRoutes?.length) {
+      obj.replacedRoutes = message.replacedRoutes.map((e) => Route.toJSON(e));
+    }
+    if (message.unchangedRoutes?.length) {
+      obj.unchangedRoutes = message.unchangedRoutes.map((e) => Route.toJSON(e));
+    }
+    if (message.dryRun !== false) {
+      obj.dryRun = message.dryRun;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ApplyRoutesResponse>): ApplyRoutesResponse {
+    return ApplyRoutesResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ApplyRoutesResponse>): ApplyRoutesResponse {
+    const message = createBaseApplyRoutesResponse();
+    message.added = object.added ?? 0;
+    message.removed = object.removed ?? 0;
+    message.replaced = object.replaced ?? 0;
+    message.unchanged = object.unchanged ?? 0;
+    message.addedRoutes = object.addedRoutes?.map((e) => Route.fromPartial(e)) || [];
+    message.removedRoutes = object.removedRoutes?.map((e) => Route.fromPartial(e)) || [];
+    message.replacedRoutes = object.replacedRoutes?.map((e) => Route.fromPartial(e)) || [];
+    message.unchangedRoutes = object.unchangedRoutes?.map((e) => Route.fromPartial(e)) || [];
+    message.dryRun = object.dryRun ?? false;
     return message;
   },
 };
 
 function createBaseRouteStatus(): RouteStatus {
-  return { route: undefined, state: 0, reason: "", counters: undefined };
+  return {
+    route: undefined,
+    state: 0,
+    reason: "",
+    counters: undefined,
+    owner: "",
+    missingInterfaces: [],
+    downInterfaces: [],
+    driftRepairs: 0,
+    lastDrift: "",
+  };
 }
 
 export const RouteStatus: MessageFns<RouteStatus> = {
@@ -721,6 +1390,21 @@ export const RouteStatus: MessageFns<RouteStatus> = {
     }
     if (message.counters !== undefined) {
       Counters.encode(message.counters, writer.uint32(34).fork()).join();
+    }
+    if (message.owner !== "") {
+      writer.uint32(42).string(message.owner);
+    }
+    for (const v of message.missingInterfaces) {
+      writer.uint32(50).string(v!);
+    }
+    for (const v of message.downInterfaces) {
+      writer.uint32(58).string(v!);
+    }
+    if (message.driftRepairs !== 0) {
+      writer.uint32(64).uint32(message.driftRepairs);
+    }
+    if (message.lastDrift !== "") {
+      writer.uint32(74).string(message.lastDrift);
     }
     return writer;
   },
@@ -770,6 +1454,46 @@ export const RouteStatus: MessageFns<RouteStatus> = {
             message.counters = Counters.decode(reader, reader.uint32());
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.owner = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.missingInterfaces.push(reader.string());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.downInterfaces.push(reader.string());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.driftRepairs = reader.uint32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.lastDrift = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -788,6 +1512,27 @@ export const RouteStatus: MessageFns<RouteStatus> = {
       state: isSet(object.state) ? routeStateFromJSON(object.state) : 0,
       reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
       counters: isSet(object.counters) ? Counters.fromJSON(object.counters) : undefined,
+      owner: isSet(object.owner) ? globalThis.String(object.owner) : "",
+      missingInterfaces: globalThis.Array.isArray(object?.missingInterfaces)
+        ? object.missingInterfaces.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.missing_interfaces)
+        ? object.missing_interfaces.map((e: any) => globalThis.String(e))
+        : [],
+      downInterfaces: globalThis.Array.isArray(object?.downInterfaces)
+        ? object.downInterfaces.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.down_interfaces)
+        ? object.down_interfaces.map((e: any) => globalThis.String(e))
+        : [],
+      driftRepairs: isSet(object.driftRepairs)
+        ? globalThis.Number(object.driftRepairs)
+        : isSet(object.drift_repairs)
+        ? globalThis.Number(object.drift_repairs)
+        : 0,
+      lastDrift: isSet(object.lastDrift)
+        ? globalThis.String(object.lastDrift)
+        : isSet(object.last_drift)
+        ? globalThis.String(object.last_drift)
+        : "",
     };
   },
 
@@ -805,6 +1550,21 @@ export const RouteStatus: MessageFns<RouteStatus> = {
     if (message.counters !== undefined) {
       obj.counters = Counters.toJSON(message.counters);
     }
+    if (message.owner !== "") {
+      obj.owner = message.owner;
+    }
+    if (message.missingInterfaces?.length) {
+      obj.missingInterfaces = message.missingInterfaces;
+    }
+    if (message.downInterfaces?.length) {
+      obj.downInterfaces = message.downInterfaces;
+    }
+    if (message.driftRepairs !== 0) {
+      obj.driftRepairs = Math.round(message.driftRepairs);
+    }
+    if (message.lastDrift !== "") {
+      obj.lastDrift = message.lastDrift;
+    }
     return obj;
   },
 
@@ -819,6 +1579,11 @@ export const RouteStatus: MessageFns<RouteStatus> = {
     message.counters = (object.counters !== undefined && object.counters !== null)
       ? Counters.fromPartial(object.counters)
       : undefined;
+    message.owner = object.owner ?? "";
+    message.missingInterfaces = object.missingInterfaces?.map((e) => e) || [];
+    message.downInterfaces = object.downInterfaces?.map((e) => e) || [];
+    message.driftRepairs = object.driftRepairs ?? 0;
+    message.lastDrift = object.lastDrift ?? "";
     return message;
   },
 };
@@ -934,7 +1699,18 @@ export const Counters: MessageFns<Counters> = {
 };
 
 function createBaseVifStatus(): VifStatus {
-  return { vif: 0, interface: "", ifindex: 0, refs: 0, inPackets: 0n, inBytes: 0n, outPackets: 0n, outBytes: 0n };
+  return {
+    vif: 0,
+    interface: "",
+    ifindex: 0,
+    refs: 0,
+    inPackets: 0n,
+    inBytes: 0n,
+    outPackets: 0n,
+    outBytes: 0n,
+    up: false,
+    running: false,
+  };
 }
 
 export const VifStatus: MessageFns<VifStatus> = {
@@ -974,6 +1750,12 @@ export const VifStatus: MessageFns<VifStatus> = {
         throw new globalThis.Error("value provided for field message.outBytes of type uint64 too large");
       }
       writer.uint32(64).uint64(message.outBytes);
+    }
+    if (message.up !== false) {
+      writer.uint32(72).bool(message.up);
+    }
+    if (message.running !== false) {
+      writer.uint32(80).bool(message.running);
     }
     return writer;
   },
@@ -1055,6 +1837,22 @@ export const VifStatus: MessageFns<VifStatus> = {
             message.outBytes = reader.uint64() as bigint;
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.up = reader.bool();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.running = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1089,6 +1887,8 @@ export const VifStatus: MessageFns<VifStatus> = {
         : isSet(object.out_bytes)
         ? BigInt(object.out_bytes)
         : 0n,
+      up: isSet(object.up) ? globalThis.Boolean(object.up) : false,
+      running: isSet(object.running) ? globalThis.Boolean(object.running) : false,
     };
   },
 
@@ -1118,6 +1918,12 @@ export const VifStatus: MessageFns<VifStatus> = {
     if (message.outBytes !== 0n) {
       obj.outBytes = message.outBytes.toString();
     }
+    if (message.up !== false) {
+      obj.up = message.up;
+    }
+    if (message.running !== false) {
+      obj.running = message.running;
+    }
     return obj;
   },
 
@@ -1136,6 +1942,8 @@ export const VifStatus: MessageFns<VifStatus> = {
       ? BigInt(object.outPackets)
       : 0n;
     message.outBytes = (object.outBytes !== undefined && object.outBytes !== null) ? BigInt(object.outBytes) : 0n;
+    message.up = object.up ?? false;
+    message.running = object.running ?? false;
     return message;
   },
 };
@@ -1578,6 +2386,18 @@ export const MfcServiceDefinition = {
       responseStream: true,
       options: { idempotencyLevel: "NO_SIDE_EFFECTS" },
     },
+    /**
+     * Make the routes of one owner exactly `routes`: adds, replaces and removes only the
+     * difference (unchanged flows are never touched). Idempotent.
+     */
+    applyRoutes: {
+      name: "ApplyRoutes",
+      requestType: ApplyRoutesRequest as typeof ApplyRoutesRequest,
+      requestStream: false,
+      responseType: ApplyRoutesResponse as typeof ApplyRoutesResponse,
+      responseStream: false,
+      options: { idempotencyLevel: "IDEMPOTENT" },
+    },
   },
 } as const;
 
@@ -1596,6 +2416,14 @@ export interface MfcServiceImplementation<CallContextExt = {}> {
     request: WatchStatsRequest,
     context: CallContext & CallContextExt,
   ): ServerStreamingMethodResult<DeepPartial<WatchStatsResponse>>;
+  /**
+   * Make the routes of one owner exactly `routes`: adds, replaces and removes only the
+   * difference (unchanged flows are never touched). Idempotent.
+   */
+  applyRoutes(
+    request: ApplyRoutesRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<ApplyRoutesResponse>>;
 }
 
 export interface MfcServiceClient<CallOptionsExt = {}> {
@@ -1613,6 +2441,14 @@ export interface MfcServiceClient<CallOptionsExt = {}> {
     request: DeepPartial<WatchStatsRequest>,
     options?: CallOptions & CallOptionsExt,
   ): AsyncIterable<WatchStatsResponse>;
+  /**
+   * Make the routes of one owner exactly `routes`: adds, replaces and removes only the
+   * difference (unchanged flows are never touched). Idempotent.
+   */
+  applyRoutes(
+    request: DeepPartial<ApplyRoutesRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<ApplyRoutesResponse>;
 }
 
 function floatToJson(value: number | null | undefined): number | string | null | undefined {

@@ -15,6 +15,8 @@ import { MfcError } from "./mfc-error.js";
 export interface MfcClientOptions {
   /** Deadline of unary calls in ms (default 5000). WatchStats has none. */
   deadlineMs?: number;
+  /** Deadline of ApplyRoutes in ms (default 60000). */
+  applyDeadlineMs?: number;
   /** Attempts for idempotent reads (ListRoutes) on UNAVAILABLE etc. (default 3). */
   readAttempts?: number;
   credentials?: ChannelCredentials;
@@ -66,6 +68,8 @@ export function createMfcClient(address: string, options: MfcClientOptions = {})
     addRoute: { deadline },
     delRoute: { deadline },
     listRoutes: { deadline, retryMaxAttempts: options.readAttempts ?? 3, retryBaseDelayMs: 100 },
+    // A 100k-route apply takes about a second; leave room on slow machines.
+    applyRoutes: { deadline: Math.max(deadline, options.applyDeadlineMs ?? 60_000) },
   });
   const healthClient = factory.create(HealthDefinition, channel, { "*": { deadline } });
   return Object.assign(client, {

@@ -3,11 +3,18 @@
 import { parseArgs } from "node:util";
 import { LOG_LEVELS } from "./logger.js";
 import { defaultSocketPath, parseListenAddress, type ListenAddress } from "./listen-address.js";
+import { defaultStatePath } from "../state/default-state-path.js";
 
 export interface CliOptions {
   listen: ListenAddress[];
   logLevel: string;
   help: boolean;
+  /** undefined = persistence off (`--state-file none`). */
+  stateFile: string | undefined;
+  resetState: boolean;
+  config: string | undefined;
+  maxRoutes: number;
+  maxMessageBytes: number;
 }
 
 export const USAGE = `Usage: mfcd [options]
@@ -19,6 +26,15 @@ Options:
                      (default unix:/run/mfcd/mfcd.sock; unix:/run/mfcd/NAME.sock
                      inside "ip netns exec NAME")
   --log-level LEVEL  ${LOG_LEVELS.join("|")} (default info)
+  --state-file PATH  where routes are kept across restarts (default
+                     /var/lib/mfcd/<netns>.state: host, the ip-netns name, or
+                     netns-<inode>; $STATE_DIRECTORY overrides the directory);
+                     "none" disables persistence
+  --reset-state      start empty; an existing state file is renamed aside
+  --config FILE      routes from a YAML/JSON file (owner "config"), re-read on SIGHUP
+  --max-routes N     refuse more routes than N (default 100000)
+  --max-message-bytes N
+                     largest request accepted (default 33554432)
   -h, --help         show this help
 `;
 
@@ -34,6 +50,11 @@ export function parseCliOptions(argv: string[]): CliOptions {
       options: {
         listen: { type: "string", multiple: true },
         "log-level": { type: "string", default: "info" },
+        "state-file": { type: "string" },
+        "reset-state": { type: "boolean", default: false },
+        config: { type: "string" },
+        "max-routes": { type: "string" },
+        "max-message-bytes": { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
       strict: true,
@@ -52,5 +73,29 @@ export function parseCliOptions(argv: string[]): CliOptions {
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  return { listen, logLevel, help: values.help ?? false };
+  const stateFlag = values["state-file"];
+  if (stateFlag === "") throw new UsageError(`--state-file: expected a path or "none"`);
+  const stateFile = stateFlag === "none" ? undefined : (stateFlag ?? defaultStatePath());
+  if (values["reset-state"] && stateFile === undefined) {
+    throw new UsageError("--reset-state has nothing to reset with --state-file none");
+  }
+  if (values.config === "") throw new UsageError("--config: expected a file path");
+  return {
+    listen,
+    logLevel,
+    help: values.help ?? false,
+    stateFile,
+    resetState: values["reset-state"] ?? false,
+    config: values.config,
+    maxRoutes: positiveInt("--max-routes", values["max-routes"], 100_000),
+    maxMessageBytes: positiveInt("--max-message-bytes", values["max-message-bytes"], 32 * 1024 * 1024),
+  };
+}
+
+function positiveInt(flag: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!/^[1-9][0-9]*$/.test(value) || !Number.isSafeInteger(Number(value))) {
+    throw new UsageError(`${flag} ${value}: expected a positive integer`);
+  }
+  return Number(value);
 }

@@ -6,9 +6,17 @@
 import { RouteEngine } from "../engine/route-engine.js";
 import { KernelError } from "../kernel/kernel-error.js";
 import { MrouteSocket } from "../kernel/mroute-socket.js";
-import { parseCliOptions, USAGE, UsageError } from "./cli-options.js";
-import { createLogger } from "./logger.js";
+import { RtnetlinkMonitor, listLinks } from "../kernel/rtnetlink-monitor.js";
+import { NullStateStore } from "../state/null-state-store.js";
+import { StateStore } from "../state/state-store.js";
+import { parseCliOptions, USAGE, UsageError, type CliOptions } from "./cli-options.js";
+import { ConfigFileError, loadConfigFile } from "./config-file.js";
+import { KernelSync } from "./kernel-sync.js";
+import { createLogger, type Logger } from "./logger.js";
 import { MfcdServer } from "./mfcd-server.js";
+import { applyAndStore } from "./mfc-service.js";
+import { fromStoredRoute, type RouteStore, type StoredRoute } from "./route-store.js";
+import { CONFIG_OWNER } from "./validate-route.js";
 
 function explainOpenFailure(err: unknown): string {
   if (err instanceof KernelError) {
@@ -27,7 +35,7 @@ function explainOpenFailure(err: unknown): string {
 }
 
 async function main(): Promise<number> {
-  let options;
+  let options: CliOptions;
   try {
     options = parseCliOptions(process.argv.slice(2));
   } catch (err) {
@@ -42,28 +50,79 @@ async function main(): Promise<number> {
     return 0;
   }
   const logger = createLogger(options.logLevel);
+  // SIGHUP's default action kills the process: until the config can be reloaded, ignore it.
+  let onHangup = () => logger.info("SIGHUP: still starting, ignored");
+  process.on("SIGHUP", () => onHangup());
+  const fail = (why: string): number => {
+    process.stderr.write(`mfcd: cannot start: ${why}\n`);
+    return 1;
+  };
+
+  // Everything that can refuse the start happens before we take the kernel table.
+  let store: RouteStore & { close(): Promise<void> };
+  let persisted: StoredRoute[];
+  try {
+    ({ store, persisted } = openState(options, logger));
+  } catch (err) {
+    return fail(err instanceof Error ? err.message : String(err));
+  }
+  let configRoutes: ReturnType<typeof configSpecs> | undefined;
+  if (options.config !== undefined) {
+    try {
+      configRoutes = configSpecs(options.config);
+    } catch (err) {
+      return fail(err instanceof Error ? err.message : String(err));
+    }
+  }
 
   let socket: MrouteSocket;
   try {
     socket = MrouteSocket.open();
   } catch (err) {
-    process.stderr.write(`mfcd: cannot start: ${explainOpenFailure(err)}\n`);
-    return 1;
+    return fail(explainOpenFailure(err));
   }
-  const engine = new RouteEngine((family, table) => {
-    if (family === "ipv4" && table === 0) return socket;
-    throw new Error(`table ${family}/${table} is not supported yet`);
-  });
+  const engine = new RouteEngine(
+    (family, table) => {
+      if (family === "ipv4" && table === 0) return socket;
+      throw new Error(`table ${family}/${table} is not supported yet`);
+    },
+    { maxRoutes: options.maxRoutes },
+  );
 
   let server: MfcdServer;
+  let sync: KernelSync;
   try {
-    server = await MfcdServer.start({ engine, listen: options.listen, logger });
+    const restored = engine.restore(persisted.map(fromStoredRoute));
+    if (persisted.length > 0) logger.info({ ...restored, file: options.stateFile }, "routes restored");
+    sync = await KernelSync.start({
+      engine,
+      logger,
+      subscribe: (onEvent) => RtnetlinkMonitor.start({ onEvent, onError: (err: Error) => logger.error({ err }, "rtnetlink") }),
+      listLinks: () => listLinks(),
+    });
+    if (configRoutes) {
+      const result = applyAndStore(engine, store, CONFIG_OWNER, configRoutes, { allowEmpty: true });
+      await store.flush();
+      logger.info(summary(result, options.config), "config applied");
+    }
+    server = await MfcdServer.start({
+      engine,
+      store,
+      listen: options.listen,
+      logger,
+      maxMessageBytes: options.maxMessageBytes,
+    });
   } catch (err) {
     socket.close();
-    process.stderr.write(`mfcd: cannot start: ${err instanceof Error ? err.message : String(err)}\n`);
-    return 1;
+    return fail(err instanceof Error ? err.message : String(err));
   }
-  logger.info({ addresses: server.addresses }, "serving");
+  logger.info({ addresses: server.addresses, routes: engine.size }, "serving");
+
+  const configPath = options.config;
+  onHangup = () => {
+    if (configPath === undefined) logger.info("SIGHUP: no --config file to reload");
+    else reloadConfig(engine, store, configPath, logger);
+  };
 
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -78,6 +137,8 @@ async function main(): Promise<number> {
       logger.info({ signal }, "shutting down");
       server
         .stop()
+        .then(() => sync.close())
+        .then(() => store.close())
         .catch((err: unknown) => logger.error({ err }, "shutdown error"))
         .finally(() => {
           socket.close(); // MRT_DONE: the kernel drops our VIFs and MFC entries.
@@ -88,6 +149,61 @@ async function main(): Promise<number> {
     process.on("SIGTERM", () => stop("SIGTERM"));
     process.on("SIGINT", () => stop("SIGINT"));
   });
+}
+
+function openState(
+  options: CliOptions,
+  logger: Logger,
+): { store: RouteStore & { close(): Promise<void> }; persisted: StoredRoute[] } {
+  if (options.stateFile === undefined) return { store: new NullStateStore(), persisted: [] };
+  if (options.resetState) {
+    const aside = StateStore.moveAside(options.stateFile);
+    if (aside) logger.warn({ file: options.stateFile, keptAs: aside }, "--reset-state: starting empty, old state kept aside");
+  }
+  const { store, routes } = StateStore.open(options.stateFile);
+  return { store, persisted: routes as StoredRoute[] };
+}
+
+function configSpecs(path: string) {
+  return loadConfigFile(path).map((r) => ({
+    family: "ipv4" as const,
+    table: r.table,
+    source: r.source,
+    group: r.group,
+    iif: r.iif,
+    oifs: r.oifs,
+  }));
+}
+
+/** SIGHUP: re-apply the config-owned routes; any error keeps the running state. */
+function reloadConfig(engine: RouteEngine, store: RouteStore, path: string, logger: Logger): void {
+  let specs;
+  try {
+    specs = configSpecs(path);
+  } catch (err) {
+    const problems = err instanceof ConfigFileError ? err.message.split("\n") : [String(err)];
+    logger.error({ file: path, problems }, "config reload failed: keeping the running routes");
+    return;
+  }
+  try {
+    const result = applyAndStore(engine, store, CONFIG_OWNER, specs, { allowEmpty: true });
+    store.flush().then(
+      () => logger.info(summary(result, path), "config reloaded"),
+      (err: unknown) => logger.error({ err }, "config reloaded but the state file could not be written"),
+    );
+  } catch (err) {
+    logger.error({ file: path, err: err instanceof Error ? err.message : String(err) }, "config reload refused: keeping the running routes");
+  }
+}
+
+function summary(result: ReturnType<RouteEngine["apply"]>, file: string | undefined) {
+  return {
+    file,
+    added: result.added.length,
+    removed: result.removed.length,
+    replaced: result.replaced.length,
+    unchanged: result.unchanged.length,
+  };
 }
 
 main().then(

@@ -1,28 +1,99 @@
-// MfcService handlers: validate, call the engine, convert. Errors are mapped by middleware.
+// MfcService handlers: validate, call the engine, persist, convert. Errors are mapped by
+// middleware. Every mutation is durable before its RPC answers OK.
 
 import type { CallContext } from "nice-grpc-common";
-import type { RouteEngine } from "../engine/route-engine.js";
-import type { MfcServiceImplementation } from "../gen/mfc.js";
-import { toRouteStatus, toVifStatus } from "./proto-views.js";
-import { validateRoute, validateRouteKey } from "./validate-route.js";
+import { DomainError } from "../engine/domain-error.js";
+import type { RouteEngine, RouteSpec } from "../engine/route-engine.js";
+import type { MfcServiceImplementation, Route } from "../gen/mfc.js";
+import { toForeignEntry, toRouteStatus, toVifStatus } from "./proto-views.js";
+import { toStoredRoute, type RouteStore } from "./route-store.js";
+import { validateOwner, validateRoute, validateRouteKey, validateRoutes } from "./validate-route.js";
 import { watchStats } from "./watch-stats.js";
 
-export function createMfcService(engine: RouteEngine): MfcServiceImplementation {
+export function createMfcService(engine: RouteEngine, store: RouteStore): MfcServiceImplementation {
+  const durable = async (): Promise<void> => {
+    try {
+      await store.flush();
+    } catch (err) {
+      throw new DomainError(
+        "unavailable",
+        `the change is in effect but could not be saved to the state file (it will be retried): ` +
+          `${err instanceof Error ? err.message : String(err)}`,
+        { reason: "STATE_WRITE_FAILED", cause: err },
+      );
+    }
+  };
   return {
     async addRoute(request) {
       const spec = validateRoute(request.route);
-      return { route: toRouteStatus(engine.add(spec, { replace: request.replace })) };
+      const owner = validateOwner(request.owner);
+      const view = engine.add(spec, {
+        replace: request.replace,
+        owner,
+        requireInterfaces: request.requireInterfaces,
+      });
+      store.put(toStoredRoute(view.spec, view.owner));
+      await durable();
+      return { route: toRouteStatus(view) };
     },
     async delRoute(request) {
-      engine.delete(validateRouteKey(request.source, request.group));
+      const key = validateRouteKey(request.source, request.group);
+      engine.delete(key);
+      store.delete(key);
+      await durable();
       return {};
     },
     async listRoutes() {
-      const { routes, vifs } = engine.list();
-      return { routes: routes.map(toRouteStatus), vifs: vifs.map(toVifStatus) };
+      const { routes, vifs, foreign } = engine.list();
+      return {
+        routes: routes.map(toRouteStatus),
+        vifs: vifs.map(toVifStatus),
+        foreignEntries: foreign.map(toForeignEntry),
+      };
     },
     watchStats(request, context: CallContext) {
       return watchStats(engine, request, context.signal);
     },
+    async applyRoutes(request) {
+      const owner = validateOwner(request.owner);
+      const specs = validateRoutes(request.routes);
+      const result = applyAndStore(engine, store, owner, specs, {
+        dryRun: request.dryRun,
+        allowEmpty: request.allowEmpty,
+        requireInterfaces: request.requireInterfaces,
+      });
+      if (!result.dryRun) await durable();
+      return {
+        added: result.added.length,
+        removed: result.removed.length,
+        replaced: result.replaced.length,
+        unchanged: result.unchanged.length,
+        addedRoutes: result.added.map(toRoute),
+        removedRoutes: result.removed.map(toRoute),
+        replacedRoutes: result.replaced.map(toRoute),
+        unchangedRoutes: request.listUnchanged ? result.unchanged.map(toRoute) : [],
+        dryRun: result.dryRun,
+      };
+    },
   };
+}
+
+/** engine.apply + the matching state records (shared by ApplyRoutes and the config file). */
+export function applyAndStore(
+  engine: RouteEngine,
+  store: RouteStore,
+  owner: string,
+  specs: RouteSpec[],
+  options: { dryRun?: boolean; allowEmpty?: boolean; requireInterfaces?: boolean },
+): ReturnType<RouteEngine["apply"]> {
+  const result = engine.apply(owner, specs, options);
+  if (!result.dryRun) {
+    for (const spec of result.removed) store.delete(spec);
+    for (const spec of [...result.added, ...result.replaced]) store.put(toStoredRoute(spec, owner));
+  }
+  return result;
+}
+
+function toRoute(spec: RouteSpec): Route {
+  return { source: spec.source, group: spec.group, iif: spec.iif, oifs: [...spec.oifs] };
 }

@@ -14,9 +14,16 @@ import { createMfcService } from "./mfc-service.js";
 import { addReflection } from "./reflection.js";
 import { createTerminator } from "./terminator.js";
 import { prepareUnixSocket } from "./unix-socket.js";
+import type { RouteStore } from "./route-store.js";
+
+export const DEFAULT_MAX_MESSAGE_BYTES = 32 * 1024 * 1024;
 
 export interface MfcdServerOptions {
   engine: RouteEngine;
+  /** Durable state; every mutation is flushed before its RPC answers. */
+  store: RouteStore;
+  /** Largest request accepted (larger → RESOURCE_EXHAUSTED); default 32 MiB (100k-route applies). */
+  maxMessageBytes?: number;
   listen: ListenAddress[];
   logger: Logger;
   /** Mode of Unix sockets (default 0660: root and the socket's group). */
@@ -40,14 +47,19 @@ export class MfcdServer {
     const health = HealthState();
     health.setStatus("unknown");
     const terminator = createTerminator();
-    const service = createMfcService(options.engine);
+    const service = createMfcService(options.engine, options.store);
     const servers: Server[] = [];
     const unixPaths: string[] = [];
     const addresses: string[] = [];
     try {
       for (const addr of options.listen) {
         if (addr.kind === "unix") await prepareUnixSocket(addr.path);
-        const server = createServer({ "grpc.max_receive_message_length": 4 * 1024 * 1024 })
+        const server = createServer({
+          "grpc.max_receive_message_length": options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+          // Idle or dead clients must not pin resources forever.
+          "grpc.keepalive_time_ms": 60_000,
+          "grpc.keepalive_timeout_ms": 20_000,
+        })
           .use(errorDetailsServerMiddleware)
           .use(terminator.middleware)
           .use(errorMapperMiddleware);

@@ -1,8 +1,8 @@
 // Engine views → generated proto messages.
 
-import type { RouteState as EngineRouteState, RouteView, VifView } from "../engine/route-engine.js";
+import type { ForeignView, RouteState as EngineRouteState, RouteView, VifView } from "../engine/route-engine.js";
 import type { SgCounters } from "../engine/kernel-port.js";
-import { RouteState, type Counters, type RouteStatus, type VifStatus } from "../gen/mfc.js";
+import { RouteState, type Counters, type ForeignEntry, type RouteStatus, type VifStatus } from "../gen/mfc.js";
 import type { Timestamp } from "../gen/google/protobuf/timestamp.js";
 
 const STATE: Record<EngineRouteState, RouteState> = {
@@ -22,6 +22,21 @@ export function toRouteStatus(view: RouteView): RouteStatus {
     state: STATE[view.state],
     reason: view.reason,
     counters: toCounters(view.counters),
+    owner: view.owner,
+    missingInterfaces: [...view.missing],
+    downInterfaces: [...view.down],
+    driftRepairs: view.driftRepairs,
+    lastDrift: view.lastDrift,
+  };
+}
+
+export function toForeignEntry(entry: ForeignView): ForeignEntry {
+  return {
+    source: entry.source,
+    group: entry.group,
+    iif: entry.iif,
+    oifs: [...entry.oifs],
+    counters: toCounters(entry.counters),
   };
 }
 
@@ -35,6 +50,8 @@ export function toVifStatus(vif: VifView): VifStatus {
     inBytes: vif.counters.inBytes,
     outPackets: vif.counters.outPackets,
     outBytes: vif.counters.outBytes,
+    up: vif.up,
+    running: vif.running,
   };
 }
 

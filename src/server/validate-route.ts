@@ -75,7 +75,53 @@ export function validateInterfaceName(value: string, field: string, out: FieldVi
 /** Validate an AddRoute route and return it as an engine RouteSpec. */
 export function validateRoute(route: Route | undefined, field = "route"): RouteSpec {
   const out: FieldViolation[] = [];
-  if (!route) throw DomainError.invalid([{ field, description: "route is required" }]);
+  const spec = collectRouteViolations(route, field, out);
+  if (out.length > 0 || !spec) throw DomainError.invalid(out);
+  return spec;
+}
+
+/** Most violations one error reports (a 100k-route apply with a systematic mistake). */
+const MAX_VIOLATIONS = 100;
+
+/** Validate every route of an ApplyRoutes request, reporting all problems at once. */
+export function validateRoutes(routes: Route[], field = "routes"): RouteSpec[] {
+  const out: FieldViolation[] = [];
+  const specs: RouteSpec[] = [];
+  for (let i = 0; i < routes.length && out.length < MAX_VIOLATIONS; i++) {
+    const spec = collectRouteViolations(routes[i], `${field}[${i}]`, out);
+    if (spec) specs.push(spec);
+  }
+  if (out.length > 0) throw DomainError.invalid(out.slice(0, MAX_VIOLATIONS));
+  return specs;
+}
+
+const OWNER_RE = /^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,63}$/;
+/** Owner of routes from the --config file; API clients cannot use it. */
+export const CONFIG_OWNER = "config";
+
+/** "" → the default owner; otherwise 1–64 printable name characters, not the config owner. */
+export function validateOwner(owner: string, field = "owner"): string {
+  if (owner === "") return "api";
+  if (!OWNER_RE.test(owner)) {
+    throw DomainError.invalid([
+      { field, description: `"${owner}" is not a valid owner: 1-64 characters of A-Z a-z 0-9 . _ : / @ -` },
+    ]);
+  }
+  if (owner === CONFIG_OWNER) {
+    throw DomainError.invalid([
+      { field, description: `owner "${CONFIG_OWNER}" is reserved for routes from mfcd's --config file` },
+    ]);
+  }
+  return owner;
+}
+
+/** Pushes the violations of one route; returns the spec when this route is valid. */
+function collectRouteViolations(route: Route | undefined, field: string, sink: FieldViolation[]): RouteSpec | undefined {
+  const out: FieldViolation[] = [];
+  if (!route) {
+    sink.push({ field, description: "route is required" });
+    return undefined;
+  }
   validateSource(route.source, `${field}.source`, out);
   validateGroup(route.group, `${field}.group`, out);
   const iifValid = validateInterfaceName(route.iif, `${field}.iif`, out);
@@ -101,7 +147,8 @@ export function validateRoute(route: Route | undefined, field = "route"): RouteS
     }
     seen.add(oif);
   });
-  if (out.length > 0) throw DomainError.invalid(out);
+  sink.push(...out);
+  if (out.length > 0) return undefined;
   return { family: "ipv4", table: 0, source: route.source, group: route.group, iif: route.iif, oifs: [...route.oifs] };
 }
 

@@ -27,7 +27,10 @@ describe("createMfcClient", () => {
       async listRoutes() {
         calls.listRoutes++;
         if (calls.listRoutes === 1) throw new ServerError(Status.UNAVAILABLE, "flaky");
-        return { routes: [], vifs: [] };
+        return { routes: [], vifs: [], foreignEntries: [] };
+      },
+      async applyRoutes() {
+        throw new ServerError(Status.UNIMPLEMENTED, "not in this test");
       },
       async *watchStats() {
         yield { routes: [], vifs: [], part: 0, parts: 1 };

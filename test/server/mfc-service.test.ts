@@ -69,8 +69,10 @@ describe("MfcService over gRPC (fake kernel)", () => {
     expect(err.fieldViolations.map((v) => v.field)).toEqual(["route"]);
   });
 
-  it("unknown interface → FAILED_PRECONDITION naming it", async () => {
-    const err = await rejection(s.client.addRoute({ route: route({ oifs: ["eth1", "wlan9"] }) }));
+  it("unknown interface with require_interfaces → FAILED_PRECONDITION naming it", async () => {
+    const err = await rejection(
+      s.client.addRoute({ route: route({ oifs: ["eth1", "wlan9"] }), requireInterfaces: true }),
+    );
     expect(err.code).toBe(Status.FAILED_PRECONDITION);
     expect(err.details).toContain("wlan9");
     expect(err.reason).toBe("INTERFACE_NOT_FOUND");

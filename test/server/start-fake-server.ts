@@ -1,4 +1,5 @@
 // An MfcdServer on a temporary Unix socket over a FakeKernel: real grpc-js and SDK, fake kernel.
+import { NullStateStore } from "../../src/state/null-state-store.js";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -25,6 +26,7 @@ export async function startFakeServer(interfaces = 40): Promise<FakeServer> {
   const socketPath = path.join(dir, "mfcd.sock");
   const server = await MfcdServer.start({
     engine,
+    store: new NullStateStore(),
     listen: [{ kind: "unix", path: socketPath }],
     logger: createLogger("silent"),
   });

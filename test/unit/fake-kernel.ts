@@ -25,6 +25,14 @@ export class FakeKernel implements KernelPort {
     for (const [vif, idx] of this.vifs) if (idx === ifindex) this.vifs.delete(vif);
   }
 
+  /** Emulate `ip link set OLD name NEW`: same ifindex, VIFs stay (they follow the ifindex). */
+  renameInterface(from: string, to: string): void {
+    const ifindex = this.interfaces.get(from);
+    if (ifindex === undefined) throw new Error(`no interface ${from}`);
+    this.interfaces.delete(from);
+    this.interfaces.set(to, ifindex);
+  }
+
   ifindex(name: string): number | undefined {
     return this.interfaces.get(name);
   }

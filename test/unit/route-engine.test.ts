@@ -78,10 +78,10 @@ describe("RouteEngine", () => {
     expect(kindOf(() => engine.delete(spec("10.0.0.9", "239.1.1.1", "", [])))).toBe("not-found");
   });
 
-  it("unknown interface is FAILED_PRECONDITION naming it, with no kernel call", () => {
+  it("unknown interface with requireInterfaces is FAILED_PRECONDITION naming it, with no kernel call", () => {
     let message = "";
     try {
-      engine.add(spec("10.0.0.1", "239.1.1.1", "eth0", ["nope0"]));
+      engine.add(spec("10.0.0.1", "239.1.1.1", "eth0", ["nope0"]), { requireInterfaces: true });
     } catch (err) {
       message = (err as Error).message;
       expect((err as DomainError).kind).toBe("failed-precondition");
@@ -147,19 +147,25 @@ describe("RouteEngine", () => {
     expect(kernel.vifs.get(2)).toBe(103);
   });
 
-  it("reports drift when the kernel entry differs", () => {
+  it("repairs and reports an entry altered behind its back", () => {
     engine.add(spec("10.0.0.1", "239.1.1.1", "eth0", ["eth1", "eth2"]));
     const entry = kernel.mfc.get("10.0.0.1|239.1.1.1");
     entry?.oifs.delete(2);
-    expect(engine.list().routes[0]?.state).toBe("installed"); // not yet checked
     expect(engine.checkDrift()).toBe(1);
     const [view] = engine.list().routes;
-    expect(view?.state).toBe("drifted");
-    expect(view?.reason).toContain("lacks oif eth2");
-    // An identical re-add repairs the entry.
-    engine.add(spec("10.0.0.1", "239.1.1.1", "eth0", ["eth1", "eth2"]));
-    expect(engine.list().routes[0]?.state).toBe("installed");
+    expect(view?.state).toBe("installed");
+    expect(view?.driftRepairs).toBe(1);
+    expect(view?.lastDrift).toContain("lacks oif eth2");
+    expect([...(kernel.mfc.get("10.0.0.1|239.1.1.1")?.oifs.keys() ?? [])]).toEqual([1, 2]);
     expect(engine.checkDrift()).toBe(0);
+  });
+
+  it("a deleted kernel entry shows DRIFTED until repaired; an identical re-add repairs it too", () => {
+    engine.add(spec("10.0.0.1", "239.1.1.1", "eth0", ["eth1"]));
+    kernel.mfc.clear();
+    expect(engine.list().routes[0]?.state).toBe("drifted");
+    engine.add(spec("10.0.0.1", "239.1.1.1", "eth0", ["eth1"]));
+    expect(engine.list().routes[0]?.state).toBe("installed");
   });
 
   it("stats filters by source and group", () => {

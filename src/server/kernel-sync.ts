@@ -1,0 +1,139 @@
+// Keeps the engine in step with the kernel while mfcd runs: rtnetlink link events drive
+// hot-plug (a route waiting for an interface installs when it appears; a deleted interface's
+// routes are rewritten before its VIF index can be reused), MFC events catch entries removed
+// or altered behind our back, and a 1 s interface sweep covers lost events (overrun).
+
+import type { LinkState, RouteEngine } from "../engine/route-engine.js";
+import type { RouteKey } from "../engine/route-key.js";
+import type { Logger } from "./logger.js";
+
+/** The kernel table id of table 0 in rtnetlink messages (RT_TABLE_DEFAULT). */
+const RT_TABLE_DEFAULT = 253;
+
+/** The subset of src/kernel's RtnetlinkEvent this module consumes. */
+export type KernelEvent =
+  | { kind: "link-new" | "link-del"; link: LinkState }
+  | {
+      kind: "mroute-new" | "mroute-del";
+      table: number;
+      source: string;
+      group: string;
+      iifIndex: number;
+      oifs: ReadonlyMap<number, number>;
+    }
+  | { kind: "overrun" };
+
+export interface KernelSyncOptions {
+  engine: RouteEngine;
+  logger: Logger;
+  /** Starts the event source; resolves once subscribed. */
+  subscribe: (onEvent: (e: KernelEvent) => void) => Promise<{ close(): Promise<void> }>;
+  listLinks: () => LinkState[];
+  /** Period of the fallback interface sweep (default 1000; 0 = off). */
+  sweepIntervalMs?: number;
+  /** Delay that coalesces bursts of MFC events into one full drift check (default 100). */
+  driftDebounceMs?: number;
+}
+
+export class KernelSync {
+  private syncQueued = false;
+  private driftTimer: NodeJS.Timeout | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private source: { close(): Promise<void> } | undefined;
+  private closed = false;
+
+  private constructor(private readonly options: KernelSyncOptions) {}
+
+  static async start(options: KernelSyncOptions): Promise<KernelSync> {
+    const sync = new KernelSync(options);
+    // Subscribe first, then take the snapshot: a change in between arrives as an event.
+    sync.source = await options.subscribe((e) => sync.onEvent(e));
+    options.engine.setLinks(options.listLinks());
+    sync.syncNow();
+    const every = options.sweepIntervalMs ?? 1000;
+    if (every > 0) sync.sweepTimer = setInterval(() => sync.syncNow(), every).unref();
+    return sync;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.sweepTimer);
+    clearTimeout(this.driftTimer);
+    await this.source?.close();
+  }
+
+  private onEvent(e: KernelEvent): void {
+    if (this.closed) return;
+    const { engine, logger } = this.options;
+    switch (e.kind) {
+      case "link-new":
+        engine.noteLink(e.link);
+        this.queueSync();
+        break;
+      case "link-del":
+        logger.info({ interface: e.link.name, ifindex: e.link.ifindex }, "interface deleted");
+        engine.forgetLink(e.link);
+        this.queueSync();
+        break;
+      case "mroute-del": {
+        const key = toKey(e);
+        if (!engine.has(key)) break;
+        // After the event loop turn: our own delete of the same key may be what this reports.
+        setImmediate(() => {
+          if (!this.closed && engine.checkEntry(key)) {
+            logger.warn({ source: key.source, group: key.group }, "kernel entry removed behind mfcd's back: repaired");
+          }
+        });
+        break;
+      }
+      case "mroute-new": {
+        const key = toKey(e);
+        if (engine.has(key) && !engine.matchesKernelEvent(key, e.iifIndex, e.oifs)) this.queueDriftCheck();
+        break;
+      }
+      case "overrun":
+        logger.warn("rtnetlink events were lost (receive buffer overrun): resynchronising");
+        engine.setLinks(this.options.listLinks());
+        this.queueSync();
+        this.queueDriftCheck();
+        break;
+    }
+  }
+
+  private queueSync(): void {
+    if (this.syncQueued) return;
+    this.syncQueued = true;
+    setImmediate(() => {
+      this.syncQueued = false;
+      if (!this.closed) this.syncNow();
+    });
+  }
+
+  private syncNow(): void {
+    try {
+      const changed = this.options.engine.syncInterfaces();
+      if (changed > 0) this.options.logger.info({ routes: changed }, "interfaces changed: routes updated");
+    } catch (err) {
+      this.options.logger.error({ err }, "interface sync failed");
+    }
+  }
+
+  private queueDriftCheck(): void {
+    if (this.driftTimer) return;
+    this.driftTimer = setTimeout(() => {
+      this.driftTimer = undefined;
+      if (this.closed) return;
+      try {
+        const drifted = this.options.engine.checkDrift();
+        if (drifted > 0) this.options.logger.warn({ drifted }, "kernel entries altered behind mfcd's back: repaired");
+      } catch (err) {
+        this.options.logger.error({ err }, "drift check failed");
+      }
+    }, this.options.driftDebounceMs ?? 100).unref();
+  }
+}
+
+function toKey(e: { table: number; source: string; group: string }): RouteKey {
+  return { family: "ipv4", table: e.table === RT_TABLE_DEFAULT ? 0 : e.table, source: e.source, group: e.group };
+}
