@@ -145,7 +145,7 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 
 async function startDaemon(ns: string, socketDir: string, timeoutMs = 20_000): Promise<Daemon> {
   const socketPath = path.join(socketDir, "mfcd.sock");
-  const argv = ["netns", "exec", ns, process.execPath, "--import", "tsx", MFCD_MAIN, "--listen", `unix:${socketPath}`];
+  const argv = ["netns", "exec", ns, process.execPath, "--import", "tsx", MFCD_MAIN, "--listen", `unix:${socketPath}`, "--state-file", "none"];
   // `ip netns exec` execs node, so proc.pid is mfcd itself and our signals reach it.
   const proc = spawn("ip", argv, { cwd: REPO_ROOT, stdio: ["ignore", "ignore", "pipe"] });
   const unhook = onProcessExit(() => {

@@ -15,7 +15,9 @@ import { KernelSync } from "./kernel-sync.js";
 import { createLogger, type Logger } from "./logger.js";
 import { MfcdServer } from "./mfcd-server.js";
 import { applyAndStore } from "./mfc-service.js";
-import { fromStoredRoute, type RouteStore, type StoredRoute } from "./route-store.js";
+import type { RouteStore } from "../state/route-store.js";
+import type { StoredRoute } from "../state/stored-route.js";
+import { fromStoredRoute } from "./stored-routes.js";
 import { CONFIG_OWNER } from "./validate-route.js";
 
 function explainOpenFailure(err: unknown): string {
@@ -35,6 +37,8 @@ function explainOpenFailure(err: unknown): string {
 }
 
 async function main(): Promise<number> {
+  // `pidof mfcd` / `pkill -HUP mfcd` find us instead of a generic "node".
+  process.title = "mfcd";
   let options: CliOptions;
   try {
     options = parseCliOptions(process.argv.slice(2));

@@ -6,7 +6,8 @@ import { DomainError } from "../engine/domain-error.js";
 import type { RouteEngine, RouteSpec } from "../engine/route-engine.js";
 import type { MfcServiceImplementation, Route } from "../gen/mfc.js";
 import { toForeignEntry, toRouteStatus, toVifStatus } from "./proto-views.js";
-import { toStoredRoute, type RouteStore } from "./route-store.js";
+import type { RouteStore } from "../state/route-store.js";
+import { toStoredRoute } from "./stored-routes.js";
 import { validateOwner, validateRoute, validateRouteKey, validateRoutes } from "./validate-route.js";
 import { watchStats } from "./watch-stats.js";
 

@@ -14,7 +14,7 @@ import { createMfcService } from "./mfc-service.js";
 import { addReflection } from "./reflection.js";
 import { createTerminator } from "./terminator.js";
 import { prepareUnixSocket } from "./unix-socket.js";
-import type { RouteStore } from "./route-store.js";
+import type { RouteStore } from "../state/route-store.js";
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 32 * 1024 * 1024;
 
