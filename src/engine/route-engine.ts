@@ -314,6 +314,9 @@ export class RouteEngine {
         this.requireInterfaces(this.table(spec.family, spec.table), [spec], cache);
       }
     }
+    // Found part-way, a full VIF table would roll back removals by re-creating their entries
+    // (flows interrupted, counters reset): refuse before touching anything.
+    this.checkVifCapacity(result, removed, cache);
     if (options.dryRun) return result;
 
     // Removals first: they free VIFs the additions may need. Every step records its undo.
@@ -678,6 +681,50 @@ export class RouteEngine {
     route.kernel = next;
     if (before) this.release(table, [before.iifVif, ...before.oifVifs]);
     return true;
+  }
+
+  /**
+   * Throws VIF_TABLE_FULL when the routes left after an apply need more VIFs than a table has:
+   * the VIFs of routes the apply keeps as they are, plus one per interface of an added or
+   * replaced route (that installs an entry) without a live VIF yet.
+   */
+  private checkVifCapacity(result: ApplyResult, removed: Route[], cache: IfindexCache): void {
+    const changing = new Set(removed.map((r) => r.id));
+    for (const spec of result.replaced) changing.add(routeKeyString(spec));
+    const used = new Map<TableState, Set<number>>();
+    const created = new Map<TableState, Map<number, string>>();
+    const slotsOf = (table: TableState): Set<number> => {
+      let slots = used.get(table);
+      if (!slots) used.set(table, (slots = new Set()));
+      return slots;
+    };
+    for (const route of this.routes.values()) {
+      if (!route.kernel || changing.has(route.id)) continue;
+      const slots = slotsOf(this.tableOf(route));
+      for (const vif of [route.kernel.iifVif, ...route.kernel.oifVifs]) slots.add(vif);
+    }
+    for (const spec of [...result.added, ...result.replaced]) {
+      const table = this.table(spec.family, spec.table);
+      const names = [spec.iif, ...spec.oifs];
+      const ifindexes = names.map((name) => lookup(table.port, name, cache));
+      // Without its iif or any oif the route installs no entry (PENDING) and takes no VIF.
+      if (ifindexes[0] === undefined || ifindexes.slice(1).every((i) => i === undefined)) continue;
+      ifindexes.forEach((ifindex, i) => {
+        if (ifindex === undefined) return;
+        const slot = liveSlot(table, ifindex);
+        if (slot) {
+          slotsOf(table).add(slot.vif);
+          return;
+        }
+        let fresh = created.get(table);
+        if (!fresh) created.set(table, (fresh = new Map()));
+        fresh.set(ifindex, names[i] ?? "");
+      });
+    }
+    for (const [table, fresh] of created) {
+      const kept = used.get(table)?.size ?? 0;
+      if (kept + fresh.size > MAX_VIFS) throw vifTableFull([...fresh.values()], MAX_VIFS - kept);
+    }
   }
 
   /** realize() for background work (hot-plug, restore, repair): failures become the route's reason. */

@@ -1,0 +1,41 @@
+// A "foreign" multicast router for drift tests: a second raw IGMP socket in a namespace that
+// does NOT take MRT_INIT (mfcd holds it) and still changes the MFC, as any process with
+// CAP_NET_ADMIN may (see kernel-facts.md). Entries it adds are flagged static by the kernel.
+//
+// The socket is created inside the namespace (setns on this thread only, for the socket() call)
+// and closed again after each operation, so nothing lingers between tests.
+
+import { inNetns } from "../../src/kernel/in-netns.js";
+import { KernelError } from "../../src/kernel/kernel-error.js";
+import { AF_INET, IPPROTO_IGMP, IPPROTO_IP, SOCK_CLOEXEC, SOCK_RAW, close, socket, trySetsockopt } from "../../src/kernel/libc.js";
+import { MRT_ADD_MFC, MRT_DEL_MFC } from "../../src/kernel/mroute-constants.js";
+import { encodeMfcctl } from "../../src/kernel/mroute-structs.js";
+
+function withForeignSocket<T>(ns: string, fn: (fd: number) => T): T {
+  const fd = inNetns(`/run/netns/${ns}`, () => socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_IGMP));
+  try {
+    return fn(fd);
+  } finally {
+    close(fd);
+  }
+}
+
+/** MRT_DEL_MFC of (source, group) from a non-owner socket in `ns`. Throws KernelError (ENOENT, …). */
+export function foreignDelMfc(ns: string, source: string, group: string): void {
+  withForeignSocket(ns, (fd) => {
+    const errno = trySetsockopt(fd, IPPROTO_IP, MRT_DEL_MFC, encodeMfcctl({ origin: source, group, parent: 0 }));
+    if (errno !== 0) throw new KernelError("foreign setsockopt(MRT_DEL_MFC)", errno, `(${source}, ${group})`);
+  });
+}
+
+/**
+ * MRT_ADD_MFC of (source, group) from a non-owner socket in `ns`: input VIF `parent`, TTL
+ * threshold 1 on each VIF of `oifs`. Replaces an existing entry in place (kernel semantics).
+ */
+export function foreignAddMfc(ns: string, source: string, group: string, parent: number, oifs: readonly number[]): void {
+  withForeignSocket(ns, (fd) => {
+    const req = encodeMfcctl({ origin: source, group, parent, ttls: new Map(oifs.map((v) => [v, 1])) });
+    const errno = trySetsockopt(fd, IPPROTO_IP, MRT_ADD_MFC, req);
+    if (errno !== 0) throw new KernelError("foreign setsockopt(MRT_ADD_MFC)", errno, `(${source}, ${group})`);
+  });
+}
