@@ -1,8 +1,14 @@
 // Public surface of the kernel layer: the MRT_INIT socket (a KernelPort), its error type, the
-// /proc parsers (also used by tests on `ip netns exec NS cat /proc/net/ip_mr_*`), and the
-// struct codecs and constants for code that talks to the socket directly (upcall readers).
+// /proc parsers (also used by tests on `ip netns exec NS cat /proc/net/ip_mr_*`), rtnetlink
+// (MFC dumps of any table, link listing, change notifications), and the struct codecs and
+// constants for code that talks to the socket directly (upcall readers).
 export { KernelError } from "./kernel-error.js";
-export { MrouteSocket, type MrouteSocketOptions } from "./mroute-socket.js";
+export { FOREIGN_VIF_BASE, MrouteSocket, type MrouteSocketOptions } from "./mroute-socket.js";
+export { MfcNetlinkDumper, type MfcDumpOptions } from "./mfc-netlink-dump.js";
+export { type NetlinkMfcEntry, decodeMfcMessage } from "./netlink-mfc-codec.js";
+export { type LinkInfo, decodeLinkMessage } from "./netlink-link-codec.js";
+export { listLinks } from "./list-links.js";
+export { RtnetlinkMonitor, type RtnetlinkEvent, type RtnetlinkMonitorOptions } from "./rtnetlink-monitor.js";
 export { inNetns } from "./in-netns.js";
 export { parseIpMrCache, parseIpMrVif, type ProcMfcEntry, type ProcVif } from "./proc-mroute.js";
 export {

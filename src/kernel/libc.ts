@@ -23,6 +23,12 @@ export const CLONE_NEWNET = 0x40000000;
 export const MSG_DONTWAIT = 0x40;
 export const AF_NETLINK = 16;
 export const NETLINK_ROUTE = 0;
+export const MSG_TRUNC = 0x20;
+export const SOL_SOCKET = 1;
+export const SO_RCVBUF = 8;
+export const SO_RCVBUFFORCE = 33;
+export const EFD_CLOEXEC = 0o2000000;
+export const EFD_NONBLOCK = 0o4000;
 
 type IntFn = (...args: unknown[]) => number;
 type BigFn = (...args: unknown[]) => number | bigint;
@@ -42,6 +48,9 @@ const c = {
   send: lib.func("intptr_t send(int fd, void *buf, size_t len, int flags)") as BigFn,
   pread: lib.func("intptr_t pread(int fd, void *buf, size_t count, int64_t offset)") as BigFn,
   setns: lib.func("int setns(int fd, int nstype)") as IntFn,
+  bind: lib.func("int bind(int fd, void *addr, uint32_t addrlen)") as IntFn,
+  eventfd: lib.func("int eventfd(unsigned int initval, int flags)") as IntFn,
+  write: lib.func("intptr_t write(int fd, void *buf, size_t count)") as BigFn,
 };
 
 // The struct codecs assume LP64 (`unsigned long` counters of 8 bytes).
@@ -134,4 +143,33 @@ export function send(fd: number, buf: Buffer, what: string): void {
 /** Moves the calling thread (only) into the namespace behind `fd`. */
 export function setns(fd: number, nstype: number): void {
   if (c.setns(fd, nstype) < 0) fail("setns");
+}
+
+/**
+ * Blocking recv with extra `flags`; the byte count. With MSG_TRUNC a datagram socket returns
+ * the datagram's real length even when it did not fit into `buf` (caller checks n > length).
+ */
+export function recvFlags(fd: number, buf: Buffer, flags: number, what: string): number {
+  const n = Number(c.recv(fd, buf, buf.length, flags));
+  if (n < 0) fail(what);
+  return n;
+}
+
+/** bind to the socket address encoded in `addr` (e.g. a 12-byte sockaddr_nl). */
+export function bind(fd: number, addr: Buffer, what: string): void {
+  if (c.bind(fd, addr, addr.length) < 0) fail(what);
+}
+
+/** eventfd(2) with EFD_* flags; the new fd. */
+export function eventfd(initval: number, flags: number): number {
+  const fd = c.eventfd(initval, flags);
+  if (fd < 0) fail("eventfd");
+  return fd;
+}
+
+/** write(2) of the whole buffer in one call (eventfds and other all-or-nothing files). */
+export function write(fd: number, buf: Buffer, what: string): void {
+  const n = Number(c.write(fd, buf, buf.length));
+  if (n < 0) fail(what);
+  if (n !== buf.length) throw new KernelError(what, os.constants.errno.EIO, `short write: ${n} of ${buf.length} bytes`);
 }

@@ -3,14 +3,15 @@
 // process dies) the kernel removes all of them.
 //
 // Every call is one synchronous setsockopt/ioctl (µs) on preallocated buffers. Interface names
-// are resolved with ioctls on this very socket, and the /proc dump files are opened at open()
-// time inside the socket's namespace, so everything refers to the socket's netns even when the
-// process itself lives elsewhere.
+// are resolved with ioctls on this very socket, and the netlink socket for MFC dumps and the
+// /proc VIF file are opened at open() time inside the socket's namespace, so everything refers
+// to the socket's netns even when the process itself lives elsewhere.
 
 import os from "node:os";
 import type { KernelMfcEntry, KernelPort, SgCounters, VifCounters } from "../engine/kernel-port.js";
 import { inNetns } from "./in-netns.js";
 import { KernelError } from "./kernel-error.js";
+import { MfcNetlinkDumper } from "./mfc-netlink-dump.js";
 import {
   AF_INET,
   IPPROTO_IGMP,
@@ -35,6 +36,7 @@ import {
   MRT_DEL_VIF,
   MRT_DONE,
   MRT_FLUSH,
+  MRT_FLUSH_VIFS,
   MRT_INIT,
   MRT_TABLE,
   RT_TABLE_DEFAULT,
@@ -61,7 +63,7 @@ import {
   encodeVifctl,
   ifnameLength,
 } from "./mroute-structs.js";
-import { type ProcVif, parseIpMrVif, scanIpMrCache } from "./proc-mroute.js";
+import { type ProcVif, parseIpMrVif } from "./proc-mroute.js";
 
 const { EADDRNOTAVAIL, EBADF, EINVAL, ENODEV } = os.constants.errno;
 
@@ -74,12 +76,26 @@ export interface MrouteSocketOptions {
 
 const NO_OIFS: ReadonlyMap<number, number> = new Map();
 
+/**
+ * dumpMfc() reports an interface that is not one of this socket's VIFs as VIF
+ * FOREIGN_VIF_BASE + ifindex: beyond MAXVIFS (32), so callers see "not ours" at a glance.
+ * An entry whose input VIF no longer exists gets parent FOREIGN_VIF_BASE (ifindex 0).
+ */
+export const FOREIGN_VIF_BASE = 1000;
+
 export class MrouteSocket implements KernelPort {
   #fd: number;
   #closed = false;
-  /** /proc/net/ip_mr_{cache,vif} of the socket's netns (default table only). */
-  readonly #cacheFd: number | undefined;
+  /** NETLINK_ROUTE socket in the socket's netns, for dumpMfc (any table). */
+  readonly #dumper: MfcNetlinkDumper;
+  /** /proc/net/ip_mr_vif of the socket's netns (default table only). */
   readonly #vifFd: number | undefined;
+  /**
+   * VIF → ifindex of the VIFs this socket added (and did not delete or flush): netlink reports
+   * interfaces by ifindex, dumpMfc maps them back to VIF numbers with this. A VIF the kernel
+   * removed with its interface may linger here; its ifindex is never reported again.
+   */
+  readonly #vifs = new Map<number, number>();
   // Preallocated request buffers: every call below is synchronous, so one of each suffices.
   readonly #vifctl = Buffer.alloc(VIFCTL_SIZE);
   readonly #mfcctl = Buffer.alloc(MFCCTL_SIZE);
@@ -93,11 +109,11 @@ export class MrouteSocket implements KernelPort {
     /** The table id as requested; 0 means the default table. */
     readonly table: number,
     readonly netns: string | undefined,
-    cacheFd: number | undefined,
+    dumper: MfcNetlinkDumper,
     vifFd: number | undefined,
   ) {
     this.#fd = fd;
-    this.#cacheFd = cacheFd;
+    this.#dumper = dumper;
     this.#vifFd = vifFd;
   }
 
@@ -114,23 +130,26 @@ export class MrouteSocket implements KernelPort {
     }
     const dumpable = table === 0 || table === RT_TABLE_DEFAULT;
     const fds: number[] = [];
+    let dumper: MfcNetlinkDumper | undefined;
     try {
-      const [fd, cacheFd, vifFd] = inNetns(opts.netns, () => {
+      const [fd, vifFd] = inNetns(opts.netns, () => {
         fds.push(socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_IGMP));
+        // Created on this thread while it is in the target netns (no netns argument).
+        dumper = MfcNetlinkDumper.open();
         if (dumpable) {
           // /proc/thread-self/net is the calling thread's netns, fixed at open time.
-          fds.push(open("/proc/thread-self/net/ip_mr_cache", O_RDONLY | O_CLOEXEC));
           fds.push(open("/proc/thread-self/net/ip_mr_vif", O_RDONLY | O_CLOEXEC));
         }
-        return [fds[0], fds[1], fds[2]] as const;
+        return [fds[0], fds[1]] as const;
       });
-      if (fd === undefined) throw new Error("unreachable: socket() returned nothing");
+      if (fd === undefined || dumper === undefined) throw new Error("unreachable: socket() returned nothing");
       // MRT_TABLE must precede MRT_INIT (EBUSY afterwards).
       if (table !== 0) setsockoptInt(fd, IPPROTO_IP, MRT_TABLE, table, "setsockopt(MRT_TABLE)");
       setsockoptInt(fd, IPPROTO_IP, MRT_INIT, 1, "setsockopt(MRT_INIT)");
-      return new MrouteSocket(fd, table, opts.netns, cacheFd, vifFd);
+      return new MrouteSocket(fd, table, opts.netns, dumper, vifFd);
     } catch (err) {
       for (const fd of fds) closeQuietly(fd);
+      dumper?.close();
       throw err;
     }
   }
@@ -167,10 +186,18 @@ export class MrouteSocket implements KernelPort {
 
   addVif(vif: number, ifindex: number): void {
     this.#setsockopt(MRT_ADD_VIF, encodeVifctl({ vifi: vif, ifindex }, this.#vifctl), "setsockopt(MRT_ADD_VIF)", vif);
+    this.#vifs.set(vif, ifindex);
   }
 
   delVif(vif: number): void {
-    this.#setsockopt(MRT_DEL_VIF, encodeVifctl({ vifi: vif, ifindex: 0 }, this.#vifctl), "setsockopt(MRT_DEL_VIF)", vif);
+    try {
+      this.#setsockopt(MRT_DEL_VIF, encodeVifctl({ vifi: vif, ifindex: 0 }, this.#vifctl), "setsockopt(MRT_DEL_VIF)", vif);
+    } catch (err) {
+      // EADDRNOTAVAIL: the slot is empty (e.g. the kernel removed the VIF with its interface).
+      if (err instanceof KernelError && err.errno === EADDRNOTAVAIL) this.#vifs.delete(vif);
+      throw err;
+    }
+    this.#vifs.delete(vif);
   }
 
   addMfc(source: string, group: string, parent: number, oifs: ReadonlyMap<number, number>): void {
@@ -203,16 +230,33 @@ export class MrouteSocket implements KernelPort {
   }
 
   /**
-   * Resolved MFC entries of the default table keyed `${source}|${group}` (unresolved entries,
-   * which only queue packets after an upcall, are skipped); undefined for any other table,
-   * which /proc does not show.
+   * Resolved MFC entries of this socket's table keyed `${source}|${group}`, from one rtnetlink
+   * dump (any table, unlike /proc). Unresolved entries, which only queue packets after an
+   * upcall, are skipped. Netlink names interfaces by ifindex; they are mapped back to the VIFs
+   * this socket added (the lowest VIF if two share a device). Any other interface (a VIF of
+   * another socket) shows as FOREIGN_VIF_BASE + ifindex, and an input VIF that no longer exists
+   * as FOREIGN_VIF_BASE: the kernel omits RTA_IIF then, so its old VIF number is unknowable.
+   * Oifs are listed only for VIFs that exist (as in /proc).
    */
-  dumpMfc(): Map<string, KernelMfcEntry> | undefined {
-    if (this.#cacheFd === undefined) return undefined;
+  dumpMfc(): Map<string, KernelMfcEntry> {
+    this.#check("netlink dump (RTM_GETROUTE)");
+    const vifOf = new Map<number, number>();
+    for (const [vif, ifindex] of this.#vifs) {
+      const seen = vifOf.get(ifindex);
+      if (seen === undefined || vif < seen) vifOf.set(ifindex, vif);
+    }
     const map = new Map<string, KernelMfcEntry>();
-    scanIpMrCache(this.#readProc(this.#cacheFd, "ip_mr_cache"), (e) => {
-      if (!e.unresolved) map.set(`${e.source}|${e.group}`, e);
-    });
+    for (const e of this.#dumper.dump({ table: this.table === 0 ? RT_TABLE_DEFAULT : this.table })) {
+      const oifs = new Map<number, number>();
+      for (const [ifindex, ttl] of e.oifs) oifs.set(vifOf.get(ifindex) ?? FOREIGN_VIF_BASE + ifindex, ttl);
+      map.set(`${e.source}|${e.group}`, {
+        source: e.source,
+        group: e.group,
+        parent: vifOf.get(e.iifIndex) ?? FOREIGN_VIF_BASE + e.iifIndex,
+        oifs,
+        counters: { packets: e.packets, bytes: e.bytes, wrongIf: e.wrongIf },
+      });
+    }
     return map;
   }
 
@@ -237,6 +281,8 @@ export class MrouteSocket implements KernelPort {
   flush(flags: number): void {
     this.#check("setsockopt(MRT_FLUSH)");
     setsockoptInt(this.#fd, IPPROTO_IP, MRT_FLUSH, flags, "setsockopt(MRT_FLUSH)");
+    // Our VIFs are never static (VIFF_STATIC marks VIFs of sockets without MRT_INIT).
+    if (flags & MRT_FLUSH_VIFS) this.#vifs.clear();
   }
 
   /**
@@ -248,8 +294,9 @@ export class MrouteSocket implements KernelPort {
     this.#closed = true;
     trySetsockopt(this.#fd, IPPROTO_IP, MRT_DONE, this.#vifctl.subarray(0, 0));
     closeQuietly(this.#fd);
-    if (this.#cacheFd !== undefined) closeQuietly(this.#cacheFd);
+    this.#dumper.close();
     if (this.#vifFd !== undefined) closeQuietly(this.#vifFd);
+    this.#vifs.clear();
   }
 
   /** Same as close(). */

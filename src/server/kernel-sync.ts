@@ -15,6 +15,8 @@ export type KernelEvent =
   | { kind: "link-new" | "link-del"; link: LinkState }
   | {
       kind: "mroute-new" | "mroute-del";
+      /** An unresolved (upcall-only) entry: not ours to judge. */
+      unresolved?: boolean;
       table: number;
       source: string;
       group: string;
@@ -77,6 +79,7 @@ export class KernelSync {
         this.queueSync();
         break;
       case "mroute-del": {
+        if (e.unresolved) break;
         const key = toKey(e);
         if (!engine.has(key)) break;
         // After the event loop turn: our own delete of the same key may be what this reports.
@@ -88,6 +91,7 @@ export class KernelSync {
         break;
       }
       case "mroute-new": {
+        if (e.unresolved) break;
         const key = toKey(e);
         if (engine.has(key) && !engine.matchesKernelEvent(key, e.iifIndex, e.oifs)) this.queueDriftCheck();
         break;

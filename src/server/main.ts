@@ -94,7 +94,7 @@ async function main(): Promise<number> {
   );
 
   let server: MfcdServer;
-  let sync: KernelSync;
+  let sync: KernelSync | undefined;
   try {
     const restored = engine.restore(persisted.map(fromStoredRoute));
     if (persisted.length > 0) logger.info({ ...restored, file: options.stateFile }, "routes restored");
@@ -117,9 +117,12 @@ async function main(): Promise<number> {
       maxMessageBytes: options.maxMessageBytes,
     });
   } catch (err) {
+    // The rtnetlink worker would keep the process alive.
+    await sync?.close().catch(() => undefined);
     socket.close();
     return fail(err instanceof Error ? err.message : String(err));
   }
+  const running = sync;
   logger.info({ addresses: server.addresses, routes: engine.size }, "serving");
 
   const configPath = options.config;
@@ -141,7 +144,7 @@ async function main(): Promise<number> {
       logger.info({ signal }, "shutting down");
       server
         .stop()
-        .then(() => sync.close())
+        .then(() => running.close())
         .then(() => store.close())
         .catch((err: unknown) => logger.error({ err }, "shutdown error"))
         .finally(() => {

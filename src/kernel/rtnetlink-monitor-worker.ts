@@ -1,0 +1,169 @@
+// Source of RtnetlinkMonitor's worker thread, as a CommonJS string for
+// `new Worker(source, { eval: true })`. A string rather than a file next to this one because it
+// must run unchanged whether the repo runs from TypeScript sources (vitest/tsx, where a sibling
+// .js file would not exist and a .ts one cannot be loaded by a bare worker) or from dist/
+// (where tsc copies no .js/.cjs files). It needs no module resolution of its own: the main
+// thread resolves koffi's entry point and passes the absolute path in workerData.
+//
+// The worker only moves bytes: after setns() into the monitored namespace (setns changes the
+// calling thread only, and the worker is a thread of its own), it creates a NETLINK_ROUTE socket
+// bound to the requested groups, blocks in poll([netlink fd, eventfd]), drains the socket with
+// recv(MSG_DONTWAIT) into a batch buffer and transfers each batch to the main thread, which
+// decodes it (netlink-mfc-codec.ts, netlink-link-codec.ts): one decoder for dumps and events,
+// typed and tested, and one transferred ArrayBuffer per batch is cheaper than structured-cloning
+// one object with a Map per event. A readable eventfd (written by close()) ends the loop.
+//
+// Messages to the main thread:
+//   { type: "ready" }                         socket bound: changes from now on are reported
+//   { type: "data", bytes: ArrayBuffer }      whole datagrams, each padded to 4 bytes
+//   { type: "overrun" }                       ENOBUFS (or a datagram too large): events lost
+//   { type: "fatal", syscall, errno }         the worker stops (the fd is closed)
+
+/** workerData of the monitor's worker. */
+export interface MonitorWorkerData {
+  /** Absolute path of koffi's CommonJS entry point. */
+  koffiPath: string;
+  /** Network namespace file to enter first, or null for the process's own namespace. */
+  netns: string | null;
+  /** eventfd whose readability stops the worker (owned and closed by the main thread). */
+  eventFd: number;
+  /** bind() group bitmask (bit n-1 for rtnetlink group n). */
+  groups: number;
+  /** Requested SO_RCVBUF(FORCE) in bytes (the kernel doubles it for bookkeeping). */
+  rcvbufBytes: number;
+  errno: { EAGAIN: number; EINTR: number; ENOBUFS: number };
+}
+
+export const MONITOR_WORKER_SOURCE = String.raw`"use strict";
+const { parentPort, workerData } = require("node:worker_threads");
+const os = require("node:os");
+const koffi = require(workerData.koffiPath);
+
+const { netns, eventFd, groups, rcvbufBytes } = workerData;
+const { EAGAIN, EINTR, ENOBUFS } = workerData.errno;
+const AF_NETLINK = 16, SOCK_RAW = 3, SOCK_CLOEXEC = 0o2000000, NETLINK_ROUTE = 0;
+const O_RDONLY = 0, O_CLOEXEC = 0o2000000, CLONE_NEWNET = 0x40000000;
+const SOL_SOCKET = 1, SO_RCVBUF = 8, SO_RCVBUFFORCE = 33;
+const MSG_TRUNC = 0x20, MSG_DONTWAIT = 0x40, POLLIN = 0x1;
+const LE = os.endianness() === "LE";
+// Notifications are single messages of a few hundred bytes (a link with many VFs: tens of KiB);
+// a datagram larger than MAX_DGRAM is detected through MSG_TRUNC and reported as an overrun.
+const MAX_DGRAM = 64 * 1024;
+const BATCH = 1024 * 1024;
+
+const lib = koffi.load("libc.so.6");
+const c = {
+  open: lib.func("int open(const char *path, int flags)"),
+  close: lib.func("int close(int fd)"),
+  setns: lib.func("int setns(int fd, int nstype)"),
+  socket: lib.func("int socket(int domain, int type, int protocol)"),
+  setsockopt: lib.func("int setsockopt(int fd, int level, int optname, void *optval, uint32_t optlen)"),
+  bind: lib.func("int bind(int fd, void *addr, uint32_t addrlen)"),
+  poll: lib.func("int poll(void *fds, unsigned long nfds, int timeout)"),
+  recv: lib.func("intptr_t recv(int fd, void *buf, size_t len, int flags)"),
+};
+
+function fatal(syscall, errno) {
+  parentPort.postMessage({ type: "fatal", syscall, errno });
+}
+
+function u16(buf, off, v) { if (LE) buf.writeUInt16LE(v, off); else buf.writeUInt16BE(v, off); }
+function i32(buf, off, v) { if (LE) buf.writeInt32LE(v, off); else buf.writeInt32BE(v, off); }
+function u32(buf, off, v) { if (LE) buf.writeUInt32LE(v, off); else buf.writeUInt32BE(v, off); }
+function i16at(buf, off) { return LE ? buf.readInt16LE(off) : buf.readInt16BE(off); }
+
+function openSocket() {
+  if (netns !== null) {
+    const nsFd = c.open(netns, O_RDONLY | O_CLOEXEC);
+    if (nsFd < 0) return fatal("open(" + netns + ")", koffi.errno());
+    const r = c.setns(nsFd, CLONE_NEWNET);
+    const errno = koffi.errno();
+    c.close(nsFd);
+    if (r < 0) return fatal("setns", errno);
+  }
+  const fd = c.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (fd < 0) return fatal("socket(AF_NETLINK)", koffi.errno());
+  const size = Buffer.alloc(4);
+  i32(size, 0, rcvbufBytes);
+  // SO_RCVBUFFORCE (CAP_NET_ADMIN) may exceed net.core.rmem_max; SO_RCVBUF is capped by it.
+  if (c.setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, size, 4) < 0 && c.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, size, 4) < 0) {
+    fatal("setsockopt(SO_RCVBUF)", koffi.errno());
+    c.close(fd);
+    return undefined;
+  }
+  const addr = Buffer.alloc(12); // sockaddr_nl: family, pad, pid 0 (kernel assigns), groups
+  u16(addr, 0, AF_NETLINK);
+  u32(addr, 8, groups);
+  if (c.bind(fd, addr, 12) < 0) {
+    fatal("bind(AF_NETLINK)", koffi.errno());
+    c.close(fd);
+    return undefined;
+  }
+  return fd;
+}
+
+function run(fd) {
+  const fds = Buffer.alloc(16); // struct pollfd[2] { int fd; short events; short revents; }
+  i32(fds, 0, fd);
+  u16(fds, 4, POLLIN);
+  i32(fds, 8, eventFd);
+  u16(fds, 12, POLLIN);
+  const batch = Buffer.alloc(BATCH);
+  let used = 0;
+  const flush = () => {
+    if (used === 0) return;
+    const bytes = batch.buffer.slice(batch.byteOffset, batch.byteOffset + used);
+    parentPort.postMessage({ type: "data", bytes }, [bytes]);
+    used = 0;
+  };
+  for (;;) {
+    if (c.poll(fds, 2, -1) < 0) {
+      const errno = koffi.errno();
+      if (errno === EINTR) continue;
+      return fatal("poll", errno);
+    }
+    // Any revents on the eventfd (POLLIN; POLLNVAL if it was closed) means stop.
+    if (i16at(fds, 14) !== 0) return;
+    if (i16at(fds, 6) === 0) continue;
+    // Drain what is queued now, one batch at most, then poll again: a flood of events can
+    // never keep the worker from seeing the stop request.
+    while (BATCH - used >= MAX_DGRAM) {
+      const n = Number(c.recv(fd, batch.subarray(used), MAX_DGRAM, MSG_DONTWAIT | MSG_TRUNC));
+      if (n < 0) {
+        const errno = koffi.errno();
+        if (errno === EAGAIN) break;
+        if (errno === EINTR) continue;
+        if (errno === ENOBUFS) {
+          // The kernel dropped notifications because the receive queue was full. It reports
+          // this before the messages still queued; reading on is fine, but the receiver's
+          // picture is incomplete until it resyncs from dumps.
+          flush();
+          parentPort.postMessage({ type: "overrun" });
+          continue;
+        }
+        flush();
+        return fatal("recv", errno);
+      }
+      if (n > MAX_DGRAM) {
+        flush();
+        parentPort.postMessage({ type: "overrun" });
+        continue;
+      }
+      const padded = (n + 3) & ~3;
+      batch.fill(0, used + n, used + padded);
+      used += padded;
+    }
+    flush();
+  }
+}
+
+const fd = openSocket();
+if (fd !== undefined) {
+  parentPort.postMessage({ type: "ready" });
+  try {
+    run(fd);
+  } finally {
+    c.close(fd);
+  }
+}
+`;
