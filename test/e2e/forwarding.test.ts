@@ -198,7 +198,7 @@ describe("mfcd forwarding (real kernel, real traffic)", () => {
     expect((await kernelRoute(lab.router, src(), G))?.counters.packets).toBe(25n);
   });
 
-  it("a failed add (unknown interface) changes nothing and other routes keep forwarding", async () => {
+  it("a failed add (unknown interface, require_interfaces) changes nothing and other routes keep forwarding", async () => {
     const G = "239.10.4.1";
     const BAD = "239.10.4.2";
     await mfcd.client.addRoute({ route: route(G) });
@@ -206,11 +206,15 @@ describe("mfcd forwarding (real kernel, real traffic)", () => {
     const vifsBefore = await kernelVifs(lab.router);
     const [r1, r2] = await Promise.all([receiver(1, G), receiver(2, G)]);
 
-    const err = await rejection(mfcd.client.addRoute({ route: route(BAD, ["out1", "nosuch0"]) }));
+    const err = await rejection(
+      mfcd.client.addRoute({ route: route(BAD, ["out1", "nosuch0"]), requireInterfaces: true }),
+    );
     expect(err.code).toBe(Status.FAILED_PRECONDITION);
     expect(err.reason).toBe("INTERFACE_NOT_FOUND");
     expect(err.details).toContain("nosuch0");
-    const replaceErr = await rejection(mfcd.client.addRoute({ route: route(G, ["nosuch0"]), replace: true }));
+    const replaceErr = await rejection(
+      mfcd.client.addRoute({ route: route(G, ["nosuch0"]), replace: true, requireInterfaces: true }),
+    );
     expect(replaceErr.code).toBe(Status.FAILED_PRECONDITION);
 
     const after = await mfcd.client.listRoutes({});

@@ -50,7 +50,7 @@ describe("createMfcClient", () => {
   });
 
   it("retries the idempotent ListRoutes on UNAVAILABLE", async () => {
-    expect(await client.listRoutes({})).toEqual({ routes: [], vifs: [] });
+    expect(await client.listRoutes({})).toEqual({ routes: [], vifs: [], foreignEntries: [] });
     expect(calls.listRoutes).toBe(2);
   });
 
