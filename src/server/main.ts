@@ -96,14 +96,18 @@ async function main(): Promise<number> {
   let server: MfcdServer;
   let sync: KernelSync | undefined;
   try {
-    const restored = engine.restore(persisted.map(fromStoredRoute));
-    if (persisted.length > 0) logger.info({ ...restored, file: options.stateFile }, "routes restored");
-    sync = await KernelSync.start({
+    // The rtnetlink worker boots on its own thread (~70 ms) while this thread restores; once it
+    // is subscribed KernelSync re-checks every interface, so nothing that changed meanwhile is lost.
+    const syncStarting = KernelSync.start({
       engine,
       logger,
       subscribe: (onEvent) => RtnetlinkMonitor.start({ onEvent, onError: (err: Error) => logger.error({ err }, "rtnetlink") }),
       listLinks: () => listLinks(),
     });
+    syncStarting.catch(() => undefined);
+    const restored = engine.restore(persisted.map(fromStoredRoute));
+    if (persisted.length > 0) logger.info({ ...restored, file: options.stateFile }, "routes restored");
+    sync = await syncStarting;
     if (configRoutes) {
       const result = applyAndStore(engine, store, CONFIG_OWNER, configRoutes, { allowEmpty: true });
       await store.flush();

@@ -1,9 +1,17 @@
 // Runs the real mfcd daemon inside a lab namespace for end-to-end tests:
-//   ip netns exec NS node --import tsx <repo>/src/server/main.ts --listen unix:<tmp>/mfcd.sock
+//   ip netns exec NS node --import tsx <repo>/src/server/main.ts --listen unix:<tmp>/mfcd.sock \
+//       --state-file <tmp>/mfcd.state
 //
 // startMfcd() resolves once grpc.health.v1 says SERVING (bounded poll) and hands back an SDK
 // client. Every process started here is SIGKILLed when the test process exits (and deleting the
 // lab's namespace kills it too); its temporary socket directory is removed by stop().
+//
+// State file: tests must never write mfcd's default /var/lib/mfcd, so unless the caller passes
+// `--state-file` in `args` (or `stateFile`), mfcd keeps its routes in `mfcd.state` next to its
+// socket. To restart "the same" daemon (kill -9, then start again with its state), reuse the
+// paths: `const socketPath = tempSocketPath()` and pass `{ socketPath }` to each start (the state
+// file follows the socket's directory, which only the exit hook removes), or pass
+// `stateFile: previous.statePath`.
 
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
@@ -28,10 +36,19 @@ export interface ExitStatus {
 }
 
 export interface SpawnMfcdOptions {
-  /** Extra command-line arguments, after `--listen`. */
+  /** Extra command-line arguments, after `--listen` (and `--state-file`, if the helper adds it). */
   args?: string[];
   /** Socket path to listen on (default: a fresh `mfcd.sock` in a new temporary directory). */
   socketPath?: string;
+  /**
+   * State file for `--state-file` (default: `mfcd.state` in the socket's directory). Ignored when
+   * `args` already contains `--state-file`. `null` passes no `--state-file` at all, so mfcd uses
+   * its own default; that is only allowed with `env.STATE_DIRECTORY` set (a temporary directory),
+   * because tests must never write /var/lib/mfcd.
+   */
+  stateFile?: string | null;
+  /** Environment of the daemon (default: this process's). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface StartMfcdOptions extends SpawnMfcdOptions {
@@ -43,6 +60,11 @@ export interface StartMfcdOptions extends SpawnMfcdOptions {
 export interface SpawnedMfcd {
   readonly ns: string;
   readonly socketPath: string;
+  /**
+   * The state file mfcd was told to use (`--state-file`), or undefined for `--state-file none`
+   * and for mfcd's own default (`stateFile: null`).
+   */
+  readonly statePath: string | undefined;
   readonly proc: ChildProcess;
   /** Resolves once the process has exited (never rejects). */
   readonly exited: Promise<ExitStatus>;
@@ -82,6 +104,33 @@ export function tempSocketPath(): string {
   return path.join(dir, "mfcd.sock");
 }
 
+/** A state-file path in a fresh temporary directory; removed at process exit. */
+export function tempStatePath(): string {
+  return path.join(path.dirname(tempSocketPath()), "mfcd.state");
+}
+
+/** The `--state-file` arguments to add (none if `args` has one) and the resulting path. */
+function stateArgs(
+  socketPath: string,
+  opts: SpawnMfcdOptions,
+): { extra: string[]; statePath: string | undefined } {
+  const args = opts.args ?? [];
+  const i = args.findIndex((a) => a === "--state-file" || a.startsWith("--state-file="));
+  if (i >= 0) {
+    const arg = args[i]!;
+    const value = arg.includes("=") ? arg.slice(arg.indexOf("=") + 1) : args[i + 1];
+    return { extra: [], statePath: value === undefined || value === "none" ? undefined : path.resolve(REPO_ROOT, value) };
+  }
+  if (opts.stateFile === null) {
+    if (!opts.env?.STATE_DIRECTORY) {
+      throw new Error("spawnMfcd: stateFile null (mfcd's default path) needs env.STATE_DIRECTORY, never /var/lib/mfcd");
+    }
+    return { extra: [], statePath: undefined };
+  }
+  const statePath = path.resolve(opts.stateFile ?? path.join(path.dirname(socketPath), "mfcd.state"));
+  return { extra: ["--state-file", statePath], statePath };
+}
+
 function removeSocketDir(socketPath: string): void {
   const dir = path.dirname(socketPath);
   if (!tempDirs.delete(dir)) return; // not ours
@@ -93,6 +142,7 @@ export function spawnMfcd(ns: string, opts: SpawnMfcdOptions = {}): SpawnedMfcd 
   installExitHook();
   const ownDir = opts.socketPath === undefined;
   const socketPath = opts.socketPath ?? tempSocketPath();
+  const { extra, statePath } = stateArgs(socketPath, opts);
   const argv = [
     "netns",
     "exec",
@@ -103,10 +153,15 @@ export function spawnMfcd(ns: string, opts: SpawnMfcdOptions = {}): SpawnedMfcd 
     MFCD_MAIN,
     "--listen",
     `unix:${socketPath}`,
+    ...extra,
     ...(opts.args ?? []),
   ];
   // `ip netns exec` execs the command, so proc.pid is node itself and signals reach it.
-  const proc = spawn("ip", argv, { cwd: REPO_ROOT, stdio: ["ignore", "ignore", "pipe"] });
+  const proc = spawn("ip", argv, {
+    cwd: REPO_ROOT,
+    stdio: ["ignore", "ignore", "pipe"],
+    ...(opts.env === undefined ? {} : { env: opts.env }),
+  });
   live.add(proc);
   let err = "";
   proc.stderr?.setEncoding("utf8");
@@ -129,6 +184,7 @@ export function spawnMfcd(ns: string, opts: SpawnMfcdOptions = {}): SpawnedMfcd 
   return {
     ns,
     socketPath,
+    statePath,
     proc,
     exited,
     stderr: () => err,
@@ -248,6 +304,48 @@ export async function kernelRoute(ns: string, source: string, group: string): Pr
 /** Rows of /proc/net/ip_mr_vif in `ns`. */
 export async function kernelVifs(ns: string): Promise<ProcVif[]> {
   return parseIpMrVif(await readMrVif(ns));
+}
+
+/** A route as plain names, comparable across ListRoutes, the kernel table and the state file. */
+export interface RouteTuple {
+  source: string;
+  group: string;
+  iif: string;
+  /** Sorted. */
+  oifs: string[];
+}
+
+/** Route-like objects as RouteTuples, oifs sorted, the list sorted by (source, group). */
+export function routeTuples(
+  routes: readonly { source: string; group: string; iif: string; oifs: readonly string[] }[],
+): RouteTuple[] {
+  return routes
+    .map((r) => ({ source: r.source, group: r.group, iif: r.iif, oifs: [...r.oifs].sort() }))
+    .sort((a, b) => (a.source === b.source ? cmp(a.group, b.group) : cmp(a.source, b.source)));
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * The resolved entries of /proc/net/ip_mr_cache in `ns` with VIF indexes turned into interface
+ * names through /proc/net/ip_mr_vif (read right after; the daemon should be idle). A VIF index
+ * the VIF table does not hold shows as `vif<N>`, so a stale slot never looks like a real match.
+ */
+export async function kernelRouteTuples(ns: string): Promise<RouteTuple[]> {
+  const entries = await kernelRoutes(ns);
+  const names = new Map((await kernelVifs(ns)).map((v) => [v.vif, v.name]));
+  const name = (vif: number) => names.get(vif) ?? `vif${vif}`;
+  return routeTuples(
+    entries.map((e) => ({ source: e.source, group: e.group, iif: name(e.parent), oifs: [...e.oifs.keys()].map(name) })),
+  );
+}
+
+/** ListRoutes as RouteTuples (see routeTuples). */
+export async function listedRouteTuples(client: MfcClient): Promise<RouteTuple[]> {
+  const { routes } = await client.listRoutes({});
+  return routeTuples(routes.flatMap((r) => (r.route ? [r.route] : [])));
 }
 
 /** Deletes every route mfcd reports (test cleanup between cases sharing one daemon). */
