@@ -25,6 +25,15 @@ import { MAX_VIFS, VifTable, type VifSlot } from "./vif-table.js";
 export interface RouteSpec extends RouteKey {
   iif: string;
   oifs: string[];
+  /** Rescue: packets' source is rewritten to this before routing; the kernel entry uses it. */
+  rewriteSource?: string;
+  /** Rescue: packets' TTL is set to this on the iif before routing. */
+  setTtl?: number;
+}
+
+/** The source the kernel entry is keyed on (the rewritten one, if any). */
+export function kernelSource(spec: RouteSpec): string {
+  return spec.rewriteSource ?? spec.source;
 }
 
 export type RouteState = "installed" | "pending" | "drifted";
@@ -123,6 +132,8 @@ export interface RouteEngineOptions {
 export type TableOpener = (family: AddressFamily, table: number) => KernelPort;
 
 interface KernelEntry {
+  /** The source the entry was written with (a rescue rewrite changes it). */
+  source: string;
   iifVif: number;
   oifVifs: number[];
 }
@@ -167,6 +178,8 @@ export class RouteEngine {
   /** Route ids by every interface name they mention (hot-plug looks routes up by name). */
   private readonly byName = new Map<string, Set<string>>();
   private readonly links = new Map<string, LinkState>();
+  /** Kernel entry key (with the rewritten source) → route id: kernel events name entries so. */
+  private readonly byKernelKey = new Map<string, string>();
   /** Interface name → ifindex (undefined: absent) as of the last syncInterfaces(). */
   private readonly seenNames = new Map<string, number | undefined>();
   private readonly maxRoutes: number;
@@ -201,7 +214,7 @@ export class RouteEngine {
       // Controllers retry: nothing changes, except repairing what is broken.
       const broken =
         existing.error !== "" ||
-        (existing.kernel !== undefined && table.port.sgCounters(spec.source, spec.group) === undefined);
+        (existing.kernel !== undefined && table.port.sgCounters(kernelSource(spec), spec.group) === undefined);
       if (broken) this.realizeQuietly(existing, table, cache, true);
       return this.view(existing, table);
     }
@@ -214,6 +227,8 @@ export class RouteEngine {
       );
     }
     if (!existing && this.routes.size >= this.maxRoutes) throw routeLimit(this.maxRoutes, 1);
+    const clash = this.kernelKeyClash(spec, id);
+    if (clash) throw kernelKeyTaken(spec, clash);
 
     if (existing) {
       const before = { spec: existing.spec, missing: existing.missing, error: existing.error };
@@ -279,6 +294,8 @@ export class RouteEngine {
         ]);
       }
       wanted.set(id, spec);
+      const clash = this.kernelKeyClash(spec, id);
+      if (clash && clash.owner !== owner) throw kernelKeyTaken(spec, clash);
       const existing = this.routes.get(id);
       if (existing && existing.owner !== owner && conflicts.length < 10) {
         conflicts.push(`(${spec.source}, ${spec.group}) is owned by "${existing.owner}"`);
@@ -477,7 +494,7 @@ export class RouteEngine {
       const seen = new Set<string>();
       for (const route of this.routes.values()) {
         if (this.tableOf(route) !== table) continue;
-        const key = `${route.spec.source}|${route.spec.group}`;
+        const key = `${kernelSource(route.spec)}|${route.spec.group}`;
         const entry = dump.get(key);
         if (!route.kernel) continue;
         seen.add(key);
@@ -512,10 +529,10 @@ export class RouteEngine {
    * back. Returns true when a repair happened.
    */
   checkEntry(key: RouteKey): boolean {
-    const route = this.routes.get(routeKeyString(key));
+    const route = this.byKernel(key);
     if (!route?.kernel) return false;
     const table = this.tableOf(route);
-    if (table.port.sgCounters(key.source, key.group) !== undefined) return false;
+    if (table.port.sgCounters(kernelSource(route.spec), key.group) !== undefined) return false;
     this.repair(route, table, "kernel entry was removed behind mfcd's back");
     return true;
   }
@@ -525,7 +542,7 @@ export class RouteEngine {
    * False means a full check is due (the event may also just be stale: checkDrift decides).
    */
   matchesKernelEvent(key: RouteKey, iifIndex: number, oifIndexes: ReadonlyMap<number, number>): boolean {
-    const route = this.routes.get(routeKeyString(key));
+    const route = this.byKernel(key);
     if (!route) return false;
     if (!route.kernel) return false;
     const table = this.tableOf(route);
@@ -536,12 +553,43 @@ export class RouteEngine {
     return expected.every((i) => oifIndexes.get(i) === DEFAULT_TTL_THRESHOLD);
   }
 
-  /** Is (source, group) one of ours (for routing kernel events)? */
+  /** Is the kernel entry (source, group) one of ours (for routing kernel events)? */
   has(key: RouteKey): boolean {
-    return this.routes.has(routeKeyString(key));
+    return this.byKernel(key) !== undefined;
+  }
+
+  private byKernel(key: RouteKey): Route | undefined {
+    const id = this.byKernelKey.get(routeKeyString(key));
+    return id === undefined ? undefined : this.routes.get(id);
+  }
+
+  /** Another route whose kernel entry would be the same as this spec's. */
+  private kernelKeyClash(spec: RouteSpec, id: string): Route | undefined {
+    const other = this.byKernelKey.get(kernelKeyString(spec));
+    return other !== undefined && other !== id ? this.routes.get(other) : undefined;
   }
 
   // ---- views ------------------------------------------------------------------------------
+
+  /**
+   * What the kernel says about one flow right now, for Diagnose: the route (if any), the MFC
+   * counters of its kernel entry (or of a foreign entry for the same (S,G)), and the VIFs.
+   */
+  flowSnapshot(key: RouteKey): {
+    route: RouteView | undefined;
+    mfc: SgCounters | undefined;
+    foreign: boolean;
+    vifs: VifView[];
+    vifsUsed: number;
+  } {
+    const table = this.table(key.family, key.table);
+    const route = this.routes.get(routeKeyString(key));
+    const view = route && this.view(route, table);
+    const ksource = route ? kernelSource(route.spec) : key.source;
+    const mfc = table.port.sgCounters(ksource, key.group);
+    const foreign = mfc !== undefined && (!route || !route.kernel);
+    return { route: view, mfc, foreign, vifs: this.vifViews(), vifsUsed: table.vifs.all().length };
+  }
 
   /**
    * Every route with state and counters as the kernel reports them, and every VIF. Counters
@@ -562,7 +610,7 @@ export class RouteEngine {
       const { spec } = route;
       if (filter.source && filter.source !== spec.source) continue;
       if (filter.group && filter.group !== spec.group) continue;
-      const counters = route.kernel ? this.tableOf(route).port.sgCounters(spec.source, spec.group) : undefined;
+      const counters = route.kernel ? this.tableOf(route).port.sgCounters(kernelSource(spec), spec.group) : undefined;
       routes.push({ spec, counters });
     }
     return { routes, vifs: this.vifViews() };
@@ -613,6 +661,7 @@ export class RouteEngine {
   }
 
   private index(route: Route): void {
+    this.byKernelKey.set(kernelKeyString(route.spec), route.id);
     for (const name of [route.spec.iif, ...route.spec.oifs]) {
       let ids = this.byName.get(name);
       if (!ids) this.byName.set(name, (ids = new Set()));
@@ -621,6 +670,7 @@ export class RouteEngine {
   }
 
   private unindex(route: Route): void {
+    if (this.byKernelKey.get(kernelKeyString(route.spec)) === route.id) this.byKernelKey.delete(kernelKeyString(route.spec));
     for (const name of [route.spec.iif, ...route.spec.oifs]) {
       const ids = this.byName.get(name);
       ids?.delete(route.id);
@@ -667,18 +717,19 @@ export class RouteEngine {
 
     const created = this.acquireVifs(table, [spec.iif, ...presentOifs], resolved);
     const vifOf = (name: string) => (liveSlot(table, resolved.get(name) as number) as VifSlot).vif;
-    const next: KernelEntry = { iifVif: vifOf(spec.iif), oifVifs: presentOifs.map(vifOf) };
+    const next: KernelEntry = { source: kernelSource(spec), iifVif: vifOf(spec.iif), oifVifs: presentOifs.map(vifOf) };
     const before = route.kernel;
     if (!force && before && sameEntry(before, next)) return false;
     try {
       // In place: the kernel replaces an existing (S,G) atomically, a stream loses no packet.
-      table.port.addMfc(spec.source, spec.group, next.iifVif, ttlMap(next.oifVifs));
+      table.port.addMfc(kernelSource(spec), spec.group, next.iifVif, ttlMap(next.oifVifs));
     } catch (err) {
       this.dropVifs(table, created);
       throw err;
     }
     for (const vif of [next.iifVif, ...next.oifVifs]) (table.vifs.get(vif) as VifSlot).refs++;
     route.kernel = next;
+    if (before && before.source !== next.source) this.delEntry(table, before.source, spec.group);
     if (before) this.release(table, [before.iifVif, ...before.oifVifs]);
     return true;
   }
@@ -743,15 +794,19 @@ export class RouteEngine {
   private unrealize(route: Route, table: TableState): boolean {
     const before = route.kernel;
     if (!before) return false;
+    this.delEntry(table, before.source, route.spec.group);
+    route.kernel = undefined;
+    this.release(table, [before.iifVif, ...before.oifVifs]);
+    return true;
+  }
+
+  private delEntry(table: TableState, source: string, group: string): void {
     try {
-      table.port.delMfc(route.spec.source, route.spec.group);
+      table.port.delMfc(source, group);
     } catch (err) {
       // Already gone (removed behind our back): the goal is reached.
       if (!isErrno(err, "ENOENT")) throw err;
     }
-    route.kernel = undefined;
-    this.release(table, [before.iifVif, ...before.oifVifs]);
-    return true;
   }
 
   private repair(route: Route, table: TableState, reason: string): void {
@@ -808,7 +863,7 @@ export class RouteEngine {
     if (!dump) return;
     const ours = new Set<string>();
     for (const route of this.routes.values()) {
-      if (route.kernel && this.tableOf(route) === table) ours.add(`${route.spec.source}|${route.spec.group}`);
+      if (route.kernel && this.tableOf(route) === table) ours.add(`${kernelSource(route.spec)}|${route.spec.group}`);
     }
     table.foreignVifs = new Set();
     for (const [key, entry] of dump) {
@@ -860,7 +915,7 @@ export class RouteEngine {
       const reason = route.error || pendingReason(route);
       return { ...base, state: "pending", reason, counters: ZERO_SG };
     }
-    const counters = table.port.sgCounters(spec.source, spec.group);
+    const counters = table.port.sgCounters(kernelSource(spec), spec.group);
     if (!counters) return { ...base, state: "drifted", reason: "kernel entry missing", counters: ZERO_SG };
     if (route.error) return { ...base, state: "drifted", reason: route.error, counters };
     const notes: string[] = [];
@@ -932,7 +987,7 @@ function usesVif(entry: KernelEntry, vif: number): boolean {
 }
 
 function sameEntry(a: KernelEntry, b: KernelEntry): boolean {
-  if (a.iifVif !== b.iifVif || a.oifVifs.length !== b.oifVifs.length) return false;
+  if (a.source !== b.source || a.iifVif !== b.iifVif || a.oifVifs.length !== b.oifVifs.length) return false;
   const set = new Set(a.oifVifs);
   return b.oifVifs.every((v) => set.has(v));
 }
@@ -943,12 +998,36 @@ function ttlMap(oifVifs: number[]): Map<number, number> {
 
 function sameForwarding(a: RouteSpec, b: RouteSpec): boolean {
   if (a.iif !== b.iif || a.oifs.length !== b.oifs.length) return false;
+  if (a.rewriteSource !== b.rewriteSource || a.setTtl !== b.setTtl) return false;
   const oifs = new Set(a.oifs);
   return b.oifs.every((oif) => oifs.has(oif));
 }
 
 function copySpec(spec: RouteSpec): RouteSpec {
-  return { family: spec.family, table: spec.table, source: spec.source, group: spec.group, iif: spec.iif, oifs: [...spec.oifs] };
+  const copy: RouteSpec = {
+    family: spec.family,
+    table: spec.table,
+    source: spec.source,
+    group: spec.group,
+    iif: spec.iif,
+    oifs: [...spec.oifs],
+  };
+  if (spec.rewriteSource !== undefined) copy.rewriteSource = spec.rewriteSource;
+  if (spec.setTtl !== undefined) copy.setTtl = spec.setTtl;
+  return copy;
+}
+
+function kernelKeyString(spec: RouteSpec): string {
+  return routeKeyString({ ...spec, source: kernelSource(spec) });
+}
+
+function kernelKeyTaken(spec: RouteSpec, other: Route): DomainError {
+  return new DomainError(
+    "failed-precondition",
+    `the kernel entry (${kernelSource(spec)}, ${spec.group}) is already used by route ` +
+      `(${other.spec.source}, ${other.spec.group}) of "${other.owner}": the kernel holds one entry per (source, group)`,
+    { reason: "KERNEL_ENTRY_TAKEN", metadata: { source: other.spec.source, group: other.spec.group } },
+  );
 }
 
 function ownedByOther(route: Route, owner: string): DomainError {

@@ -61,6 +61,51 @@ export function routeStateToJSON(object: RouteState): string {
   }
 }
 
+export enum Severity {
+  SEVERITY_UNSPECIFIED = 0,
+  SEVERITY_INFO = 1,
+  SEVERITY_WARNING = 2,
+  SEVERITY_ERROR = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function severityFromJSON(object: any): Severity {
+  switch (object) {
+    case 0:
+    case "SEVERITY_UNSPECIFIED":
+      return Severity.SEVERITY_UNSPECIFIED;
+    case 1:
+    case "SEVERITY_INFO":
+      return Severity.SEVERITY_INFO;
+    case 2:
+    case "SEVERITY_WARNING":
+      return Severity.SEVERITY_WARNING;
+    case 3:
+    case "SEVERITY_ERROR":
+      return Severity.SEVERITY_ERROR;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return Severity.UNRECOGNIZED;
+  }
+}
+
+export function severityToJSON(object: Severity): string {
+  switch (object) {
+    case Severity.SEVERITY_UNSPECIFIED:
+      return "SEVERITY_UNSPECIFIED";
+    case Severity.SEVERITY_INFO:
+      return "SEVERITY_INFO";
+    case Severity.SEVERITY_WARNING:
+      return "SEVERITY_WARNING";
+    case Severity.SEVERITY_ERROR:
+      return "SEVERITY_ERROR";
+    case Severity.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** A multicast route: traffic from source to group arriving on iif leaves through oifs. */
 export interface Route {
   /** Unicast IPv4 sender address in strict dotted-quad form, e.g. "10.0.0.1". */
@@ -71,6 +116,19 @@ export interface Route {
   iif: string;
   /** Output interface names (1..31, unique, not the iif). */
   oifs: string[];
+  /**
+   * Rescue: rewrite the source of this flow to this address before routing (stateless nft
+   * `ip saddr set` on iif + source + group); the kernel entry is keyed on it. Must not be an
+   * address of this host (the kernel would drop it as martian).
+   */
+  rewriteSource?:
+    | string
+    | undefined;
+  /**
+   * Rescue: set the TTL of this flow on its iif to this value (1..255) before routing, e.g. to
+   * forward TTL-1 senders. Never applied to 224.0.0.0/24 or IGMP.
+   */
+  setTtl?: number | undefined;
 }
 
 export interface AddRouteRequest {
@@ -235,8 +293,72 @@ export interface RouteStats {
   bytesPerSecond: number;
 }
 
+export interface DiagnoseRequest {
+  source: string;
+  group: string;
+  /** Optional: the interface the flow should arrive on (default: the route's iif). */
+  iif: string;
+  /** Observation window (default 2000, 100..30000). */
+  windowMs: number;
+}
+
+/** One observation: where it comes from and what it said. */
+export interface Evidence {
+  /** e.g. "sysctl net.ipv4.conf.eth0.rp_filter", "mfc packets delta", "upcalls NOCACHE". */
+  name: string;
+  value: string;
+}
+
+export interface Finding {
+  /** Stable machine-readable code, e.g. "RP_FILTER_DROP", "TTL_TOO_LOW", "FORWARDING_OK". */
+  code: string;
+  severity: Severity;
+  /** One sentence with the numbers observed. */
+  explanation: string;
+  evidence: Evidence[];
+  /** What to do about it. */
+  fix: string;
+}
+
+export interface DiagnoseResponse {
+  source: string;
+  group: string;
+  iif: string;
+  windowMs: number;
+  time: Timestamp | undefined;
+  findings: Finding[];
+  /** The same report as plain text, for people. */
+  text: string;
+}
+
+export interface TraceRequest {
+  source: string;
+  group: string;
+  /** Default: the route's iif. */
+  iif: string;
+  /** How long to trace (default 5000, at most 60000). */
+  durationMs: number;
+}
+
+/** One trace event. */
+export interface TraceResponse {
+  time:
+    | Timestamp
+    | undefined;
+  /** nft's trace id: all events of one packet share it. */
+  traceId: string;
+  table: string;
+  chain: string;
+  /** Netfilter hook of the chain (prerouting, input, forward, output, postrouting). */
+  hook: string;
+  rule: string;
+  verdict: string;
+  /** The nft monitor line as printed. */
+  raw: string;
+}
+
 function createBaseRoute(): Route {
-  return { source: "", group: "", iif: "", oifs: [] };
+  return { source: "", group: "", iif: "", oifs: [], rewriteSource: undefined, setTtl: undefined };
 }
 
 export const Route: MessageFns<Route> = {
@@ -252,6 +374,12 @@ export const Route: MessageFns<Route> = {
     }
     for (const v of message.oifs) {
       writer.uint32(34).string(v!);
+    }
+    if (message.rewriteSource !== undefined) {
+      writer.uint32(42).string(message.rewriteSource);
+    }
+    if (message.setTtl !== undefined) {
+      writer.uint32(48).uint32(message.setTtl);
     }
     return writer;
   },
@@ -301,6 +429,22 @@ export const Route: MessageFns<Route> = {
             message.oifs.push(reader.string());
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.rewriteSource = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.setTtl = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -319,6 +463,16 @@ export const Route: MessageFns<Route> = {
       group: isSet(object.group) ? globalThis.String(object.group) : "",
       iif: isSet(object.iif) ? globalThis.String(object.iif) : "",
       oifs: globalThis.Array.isArray(object?.oifs) ? object.oifs.map((e: any) => globalThis.String(e)) : [],
+      rewriteSource: isSet(object.rewriteSource)
+        ? globalThis.String(object.rewriteSource)
+        : isSet(object.rewrite_source)
+        ? globalThis.String(object.rewrite_source)
+        : undefined,
+      setTtl: isSet(object.setTtl)
+        ? globalThis.Number(object.setTtl)
+        : isSet(object.set_ttl)
+        ? globalThis.Number(object.set_ttl)
+        : undefined,
     };
   },
 
@@ -336,6 +490,12 @@ export const Route: MessageFns<Route> = {
     if (message.oifs?.length) {
       obj.oifs = message.oifs;
     }
+    if (message.rewriteSource !== undefined) {
+      obj.rewriteSource = message.rewriteSource;
+    }
+    if (message.setTtl !== undefined) {
+      obj.setTtl = Math.round(message.setTtl);
+    }
     return obj;
   },
 
@@ -348,6 +508,8 @@ export const Route: MessageFns<Route> = {
     message.group = object.group ?? "";
     message.iif = object.iif ?? "";
     message.oifs = object.oifs?.map((e) => e) || [];
+    message.rewriteSource = object.rewriteSource ?? undefined;
+    message.setTtl = object.setTtl ?? undefined;
     return message;
   },
 };
@@ -2345,6 +2507,820 @@ export const RouteStats: MessageFns<RouteStats> = {
   },
 };
 
+function createBaseDiagnoseRequest(): DiagnoseRequest {
+  return { source: "", group: "", iif: "", windowMs: 0 };
+}
+
+export const DiagnoseRequest: MessageFns<DiagnoseRequest> = {
+  encode(message: DiagnoseRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.source !== "") {
+      writer.uint32(10).string(message.source);
+    }
+    if (message.group !== "") {
+      writer.uint32(18).string(message.group);
+    }
+    if (message.iif !== "") {
+      writer.uint32(26).string(message.iif);
+    }
+    if (message.windowMs !== 0) {
+      writer.uint32(32).uint32(message.windowMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DiagnoseRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDiagnoseRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.group = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.iif = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.windowMs = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DiagnoseRequest {
+    return {
+      source: isSet(object.source) ? globalThis.String(object.source) : "",
+      group: isSet(object.group) ? globalThis.String(object.group) : "",
+      iif: isSet(object.iif) ? globalThis.String(object.iif) : "",
+      windowMs: isSet(object.windowMs)
+        ? globalThis.Number(object.windowMs)
+        : isSet(object.window_ms)
+        ? globalThis.Number(object.window_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: DiagnoseRequest): unknown {
+    const obj: any = {};
+    if (message.source !== "") {
+      obj.source = message.source;
+    }
+    if (message.group !== "") {
+      obj.group = message.group;
+    }
+    if (message.iif !== "") {
+      obj.iif = message.iif;
+    }
+    if (message.windowMs !== 0) {
+      obj.windowMs = Math.round(message.windowMs);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DiagnoseRequest>): DiagnoseRequest {
+    return DiagnoseRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DiagnoseRequest>): DiagnoseRequest {
+    const message = createBaseDiagnoseRequest();
+    message.source = object.source ?? "";
+    message.group = object.group ?? "";
+    message.iif = object.iif ?? "";
+    message.windowMs = object.windowMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseEvidence(): Evidence {
+  return { name: "", value: "" };
+}
+
+export const Evidence: MessageFns<Evidence> = {
+  encode(message: Evidence, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Evidence {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEvidence();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Evidence {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: Evidence): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Evidence>): Evidence {
+    return Evidence.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Evidence>): Evidence {
+    const message = createBaseEvidence();
+    message.name = object.name ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseFinding(): Finding {
+  return { code: "", severity: 0, explanation: "", evidence: [], fix: "" };
+}
+
+export const Finding: MessageFns<Finding> = {
+  encode(message: Finding, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== "") {
+      writer.uint32(10).string(message.code);
+    }
+    if (message.severity !== 0) {
+      writer.uint32(16).int32(message.severity);
+    }
+    if (message.explanation !== "") {
+      writer.uint32(26).string(message.explanation);
+    }
+    for (const v of message.evidence) {
+      Evidence.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.fix !== "") {
+      writer.uint32(42).string(message.fix);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Finding {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFinding();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.code = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.severity = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.explanation = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.evidence.push(Evidence.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.fix = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Finding {
+    return {
+      code: isSet(object.code) ? globalThis.String(object.code) : "",
+      severity: isSet(object.severity) ? severityFromJSON(object.severity) : 0,
+      explanation: isSet(object.explanation) ? globalThis.String(object.explanation) : "",
+      evidence: globalThis.Array.isArray(object?.evidence) ? object.evidence.map((e: any) => Evidence.fromJSON(e)) : [],
+      fix: isSet(object.fix) ? globalThis.String(object.fix) : "",
+    };
+  },
+
+  toJSON(message: Finding): unknown {
+    const obj: any = {};
+    if (message.code !== "") {
+      obj.code = message.code;
+    }
+    if (message.severity !== 0) {
+      obj.severity = severityToJSON(message.severity);
+    }
+    if (message.explanation !== "") {
+      obj.explanation = message.explanation;
+    }
+    if (message.evidence?.length) {
+      obj.evidence = message.evidence.map((e) => Evidence.toJSON(e));
+    }
+    if (message.fix !== "") {
+      obj.fix = message.fix;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Finding>): Finding {
+    return Finding.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Finding>): Finding {
+    const message = createBaseFinding();
+    message.code = object.code ?? "";
+    message.severity = object.severity ?? 0;
+    message.explanation = object.explanation ?? "";
+    message.evidence = object.evidence?.map((e) => Evidence.fromPartial(e)) || [];
+    message.fix = object.fix ?? "";
+    return message;
+  },
+};
+
+function createBaseDiagnoseResponse(): DiagnoseResponse {
+  return { source: "", group: "", iif: "", windowMs: 0, time: undefined, findings: [], text: "" };
+}
+
+export const DiagnoseResponse: MessageFns<DiagnoseResponse> = {
+  encode(message: DiagnoseResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.source !== "") {
+      writer.uint32(10).string(message.source);
+    }
+    if (message.group !== "") {
+      writer.uint32(18).string(message.group);
+    }
+    if (message.iif !== "") {
+      writer.uint32(26).string(message.iif);
+    }
+    if (message.windowMs !== 0) {
+      writer.uint32(32).uint32(message.windowMs);
+    }
+    if (message.time !== undefined) {
+      Timestamp.encode(message.time, writer.uint32(42).fork()).join();
+    }
+    for (const v of message.findings) {
+      Finding.encode(v!, writer.uint32(50).fork()).join();
+    }
+    if (message.text !== "") {
+      writer.uint32(58).string(message.text);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DiagnoseResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDiagnoseResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.group = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.iif = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.windowMs = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.time = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.findings.push(Finding.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.text = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DiagnoseResponse {
+    return {
+      source: isSet(object.source) ? globalThis.String(object.source) : "",
+      group: isSet(object.group) ? globalThis.String(object.group) : "",
+      iif: isSet(object.iif) ? globalThis.String(object.iif) : "",
+      windowMs: isSet(object.windowMs)
+        ? globalThis.Number(object.windowMs)
+        : isSet(object.window_ms)
+        ? globalThis.Number(object.window_ms)
+        : 0,
+      time: isSet(object.time) ? fromJsonTimestamp(object.time) : undefined,
+      findings: globalThis.Array.isArray(object?.findings) ? object.findings.map((e: any) => Finding.fromJSON(e)) : [],
+      text: isSet(object.text) ? globalThis.String(object.text) : "",
+    };
+  },
+
+  toJSON(message: DiagnoseResponse): unknown {
+    const obj: any = {};
+    if (message.source !== "") {
+      obj.source = message.source;
+    }
+    if (message.group !== "") {
+      obj.group = message.group;
+    }
+    if (message.iif !== "") {
+      obj.iif = message.iif;
+    }
+    if (message.windowMs !== 0) {
+      obj.windowMs = Math.round(message.windowMs);
+    }
+    if (message.time !== undefined) {
+      obj.time = fromTimestamp(message.time).toISOString();
+    }
+    if (message.findings?.length) {
+      obj.findings = message.findings.map((e) => Finding.toJSON(e));
+    }
+    if (message.text !== "") {
+      obj.text = message.text;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DiagnoseResponse>): DiagnoseResponse {
+    return DiagnoseResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DiagnoseResponse>): DiagnoseResponse {
+    const message = createBaseDiagnoseResponse();
+    message.source = object.source ?? "";
+    message.group = object.group ?? "";
+    message.iif = object.iif ?? "";
+    message.windowMs = object.windowMs ?? 0;
+    message.time = (object.time !== undefined && object.time !== null) ? Timestamp.fromPartial(object.time) : undefined;
+    message.findings = object.findings?.map((e) => Finding.fromPartial(e)) || [];
+    message.text = object.text ?? "";
+    return message;
+  },
+};
+
+function createBaseTraceRequest(): TraceRequest {
+  return { source: "", group: "", iif: "", durationMs: 0 };
+}
+
+export const TraceRequest: MessageFns<TraceRequest> = {
+  encode(message: TraceRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.source !== "") {
+      writer.uint32(10).string(message.source);
+    }
+    if (message.group !== "") {
+      writer.uint32(18).string(message.group);
+    }
+    if (message.iif !== "") {
+      writer.uint32(26).string(message.iif);
+    }
+    if (message.durationMs !== 0) {
+      writer.uint32(32).uint32(message.durationMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TraceRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTraceRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.group = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.iif = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.durationMs = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TraceRequest {
+    return {
+      source: isSet(object.source) ? globalThis.String(object.source) : "",
+      group: isSet(object.group) ? globalThis.String(object.group) : "",
+      iif: isSet(object.iif) ? globalThis.String(object.iif) : "",
+      durationMs: isSet(object.durationMs)
+        ? globalThis.Number(object.durationMs)
+        : isSet(object.duration_ms)
+        ? globalThis.Number(object.duration_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: TraceRequest): unknown {
+    const obj: any = {};
+    if (message.source !== "") {
+      obj.source = message.source;
+    }
+    if (message.group !== "") {
+      obj.group = message.group;
+    }
+    if (message.iif !== "") {
+      obj.iif = message.iif;
+    }
+    if (message.durationMs !== 0) {
+      obj.durationMs = Math.round(message.durationMs);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TraceRequest>): TraceRequest {
+    return TraceRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TraceRequest>): TraceRequest {
+    const message = createBaseTraceRequest();
+    message.source = object.source ?? "";
+    message.group = object.group ?? "";
+    message.iif = object.iif ?? "";
+    message.durationMs = object.durationMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseTraceResponse(): TraceResponse {
+  return { time: undefined, traceId: "", table: "", chain: "", hook: "", rule: "", verdict: "", raw: "" };
+}
+
+export const TraceResponse: MessageFns<TraceResponse> = {
+  encode(message: TraceResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.time !== undefined) {
+      Timestamp.encode(message.time, writer.uint32(10).fork()).join();
+    }
+    if (message.traceId !== "") {
+      writer.uint32(18).string(message.traceId);
+    }
+    if (message.table !== "") {
+      writer.uint32(26).string(message.table);
+    }
+    if (message.chain !== "") {
+      writer.uint32(34).string(message.chain);
+    }
+    if (message.hook !== "") {
+      writer.uint32(42).string(message.hook);
+    }
+    if (message.rule !== "") {
+      writer.uint32(50).string(message.rule);
+    }
+    if (message.verdict !== "") {
+      writer.uint32(58).string(message.verdict);
+    }
+    if (message.raw !== "") {
+      writer.uint32(66).string(message.raw);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TraceResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTraceResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.time = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.traceId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.table = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.chain = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.hook = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.rule = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.verdict = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.raw = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TraceResponse {
+    return {
+      time: isSet(object.time) ? fromJsonTimestamp(object.time) : undefined,
+      traceId: isSet(object.traceId)
+        ? globalThis.String(object.traceId)
+        : isSet(object.trace_id)
+        ? globalThis.String(object.trace_id)
+        : "",
+      table: isSet(object.table) ? globalThis.String(object.table) : "",
+      chain: isSet(object.chain) ? globalThis.String(object.chain) : "",
+      hook: isSet(object.hook) ? globalThis.String(object.hook) : "",
+      rule: isSet(object.rule) ? globalThis.String(object.rule) : "",
+      verdict: isSet(object.verdict) ? globalThis.String(object.verdict) : "",
+      raw: isSet(object.raw) ? globalThis.String(object.raw) : "",
+    };
+  },
+
+  toJSON(message: TraceResponse): unknown {
+    const obj: any = {};
+    if (message.time !== undefined) {
+      obj.time = fromTimestamp(message.time).toISOString();
+    }
+    if (message.traceId !== "") {
+      obj.traceId = message.traceId;
+    }
+    if (message.table !== "") {
+      obj.table = message.table;
+    }
+    if (message.chain !== "") {
+      obj.chain = message.chain;
+    }
+    if (message.hook !== "") {
+      obj.hook = message.hook;
+    }
+    if (message.rule !== "") {
+      obj.rule = message.rule;
+    }
+    if (message.verdict !== "") {
+      obj.verdict = message.verdict;
+    }
+    if (message.raw !== "") {
+      obj.raw = message.raw;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TraceResponse>): TraceResponse {
+    return TraceResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TraceResponse>): TraceResponse {
+    const message = createBaseTraceResponse();
+    message.time = (object.time !== undefined && object.time !== null) ? Timestamp.fromPartial(object.time) : undefined;
+    message.traceId = object.traceId ?? "";
+    message.table = object.table ?? "";
+    message.chain = object.chain ?? "";
+    message.hook = object.hook ?? "";
+    message.rule = object.rule ?? "";
+    message.verdict = object.verdict ?? "";
+    message.raw = object.raw ?? "";
+    return message;
+  },
+};
+
 export type MfcServiceDefinition = typeof MfcServiceDefinition;
 export const MfcServiceDefinition = {
   name: "MfcService",
@@ -2398,6 +3374,24 @@ export const MfcServiceDefinition = {
       responseStream: false,
       options: { idempotencyLevel: "IDEMPOTENT" },
     },
+    /** Explain why a flow is (not) forwarded, from kernel evidence gathered over a short window. */
+    diagnose: {
+      name: "Diagnose",
+      requestType: DiagnoseRequest as typeof DiagnoseRequest,
+      requestStream: false,
+      responseType: DiagnoseResponse as typeof DiagnoseResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** Follow one flow's packets through netfilter (nft trace) on its iif for up to duration_ms. */
+    trace: {
+      name: "Trace",
+      requestType: TraceRequest as typeof TraceRequest,
+      requestStream: false,
+      responseType: TraceResponse as typeof TraceResponse,
+      responseStream: true,
+      options: {},
+    },
   },
 } as const;
 
@@ -2424,6 +3418,13 @@ export interface MfcServiceImplementation<CallContextExt = {}> {
     request: ApplyRoutesRequest,
     context: CallContext & CallContextExt,
   ): Promise<DeepPartial<ApplyRoutesResponse>>;
+  /** Explain why a flow is (not) forwarded, from kernel evidence gathered over a short window. */
+  diagnose(request: DiagnoseRequest, context: CallContext & CallContextExt): Promise<DeepPartial<DiagnoseResponse>>;
+  /** Follow one flow's packets through netfilter (nft trace) on its iif for up to duration_ms. */
+  trace(
+    request: TraceRequest,
+    context: CallContext & CallContextExt,
+  ): ServerStreamingMethodResult<DeepPartial<TraceResponse>>;
 }
 
 export interface MfcServiceClient<CallOptionsExt = {}> {
@@ -2449,6 +3450,10 @@ export interface MfcServiceClient<CallOptionsExt = {}> {
     request: DeepPartial<ApplyRoutesRequest>,
     options?: CallOptions & CallOptionsExt,
   ): Promise<ApplyRoutesResponse>;
+  /** Explain why a flow is (not) forwarded, from kernel evidence gathered over a short window. */
+  diagnose(request: DeepPartial<DiagnoseRequest>, options?: CallOptions & CallOptionsExt): Promise<DiagnoseResponse>;
+  /** Follow one flow's packets through netfilter (nft trace) on its iif for up to duration_ms. */
+  trace(request: DeepPartial<TraceRequest>, options?: CallOptions & CallOptionsExt): AsyncIterable<TraceResponse>;
 }
 
 function floatToJson(value: number | null | undefined): number | string | null | undefined {

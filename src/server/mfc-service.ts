@@ -4,14 +4,26 @@
 import type { CallContext } from "nice-grpc-common";
 import { DomainError } from "../engine/domain-error.js";
 import type { RouteEngine, RouteSpec } from "../engine/route-engine.js";
-import type { MfcServiceImplementation, Route } from "../gen/mfc.js";
-import { toForeignEntry, toRouteStatus, toVifStatus } from "./proto-views.js";
+import type { MfcServiceImplementation } from "../gen/mfc.js";
+import { toForeignEntry, toRoute, toRouteStatus, toVifStatus } from "./proto-views.js";
 import type { RouteStore } from "../state/route-store.js";
 import { toStoredRoute } from "./stored-routes.js";
 import { validateOwner, validateRoute, validateRouteKey, validateRoutes } from "./validate-route.js";
 import { watchStats } from "./watch-stats.js";
+import { diagnose, type FlowProbes } from "./diagnose.js";
+import { traceFlow, type TraceStarter } from "./trace-flow.js";
 
-export function createMfcService(engine: RouteEngine, store: RouteStore): MfcServiceImplementation {
+/** Kernel probes and tracing for Diagnose/Trace; absent in unit tests with a fake kernel. */
+export interface Diagnostics {
+  probes?: FlowProbes;
+  trace?: TraceStarter;
+}
+
+export function createMfcService(
+  engine: RouteEngine,
+  store: RouteStore,
+  diagnostics: Diagnostics = {},
+): MfcServiceImplementation {
   const durable = async (): Promise<void> => {
     try {
       await store.flush();
@@ -55,6 +67,15 @@ export function createMfcService(engine: RouteEngine, store: RouteStore): MfcSer
     watchStats(request, context: CallContext) {
       return watchStats(engine, request, context.signal);
     },
+    async diagnose(request, context: CallContext) {
+      if (!diagnostics.probes) {
+        throw new DomainError("unavailable", "Diagnose is not available in this mfcd (no kernel probes)");
+      }
+      return diagnose(engine, diagnostics.probes, request, context.signal);
+    },
+    trace(request, context: CallContext) {
+      return traceFlow(engine, diagnostics.trace, request, context.signal);
+    },
     async applyRoutes(request) {
       const owner = validateOwner(request.owner);
       const specs = validateRoutes(request.routes);
@@ -95,6 +116,3 @@ export function applyAndStore(
   return result;
 }
 
-function toRoute(spec: RouteSpec): Route {
-  return { source: spec.source, group: spec.group, iif: spec.iif, oifs: [...spec.oifs] };
-}

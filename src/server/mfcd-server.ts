@@ -10,7 +10,7 @@ import { MfcServiceDefinition } from "../gen/mfc.js";
 import { errorMapperMiddleware } from "./error-mapper.js";
 import { formatListenAddress, grpcTarget, type ListenAddress } from "./listen-address.js";
 import type { Logger } from "./logger.js";
-import { createMfcService } from "./mfc-service.js";
+import { createMfcService, type Diagnostics } from "./mfc-service.js";
 import { addReflection } from "./reflection.js";
 import { createTerminator } from "./terminator.js";
 import { prepareUnixSocket } from "./unix-socket.js";
@@ -22,6 +22,8 @@ export interface MfcdServerOptions {
   engine: RouteEngine;
   /** Durable state; every mutation is flushed before its RPC answers. */
   store: RouteStore;
+  /** Kernel probes and nft tracing for Diagnose/Trace. */
+  diagnostics?: Diagnostics;
   /** Largest request accepted (larger → RESOURCE_EXHAUSTED); default 32 MiB (100k-route applies). */
   maxMessageBytes?: number;
   listen: ListenAddress[];
@@ -47,7 +49,7 @@ export class MfcdServer {
     const health = HealthState();
     health.setStatus("unknown");
     const terminator = createTerminator();
-    const service = createMfcService(options.engine, options.store);
+    const service = createMfcService(options.engine, options.store, options.diagnostics);
     const servers: Server[] = [];
     const unixPaths: string[] = [];
     const addresses: string[] = [];

@@ -1,8 +1,8 @@
 // Engine views → generated proto messages.
 
-import type { ForeignView, RouteState as EngineRouteState, RouteView, VifView } from "../engine/route-engine.js";
+import type { ForeignView, RouteSpec, RouteState as EngineRouteState, RouteView, VifView } from "../engine/route-engine.js";
 import type { SgCounters } from "../engine/kernel-port.js";
-import { RouteState, type Counters, type ForeignEntry, type RouteStatus, type VifStatus } from "../gen/mfc.js";
+import { RouteState, type Counters, type ForeignEntry, type Route, type RouteStatus, type VifStatus } from "../gen/mfc.js";
 import type { Timestamp } from "../gen/google/protobuf/timestamp.js";
 
 const STATE: Record<EngineRouteState, RouteState> = {
@@ -18,7 +18,7 @@ export function toCounters(c: SgCounters | undefined): Counters {
 export function toRouteStatus(view: RouteView): RouteStatus {
   const { spec } = view;
   return {
-    route: { source: spec.source, group: spec.group, iif: spec.iif, oifs: [...spec.oifs] },
+    route: toRoute(spec),
     state: STATE[view.state],
     reason: view.reason,
     counters: toCounters(view.counters),
@@ -27,6 +27,17 @@ export function toRouteStatus(view: RouteView): RouteStatus {
     downInterfaces: [...view.down],
     driftRepairs: view.driftRepairs,
     lastDrift: view.lastDrift,
+  };
+}
+
+export function toRoute(spec: RouteSpec): Route {
+  return {
+    source: spec.source,
+    group: spec.group,
+    iif: spec.iif,
+    oifs: [...spec.oifs],
+    rewriteSource: spec.rewriteSource,
+    setTtl: spec.setTtl,
   };
 }
 

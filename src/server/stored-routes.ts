@@ -6,7 +6,7 @@ import type { RouteSpec, StoredRouteRecord } from "../engine/route-engine.js";
 import type { StoredRoute } from "../state/stored-route.js";
 
 export function toStoredRoute(spec: RouteSpec, owner: string): StoredRoute {
-  return {
+  const stored: StoredRoute = {
     family: spec.family,
     table: spec.table,
     source: spec.source,
@@ -15,10 +15,13 @@ export function toStoredRoute(spec: RouteSpec, owner: string): StoredRoute {
     oifs: [...spec.oifs],
     owner,
   };
+  if (spec.rewriteSource !== undefined) stored.rewriteSource = spec.rewriteSource;
+  if (spec.setTtl !== undefined) stored.setTtl = spec.setTtl;
+  return stored;
 }
 
 export function fromStoredRoute(route: StoredRoute): StoredRouteRecord {
-  return {
+  const record: StoredRouteRecord = {
     spec: {
       family: route.family,
       table: route.table,
@@ -29,4 +32,7 @@ export function fromStoredRoute(route: StoredRoute): StoredRouteRecord {
     },
     owner: route.owner,
   };
+  if (typeof route.rewriteSource === "string") record.spec.rewriteSource = route.rewriteSource;
+  if (typeof route.setTtl === "number") record.spec.setTtl = route.setTtl;
+  return record;
 }

@@ -39,7 +39,12 @@ export function validateSource(value: string, field: string, out: FieldViolation
   }
 }
 
-export function validateGroup(value: string, field: string, out: FieldViolation[]): void {
+export function validateGroup(
+  value: string,
+  field: string,
+  out: FieldViolation[],
+  options: { allowLinkLocal?: boolean } = {},
+): void {
   if (value === "") {
     out.push({ field, description: "group is required, e.g. 239.1.1.1" });
     return;
@@ -52,7 +57,7 @@ export function validateGroup(value: string, field: string, out: FieldViolation[
     });
   } else if (!isIpv4Multicast(addr)) {
     out.push({ field, description: `"${value}" is not a multicast group (must be in 224.0.0.0/4)` });
-  } else if (isIpv4LinkLocalMulticast(addr)) {
+  } else if (isIpv4LinkLocalMulticast(addr) && !options.allowLinkLocal) {
     out.push({
       field,
       description: `"${value}" is in 224.0.0.0/24, the link-local control block: the kernel never routes it`,
@@ -147,9 +152,36 @@ function collectRouteViolations(route: Route | undefined, field: string, sink: F
     }
     seen.add(oif);
   });
+  if (route.rewriteSource !== undefined) {
+    const addr = parseIpv4(route.rewriteSource);
+    if (addr === undefined || !isIpv4UnicastSource(addr)) {
+      out.push({
+        field: `${field}.rewrite_source`,
+        description: `"${route.rewriteSource}" is not a unicast dotted-quad IPv4 address (the new source of the flow)`,
+      });
+    } else if (route.rewriteSource === route.source) {
+      out.push({ field: `${field}.rewrite_source`, description: "rewrite_source equals source: nothing to rewrite" });
+    }
+  }
+  if (route.setTtl !== undefined && (route.setTtl < 2 || route.setTtl > 255)) {
+    out.push({
+      field: `${field}.set_ttl`,
+      description: `${route.setTtl} is not a useful TTL: 2..255 (the kernel forwards only packets arriving with TTL ≥ 2)`,
+    });
+  }
   sink.push(...out);
   if (out.length > 0) return undefined;
-  return { family: "ipv4", table: 0, source: route.source, group: route.group, iif: route.iif, oifs: [...route.oifs] };
+  const spec: RouteSpec = {
+    family: "ipv4",
+    table: 0,
+    source: route.source,
+    group: route.group,
+    iif: route.iif,
+    oifs: [...route.oifs],
+  };
+  if (route.rewriteSource !== undefined) spec.rewriteSource = route.rewriteSource;
+  if (route.setTtl !== undefined) spec.setTtl = route.setTtl;
+  return spec;
 }
 
 /** Validate the (source, group) of a DelRoute request. */

@@ -32,6 +32,13 @@ describe("createMfcClient", () => {
       async applyRoutes() {
         throw new ServerError(Status.UNIMPLEMENTED, "not in this test");
       },
+      async diagnose() {
+        throw new ServerError(Status.UNIMPLEMENTED, "not in this test");
+      },
+      // eslint-disable-next-line require-yield
+      async *trace() {
+        throw new ServerError(Status.UNIMPLEMENTED, "not in this test");
+      },
       async *watchStats() {
         yield { routes: [], vifs: [], part: 0, parts: 1 };
       },

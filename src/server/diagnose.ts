@@ -1,0 +1,144 @@
+// Diagnose: gather kernel evidence about one flow over a window (counters before/after, upcalls,
+// rp_filter, the route back to the source, link flags, an nft TTL probe) and judge it with the
+// pure diagnoseFlow(). The probes are injected so the server stays free of kernel details.
+
+import { delay } from "abort-controller-x";
+import { diagnoseFlow, renderFindings, type Finding, type FlowEvidence, type LinkEvidence } from "../engine/diagnose-flow.js";
+import { DomainError, type FieldViolation } from "../engine/domain-error.js";
+import type { RouteEngine, VifView } from "../engine/route-engine.js";
+import { MAX_VIFS } from "../engine/vif-table.js";
+import type { DiagnoseRequest, DiagnoseResponse } from "../gen/mfc.js";
+import { Severity } from "../gen/mfc.js";
+import { toTimestamp } from "./proto-views.js";
+import { validateGroup, validateInterfaceName, validateSource } from "./validate-route.js";
+
+export interface FlowProbes {
+  /** Links of mfcd's namespace. */
+  links(): { name: string; ifindex: number; up: boolean; running: boolean; multicast: boolean }[];
+  /** rp_filter of an interface: conf.all, conf.<iif>, effective = max. */
+  rpFilter(iif: string): { all: number; iface: number; effective: number } | undefined;
+  /** The kernel's route lookup back to `source`, judged for arrival on `iif`. */
+  reversePath(source: string, iif: string): { strictOk: boolean; looseOk: boolean; detail: string } | undefined;
+  /** TcpExtIPReversePathFilter now. */
+  rpFilterDrops(): number;
+  /** Upcalls for (S,G) since `sinceMs` (Date.now() clock), by VIF index. */
+  upcalls(
+    source: string,
+    group: string,
+    sinceMs: number,
+  ): { nocache: { vif: number; count: number }[]; wrongvif: { vif: number; count: number }[] };
+  /** nft counters on the iif for this flow split by TTL; a string says why it cannot run. */
+  ttlProbe(
+    flow: { iif: string; source: string; group: string },
+    windowMs: number,
+    signal: AbortSignal,
+  ): Promise<{ le1: number; gt1: number }> | string;
+}
+
+export const DEFAULT_WINDOW_MS = 2000;
+
+const SEVERITY: Record<Finding["severity"], Severity> = {
+  info: Severity.SEVERITY_INFO,
+  warning: Severity.SEVERITY_WARNING,
+  error: Severity.SEVERITY_ERROR,
+};
+
+export async function diagnose(
+  engine: RouteEngine,
+  probes: FlowProbes,
+  request: DiagnoseRequest,
+  signal: AbortSignal,
+): Promise<DiagnoseResponse> {
+  const violations: FieldViolation[] = [];
+  validateSource(request.source, "source", violations);
+  validateGroup(request.group, "group", violations, { allowLinkLocal: true });
+  if (request.iif) validateInterfaceName(request.iif, "iif", violations);
+  const windowMs = request.windowMs === 0 ? DEFAULT_WINDOW_MS : request.windowMs;
+  if (windowMs < 100 || windowMs > 30_000) {
+    violations.push({ field: "window_ms", description: `${windowMs} ms: the window must be 100..30000 ms` });
+  }
+  if (violations.length > 0) throw DomainError.invalid(violations);
+
+  const key = { family: "ipv4" as const, table: 0, source: request.source, group: request.group };
+  const before = engine.flowSnapshot(key);
+  const iif = request.iif || before.route?.spec.iif;
+  const sinceMs = Date.now();
+  const dropsBefore = probes.rpFilterDrops();
+  const probe = iif
+    ? probes.ttlProbe({ iif, source: before.route?.spec.source ?? request.source, group: request.group }, windowMs, signal)
+    : "no iif known for the flow";
+  const ttlPromise = typeof probe === "string" ? undefined : probe.catch((err: unknown) => String(err));
+  await delay(signal, windowMs);
+  const ttlResult: { le1: number; gt1: number } | string = ttlPromise ? await ttlPromise : (probe as string);
+  const after = engine.flowSnapshot(key);
+  const drops = probes.rpFilterDrops() - dropsBefore;
+  const upcalls = probes.upcalls(request.source, request.group, sinceMs);
+  const vifName = (vif: number) => after.vifs.find((v) => v.vif === vif)?.name ?? `vif ${vif}`;
+  const linkList = probes.links();
+  const route = after.route;
+  const names = route ? [route.spec.iif, ...route.spec.oifs] : iif ? [iif] : [];
+  if (iif && !names.includes(iif)) names.unshift(iif);
+  const links: LinkEvidence[] = names.map((name) => {
+    const l = linkList.find((x) => x.name === name);
+    return l
+      ? { name, exists: true, up: l.up, running: l.running, multicast: l.multicast }
+      : { name, exists: false, up: false, running: false, multicast: false };
+  });
+  const outDelta = (name: string) => {
+    const a = findVif(after.vifs, name);
+    const b = findVif(before.vifs, name);
+    return a && b ? Number(a.counters.outPackets - b.counters.outPackets) : 0;
+  };
+
+  const evidence: FlowEvidence = {
+    source: request.source,
+    group: request.group,
+    iif,
+    windowMs,
+    route: route && {
+      state: route.state,
+      reason: route.reason,
+      iif: route.spec.iif,
+      oifs: route.spec.oifs,
+      missing: route.missing,
+    },
+    links,
+    rpFilter: iif ? probes.rpFilter(iif) : undefined,
+    reversePath: iif ? probes.reversePath(request.source, iif) : undefined,
+    rpFilterDrops: drops,
+    mfc: {
+      present: after.mfc !== undefined,
+      packets: after.mfc && before.mfc ? Number(after.mfc.packets - before.mfc.packets) : Number(after.mfc?.packets ?? 0n),
+      wrongIf: after.mfc && before.mfc ? Number(after.mfc.wrongIf - before.mfc.wrongIf) : 0,
+    },
+    oifOut: (route?.spec.oifs ?? []).map((name) => ({ name, packets: outDelta(name) })),
+    upcalls: {
+      nocache: upcalls.nocache.map((u) => ({ iif: vifName(u.vif), count: u.count })),
+      wrongvif: upcalls.wrongvif.map((u) => ({ iif: vifName(u.vif), count: u.count })),
+    },
+    ttl: typeof ttlResult === "string" ? undefined : ttlResult,
+    ttlUnavailable: typeof ttlResult === "string" ? ttlResult : undefined,
+    foreignEntry: after.foreign,
+    vifs: { used: after.vifsUsed, limit: MAX_VIFS },
+  };
+  const findings = diagnoseFlow(evidence);
+  return {
+    source: request.source,
+    group: request.group,
+    iif: iif ?? "",
+    windowMs,
+    time: toTimestamp(Date.now()),
+    findings: findings.map((f) => ({
+      code: f.code,
+      severity: SEVERITY[f.severity],
+      explanation: f.explanation,
+      evidence: f.evidence.map(([name, value]) => ({ name, value })),
+      fix: f.fix,
+    })),
+    text: renderFindings({ source: request.source, group: request.group, iif }, findings),
+  };
+}
+
+function findVif(vifs: VifView[], name: string): VifView | undefined {
+  return vifs.find((v) => v.name === name);
+}
