@@ -1,8 +1,8 @@
 // The raw kernel floor: a tight MRT_ADD_MFC loop through src/kernel (MrouteSocket, koffi,
 // struct encoding) from this very process, inside a bench namespace — what mfcd could reach if
 // gRPC, validation and the engine cost nothing. Also the floor of a full MFC dump
-// (/proc/net/ip_mr_cache read + parse) at the largest size, the kernel-side baseline of
-// ListRoutes.
+// (/proc/net/ip_mr_cache read + parse) at one size (the ListRoutes size), the kernel-side
+// baseline of ListRoutes. The largest size (100k) is the floor of a bulk ApplyRoutes.
 
 import { MrouteSocket } from "../src/kernel/index.js";
 import { GROUP, IIF, OIFS, sourceAt, type BenchNs } from "./lib/bench-netns.js";
@@ -21,10 +21,10 @@ export interface FloorAdd {
 
 export interface KernelFloorResult {
   add: FloorAdd[];
-  /** dumpMfc() (read + parse of /proc/net/ip_mr_cache) at the largest size, in ms. */
+  /** dumpMfc() (read + parse of /proc/net/ip_mr_cache) at `dumpSize`, in ms. */
   dumpMs: LatencySummary & { routes: number };
   /**
-   * sgCounters() (SIOCGETSGCNT) for every entry at the largest size, in ms per sweep: what one
+   * sgCounters() (SIOCGETSGCNT) for every entry at `dumpSize`, in ms per sweep: what one
    * WatchStats update or ListRoutes costs in ioctls alone.
    */
   countersMs: LatencySummary & { routes: number };
@@ -47,8 +47,19 @@ function openWithVifs(ns: BenchNs): { sock: MrouteSocket; parent: number; oifs: 
   }
 }
 
-export function runKernelFloor(ns: BenchNs, sizes: readonly number[], repetitions: number, dumpCalls: number): KernelFloorResult {
+/**
+ * A tight MRT_ADD_MFC loop at each size (best of `repetitions`, each on an empty table); the dump
+ * and counter sweeps at `dumpSize` (one of `sizes`; default the largest).
+ */
+export function runKernelFloor(
+  ns: BenchNs,
+  sizes: readonly number[],
+  repetitions: number,
+  dumpCalls: number,
+  dumpSize: number = Math.max(...sizes),
+): KernelFloorResult {
   const largest = Math.max(...sizes);
+  if (!sizes.includes(dumpSize)) throw new Error(`kernel floor: dump size ${dumpSize} is not one of the sizes`);
   const sources = Array.from({ length: largest }, (_, i) => sourceAt(i));
   const add: FloorAdd[] = [];
   let dumpMs: KernelFloorResult["dumpMs"] | undefined;
@@ -74,7 +85,7 @@ export function runKernelFloor(ns: BenchNs, sizes: readonly number[], repetition
         for (let i = 0; i < size; i++) sock.addMfc(sources[i] as string, GROUP, parent, oifs);
         runs.push((nowNs() - t0) / 1e9);
 
-        if (size === largest && rep === repetitions - 1) {
+        if (size === dumpSize && rep === repetitions - 1) {
           const samples: number[] = [];
           for (let k = 0; k < dumpCalls; k++) {
             const d0 = nowNs();

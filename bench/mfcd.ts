@@ -1,11 +1,13 @@
 // mfcd as a real child process (`ip netns exec NS node ... --listen unix:... --log-level warn`)
 // driven through the SDK over a Unix socket: unary AddRoute (sequential and N in flight),
-// ListRoutes, WatchStats CPU and RSS, with mfcd's own CPU time read from /proc/<pid>/stat.
+// ListRoutes, WatchStats CPU and RSS, bulk ApplyRoutes, restart with restore from the state
+// file, with mfcd's own CPU time read from /proc/<pid>/stat. Every mfcd persists to a state file
+// in the bench's temporary directory (--state-file), never to /var/lib/mfcd.
 
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { ListRoutesResponse } from "../src/gen/mfc.js";
+import { ApplyRoutesRequest, ApplyRoutesResponse, ListRoutesResponse, type Route } from "../src/gen/mfc.js";
 import { createMfcClient, RouteState, type MfcClient } from "../src/sdk/index.js";
 import { run } from "../test/helpers/netns.js";
 import { GROUP, IIF, OIFS, kernelEntryCount, sourceAt, type BenchNs } from "./lib/bench-netns.js";
@@ -78,20 +80,36 @@ export interface RunningMfcd {
   daemon: Daemon;
   client: MfcClient;
   socketPath: string;
+  /** The --state-file this mfcd persists to (in the bench's temporary directory). */
+  stateFile: string;
   /** Seconds from spawn to health SERVING. */
   startSeconds: number;
+  /** SIGTERM (graceful: flush, MRT_DONE), SIGKILL after 10 s. */
   stop(): Promise<void>;
+  /** SIGKILL: no shutdown at all; the kernel drops the table when the socket goes. */
+  kill(): Promise<void>;
 }
 
 export interface StartOptions {
   /** Extra node flags before the script, e.g. --cpu-prof. */
   nodeFlags?: string[];
   readyTimeoutMs?: number;
+  /**
+   * --state-file (persistence on, as users run mfcd); default `mfcd.state` in this start's own
+   * temporary directory. Pass another mfcd's stateFile to restart from its state.
+   */
+  stateFile?: string;
+  /** --max-routes (default: mfcd's own default). */
+  maxRoutes?: number;
+  /** Period of the readiness poll (socket file, then health Check), ms; default 25. */
+  pollMs?: number;
 }
 
 export async function startMfcd(ns: BenchNs, entry: MfcdEntry, opts: StartOptions = {}): Promise<RunningMfcd> {
   const dir = makeTempDir();
   const socketPath = path.join(dir, "mfcd.sock");
+  const stateFile = opts.stateFile ?? path.join(dir, "mfcd.state");
+  const pollMs = opts.pollMs ?? 25;
   const t0 = nowNs();
   // `ip netns exec` execs node, so the child's pid is mfcd's own.
   const daemon = spawnDaemon(
@@ -107,16 +125,25 @@ export async function startMfcd(ns: BenchNs, entry: MfcdEntry, opts: StartOption
       `unix:${socketPath}`,
       "--log-level",
       "warn",
+      "--state-file",
+      stateFile,
+      ...(opts.maxRoutes === undefined ? [] : ["--max-routes", String(opts.maxRoutes)]),
     ],
     REPO_ROOT,
   );
-  const client = createMfcClient(`unix:${socketPath}`, { deadlineMs: 30_000 });
+  const newClient = () => createMfcClient(`unix:${socketPath}`, { deadlineMs: 30_000 });
+  let client = newClient();
   const stop = async (): Promise<void> => {
     client.close();
     await daemon.stop("SIGTERM", 10_000);
   };
+  const kill = async (): Promise<void> => {
+    client.close();
+    await daemon.stop("SIGKILL", 1000);
+  };
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 30_000);
   let last = "no socket yet";
+  let servedNs: number;
   try {
     for (;;) {
       if (daemon.hasExited()) throw new Error(`mfcd exited before serving: ${daemon.stderr().trim() || "(no stderr)"}`);
@@ -126,20 +153,27 @@ export async function startMfcd(ns: BenchNs, entry: MfcdEntry, opts: StartOption
             client.health(),
             sleep(2000).then(() => "no answer in 2 s"),
           ]);
-          if (status === "SERVING") break;
+          if (status === "SERVING") {
+            servedNs = nowNs();
+            break;
+          }
           last = `health ${status}`;
         } catch (err) {
           last = err instanceof Error ? err.message : String(err);
+          // A failed connect leaves the channel in reconnect backoff (1 s and more), which
+          // would be measured as start time: probe again over a new channel.
+          client.close();
+          client = newClient();
         }
       }
       if (Date.now() > deadline) throw new Error(`mfcd not SERVING in time (${last}): ${daemon.stderr().trim()}`);
-      await sleep(25);
+      await sleep(pollMs);
     }
   } catch (err) {
     await stop();
     throw err;
   }
-  return { daemon, client, socketPath, startSeconds: (nowNs() - t0) / 1e9, stop };
+  return { daemon, client, socketPath, stateFile, startSeconds: (servedNs - t0) / 1e9, stop, kill };
 }
 
 export interface Segment {
@@ -391,4 +425,141 @@ export async function watchStatsCpu(m: RunningMfcd, expected: number, windowMs: 
 
 export function mfcdMemory(m: RunningMfcd): Memory {
   return memory(m.daemon.pid);
+}
+
+export interface ApplyRun {
+  routes: number;
+  /** What the call did, from the response. */
+  added: number;
+  unchanged: number;
+  /** Client-side wall time of the one ApplyRoutes call: request encoding to decoded response. */
+  seconds: number;
+  routesPerSec: number;
+  /** mfcd's own CPU time (utime+stime, all threads) during the call, per route, µs. */
+  serverCpuUsPerRoute: number;
+  /** This (the client's) process's CPU during the call, per route, µs. */
+  clientCpuUsPerRoute: number;
+  requestBytes: number;
+  responseBytes: number;
+  /** Resolved entries in the kernel table right after the answer. */
+  kernelEntries: number;
+  /** mfcd VmRSS / VmHWM right after the answer, KiB. */
+  rssKiB: number;
+  hwmKiB: number;
+  /** Size of the state file right after the answer. */
+  stateFileBytes: number;
+}
+
+export function benchRoutes(count: number, group: string = GROUP): Route[] {
+  return Array.from({ length: count }, (_, i) => ({ source: sourceAt(i), group, iif: IIF, oifs: [...OIFS] }));
+}
+
+/**
+ * One ApplyRoutes of `routes` (prepared before the clock), timed on the client from the call to
+ * the decoded response — which mfcd sends only once the kernel holds the routes and the state
+ * file is fdatasynced. `expect` is what the response must say; the kernel is counted afterwards.
+ */
+export async function applyRoutes(
+  m: RunningMfcd,
+  ns: BenchNs,
+  routes: Route[],
+  expect: { added: number; unchanged: number; kernelEntries: number },
+): Promise<ApplyRun> {
+  const request = { routes };
+  const cpu0 = cpuSeconds(m.daemon.pid);
+  const client0 = process.cpuUsage();
+  const t0 = nowNs();
+  const res = await m.client.applyRoutes(request);
+  const seconds = (nowNs() - t0) / 1e9;
+  const cpu = cpuSeconds(m.daemon.pid) - cpu0;
+  const client = process.cpuUsage(client0);
+  const mem = memory(m.daemon.pid);
+  const kernelEntries = kernelEntryCount(ns);
+  const got = `added ${res.added}, removed ${res.removed}, replaced ${res.replaced}, unchanged ${res.unchanged}`;
+  if (res.added !== expect.added || res.unchanged !== expect.unchanged || res.removed !== 0 || res.replaced !== 0) {
+    throw new Error(`ApplyRoutes of ${routes.length}: ${got}; expected added ${expect.added}, unchanged ${expect.unchanged}`);
+  }
+  if (kernelEntries !== expect.kernelEntries) {
+    throw new Error(`kernel holds ${kernelEntries} entries after ApplyRoutes (${got}), expected ${expect.kernelEntries}`);
+  }
+  const n = routes.length;
+  return {
+    routes: n,
+    added: res.added,
+    unchanged: res.unchanged,
+    seconds,
+    routesPerSec: n / seconds,
+    serverCpuUsPerRoute: (cpu * 1e6) / n,
+    clientCpuUsPerRoute: (client.user + client.system) / n,
+    requestBytes: ApplyRoutesRequest.encode(ApplyRoutesRequest.fromPartial(request)).finish().length,
+    responseBytes: ApplyRoutesResponse.encode(res).finish().length,
+    kernelEntries,
+    rssKiB: mem.rssKiB,
+    hwmKiB: mem.hwmKiB,
+    stateFileBytes: fs.statSync(m.stateFile).size,
+  };
+}
+
+/**
+ * JIT warm-up of the ApplyRoutes path (client and server) under another owner and group:
+ * apply `count`, re-apply them, then remove them all, leaving the table empty.
+ */
+export async function warmUpApply(m: RunningMfcd, count: number): Promise<void> {
+  const owner = "bench-warmup";
+  const routes = benchRoutes(count, "239.9.9.9");
+  await m.client.applyRoutes({ routes, owner });
+  await m.client.applyRoutes({ routes, owner });
+  await m.client.applyRoutes({ routes: [], owner, allowEmpty: true });
+}
+
+export interface StartRun {
+  /** Routes in the state file, restored before SERVING. */
+  routes: number;
+  runs: number;
+  /** Spawn (`ip netns exec … node mfcd`) to the first health SERVING answer, ms. */
+  spawnToServingMs: LatencySummary;
+  /** Kernel entries counted right after each SERVING (all must be `routes`). */
+  kernelEntriesAtServing: number[];
+  /** mfcd VmRSS right after SERVING (last run), KiB. */
+  rssKiB: number;
+}
+
+/**
+ * `runs` × (spawn mfcd with `stateFile`, or a fresh empty one, wait for SERVING polling every
+ * 2 ms, count the kernel's entries at once, SIGKILL). With `stateFile`, every start restores
+ * the same `expected` routes (a SIGKILLed mfcd leaves the file as it was).
+ */
+export async function startupTimes(
+  ns: BenchNs,
+  entry: MfcdEntry,
+  runs: number,
+  expected: number,
+  opts: { stateFile?: string; nodeFlags?: string[] } = {},
+): Promise<StartRun> {
+  const ms: number[] = [];
+  const counts: number[] = [];
+  let rssKiB = 0;
+  for (let i = 0; i < runs; i++) {
+    const before = kernelEntryCount(ns);
+    if (before !== 0) throw new Error(`kernel holds ${before} entries before an mfcd start`);
+    const m = await startMfcd(ns, entry, {
+      pollMs: 2,
+      ...(opts.stateFile === undefined ? {} : { stateFile: opts.stateFile }),
+      ...(opts.nodeFlags === undefined ? {} : { nodeFlags: opts.nodeFlags }),
+    });
+    try {
+      const n = kernelEntryCount(ns);
+      ms.push(m.startSeconds * 1000);
+      counts.push(n);
+      rssKiB = memory(m.daemon.pid).rssKiB;
+      if (n !== expected) throw new Error(`kernel holds ${n} entries when mfcd answers SERVING, expected ${expected}`);
+    } finally {
+      // A CPU profile is written only on a clean exit: keep the last one.
+      if (opts.nodeFlags?.length && i === runs - 1) await m.stop();
+      else await m.kill();
+    }
+    // The kernel drops a dead owner's table when its socket closes; wait for that, bounded.
+    for (let t = 0; t < 200 && kernelEntryCount(ns) !== 0; t++) await sleep(5);
+  }
+  return { routes: expected, runs, spawnToServingMs: summarize(ms), kernelEntriesAtServing: counts, rssKiB };
 }

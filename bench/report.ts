@@ -1,7 +1,7 @@
 // The results table: figure | mfcd | baseline | ratio (mfcd ÷ baseline) | target | PASS/MISS.
 
 import type { KernelFloorResult } from "./kernel-floor.js";
-import type { AddRun, HealthRun, ListRun, WatchRun } from "./mfcd.js";
+import type { AddRun, ApplyRun, HealthRun, ListRun, StartRun, WatchRun } from "./mfcd.js";
 import type { SmcRun } from "./smcroute.js";
 import type { MachineFacts } from "./lib/procfs.js";
 import { fmt, fmtInt, fmtRatio } from "./lib/stats.js";
@@ -35,26 +35,72 @@ export interface MfcdResults {
   };
 }
 
+/** Bulk ApplyRoutes and restart, each on a fresh mfcd with its own state file. */
+export interface ApplyResults {
+  /** Routes of the JIT warm-up apply (another owner and group, removed again) before each measurement. */
+  warmUpRoutes: number;
+  /** ApplyRoutes of `small` new routes (10k) into an empty table. */
+  small: ApplyRun;
+  /** ApplyRoutes of `large` new routes (100k) into an empty table. */
+  large: ApplyRun;
+  /** The same `large` routes applied again: all unchanged. */
+  reapply: ApplyRun;
+  /** Starts with the `small` apply's state file (mfcd SIGKILLed after it): restore to SERVING. */
+  restore: StartRun;
+  /** Starts with an empty (absent) state file: the bare startup. */
+  emptyStart: StartRun;
+}
+
 export type SmcrouteResults =
   | { available: false; reason: string }
-  | { available: true; version: string; installedNow: boolean; perRoute: SmcRun; batchSmall: SmcRun; batchLarge: SmcRun };
+  | {
+      available: true;
+      version: string;
+      installedNow: boolean;
+      perRoute: SmcRun;
+      batchSmall: SmcRun;
+      batchLarge: SmcRun;
+      /** `smcroutectl -b` at the large ApplyRoutes size (100k), time-capped. */
+      batchApply: SmcRun;
+    };
 
 export interface Targets {
   unaryP50Us: number;
   listP50Ms: number;
   watchCpuPercent: number;
   rssMiB: number;
+  /** One ApplyRoutes of new routes, at both sizes (10k and 100k). */
+  applyRoutesPerSec: number;
+  /** Spawn to SERVING with the 10k-route state restored into the kernel. */
+  restoreMs: number;
 }
 
-export const TARGETS: Targets = { unaryP50Us: 250, listP50Ms: 20, watchCpuPercent: 3, rssMiB: 100 };
+export const TARGETS: Targets = {
+  unaryP50Us: 250,
+  listP50Ms: 20,
+  watchCpuPercent: 3,
+  rssMiB: 100,
+  applyRoutesPerSec: 100_000,
+  restoreMs: 300,
+};
+
+export interface Sizes {
+  /** AddRoute segments (1k). */
+  small: number;
+  /** AddRoute runs, ListRoutes, WatchStats (10k); also the small ApplyRoutes and the restore. */
+  large: number;
+  /** The large ApplyRoutes (100k). */
+  apply: number;
+}
 
 const k = (n: number): string => (n >= 1000 && n % 1000 === 0 ? `${n / 1000}k` : String(n));
 
 export function buildRows(
   floor: KernelFloorResult,
   m: MfcdResults,
+  apply: ApplyResults,
   smc: SmcrouteResults,
-  sizes: { small: number; large: number },
+  sizes: Sizes,
   targets: Targets = TARGETS,
 ): Row[] {
   const rows: Row[] = [];
@@ -158,6 +204,48 @@ export function buildRows(
   });
   row(`RSS peak (VmHWM) at ${k(seq.routes)} [MiB]`, "MiB", mib(m.memory.peakKiB), undefined, (v) => fmt(v, 1));
   row(`RSS empty, just started [MiB]`, "MiB", mib(m.rssEmptyKiB), undefined, (v) => fmt(v, 1));
+
+  // Bulk ApplyRoutes (one call each, fresh mfcd with a state file; clock on the client).
+  const applyTarget = { limit: targets.applyRoutesPerSec, better: "higher" as const, text: `≥ ${fmtInt(targets.applyRoutesPerSec)}/s` };
+  const smcBatchBase = (run: SmcRun | undefined) => {
+    if (!run) return na;
+    if (!run.capped) return { value: run.routesPerSec, label: "smcroutectl -b" };
+    const label = `smcroutectl -b, cut off at ${fmt(run.capped.afterSeconds, 0)} s with ${fmtInt(run.capped.installed)} of ${k(run.routes)} in`;
+    return { value: run.routesPerSec, label };
+  };
+  for (const [a, smcRun] of [
+    [apply.small, smcOk?.batchLarge],
+    [apply.large, smcOk?.batchApply],
+  ] as const) {
+    const A = k(a.routes);
+    row(`ApplyRoutes ${A} new, one call [routes/s]`, "routes/s", a.routesPerSec, floorRate(a.routes), fmtInt, applyTarget);
+    row(`ApplyRoutes ${A} new vs smcroutectl -b [routes/s]`, "routes/s", a.routesPerSec, smcBatchBase(smcRun), fmtInt);
+  }
+  const big = apply.large;
+  const B = k(big.routes);
+  const floorBig = floorAt(big.routes);
+  row(`ApplyRoutes ${B} new, wall time [ms]`, "ms", big.seconds * 1000, { value: floorBig && floorBig.seconds * 1000, label: "kernel floor" }, (v) => fmt(v, 0));
+  row(`ApplyRoutes ${B} again, all unchanged [ms]`, "ms", apply.reapply.seconds * 1000, { value: big.seconds * 1000, label: `${B} new` }, (v) => fmt(v, 0));
+  row(`mfcd CPU per route, ApplyRoutes ${B} new [µs]`, "µs", big.serverCpuUsPerRoute, { value: floorBig?.usPerOp, label: "kernel floor" }, (v) => fmt(v, 1));
+  row(`SDK client CPU per route, ApplyRoutes ${B} new [µs]`, "µs", big.clientCpuUsPerRoute, undefined, (v) => fmt(v, 1));
+  const smcBig = smcOk?.batchApply;
+  const smcRss = smcBig
+    ? { value: mib(smcBig.rssKiB), label: smcBig.capped ? `smcrouted (${fmtInt(smcBig.capped.installed)} routes)` : "smcrouted" }
+    : na;
+  row(`RSS after ApplyRoutes ${B} [MiB]`, "MiB", mib(big.rssKiB), smcRss, (v) => fmt(v, 1));
+  row(`RSS peak (VmHWM) after ApplyRoutes ${B} again [MiB]`, "MiB", mib(apply.reapply.hwmKiB), undefined, (v) => fmt(v, 1));
+
+  // Restart: SIGKILL, then a fresh mfcd on the same state file.
+  const r = apply.restore;
+  row(
+    `restart: spawn → SERVING, ${k(r.routes)} restored, p50 of ${r.runs} [ms]`,
+    "ms",
+    r.spawnToServingMs.p50,
+    { value: apply.emptyStart.spawnToServingMs.p50, label: "empty state" },
+    (v) => fmt(v, 0),
+    { limit: targets.restoreMs, better: "lower", text: `≤ ${targets.restoreMs} ms` },
+  );
+  row(`restart: spawn → SERVING, ${k(r.routes)} restored, max [ms]`, "ms", r.spawnToServingMs.max, { value: apply.emptyStart.spawnToServingMs.max, label: "empty state" }, (v) => fmt(v, 0));
   return rows;
 }
 

@@ -1,12 +1,19 @@
 // `npm run bench`: mfcd against the raw kernel floor and against smcroute, in throwaway network
 // namespaces (`mfcb-<pid>-…`) that are removed at the end, also on error or Ctrl-C.
 //
-//   1. kernel floor: a tight MRT_ADD_MFC loop through src/kernel from this process (1k, 10k),
-//      and a full /proc MFC dump + parse at 10k;
-//   2. mfcd (real child process, --log-level warn) over a Unix socket through the SDK:
-//      AddRoute sequential to 10k; ListRoutes at 10k; mfcd CPU idle and with one WatchStats
-//      client @1 Hz; RSS; then a fresh mfcd for AddRoute with 16 calls in flight to 10k;
-//   3. smcroute (Debian): `smcroutectl add` per route to 10k and `smcroutectl -b` at 1k and 10k.
+//   1. kernel floor: a tight MRT_ADD_MFC loop through src/kernel from this process (1k, 10k,
+//      100k), and a full /proc MFC dump + parse at 10k;
+//   2. mfcd (real child process, --log-level warn, --state-file in a temporary directory: the
+//      state file is written and fdatasynced as in production, never /var/lib/mfcd) over a Unix
+//      socket through the SDK: AddRoute sequential to 10k; ListRoutes at 10k; mfcd CPU idle and
+//      with one WatchStats client @1 Hz; RSS; then a fresh mfcd for AddRoute with 16 calls in
+//      flight to 10k;
+//   3. bulk: a fresh mfcd for one ApplyRoutes of 10k new routes, SIGKILLed, then restarted on
+//      its state file (spawn → SERVING with the 10k back in the kernel, against starting with an
+//      empty state); a fresh mfcd for one ApplyRoutes of 100k new routes, the same 100k again
+//      (all unchanged), RSS;
+//   4. smcroute (Debian): `smcroutectl add` per route to 10k and `smcroutectl -b` at 1k, 10k and
+//      100k (the last cut off after --smc-cap seconds).
 //
 // Prints a table (figure | mfcd | baseline | ratio | target | PASS/MISS) on stdout, progress on
 // stderr, and writes the same results to bench/results.json. Needs root (namespaces, raw sockets).
@@ -14,15 +21,21 @@
 // Options: --runtime build|tsx|dist (default build: compile the current src/ with tsc),
 //          --quick (1/10 of the routes, 3 s CPU windows: for trying the bench itself),
 //          --no-smcroute, --profile (mfcd with --cpu-prof into bench/profiles/),
-//          --window SEC (CPU window, default 10), --json PATH (default bench/results.json).
+//          --window SEC (CPU window, default 10), --json PATH (default bench/results.json),
+//          --smc-cap SEC (time cap of the 100k smcroutectl -b, default 60).
 
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { runKernelFloor } from "./kernel-floor.js";
 import {
   REPO_ROOT,
   addRoutes,
+  applyRoutes,
+  benchRoutes,
+  startupTimes,
+  warmUpApply,
   healthFloor,
   listRoutes,
   mfcdMemory,
@@ -32,7 +45,16 @@ import {
   watchStatsCpu,
   type Runtime,
 } from "./mfcd.js";
-import { TARGETS, buildRows, headerLine, renderTable, type MfcdResults, type SmcrouteResults } from "./report.js";
+import {
+  TARGETS,
+  buildRows,
+  headerLine,
+  renderTable,
+  type ApplyResults,
+  type MfcdResults,
+  type Sizes,
+  type SmcrouteResults,
+} from "./report.js";
 import { ensureSmcroute, smcBatch, smcPerRoute } from "./smcroute.js";
 import { createBenchNs, removeBenchNamespaces, sweepStaleBenchNamespaces } from "./lib/bench-netns.js";
 import { ForeignLoad, machineFacts } from "./lib/procfs.js";
@@ -50,6 +72,7 @@ interface Options {
   profile: boolean;
   windowMs: number;
   json: string;
+  smcCapMs: number;
 }
 
 function options(): Options {
@@ -62,6 +85,7 @@ function options(): Options {
       profile: { type: "boolean", default: false },
       window: { type: "string" },
       json: { type: "string", default: path.join(REPO_ROOT, "bench/results.json") },
+      "smc-cap": { type: "string", default: "60" },
     },
     strict: true,
     allowPositionals: false,
@@ -73,6 +97,8 @@ function options(): Options {
   const quick = values.quick ?? false;
   const windowSec = values.window !== undefined ? Number(values.window) : quick ? 3 : 10;
   if (!(windowSec >= 1 && windowSec <= 60)) throw new Error("--window must be 1..60 seconds");
+  const capSec = Number(values["smc-cap"] ?? "60");
+  if (!(capSec >= 5 && capSec <= 1800)) throw new Error("--smc-cap must be 5..1800 seconds");
   return {
     runtime,
     quick,
@@ -80,7 +106,24 @@ function options(): Options {
     profile: values.profile ?? false,
     windowMs: windowSec * 1000,
     json: path.resolve(values.json ?? "bench/results.json"),
+    smcCapMs: capSec * 1000,
   };
+}
+
+/** Filesystem type under the temporary directory (where the state files live), e.g. "ext4". */
+function tmpFs(): string {
+  try {
+    const dir = os.tmpdir();
+    const mounts = fs
+      .readFileSync("/proc/self/mounts", "utf8")
+      .split("\n")
+      .map((l) => l.split(" "))
+      .filter((f) => f.length > 2 && (dir === f[1] || dir.startsWith(`${f[1] === "/" ? "" : f[1]}/`)))
+      .sort((a, b) => (b[1]?.length ?? 0) - (a[1]?.length ?? 0));
+    return `${dir} (${mounts[0]?.[2] ?? "unknown fs"})`;
+  } catch {
+    return os.tmpdir();
+  }
 }
 
 /** JSON with bigint-safe, rounded numbers. */
@@ -98,7 +141,9 @@ async function main(): Promise<number> {
     process.stderr.write("bench: needs root (network namespaces, raw IGMP sockets)\n");
     return 1;
   }
-  const sizes = opts.quick ? { small: 100, large: 1000 } : { small: 1000, large: 10_000 };
+  const sizes: Sizes = opts.quick ? { small: 100, large: 1000, apply: 10_000 } : { small: 1000, large: 10_000, apply: 100_000 };
+  const startRuns = opts.quick ? 3 : 5;
+  const warmUpRoutes = opts.quick ? 200 : 500;
   const inflight = 16;
   const facts = machineFacts();
   const swept = await sweepStaleBenchNamespaces();
@@ -120,9 +165,9 @@ async function main(): Promise<number> {
     const foreign = new ForeignLoad(() => [process.pid, process.ppid, ...(mfcdPid === undefined ? [] : [mfcdPid])]);
 
     // 1. Kernel floor.
-    log(`kernel floor: MRT_ADD_MFC loop at ${sizes.small} and ${sizes.large} in ${floorNs.name}`);
+    log(`kernel floor: MRT_ADD_MFC loop at ${sizes.small}, ${sizes.large} and ${sizes.apply} in ${floorNs.name}`);
     foreign.start();
-    const floor = runKernelFloor(floorNs, [sizes.small, sizes.large], 5, 30);
+    const floor = runKernelFloor(floorNs, [sizes.small, sizes.large, sizes.apply], 5, 30, sizes.large);
     foreign.stop();
     for (const a of floor.add) log(`  ${a.routes}: ${Math.round(a.routesPerSec)} routes/s, ${a.usPerOp.toFixed(2)} µs/op`);
     log(`  /proc dump+parse at ${sizes.large}: p50 ${floor.dumpMs.p50.toFixed(2)} ms; ${sizes.large}× SIOCGETSGCNT: p50 ${floor.countersMs.p50.toFixed(2)} ms`);
@@ -182,7 +227,51 @@ async function main(): Promise<number> {
     }
     const mfcd: MfcdResults = { ...session1, concurrent };
 
-    // 3. smcroute.
+    // 3. Bulk ApplyRoutes and restart.
+    const maxRoutes = Math.max(100_000, 2 * sizes.apply);
+    log(`mfcd #3 in ${mfcdNs.name}: one ApplyRoutes of ${sizes.large} new routes, then SIGKILL`);
+    const m3 = await startMfcd(mfcdNs, entry, { nodeFlags, maxRoutes });
+    mfcdPid = m3.daemon.pid;
+    let applySmall;
+    try {
+      await warmUpApply(m3, warmUpRoutes);
+      const routes = benchRoutes(sizes.large);
+      foreign.start();
+      applySmall = await applyRoutes(m3, mfcdNs, routes, { added: sizes.large, unchanged: 0, kernelEntries: sizes.large });
+      foreign.stop();
+      log(`  ${Math.round(applySmall.routesPerSec)} routes/s (${(applySmall.seconds * 1000).toFixed(0)} ms); mfcd CPU ${applySmall.serverCpuUsPerRoute.toFixed(1)} µs/route, client ${applySmall.clientCpuUsPerRoute.toFixed(1)} µs/route`);
+    } finally {
+      await m3.kill();
+      mfcdPid = undefined;
+    }
+    log(`  restart ${startRuns}× on its state file (${(applySmall.stateFileBytes / 1024).toFixed(0)} KiB), SIGKILL after each`);
+    // (Not under ForeignLoad: it would count the short-lived mfcd processes as other load.)
+    const restore = await startupTimes(mfcdNs, entry, startRuns, sizes.large, { stateFile: m3.stateFile, nodeFlags });
+    log(`  spawn → SERVING with ${sizes.large} restored: p50 ${restore.spawnToServingMs.p50.toFixed(0)} ms, max ${restore.spawnToServingMs.max.toFixed(0)} ms`);
+    const emptyStart = await startupTimes(mfcdNs, entry, startRuns, 0, { nodeFlags });
+    log(`  spawn → SERVING with an empty state: p50 ${emptyStart.spawnToServingMs.p50.toFixed(0)} ms, max ${emptyStart.spawnToServingMs.max.toFixed(0)} ms`);
+
+    log(`mfcd #4 in ${mfcdNs.name}: one ApplyRoutes of ${sizes.apply} new routes, the same again, RSS`);
+    const m4 = await startMfcd(mfcdNs, entry, { nodeFlags, maxRoutes });
+    mfcdPid = m4.daemon.pid;
+    let applyLarge;
+    let reapply;
+    try {
+      await warmUpApply(m4, warmUpRoutes);
+      const routes = benchRoutes(sizes.apply);
+      foreign.start();
+      applyLarge = await applyRoutes(m4, mfcdNs, routes, { added: sizes.apply, unchanged: 0, kernelEntries: sizes.apply });
+      log(`  ${Math.round(applyLarge.routesPerSec)} routes/s (${(applyLarge.seconds * 1000).toFixed(0)} ms); mfcd CPU ${applyLarge.serverCpuUsPerRoute.toFixed(1)} µs/route, client ${applyLarge.clientCpuUsPerRoute.toFixed(1)} µs/route; RSS ${(applyLarge.rssKiB / 1024).toFixed(0)} MiB`);
+      reapply = await applyRoutes(m4, mfcdNs, routes, { added: 0, unchanged: sizes.apply, kernelEntries: sizes.apply });
+      foreign.stop();
+      log(`  again, all unchanged: ${(reapply.seconds * 1000).toFixed(0)} ms; RSS ${(reapply.rssKiB / 1024).toFixed(0)} MiB, peak ${(reapply.hwmKiB / 1024).toFixed(0)} MiB`);
+    } finally {
+      await m4.stop();
+      mfcdPid = undefined;
+    }
+    const apply: ApplyResults = { warmUpRoutes, small: applySmall, large: applyLarge, reapply, restore, emptyStart };
+
+    // 4. smcroute.
     let smc: SmcrouteResults = { available: false, reason: "skipped (--no-smcroute)" };
     if (smcNs) {
       const avail = await ensureSmcroute(log);
@@ -198,12 +287,19 @@ async function main(): Promise<number> {
         const batchSmall = await smcBatch(smcNs, bins, sizes.small);
         const batchLarge = await smcBatch(smcNs, bins, sizes.large);
         log(`  batch: ${Math.round(batchSmall.routesPerSec)} / ${Math.round(batchLarge.routesPerSec)} routes/s`);
-        smc = { available: true, version: bins.version, installedNow: bins.installedNow, perRoute, batchSmall, batchLarge };
+        log(`  smcroutectl -b with ${sizes.apply} routes (cut off after ${opts.smcCapMs / 1000} s)`);
+        const batchApply = await smcBatch(smcNs, bins, sizes.apply, opts.smcCapMs);
+        log(
+          batchApply.capped
+            ? `  batch: cut off after ${batchApply.capped.afterSeconds.toFixed(0)} s with ${batchApply.capped.installed} of ${sizes.apply} installed (${Math.round(batchApply.routesPerSec)} routes/s so far)`
+            : `  batch: ${Math.round(batchApply.routesPerSec)} routes/s (${batchApply.seconds.toFixed(1)} s)`,
+        );
+        smc = { available: true, version: bins.version, installedNow: bins.installedNow, perRoute, batchSmall, batchLarge, batchApply };
       }
     }
 
     // Report.
-    const rows = buildRows(floor, mfcd, smc, sizes, TARGETS);
+    const rows = buildRows(floor, mfcd, apply, smc, sizes, TARGETS);
     const extra: Record<string, string> = {
       mfcd: `${entry.runtime === "build" ? "compiled src (tsc)" : entry.runtime}`,
       smcroute: smc.available ? smc.version : "n/a",
@@ -215,7 +311,12 @@ async function main(): Promise<number> {
       `(best of 5 runs on an empty table). mfcd and smcroute: fresh daemon per run, ${inflight} in flight = ${inflight} concurrent SDK calls.`,
       `Health.Check = the same SDK client and server middleware with no work behind it (the gRPC floor).`,
       `smcroutectl add: one process per route, timed 0→${sizes.small} and ${sizes.large - sizes.small}→${sizes.large} (filled by -b in between);`,
-      `smcroutectl -b: one batch on stdin; the clock stops when the kernel holds all entries.`,
+      `smcroutectl -b: one batch on stdin; the clock stops when the kernel holds all entries (the ${sizes.apply / 1000}k batch is cut off after ${opts.smcCapMs / 1000} s).`,
+      `Every mfcd persists to --state-file in a temporary directory on ${tmpFs()} (fdatasync before each OK), as users run it.`,
+      `ApplyRoutes: one call of new routes into a fresh mfcd after a ${warmUpRoutes}-route warm-up apply (another owner and group, removed`,
+      `again); client clock from the call to the decoded response (sent once the kernel holds the routes and the state file is synced).`,
+      `restart: mfcd SIGKILLed after the ${sizes.large / 1000}k apply, then ${startRuns}× spawn (ip netns exec node …) → first health SERVING`,
+      `(probed every 2 ms), the kernel holding all ${sizes.large / 1000}k entries at that moment; baseline: the same with an empty state.`,
       smc.available ? "" : `smcroute n/a: ${smc.reason}`,
       foreign.percent() > 20
         ? `WARNING: other processes used ${foreign.percent().toFixed(0)} % of a core while mfcd was measured: latencies and rates are pessimistic.`
@@ -233,6 +334,7 @@ async function main(): Promise<number> {
       durationSeconds: (nowNs() - started) / 1e9,
       kernelFloor: floor,
       mfcd,
+      apply,
       smcroute: smc,
       table: rows,
     };

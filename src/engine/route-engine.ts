@@ -167,6 +167,7 @@ interface TableState {
 /** Interface name → ifindex lookups for one operation (a bulk apply resolves each name once). */
 type IfindexCache = Map<string, number | undefined>;
 
+const NONE: string[] = [];
 const ZERO_SG: SgCounters = { packets: 0n, bytes: 0n, wrongIf: 0n };
 const ZERO_VIF: VifCounters = { inPackets: 0n, inBytes: 0n, outPackets: 0n, outBytes: 0n };
 /** Kernel semantics: forward on an oif when the packet's TTL > threshold; 1 = any TTL ≥ 2. */
@@ -197,11 +198,15 @@ export class RouteEngine {
     return this.routes.size;
   }
 
+  /** performance.now() of the last client mutation (background work defers to busy periods). */
+  lastChangeAt = 0;
+
   /**
    * Add a route. The identical route again is a no-op (repairing a missing kernel entry);
    * a different route for the same key needs `replace`, which switches in place.
    */
   add(spec: RouteSpec, options: AddOptions = {}): RouteView {
+    this.lastChangeAt = performance.now();
     const owner = options.owner || DEFAULT_OWNER;
     const id = routeKeyString(spec);
     const existing = this.routes.get(id);
@@ -255,6 +260,7 @@ export class RouteEngine {
 
   /** Remove a route and the VIFs nobody uses any more; returns what was removed. */
   delete(key: RouteKey): StoredRouteRecord {
+    this.lastChangeAt = performance.now();
     const route = this.routes.get(routeKeyString(key));
     if (!route) {
       throw new DomainError("not-found", `no route for (${key.source}, ${key.group})`, {
@@ -273,6 +279,7 @@ export class RouteEngine {
    * route is not rewritten, so its flow never notices). All-or-nothing.
    */
   apply(owner: string, specs: RouteSpec[], options: ApplyOptions = {}): ApplyResult {
+    this.lastChangeAt = performance.now();
     owner ||= DEFAULT_OWNER;
     if (specs.length === 0 && !options.allowEmpty) {
       throw new DomainError(
@@ -468,6 +475,9 @@ export class RouteEngine {
       for (const id of ids) {
         const route = this.routes.get(id);
         if (!route || dirty.has(route)) continue;
+        // Only routes whose view of this name is out of date (restore and apply already
+        // realized most of them with the same answer): no kernel call for the rest.
+        if ((now !== undefined) === !route.missing.includes(name) && route.error === "") continue;
         if (this.realizeQuietly(route, this.tableOf(route), cache, false)) changed++;
       }
     }
@@ -899,34 +909,58 @@ export class RouteEngine {
 
   private view(route: Route, table: TableState): RouteView {
     const { spec } = route;
-    const down = [spec.iif, ...spec.oifs].filter((name) => {
-      const link = this.links.get(name);
-      return link !== undefined && !route.missing.includes(name) && (!link.up || !link.running);
-    });
-    const base = {
+    // ListRoutes builds 10k of these: no intermediate arrays or spreads on the common path.
+    let down: string[] = NONE;
+    if (this.links.size > 0) {
+      for (let i = -1; i < spec.oifs.length; i++) {
+        const name = i < 0 ? spec.iif : (spec.oifs[i] as string);
+        const link = this.links.get(name);
+        if (link !== undefined && (!link.up || !link.running) && !route.missing.includes(name)) {
+          if (down === NONE) down = [];
+          down.push(name);
+        }
+      }
+    }
+    let state: RouteState = "installed";
+    let reason = "";
+    let counters = ZERO_SG;
+    if (!route.kernel) {
+      state = "pending";
+      reason = route.error || pendingReason(route);
+    } else {
+      const found = table.port.sgCounters(route.kernel.source, spec.group);
+      if (!found) {
+        state = "drifted";
+        reason = "kernel entry missing";
+      } else {
+        counters = found;
+        if (route.error) {
+          state = "drifted";
+          reason = route.error;
+        } else if (route.missing.length > 0 || down.length > 0) {
+          const notes: string[] = [];
+          if (route.missing.length > 0) {
+            notes.push(
+              `oif ${route.missing.join(", ")} does not exist; forwarding to ` +
+                `${spec.oifs.filter((o) => !route.missing.includes(o)).join(", ")} only`,
+            );
+          }
+          if (down.length > 0) notes.push(`${down.join(", ")} down or without carrier`);
+          reason = notes.join("; ");
+        }
+      }
+    }
+    return {
       spec,
       owner: route.owner,
+      state,
+      reason,
+      counters,
       missing: route.missing,
       down,
       driftRepairs: route.driftRepairs,
       lastDrift: route.lastDrift,
     };
-    if (!route.kernel) {
-      const reason = route.error || pendingReason(route);
-      return { ...base, state: "pending", reason, counters: ZERO_SG };
-    }
-    const counters = table.port.sgCounters(kernelSource(spec), spec.group);
-    if (!counters) return { ...base, state: "drifted", reason: "kernel entry missing", counters: ZERO_SG };
-    if (route.error) return { ...base, state: "drifted", reason: route.error, counters };
-    const notes: string[] = [];
-    if (route.missing.length > 0) {
-      notes.push(
-        `oif ${route.missing.join(", ")} does not exist; forwarding to ` +
-          `${spec.oifs.filter((o) => !route.missing.includes(o)).join(", ")} only`,
-      );
-    }
-    if (down.length > 0) notes.push(`${down.join(", ")} down or without carrier`);
-    return { ...base, state: "installed", reason: notes.join("; "), counters };
   }
 
   /** Human-readable difference between what we installed and what the kernel holds. */

@@ -54,7 +54,12 @@ export function createMfcClient(address: string, options: MfcClientOptions = {})
     options.credentials ?? ChannelCredentials.createInsecure(),
     // A 64 KiB HTTP/2 window makes a 1 MB ListRoutes/WatchStats message wait for ~16 window
     // updates; a larger receive window lets the server write it in one go.
-    { "grpc-node.flow_control_window": 4 * 1024 * 1024, ...options.channelOptions },
+    {
+      "grpc-node.flow_control_window": 4 * 1024 * 1024,
+      // ListRoutes at 100k routes and big ApplyRoutes diffs exceed grpc-js's 4 MiB default.
+      "grpc.max_receive_message_length": 256 * 1024 * 1024,
+      ...options.channelOptions,
+    },
   );
   // On the client the last middleware added is the outermost: details are decoded first,
   // retried per attempt, bounded by one overall deadline, and finally wrapped as MfcError.

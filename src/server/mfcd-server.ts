@@ -120,6 +120,11 @@ function startDriftChecks(options: MfcdServerOptions): { stop(): void } {
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   const run = () => {
+    // A bulk apply is still being persisted/answered: do not add a full dump on top of it.
+    if (performance.now() - options.engine.lastChangeAt < interval) {
+      if (!stopped) timer = setTimeout(run, interval).unref();
+      return;
+    }
     const t0 = performance.now();
     try {
       const drifted = options.engine.checkDrift();
