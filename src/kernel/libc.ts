@@ -29,6 +29,7 @@ export const SO_RCVBUF = 8;
 export const SO_RCVBUFFORCE = 33;
 export const EFD_CLOEXEC = 0o2000000;
 export const EFD_NONBLOCK = 0o4000;
+export const F_DUPFD_CLOEXEC = 1030;
 
 type IntFn = (...args: unknown[]) => number;
 type BigFn = (...args: unknown[]) => number | bigint;
@@ -51,6 +52,8 @@ const c = {
   bind: lib.func("int bind(int fd, void *addr, uint32_t addrlen)") as IntFn,
   eventfd: lib.func("int eventfd(unsigned int initval, int flags)") as IntFn,
   write: lib.func("intptr_t write(int fd, void *buf, size_t count)") as BigFn,
+  // Variadic in glibc; a fixed int third argument is ABI-safe on x86_64/aarch64 (as for ioctl).
+  fcntl: lib.func("int fcntl(int fd, int cmd, int arg)") as IntFn,
 };
 
 // The struct codecs assume LP64 (`unsigned long` counters of 8 bytes).
@@ -172,4 +175,15 @@ export function write(fd: number, buf: Buffer, what: string): void {
   const n = Number(c.write(fd, buf, buf.length));
   if (n < 0) fail(what);
   if (n !== buf.length) throw new KernelError(what, os.constants.errno.EIO, `short write: ${n} of ${buf.length} bytes`);
+}
+
+/**
+ * fcntl(F_DUPFD_CLOEXEC): a second descriptor (close-on-exec) for the same open file. The copy
+ * keeps the file alive until it is closed too, and its number can never be reused for another
+ * file while it is open (unlike the original's number after close()).
+ */
+export function dupCloexec(fd: number): number {
+  const copy = c.fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (copy < 0) fail("fcntl(F_DUPFD_CLOEXEC)");
+  return copy;
 }

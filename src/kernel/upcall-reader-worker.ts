@@ -1,0 +1,126 @@
+// Source of UpcallReader's worker thread, as a CommonJS string for `new Worker(source,
+// { eval: true })` (same reasons as rtnetlink-monitor-worker.ts: it runs unchanged from src/
+// under vitest/tsx and from dist/, and needs no module resolution: the main thread passes
+// koffi's absolute path).
+//
+// The worker reads the MRT_INIT socket through its own duplicate descriptor (made by the main
+// thread with F_DUPFD_CLOEXEC and closed by it after the worker exited), so the main thread
+// may close the socket's original fd at any time without the number being reused under the
+// worker's poll(). It blocks in poll([socket, eventfd]); a readable eventfd ends the loop.
+// Everything that arrives on a raw IGMP socket is read: kernel upcalls (struct igmpmsg, im_mbz
+// at byte 9 is 0) and real IGMP packets (byte 9 is the IP header's protocol, 2). Upcalls of
+// interest are packed into fixed records and transferred in batches; the rest is only counted.
+//
+// Record layout (RECORD_SIZE bytes, host byte order except the addresses):
+//   0 u8 msgtype (IGMPMSG_NOCACHE 1, WRONGVIF 2, WRVIFWHOLE 4)   2 u16 vif
+//   4 source (network order, 4 bytes)   8 group (network order)   16 f64 Date.now() at recv
+//
+// Messages to the main thread:
+//   { type: "ready" }                                             polling starts now
+//   { type: "batch", records: ArrayBuffer, count, igmp, wholepkt, other }
+//        count records; igmp/wholepkt/other: datagrams skipped since the previous batch
+//   { type: "fatal", syscall, errno }                             the worker stops
+
+/** workerData of the upcall reader's worker. */
+export interface UpcallWorkerData {
+  /** Absolute path of koffi's CommonJS entry point. */
+  koffiPath: string;
+  /** Duplicate of the MRT_INIT socket's fd (owned and closed by the main thread). */
+  fd: number;
+  /** eventfd whose readability stops the worker (owned and closed by the main thread). */
+  eventFd: number;
+  errno: { EAGAIN: number; EINTR: number; EBADF: number; ENOTSOCK: number; EFAULT: number };
+}
+
+export const UPCALL_RECORD_SIZE = 24;
+
+export const UPCALL_WORKER_SOURCE = String.raw`"use strict";
+const { parentPort, workerData } = require("node:worker_threads");
+const os = require("node:os");
+const koffi = require(workerData.koffiPath);
+
+const { fd, eventFd } = workerData;
+const { EAGAIN, EINTR, EBADF, ENOTSOCK, EFAULT } = workerData.errno;
+const MSG_DONTWAIT = 0x40, POLLIN = 0x1, POLLNVAL = 0x20;
+const LE = os.endianness() === "LE";
+const RECORD = 24;
+// Upcalls are 20-28 bytes; IGMP packets up to an MTU. Bigger datagrams (a WHOLEPKT upcall of
+// a jumbo frame) are truncated, which is fine: only the first 20 bytes matter.
+const DGRAM = 64 * 1024;
+// Datagrams read per poll round at most, so a flood never hides the stop request.
+const ROUND = 4096;
+
+const lib = koffi.load("libc.so.6");
+const c = {
+  poll: lib.func("int poll(void *fds, unsigned long nfds, int timeout)"),
+  recv: lib.func("intptr_t recv(int fd, void *buf, size_t len, int flags)"),
+};
+
+function fatal(syscall, errno) {
+  parentPort.postMessage({ type: "fatal", syscall, errno });
+}
+
+function u16(buf, off, v) { if (LE) buf.writeUInt16LE(v, off); else buf.writeUInt16BE(v, off); }
+function i32(buf, off, v) { if (LE) buf.writeInt32LE(v, off); else buf.writeInt32BE(v, off); }
+function i16at(buf, off) { return LE ? buf.readInt16LE(off) : buf.readInt16BE(off); }
+function f64(buf, off, v) { if (LE) buf.writeDoubleLE(v, off); else buf.writeDoubleBE(v, off); }
+
+function run() {
+  const fds = Buffer.alloc(16); // struct pollfd[2] { int fd; short events; short revents; }
+  i32(fds, 0, fd);
+  u16(fds, 4, POLLIN);
+  i32(fds, 8, eventFd);
+  u16(fds, 12, POLLIN);
+  const dgram = Buffer.alloc(DGRAM);
+  for (;;) {
+    if (c.poll(fds, 2, -1) < 0) {
+      const errno = koffi.errno();
+      if (errno === EINTR) continue;
+      return fatal("poll", errno);
+    }
+    // Any revents on the eventfd (POLLIN; POLLNVAL if it was closed) means stop.
+    if (i16at(fds, 14) !== 0) return;
+    const rev = i16at(fds, 6);
+    if (rev === 0) continue;
+    if (rev & POLLNVAL) return fatal("poll", EBADF);
+
+    let records = Buffer.alloc(64 * RECORD);
+    let count = 0, igmp = 0, wholepkt = 0, other = 0;
+    for (let i = 0; i < ROUND; i++) {
+      const n = Number(c.recv(fd, dgram, DGRAM, MSG_DONTWAIT));
+      if (n < 0) {
+        const errno = koffi.errno();
+        if (errno === EAGAIN) break;
+        if (errno === EINTR) continue;
+        // EBADF / ENOTSOCK / EFAULT: the descriptor is unusable. Anything else is a pending
+        // socket error (sk_err, e.g. from an ICMP error), reported once and cleared by recv.
+        if (errno === EBADF || errno === ENOTSOCK || errno === EFAULT) return fatal("recv", errno);
+        other++;
+        continue;
+      }
+      if (n < 20 || dgram[9] !== 0) { igmp++; continue; }
+      const type = dgram[8];
+      if (type === 3) { wholepkt++; continue; }
+      if (type !== 1 && type !== 2 && type !== 4) { other++; continue; }
+      if ((count + 1) * RECORD > records.length) {
+        const bigger = Buffer.alloc(records.length * 2);
+        records.copy(bigger);
+        records = bigger;
+      }
+      const at = count * RECORD;
+      records[at] = type;
+      u16(records, at + 2, dgram[10] | (dgram[11] << 8));
+      dgram.copy(records, at + 4, 12, 20);
+      f64(records, at + 16, Date.now());
+      count++;
+    }
+    if (count > 0 || igmp > 0 || wholepkt > 0 || other > 0) {
+      const bytes = records.buffer.slice(records.byteOffset, records.byteOffset + count * RECORD);
+      parentPort.postMessage({ type: "batch", records: bytes, count, igmp, wholepkt, other }, [bytes]);
+    }
+  }
+}
+
+parentPort.postMessage({ type: "ready" });
+run();
+`;
