@@ -75,6 +75,8 @@ export function createMfcClient(address: string, options: MfcClientOptions = {})
     listRoutes: { deadline, retryMaxAttempts: options.readAttempts ?? 3, retryBaseDelayMs: 100 },
     // A 100k-route apply takes about a second; leave room on slow machines.
     applyRoutes: { deadline: Math.max(deadline, options.applyDeadlineMs ?? 60_000) },
+    // Diagnose observes the flow for window_ms (≤ 30 s) before it answers.
+    diagnose: { deadline: Math.max(deadline, 35_000) },
   });
   const healthClient = factory.create(HealthDefinition, channel, { "*": { deadline } });
   return Object.assign(client, {

@@ -7,6 +7,13 @@ import { RouteEngine } from "../engine/route-engine.js";
 import { KernelError } from "../kernel/kernel-error.js";
 import { MrouteSocket } from "../kernel/mroute-socket.js";
 import { RtnetlinkMonitor, listLinks } from "../kernel/rtnetlink-monitor.js";
+import { NftRescueTable } from "../kernel/nft-rescue-table.js";
+import { NftTrace } from "../kernel/nft-trace.js";
+import { UpcallReader } from "../kernel/upcall-reader.js";
+import { UpcallRing } from "../kernel/upcall-ring.js";
+import { isLocalAddress, kernelFlowProbes } from "./kernel-flow-probes.js";
+import { RescueSync } from "./rescue-sync.js";
+import type { TraceStarter } from "./trace-flow.js";
 import { NullStateStore } from "../state/null-state-store.js";
 import { StateStore } from "../state/state-store.js";
 import { parseCliOptions, USAGE, UsageError, type CliOptions } from "./cli-options.js";
@@ -92,6 +99,20 @@ async function main(): Promise<number> {
     { maxRoutes: options.maxRoutes },
   );
 
+  // Diagnose evidence: NOCACHE/WRONGVIF upcalls (MRT_ASSERT enables the latter) in a ring.
+  const ring = new UpcallRing();
+  let upcalls: UpcallReader | undefined;
+  const nft = NftRescueTable.detect();
+  const nftTable = nft.available ? new NftRescueTable() : undefined;
+  if (!nft.available) logger.warn({ why: nft.why }, "nftables unavailable: rescue options and Trace are disabled");
+  const rescue = new RescueSync(engine, nftTable, nft.available ? "" : nft.why, logger);
+  const trace: TraceStarter = (flow, onEvent) => {
+    if (!nft.available) return nft.why;
+    return NftTrace.start(flow, (e) =>
+      onEvent({ id: e.id, table: e.table, chain: e.chain, hook: e.hook, rule: e.rule, verdict: e.verdict, raw: e.raw }),
+    );
+  };
+
   let server: MfcdServer;
   let sync: KernelSync | undefined;
   try {
@@ -112,16 +133,34 @@ async function main(): Promise<number> {
       await store.flush();
       logger.info(summary(result, options.config), "config applied");
     }
+    if (nftTable) {
+      await nftTable.removeLeftovers().catch((err: unknown) => logger.warn({ err }, "could not remove stale nft tables"));
+      // Rules of restored routes (also replaces a table a killed mfcd left behind).
+      await rescue.sync().catch((err: unknown) => logger.error({ err }, "nftables rescue rules not restored"));
+    }
+    socket.setAssert(true);
+    upcalls = await UpcallReader.start({
+      fd: socket.fd,
+      onUpcall: (u) => ring.push(u),
+      onError: (err) => logger.error({ err }, "upcall reader stopped"),
+    });
     server = await MfcdServer.start({
       engine,
       store,
       listen: options.listen,
       logger,
       maxMessageBytes: options.maxMessageBytes,
+      diagnostics: {
+        probes: kernelFlowProbes(ring, nftTable ? { table: nftTable } : { why: nft.available ? "" : nft.why }),
+        trace,
+        rescue,
+        isLocalAddress,
+      },
     });
   } catch (err) {
-    // The rtnetlink worker would keep the process alive.
+    // The rtnetlink and upcall workers would keep the process alive.
     await sync?.close().catch(() => undefined);
+    await upcalls?.close().catch(() => undefined);
     socket.close();
     return fail(err instanceof Error ? err.message : String(err));
   }
@@ -148,6 +187,8 @@ async function main(): Promise<number> {
       server
         .stop()
         .then(() => running.close())
+        .then(() => upcalls?.close())
+        .then(() => rescue.remove())
         .then(() => store.close())
         .catch((err: unknown) => logger.error({ err }, "shutdown error"))
         .finally(() => {

@@ -11,12 +11,17 @@ import { toStoredRoute } from "./stored-routes.js";
 import { validateOwner, validateRoute, validateRouteKey, validateRoutes } from "./validate-route.js";
 import { watchStats } from "./watch-stats.js";
 import { diagnose, type FlowProbes } from "./diagnose.js";
+import type { RescueSync } from "./rescue-sync.js";
 import { traceFlow, type TraceStarter } from "./trace-flow.js";
 
 /** Kernel probes and tracing for Diagnose/Trace; absent in unit tests with a fake kernel. */
 export interface Diagnostics {
   probes?: FlowProbes;
   trace?: TraceStarter;
+  /** nftables programming of the routes' rescue options. */
+  rescue?: RescueSync;
+  /** Is this an address of this host (a rewrite to it would be dropped as martian)? */
+  isLocalAddress?: (address: string) => boolean;
 }
 
 export function createMfcService(
@@ -36,24 +41,54 @@ export function createMfcService(
       );
     }
   };
+  const { rescue } = diagnostics;
+  const checkRescue = (specs: RouteSpec[], field: (i: number) => string) => {
+    rescue?.check(specs);
+    if (!rescue && specs.some((s) => s.rewriteSource !== undefined || s.setTtl !== undefined)) {
+      throw new DomainError("failed-precondition", "rescue options need nftables, which this mfcd does not manage", {
+        reason: "NFT_UNAVAILABLE",
+        metadata: { package: "nftables" },
+      });
+    }
+    const local = diagnostics.isLocalAddress;
+    if (!local) return;
+    const violations = specs.flatMap((s, i) =>
+      s.rewriteSource !== undefined && local(s.rewriteSource)
+        ? [
+            {
+              field: `${field(i)}.rewrite_source`,
+              description:
+                `${s.rewriteSource} is an address of this host: the kernel drops packets arriving with a ` +
+                `local source as martians; use an on-link address that no host here owns`,
+            },
+          ]
+        : [],
+    );
+    if (violations.length > 0) throw DomainError.invalid(violations);
+  };
+  // The nft table is rewritten only when rescue rules exist or are being added (O(routes)).
+  const settle = async (specs: RouteSpec[]): Promise<void> => {
+    await Promise.all([durable(), rescue?.relevant(specs) ? rescue.sync() : undefined]);
+  };
   return {
     async addRoute(request) {
       const spec = validateRoute(request.route);
       const owner = validateOwner(request.owner);
+      checkRescue([spec], () => "route");
       const view = engine.add(spec, {
         replace: request.replace,
         owner,
         requireInterfaces: request.requireInterfaces,
       });
       store.put(toStoredRoute(view.spec, view.owner));
-      await durable();
+      await settle([view.spec]);
       return { route: toRouteStatus(view) };
     },
     async delRoute(request) {
       const key = validateRouteKey(request.source, request.group);
-      engine.delete(key);
+      const removed = engine.delete(key);
       store.delete(key);
-      await durable();
+      await settle([removed.spec]);
       return {};
     },
     async listRoutes() {
@@ -79,12 +114,13 @@ export function createMfcService(
     async applyRoutes(request) {
       const owner = validateOwner(request.owner);
       const specs = validateRoutes(request.routes);
+      checkRescue(specs, (i) => `routes[${i}]`);
       const result = applyAndStore(engine, store, owner, specs, {
         dryRun: request.dryRun,
         allowEmpty: request.allowEmpty,
         requireInterfaces: request.requireInterfaces,
       });
-      if (!result.dryRun) await durable();
+      if (!result.dryRun) await settle(specs);
       return {
         added: result.added.length,
         removed: result.removed.length,

@@ -1,0 +1,46 @@
+// FlowProbes over the real kernel layer: sysctls, /proc/net/netstat, an rtnetlink route lookup
+// back to the source (the kernel's own RPF rule), link flags, the upcall ring and an nft TTL
+// probe. Everything refers to mfcd's own network namespace.
+
+import { listLinks } from "../kernel/list-links.js";
+import type { NftRescueTable } from "../kernel/nft-rescue-table.js";
+import { readNetstat } from "../kernel/netstat.js";
+import { localAddresses, reversePathOk } from "../kernel/route-lookup.js";
+import { rpFilter } from "../kernel/sysctl.js";
+import type { UpcallRing } from "../kernel/upcall-ring.js";
+import type { FlowProbes } from "./diagnose.js";
+
+export function kernelFlowProbes(ring: UpcallRing, nft: { table: NftRescueTable } | { why: string }): FlowProbes {
+  return {
+    links: () => listLinks(),
+    rpFilter: (iif) => rpFilter(iif),
+    reversePath(source, iif) {
+      const link = listLinks().find((l) => l.name === iif);
+      if (!link) return undefined;
+      const strict = reversePathOk(source, link.ifindex, 1);
+      const loose = reversePathOk(source, link.ifindex, 2);
+      return { strictOk: strict.ok, looseOk: loose.ok, detail: strict.reason };
+    },
+    rpFilterDrops: () => readNetstat().TcpExtIPReversePathFilter ?? 0,
+    upcalls(source, group, sinceMs) {
+      const by = { nocache: new Map<number, number>(), wrongvif: new Map<number, number>() };
+      for (const u of ring.recent(source, group)) {
+        if (u.at < sinceMs) continue;
+        by[u.type].set(u.vif, (by[u.type].get(u.vif) ?? 0) + 1);
+      }
+      const list = (m: Map<number, number>) => [...m].map(([vif, count]) => ({ vif, count }));
+      return { nocache: list(by.nocache), wrongvif: list(by.wrongvif) };
+    },
+    ttlProbe(flow, windowMs, signal) {
+      if (!("table" in nft)) return nft.why;
+      return nft.table
+        .probeTtl(flow, windowMs, signal)
+        .then((r) => ({ le1: Number(r.ttlLe1), gt1: Number(r.ttlGt1) }));
+    },
+  };
+}
+
+/** For refusing rewrite_source values that are addresses of this host. */
+export function isLocalAddress(address: string): boolean {
+  return localAddresses().some((a) => a.address === address);
+}
