@@ -168,6 +168,7 @@ interface TableState {
 type IfindexCache = Map<string, number | undefined>;
 
 const NONE: string[] = [];
+const NO_VIFS: number[] = [];
 const ZERO_SG: SgCounters = { packets: 0n, bytes: 0n, wrongIf: 0n };
 const ZERO_VIF: VifCounters = { inPackets: 0n, inBytes: 0n, outPackets: 0n, outBytes: 0n };
 /** Kernel semantics: forward on an oif when the packet's TTL > threshold; 1 = any TTL ≥ 2. */
@@ -711,33 +712,50 @@ export class RouteEngine {
    */
   private realize(route: Route, table: TableState, cache: IfindexCache, force: boolean): boolean {
     const { spec } = route;
-    const missing: string[] = [];
-    const resolved = new Map<string, number>();
-    for (const name of [spec.iif, ...spec.oifs]) {
+    // Hot path of bulk applies and restores: plain arrays, no per-route Maps or closures.
+    const iifIndex = lookup(table.port, spec.iif, cache);
+    let missing: string[] = iifIndex === undefined ? [spec.iif] : NONE;
+    const oifNames: string[] = [];
+    const oifIndexes: number[] = [];
+    for (const name of spec.oifs) {
       const ifindex = lookup(table.port, name, cache);
-      if (ifindex === undefined) missing.push(name);
-      else resolved.set(name, ifindex);
+      if (ifindex === undefined) {
+        if (missing === NONE) missing = [];
+        missing.push(name);
+      } else {
+        oifNames.push(name);
+        oifIndexes.push(ifindex);
+      }
     }
-    const presentOifs = spec.oifs.filter((n) => resolved.has(n));
     route.missing = missing;
-    if (!resolved.has(spec.iif) || presentOifs.length === 0) {
+    if (iifIndex === undefined || oifNames.length === 0) {
       // Nothing to forward: no entry (the route waits for its interfaces).
       return this.unrealize(route, table);
     }
 
-    const created = this.acquireVifs(table, [spec.iif, ...presentOifs], resolved);
-    const vifOf = (name: string) => (liveSlot(table, resolved.get(name) as number) as VifSlot).vif;
-    const next: KernelEntry = { source: kernelSource(spec), iifVif: vifOf(spec.iif), oifVifs: presentOifs.map(vifOf) };
+    let created: number[] = NO_VIFS;
+    let iifSlot = liveSlot(table, iifIndex);
+    let allLive = iifSlot !== undefined;
+    for (let i = 0; allLive && i < oifIndexes.length; i++) allLive = liveSlot(table, oifIndexes[i] as number) !== undefined;
+    if (!allLive) {
+      const resolved = new Map<string, number>([[spec.iif, iifIndex]]);
+      oifNames.forEach((name, i) => resolved.set(name, oifIndexes[i] as number));
+      created = this.acquireVifs(table, [spec.iif, ...oifNames], resolved);
+      iifSlot = liveSlot(table, iifIndex);
+    }
+    const oifVifs = oifIndexes.map((ifindex) => (liveSlot(table, ifindex) as VifSlot).vif);
+    const next: KernelEntry = { source: kernelSource(spec), iifVif: (iifSlot as VifSlot).vif, oifVifs };
     const before = route.kernel;
     if (!force && before && sameEntry(before, next)) return false;
     try {
       // In place: the kernel replaces an existing (S,G) atomically, a stream loses no packet.
-      table.port.addMfc(kernelSource(spec), spec.group, next.iifVif, ttlMap(next.oifVifs));
+      table.port.addMfc(next.source, spec.group, next.iifVif, ttlMap(next.oifVifs));
     } catch (err) {
       this.dropVifs(table, created);
       throw err;
     }
-    for (const vif of [next.iifVif, ...next.oifVifs]) (table.vifs.get(vif) as VifSlot).refs++;
+    (table.vifs.get(next.iifVif) as VifSlot).refs++;
+    for (const vif of oifVifs) (table.vifs.get(vif) as VifSlot).refs++;
     route.kernel = next;
     if (before && before.source !== next.source) this.delEntry(table, before.source, spec.group);
     if (before) this.release(table, [before.iifVif, ...before.oifVifs]);
@@ -1010,10 +1028,7 @@ function lookup(port: KernelPort, name: string, cache: IfindexCache): number | u
 
 /** The VIF of an ifindex, unless that slot is retired (its interface vanished or was renamed). */
 function liveSlot(table: TableState, ifindex: number): VifSlot | undefined {
-  for (const slot of table.vifs.all()) {
-    if (slot.ifindex === ifindex && !table.stale.has(slot.vif)) return slot;
-  }
-  return undefined;
+  return table.vifs.findByIfindex(ifindex, table.stale);
 }
 
 function usesVif(entry: KernelEntry, vif: number): boolean {
@@ -1052,7 +1067,9 @@ function copySpec(spec: RouteSpec): RouteSpec {
 }
 
 function kernelKeyString(spec: RouteSpec): string {
-  return routeKeyString({ ...spec, source: kernelSource(spec) });
+  return spec.rewriteSource === undefined
+    ? routeKeyString(spec)
+    : routeKeyString({ family: spec.family, table: spec.table, source: spec.rewriteSource, group: spec.group });
 }
 
 function kernelKeyTaken(spec: RouteSpec, other: Route): DomainError {

@@ -14,6 +14,15 @@ export interface VifSlot {
 export class VifTable {
   private readonly slots: (VifSlot | undefined)[] = new Array<VifSlot | undefined>(MAX_VIFS);
 
+  /** The slot of an ifindex, skipping `excluded` indexes; allocation-free (hot path of bulk applies). */
+  findByIfindex(ifindex: number, excluded: ReadonlySet<number>): VifSlot | undefined {
+    for (let vif = 0; vif < MAX_VIFS; vif++) {
+      const slot = this.slots[vif];
+      if (slot !== undefined && slot.ifindex === ifindex && !excluded.has(vif)) return slot;
+    }
+    return undefined;
+  }
+
   byIfindex(ifindex: number): VifSlot | undefined {
     return this.slots.find((slot) => slot?.ifindex === ifindex);
   }

@@ -12,11 +12,16 @@ import { KernelError } from "./kernel-error.js";
 const { EAGAIN } = os.constants.errno;
 
 export const AF_INET = 2;
+export const AF_INET6 = 10;
 export const SOCK_DGRAM = 2;
 export const SOCK_RAW = 3;
 export const SOCK_CLOEXEC = 0o2000000;
 export const IPPROTO_IP = 0;
 export const IPPROTO_IGMP = 2;
+export const IPPROTO_IPV6 = 41;
+export const IPPROTO_ICMPV6 = 58;
+/** setsockopt(IPPROTO_ICMPV6, ICMP6_FILTER, struct icmp6_filter): a set bit blocks that type. */
+export const ICMP6_FILTER = 1;
 export const O_RDONLY = 0;
 export const O_CLOEXEC = 0o2000000;
 export const CLONE_NEWNET = 0x40000000;

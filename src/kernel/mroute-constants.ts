@@ -54,3 +54,50 @@ export const IGMPMSG_WRVIFWHOLE = 4;
 
 /** rtnetlink family of multicast routes (RTM_GETROUTE on any table). */
 export const RTNL_FAMILY_IPMR = 128;
+
+// ---- IPv6 (linux/mroute6.h, net/ipv6/ip6mr.c) ----------------------------------------------
+// setsockopt(IPPROTO_IPV6, MRT6_*) on a raw ICMPv6 socket: the same numbers as MRT_*.
+export const MRT6_INIT = 200;
+export const MRT6_DONE = 201;
+export const MRT6_ADD_MIF = 202;
+export const MRT6_DEL_MIF = 203;
+export const MRT6_ADD_MFC = 204;
+export const MRT6_DEL_MFC = 205;
+export const MRT6_VERSION = 206;
+export const MRT6_ASSERT = 207;
+export const MRT6_PIM = 208;
+export const MRT6_TABLE = 209;
+export const MRT6_ADD_MFC_PROXY = 210;
+export const MRT6_DEL_MFC_PROXY = 211;
+export const MRT6_FLUSH = 212;
+
+/** MRT6_FLUSH flags. */
+export const MRT6_FLUSH_MFC = 1;
+export const MRT6_FLUSH_MFC_STATIC = 2;
+export const MRT6_FLUSH_MIFS = 4;
+export const MRT6_FLUSH_MIFS_STATIC = 8;
+
+/** mif6ctl.mif6c_flags: the PIM register interface (pifi ignored). 0 = a real device by pifi. */
+export const MIFF_REGISTER = 0x1;
+
+/** MIF slots per table (MAXMIFS); index or parent ≥ MAXMIFS fails with ENFILE. */
+export const MAXMIFS = 32;
+
+/**
+ * Kernel id of the default IPv6 multicast routing table: RT6_TABLE_DFLT, which is RT_TABLE_MAIN
+ * (254) on kernels with IPv6 multiple tables, unlike IPv4's RT_TABLE_DEFAULT (253).
+ */
+export const RT6_TABLE_DFLT = 254;
+
+// ioctl requests on the MRT6_INIT socket (SIOCPROTOPRIVATE + 0/1, as for IPv4).
+export const SIOCGETMIFCNT_IN6 = 0x89e0;
+export const SIOCGETSGCNT_IN6 = 0x89e1;
+
+/** mrt6msg.im6_msgtype of upcalls read from the MRT6_INIT socket. */
+export const MRT6MSG_NOCACHE = 1;
+export const MRT6MSG_WRONGMIF = 2;
+export const MRT6MSG_WHOLEPKT = 3;
+export const MRT6MSG_WRMIFWHOLE = 4;
+
+/** rtnetlink family of IPv6 multicast routes. */
+export const RTNL_FAMILY_IP6MR = 129;

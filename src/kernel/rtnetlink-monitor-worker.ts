@@ -31,6 +31,8 @@ export interface MonitorWorkerData {
   groups: number;
   /** Requested SO_RCVBUF(FORCE) in bytes (the kernel doubles it for bookkeeping). */
   rcvbufBytes: number;
+  /** Drop RTM_NEWROUTE IPMR notifications with rtm_protocol RTPROT_MROUTED (see the option). */
+  dropOwnMfcUpdates: boolean;
   errno: { EAGAIN: number; EINTR: number; ENOBUFS: number };
 }
 
@@ -39,7 +41,31 @@ const { parentPort, workerData } = require("node:worker_threads");
 const os = require("node:os");
 const koffi = require(workerData.koffiPath);
 
-const { netns, eventFd, groups, rcvbufBytes } = workerData;
+const { netns, eventFd, groups, rcvbufBytes, dropOwnMfcUpdates } = workerData;
+const RTM_NEWROUTE = 24, RTNL_FAMILY_IPMR = 128, RTPROT_MROUTED = 17;
+
+// Removes, in place, the MFC updates the MRT_INIT owner made itself; returns the bytes kept.
+function dropOwn(buf, start, n) {
+  let read = start, write = start;
+  const end = start + n;
+  while (read + 16 <= end) {
+    const len = LE ? buf.readUInt32LE(read) : buf.readUInt32BE(read);
+    if (len < 16 || read + len > end) break;
+    const type = LE ? buf.readUInt16LE(read + 4) : buf.readUInt16BE(read + 4);
+    const step = (len + 3) & ~3;
+    const own = type === RTM_NEWROUTE && len >= 28 && buf[read + 16] === RTNL_FAMILY_IPMR && buf[read + 21] === RTPROT_MROUTED;
+    if (!own) {
+      if (write !== read) buf.copy(buf, write, read, Math.min(read + step, end));
+      write += Math.min(step, end - read);
+    }
+    read += step;
+  }
+  if (read < end) {
+    if (write !== read) buf.copy(buf, write, read, end);
+    write += end - read;
+  }
+  return write - start;
+}
 const { EAGAIN, EINTR, ENOBUFS } = workerData.errno;
 const AF_NETLINK = 16, SOCK_RAW = 3, SOCK_CLOEXEC = 0o2000000, NETLINK_ROUTE = 0;
 const O_RDONLY = 0, O_CLOEXEC = 0o2000000, CLONE_NEWNET = 0x40000000;
@@ -149,8 +175,9 @@ function run(fd) {
         parentPort.postMessage({ type: "overrun" });
         continue;
       }
-      const padded = (n + 3) & ~3;
-      batch.fill(0, used + n, used + padded);
+      const kept = dropOwnMfcUpdates ? dropOwn(batch, used, n) : n;
+      const padded = (kept + 3) & ~3;
+      batch.fill(0, used + kept, used + padded);
       used += padded;
     }
     flush();

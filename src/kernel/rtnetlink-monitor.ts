@@ -78,6 +78,13 @@ export interface RtnetlinkMonitorOptions {
    * worker did not read at all (4 MiB: ~10k). Memory is only used while events are queued.
    */
   rcvbufBytes?: number;
+  /**
+   * Drop, in the worker, MFC updates the MRT_INIT owner made itself (rtm_protocol
+   * RTPROT_MROUTED): the owner knows what it wrote, and a 100k-route apply would otherwise cost
+   * the event loop 100k decodes. Entries changed by any other socket are RTPROT_STATIC and still
+   * reported, as are all deletions. Default false.
+   */
+  dropOwnMfcUpdates?: boolean;
 }
 
 type WorkerMessage =
@@ -153,6 +160,7 @@ export class RtnetlinkMonitor {
       eventFd: -1,
       groups: GROUPS,
       rcvbufBytes: options.rcvbufBytes ?? 8 * 1024 * 1024,
+      dropOwnMfcUpdates: options.dropOwnMfcUpdates ?? false,
       errno: {
         EAGAIN: os.constants.errno.EAGAIN,
         EINTR: os.constants.errno.EINTR,

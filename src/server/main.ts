@@ -121,7 +121,11 @@ async function main(): Promise<number> {
     const syncStarting = KernelSync.start({
       engine,
       logger,
-      subscribe: (onEvent) => RtnetlinkMonitor.start({ onEvent, onError: (err: Error) => logger.error({ err }, "rtnetlink") }),
+      subscribe: (onEvent) => RtnetlinkMonitor.start({
+          onEvent,
+          onError: (err: Error) => logger.error({ err }, "rtnetlink"),
+          dropOwnMfcUpdates: true,
+        }),
       listLinks: () => listLinks(),
     });
     syncStarting.catch(() => undefined);

@@ -71,7 +71,7 @@ interface Watch {
   errors: Error[];
 }
 
-async function watch(file: string | undefined, rcvbufBytes?: number): Promise<Watch> {
+async function watch(file: string | undefined, rcvbufBytes?: number, dropOwnMfcUpdates = false): Promise<Watch> {
   const events: RtnetlinkEvent[] = [];
   const errors: Error[] = [];
   const mon = await RtnetlinkMonitor.start({
@@ -79,6 +79,7 @@ async function watch(file: string | undefined, rcvbufBytes?: number): Promise<Wa
     onEvent: (e) => events.push(e),
     onError: (e) => errors.push(e),
     rcvbufBytes,
+    dropOwnMfcUpdates,
   });
   cleanups.push(() => mon.close());
   return { mon, events, errors };
@@ -256,6 +257,33 @@ describe("mroute events", () => {
     mark = w.events.length;
     expect(trySetsockopt(other, IPPROTO_IP, MRT_DEL_MFC, encodeMfcctl({ origin: "10.0.0.3", group: "239.2.2.3", parent: 0 }))).toBe(0);
     await next(w, mark, mrouteEvent("mroute-del", "10.0.0.3", "239.2.2.3"));
+  });
+
+  it("dropOwnMfcUpdates: the owner's own adds are not reported; foreign changes and all deletes are", async () => {
+    const { name: ns, file } = await netns();
+    await veth(ns, "a0", "b0");
+    await veth(ns, "a1", "b1");
+    const [a0, a1] = [await linkIndex(ns, "a0"), await linkIndex(ns, "a1")];
+    const w = await watch(file, undefined, true);
+    const s = openMroute(file);
+    s.addVif(0, a0);
+    s.addVif(1, a1);
+    const other = rawIgmp(file);
+    const mark = w.events.length;
+    for (let i = 1; i <= 50; i++) s.addMfc(`10.0.1.${i}`, "239.3.3.3", 0, new Map([[1, 1]]));
+    // A foreign change of one of ours: reported (the kernel marks it static).
+    expect(
+      trySetsockopt(other, IPPROTO_IP, MRT_ADD_MFC, encodeMfcctl({ origin: "10.0.1.7", group: "239.3.3.3", parent: 1 })),
+    ).toBe(0);
+    const altered = await next(w, mark, mrouteEvent("mroute-new", "10.0.1.7", "239.3.3.3"));
+    expect(altered).toMatchObject({ iifIndex: a1, static: true });
+    // Our own delete is still reported (deletions are never dropped).
+    s.delMfc("10.0.1.9", "239.3.3.3");
+    await next(w, mark, mrouteEvent("mroute-del", "10.0.1.9", "239.3.3.3"));
+    const ownAdds = w.events
+      .slice(mark)
+      .filter((e) => e.kind === "mroute-new" && !(e as MrouteEvent).static);
+    expect(ownAdds).toEqual([]);
   });
 
   it("closing the MRT_INIT socket deletes its entries: one mroute-del each, VIFs already gone", async () => {
