@@ -451,7 +451,7 @@ export interface ApplyRun {
 }
 
 export function benchRoutes(count: number, group: string = GROUP): Route[] {
-  return Array.from({ length: count }, (_, i) => ({ source: sourceAt(i), group, iif: IIF, oifs: [...OIFS] }));
+  return Array.from({ length: count }, (_, i) => ({ source: sourceAt(i), group, iif: IIF, oifs: [...OIFS], oifTtl: {}, table: 0 }));
 }
 
 /**

@@ -72,6 +72,9 @@ export function diagnoseFlow(e: FlowEvidence): Finding[] {
       evidence: [["group", e.group]],
       fix: "Use a group outside 224.0.0.0/24 (e.g. 239.x.y.z for private use).",
     });
+    // Nothing else applies: no route can exist for it (AddRoute refuses the group) and the
+    // kernel never routes it, so NO_ROUTE, TTL or rp_filter findings would be false leads.
+    return findings;
   }
 
   const nocache = sum(e.upcalls.nocache);
@@ -82,7 +85,8 @@ export function diagnoseFlow(e: FlowEvidence): Finding[] {
       severity: "error",
       explanation:
         nocache > 0
-          ? `traffic for ${flow} arrives on ${where(e.upcalls.nocache)} (${nocache} NOCACHE upcalls in ${secs}), but there is no route for it.`
+          ? `traffic for ${flow} arrives on ${where(e.upcalls.nocache)} (${nocache} NOCACHE upcalls; the kernel sends one per ` +
+            `unresolved flow every ~10 s), but there is no route for it.`
           : `there is no route for ${flow}.`,
       evidence: [
         ["route", "none"],
@@ -238,14 +242,17 @@ export function diagnoseFlow(e: FlowEvidence): Finding[] {
     });
   }
 
-  if (e.route?.state === "installed" && forwarded > 0) {
+  // A VIF counts a packet as sent before the device drops it: an oif without carrier (or down)
+  // "forwards" into the void, so only oifs that are up with carrier show forwarding works.
+  const working = e.oifOut.filter((o) => o.packets > 0 && e.links.some((l) => l.name === o.name && l.up && l.running));
+  if (e.route?.state === "installed" && working.length > 0) {
     add({
       code: "FORWARDING_OK",
       severity: "info",
       explanation:
         `forwarding works: ${e.mfc.packets} packets of ${flow} in ${secs}, out on ` +
-        `${e.oifOut.map((o) => `${o.name} +${o.packets}`).join(", ")}.`,
-      evidence: e.oifOut.map((o): [string, string] => [`vif ${o.name} out delta`, String(o.packets)]),
+        `${working.map((o) => `${o.name} +${o.packets}`).join(", ")}.`,
+      evidence: working.map((o): [string, string] => [`vif ${o.name} out delta`, String(o.packets)]),
       fix:
         "If receivers still see nothing, look downstream: does the receiver join the group (IGMP) on that " +
         "link, does an IGMP-snooping switch know a querier, do firewalls on the path or the receiver drop UDP?",

@@ -29,6 +29,8 @@ export interface RouteSpec extends RouteKey {
   rewriteSource?: string;
   /** Rescue: packets' TTL is set to this on the iif before routing. */
   setTtl?: number;
+  /** TTL threshold per oif name where it is not the default 1 (IPv4 only). */
+  oifTtl?: Record<string, number>;
 }
 
 /** The source the kernel entry is keyed on (the rewritten one, if any). */
@@ -136,6 +138,8 @@ interface KernelEntry {
   source: string;
   iifVif: number;
   oifVifs: number[];
+  /** TTL threshold of each oif, aligned with oifVifs. */
+  ttls: number[];
 }
 
 interface Route {
@@ -198,6 +202,9 @@ export class RouteEngine {
   get size(): number {
     return this.routes.size;
   }
+
+  /** Tables restore() could not open, with the reason (logged by the caller). */
+  readonly unopenable: string[] = [];
 
   /** performance.now() of the last client mutation (background work defers to busy periods). */
   lastChangeAt = 0;
@@ -403,10 +410,19 @@ export class RouteEngine {
     for (const { spec, owner } of records) {
       const id = routeKeyString(spec);
       if (this.routes.has(id)) continue;
+      let table: TableState;
+      try {
+        table = this.table(spec.family, spec.table);
+      } catch (err) {
+        // The table cannot be opened here (e.g. another router owns it): the route stays in the
+        // state file (nothing deletes it) and comes back with a later start.
+        this.unopenable.push(`${spec.family}/${spec.table}: ${err instanceof Error ? err.message : String(err)}`);
+        continue;
+      }
       const route = newRoute(id, spec, owner || DEFAULT_OWNER);
       this.routes.set(id, route);
       this.index(route);
-      this.realizeQuietly(route, this.table(spec.family, spec.table), cache, false);
+      this.realizeQuietly(route, table, cache, false);
       if (route.kernel) installed++;
     }
     return { installed, pending: this.routes.size - installed };
@@ -559,9 +575,15 @@ export class RouteEngine {
     const table = this.tableOf(route);
     const ifindexOf = (vif: number) => table.vifs.get(vif)?.ifindex;
     if (ifindexOf(route.kernel.iifVif) !== iifIndex) return false;
-    const expected = route.kernel.oifVifs.map(ifindexOf).filter((i): i is number => i !== undefined);
-    if (expected.length !== oifIndexes.size) return false;
-    return expected.every((i) => oifIndexes.get(i) === DEFAULT_TTL_THRESHOLD);
+    const { oifVifs, ttls } = route.kernel;
+    let live = 0;
+    for (let i = 0; i < oifVifs.length; i++) {
+      const ifindex = ifindexOf(oifVifs[i] as number);
+      if (ifindex === undefined) continue;
+      live++;
+      if (oifIndexes.get(ifindex) !== ttls[i]) return false;
+    }
+    return live === oifIndexes.size;
   }
 
   /** Is the kernel entry (source, group) one of ours (for routing kernel events)? */
@@ -744,12 +766,13 @@ export class RouteEngine {
       iifSlot = liveSlot(table, iifIndex);
     }
     const oifVifs = oifIndexes.map((ifindex) => (liveSlot(table, ifindex) as VifSlot).vif);
-    const next: KernelEntry = { source: kernelSource(spec), iifVif: (iifSlot as VifSlot).vif, oifVifs };
+    const ttls = oifNames.map((name) => spec.oifTtl?.[name] ?? DEFAULT_TTL_THRESHOLD);
+    const next: KernelEntry = { source: kernelSource(spec), iifVif: (iifSlot as VifSlot).vif, oifVifs, ttls };
     const before = route.kernel;
     if (!force && before && sameEntry(before, next)) return false;
     try {
       // In place: the kernel replaces an existing (S,G) atomically, a stream loses no packet.
-      table.port.addMfc(next.source, spec.group, next.iifVif, ttlMap(next.oifVifs));
+      table.port.addMfc(next.source, spec.group, next.iifVif, ttlMap(next));
     } catch (err) {
       this.dropVifs(table, created);
       throw err;
@@ -991,7 +1014,7 @@ export class RouteEngine {
     }
     const expected = new Set(kernel.oifVifs);
     const missing = kernel.oifVifs.filter(
-      (vif) => !table.stale.has(vif) && entry.oifs.get(vif) !== DEFAULT_TTL_THRESHOLD,
+      (vif, i) => !table.stale.has(vif) && entry.oifs.get(vif) !== kernel.ttls[i],
     );
     const extra = [...entry.oifs.keys()].filter((vif) => !expected.has(vif));
     if (missing.length) problems.push(`kernel entry lacks oif ${missing.map(name).join(",")}`);
@@ -1037,19 +1060,26 @@ function usesVif(entry: KernelEntry, vif: number): boolean {
 
 function sameEntry(a: KernelEntry, b: KernelEntry): boolean {
   if (a.source !== b.source || a.iifVif !== b.iifVif || a.oifVifs.length !== b.oifVifs.length) return false;
-  const set = new Set(a.oifVifs);
-  return b.oifVifs.every((v) => set.has(v));
+  const ttlOf = new Map(a.oifVifs.map((v, i) => [v, a.ttls[i]]));
+  return b.oifVifs.every((v, i) => ttlOf.get(v) === b.ttls[i]);
 }
 
-function ttlMap(oifVifs: number[]): Map<number, number> {
-  return new Map(oifVifs.map((vif) => [vif, DEFAULT_TTL_THRESHOLD]));
+function ttlMap(entry: KernelEntry): Map<number, number> {
+  return new Map(entry.oifVifs.map((vif, i) => [vif, entry.ttls[i] ?? DEFAULT_TTL_THRESHOLD]));
 }
 
 function sameForwarding(a: RouteSpec, b: RouteSpec): boolean {
   if (a.iif !== b.iif || a.oifs.length !== b.oifs.length) return false;
   if (a.rewriteSource !== b.rewriteSource || a.setTtl !== b.setTtl) return false;
+  if (!sameTtls(a.oifTtl, b.oifTtl)) return false;
   const oifs = new Set(a.oifs);
   return b.oifs.every((oif) => oifs.has(oif));
+}
+
+function sameTtls(a: Record<string, number> | undefined, b: Record<string, number> | undefined): boolean {
+  const ka = a ? Object.keys(a) : [];
+  const kb = b ? Object.keys(b) : [];
+  return ka.length === kb.length && ka.every((k) => b?.[k] === a?.[k]);
 }
 
 function copySpec(spec: RouteSpec): RouteSpec {
@@ -1063,6 +1093,7 @@ function copySpec(spec: RouteSpec): RouteSpec {
   };
   if (spec.rewriteSource !== undefined) copy.rewriteSource = spec.rewriteSource;
   if (spec.setTtl !== undefined) copy.setTtl = spec.setTtl;
+  if (spec.oifTtl !== undefined && Object.keys(spec.oifTtl).length > 0) copy.oifTtl = { ...spec.oifTtl };
   return copy;
 }
 

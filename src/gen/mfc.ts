@@ -106,11 +106,17 @@ export function severityToJSON(object: Severity): string {
   }
 }
 
-/** A multicast route: traffic from source to group arriving on iif leaves through oifs. */
+/**
+ * A multicast route: traffic from source to group arriving on iif leaves through oifs.
+ * The address family follows the addresses (IPv4 or IPv6; both must be of the same family).
+ */
 export interface Route {
-  /** Unicast IPv4 sender address in strict dotted-quad form, e.g. "10.0.0.1". */
+  /** Unicast sender address: IPv4 in strict dotted-quad form ("10.0.0.1") or IPv6 ("2001:db8::1"). */
   source: string;
-  /** Multicast group in 224.0.0.0/4 outside the link-local 224.0.0.0/24, e.g. "239.1.1.1". */
+  /**
+   * Multicast group: IPv4 in 224.0.0.0/4 outside the link-local 224.0.0.0/24 ("239.1.1.1"), or
+   * IPv6 ff00::/8 with at least admin-local scope (ffx4::; not interface- or link-local).
+   */
   group: string;
   /** Input interface name, e.g. "eth0". */
   iif: string;
@@ -128,7 +134,25 @@ export interface Route {
    * Rescue: set the TTL of this flow on its iif to this value (1..255) before routing, e.g. to
    * forward TTL-1 senders. Never applied to 224.0.0.0/24 or IGMP.
    */
-  setTtl?: number | undefined;
+  setTtl?:
+    | number
+    | undefined;
+  /**
+   * IPv4 only: TTL threshold per oif (default 1). A packet leaves an oif only if its TTL is
+   * greater than the threshold: 1 forwards everything the kernel forwards at all (TTL ≥ 2);
+   * e.g. 16 keeps TTL-scoped traffic (TTL ≤ 16) inside. 1..254. IPv6 has no thresholds.
+   */
+  oifTtl: { [key: string]: number };
+  /**
+   * Kernel multicast routing table (0 = the default one). Each table has its own 32 VIFs;
+   * traffic is steered to a table with `ip mrule`.
+   */
+  table: number;
+}
+
+export interface Route_OifTtlEntry {
+  key: string;
+  value: number;
 }
 
 export interface AddRouteRequest {
@@ -153,6 +177,7 @@ export interface AddRouteResponse {
 export interface DelRouteRequest {
   source: string;
   group: string;
+  table: number;
 }
 
 export interface DelRouteResponse {
@@ -288,6 +313,7 @@ export interface RouteStats {
   source: string;
   group: string;
   iif: string;
+  table: number;
   counters: Counters | undefined;
   packetsPerSecond: number;
   bytesPerSecond: number;
@@ -358,7 +384,16 @@ export interface TraceResponse {
 }
 
 function createBaseRoute(): Route {
-  return { source: "", group: "", iif: "", oifs: [], rewriteSource: undefined, setTtl: undefined };
+  return {
+    source: "",
+    group: "",
+    iif: "",
+    oifs: [],
+    rewriteSource: undefined,
+    setTtl: undefined,
+    oifTtl: {},
+    table: 0,
+  };
 }
 
 export const Route: MessageFns<Route> = {
@@ -380,6 +415,12 @@ export const Route: MessageFns<Route> = {
     }
     if (message.setTtl !== undefined) {
       writer.uint32(48).uint32(message.setTtl);
+    }
+    globalThis.Object.entries(message.oifTtl).forEach(([key, value]: [string, number]) => {
+      Route_OifTtlEntry.encode({ key: key as any, value }, writer.uint32(58).fork()).join();
+    });
+    if (message.table !== 0) {
+      writer.uint32(64).uint32(message.table);
     }
     return writer;
   },
@@ -445,6 +486,25 @@ export const Route: MessageFns<Route> = {
             message.setTtl = reader.uint32();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            const entry7 = Route_OifTtlEntry.decode(reader, reader.uint32());
+            if (entry7.value !== undefined) {
+              message.oifTtl[entry7.key] = entry7.value;
+            }
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.table = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -473,6 +533,34 @@ export const Route: MessageFns<Route> = {
         : isSet(object.set_ttl)
         ? globalThis.Number(object.set_ttl)
         : undefined,
+      oifTtl: isObject(object.oifTtl)
+        ? (globalThis.Object.entries(object.oifTtl) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.oif_ttl)
+        ? (globalThis.Object.entries(object.oif_ttl) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      table: isSet(object.table) ? globalThis.Number(object.table) : 0,
     };
   },
 
@@ -496,6 +584,18 @@ export const Route: MessageFns<Route> = {
     if (message.setTtl !== undefined) {
       obj.setTtl = Math.round(message.setTtl);
     }
+    if (message.oifTtl) {
+      const entries = globalThis.Object.entries(message.oifTtl) as [string, number][];
+      if (entries.length > 0) {
+        obj.oifTtl = {};
+        entries.forEach(([k, v]) => {
+          obj.oifTtl[k] = Math.round(v);
+        });
+      }
+    }
+    if (message.table !== 0) {
+      obj.table = Math.round(message.table);
+    }
     return obj;
   },
 
@@ -510,6 +610,101 @@ export const Route: MessageFns<Route> = {
     message.oifs = object.oifs?.map((e) => e) || [];
     message.rewriteSource = object.rewriteSource ?? undefined;
     message.setTtl = object.setTtl ?? undefined;
+    message.oifTtl = (globalThis.Object.entries(object.oifTtl ?? {}) as [string, number][]).reduce(
+      (acc: { [key: string]: number }, [key, value]: [string, number]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.Number(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.table = object.table ?? 0;
+    return message;
+  },
+};
+
+function createBaseRoute_OifTtlEntry(): Route_OifTtlEntry {
+  return { key: "", value: 0 };
+}
+
+export const Route_OifTtlEntry: MessageFns<Route_OifTtlEntry> = {
+  encode(message: Route_OifTtlEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(16).uint32(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Route_OifTtlEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRoute_OifTtlEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.value = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Route_OifTtlEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+    };
+  },
+
+  toJSON(message: Route_OifTtlEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== 0) {
+      obj.value = Math.round(message.value);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Route_OifTtlEntry>): Route_OifTtlEntry {
+    return Route_OifTtlEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Route_OifTtlEntry>): Route_OifTtlEntry {
+    const message = createBaseRoute_OifTtlEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? 0;
     return message;
   },
 };
@@ -705,7 +900,7 @@ export const AddRouteResponse: MessageFns<AddRouteResponse> = {
 };
 
 function createBaseDelRouteRequest(): DelRouteRequest {
-  return { source: "", group: "" };
+  return { source: "", group: "", table: 0 };
 }
 
 export const DelRouteRequest: MessageFns<DelRouteRequest> = {
@@ -715,6 +910,9 @@ export const DelRouteRequest: MessageFns<DelRouteRequest> = {
     }
     if (message.group !== "") {
       writer.uint32(18).string(message.group);
+    }
+    if (message.table !== 0) {
+      writer.uint32(24).uint32(message.table);
     }
     return writer;
   },
@@ -748,6 +946,14 @@ export const DelRouteRequest: MessageFns<DelRouteRequest> = {
             message.group = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.table = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -764,6 +970,7 @@ export const DelRouteRequest: MessageFns<DelRouteRequest> = {
     return {
       source: isSet(object.source) ? globalThis.String(object.source) : "",
       group: isSet(object.group) ? globalThis.String(object.group) : "",
+      table: isSet(object.table) ? globalThis.Number(object.table) : 0,
     };
   },
 
@@ -775,6 +982,9 @@ export const DelRouteRequest: MessageFns<DelRouteRequest> = {
     if (message.group !== "") {
       obj.group = message.group;
     }
+    if (message.table !== 0) {
+      obj.table = Math.round(message.table);
+    }
     return obj;
   },
 
@@ -785,6 +995,7 @@ export const DelRouteRequest: MessageFns<DelRouteRequest> = {
     const message = createBaseDelRouteRequest();
     message.source = object.source ?? "";
     message.group = object.group ?? "";
+    message.table = object.table ?? 0;
     return message;
   },
 };
@@ -2349,7 +2560,7 @@ export const WatchStatsResponse: MessageFns<WatchStatsResponse> = {
 };
 
 function createBaseRouteStats(): RouteStats {
-  return { source: "", group: "", iif: "", counters: undefined, packetsPerSecond: 0, bytesPerSecond: 0 };
+  return { source: "", group: "", iif: "", table: 0, counters: undefined, packetsPerSecond: 0, bytesPerSecond: 0 };
 }
 
 export const RouteStats: MessageFns<RouteStats> = {
@@ -2362,6 +2573,9 @@ export const RouteStats: MessageFns<RouteStats> = {
     }
     if (message.iif !== "") {
       writer.uint32(26).string(message.iif);
+    }
+    if (message.table !== 0) {
+      writer.uint32(56).uint32(message.table);
     }
     if (message.counters !== undefined) {
       Counters.encode(message.counters, writer.uint32(34).fork()).join();
@@ -2412,6 +2626,14 @@ export const RouteStats: MessageFns<RouteStats> = {
             message.iif = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.table = reader.uint32();
+            continue;
+          }
           case 4: {
             if (tag !== 34) {
               break;
@@ -2453,6 +2675,7 @@ export const RouteStats: MessageFns<RouteStats> = {
       source: isSet(object.source) ? globalThis.String(object.source) : "",
       group: isSet(object.group) ? globalThis.String(object.group) : "",
       iif: isSet(object.iif) ? globalThis.String(object.iif) : "",
+      table: isSet(object.table) ? globalThis.Number(object.table) : 0,
       counters: isSet(object.counters) ? Counters.fromJSON(object.counters) : undefined,
       packetsPerSecond: isSet(object.packetsPerSecond)
         ? globalThis.Number(object.packetsPerSecond)
@@ -2478,6 +2701,9 @@ export const RouteStats: MessageFns<RouteStats> = {
     if (message.iif !== "") {
       obj.iif = message.iif;
     }
+    if (message.table !== 0) {
+      obj.table = Math.round(message.table);
+    }
     if (message.counters !== undefined) {
       obj.counters = Counters.toJSON(message.counters);
     }
@@ -2498,6 +2724,7 @@ export const RouteStats: MessageFns<RouteStats> = {
     message.source = object.source ?? "";
     message.group = object.group ?? "";
     message.iif = object.iif ?? "";
+    message.table = object.table ?? 0;
     message.counters = (object.counters !== undefined && object.counters !== null)
       ? Counters.fromPartial(object.counters)
       : undefined;
@@ -3500,6 +3727,10 @@ function fromJsonTimestamp(o: any): Timestamp {
   } else {
     return Timestamp.fromJSON(o);
   }
+}
+
+function isObject(value: any): boolean {
+  return typeof value === "object" && value !== null;
 }
 
 function isSet(value: any): boolean {

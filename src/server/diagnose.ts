@@ -37,6 +37,13 @@ export interface FlowProbes {
 
 export const DEFAULT_WINDOW_MS = 2000;
 
+/**
+ * The kernel sends ONE NOCACHE upcall per unresolved (S,G), then queues silently until that
+ * unresolved entry expires (ipmr: 10 s): a stream already running when the window opened had its
+ * upcall before it. Without a route, NOCACHE upcalls are therefore looked for this far back.
+ */
+export const UNRESOLVED_LIFETIME_MS = 10_000;
+
 const SEVERITY: Record<Finding["severity"], Severity> = {
   info: Severity.SEVERITY_INFO,
   warning: Severity.SEVERITY_WARNING,
@@ -72,10 +79,11 @@ export async function diagnose(
   const ttlResult: { le1: number; gt1: number } | string = ttlPromise ? await ttlPromise : (probe as string);
   const after = engine.flowSnapshot(key);
   const drops = probes.rpFilterDrops() - dropsBefore;
+  const route = after.route;
   const upcalls = probes.upcalls(request.source, request.group, sinceMs);
+  const nocache = route ? upcalls.nocache : probes.upcalls(request.source, request.group, sinceMs - UNRESOLVED_LIFETIME_MS).nocache;
   const vifName = (vif: number) => after.vifs.find((v) => v.vif === vif)?.name ?? `vif ${vif}`;
   const linkList = probes.links();
-  const route = after.route;
   const names = route ? [route.spec.iif, ...route.spec.oifs] : iif ? [iif] : [];
   if (iif && !names.includes(iif)) names.unshift(iif);
   const links: LinkEvidence[] = names.map((name) => {
@@ -113,7 +121,7 @@ export async function diagnose(
     },
     oifOut: (route?.spec.oifs ?? []).map((name) => ({ name, packets: outDelta(name) })),
     upcalls: {
-      nocache: upcalls.nocache.map((u) => ({ iif: vifName(u.vif), count: u.count })),
+      nocache: nocache.map((u) => ({ iif: vifName(u.vif), count: u.count })),
       wrongvif: upcalls.wrongvif.map((u) => ({ iif: vifName(u.vif), count: u.count })),
     },
     ttl: typeof ttlResult === "string" ? undefined : ttlResult,

@@ -6,6 +6,7 @@
 import { RouteEngine } from "../engine/route-engine.js";
 import { KernelError } from "../kernel/kernel-error.js";
 import { MrouteSocket } from "../kernel/mroute-socket.js";
+import { Mroute6Socket } from "../kernel/mroute6-socket.js";
 import { RtnetlinkMonitor, listLinks } from "../kernel/rtnetlink-monitor.js";
 import { NftRescueTable } from "../kernel/nft-rescue-table.js";
 import { NftTrace } from "../kernel/nft-trace.js";
@@ -91,10 +92,16 @@ async function main(): Promise<number> {
   } catch (err) {
     return fail(explainOpenFailure(err));
   }
+  // One MRT_INIT socket per (family, table), opened on first use; the IPv4 default table is
+  // taken first (above), so "another multicast router owns it" stops the start.
+  const sockets: { close(): void }[] = [socket];
   const engine = new RouteEngine(
     (family, table) => {
       if (family === "ipv4" && table === 0) return socket;
-      throw new Error(`table ${family}/${table} is not supported yet`);
+      const opened = family === "ipv4" ? MrouteSocket.open({ table }) : Mroute6Socket.open({ table });
+      sockets.push(opened);
+      logger.info({ family, table }, "multicast routing table opened");
+      return opened;
     },
     { maxRoutes: options.maxRoutes },
   );
@@ -131,6 +138,7 @@ async function main(): Promise<number> {
     syncStarting.catch(() => undefined);
     const restored = engine.restore(persisted.map(fromStoredRoute));
     if (persisted.length > 0) logger.info({ ...restored, file: options.stateFile }, "routes restored");
+    for (const why of engine.unopenable) logger.error({ table: why }, "routes of this table not restored now (kept in the state file)");
     sync = await syncStarting;
     if (configRoutes) {
       const result = applyAndStore(engine, store, CONFIG_OWNER, configRoutes, { allowEmpty: true });
@@ -196,7 +204,7 @@ async function main(): Promise<number> {
         .then(() => store.close())
         .catch((err: unknown) => logger.error({ err }, "shutdown error"))
         .finally(() => {
-          socket.close(); // MRT_DONE: the kernel drops our VIFs and MFC entries.
+          for (const s of sockets) s.close(); // MRT_DONE: the kernel drops our VIFs and MFC entries.
           logger.info("stopped");
           resolve(0);
         });

@@ -38,6 +38,9 @@ export function toRoute(spec: RouteSpec): Route {
     oifs: [...spec.oifs],
     rewriteSource: spec.rewriteSource,
     setTtl: spec.setTtl,
+    // Only thresholds other than the default 1.
+    oifTtl: { ...spec.oifTtl },
+    table: spec.table,
   };
 }
 

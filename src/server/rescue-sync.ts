@@ -41,8 +41,8 @@ export class RescueSync {
     if (!needs) return;
     throw new DomainError(
       "failed-precondition",
-      `${field}: rewrite_source and set_ttl are programmed with nftables, which is not available ` +
-        `(${this.why}); install the Debian package "nftables"`,
+      `${field}: rewrite_source and set_ttl are programmed with nftables, which is not available here ` +
+        `(nft not found); install the Debian package "nftables"`,
       { reason: "NFT_UNAVAILABLE", metadata: { package: "nftables" } },
     );
   }

@@ -17,6 +17,7 @@ export function toStoredRoute(spec: RouteSpec, owner: string): StoredRoute {
   };
   if (spec.rewriteSource !== undefined) stored.rewriteSource = spec.rewriteSource;
   if (spec.setTtl !== undefined) stored.setTtl = spec.setTtl;
+  if (spec.oifTtl !== undefined) stored.oifTtl = { ...spec.oifTtl };
   return stored;
 }
 
@@ -34,5 +35,8 @@ export function fromStoredRoute(route: StoredRoute): StoredRouteRecord {
   };
   if (typeof route.rewriteSource === "string") record.spec.rewriteSource = route.rewriteSource;
   if (typeof route.setTtl === "number") record.spec.setTtl = route.setTtl;
+  if (typeof route.oifTtl === "object" && route.oifTtl !== null) {
+    record.spec.oifTtl = { ...(route.oifTtl as Record<string, number>) };
+  }
   return record;
 }

@@ -55,7 +55,7 @@ export async function* traceFlow(
     queue.push(e);
     wake?.();
   });
-  if (typeof started === "string") throw nftMissing(started);
+  if (typeof started === "string") throw nftMissing("nft not found");
   const tracer = await started;
   const done = new AbortController();
   const onAbort = () => done.abort();

@@ -13,6 +13,45 @@ import type { RouteSpec } from "../engine/route-engine.js";
 import type { RouteKey } from "../engine/route-key.js";
 import { MAX_VIFS } from "../engine/vif-table.js";
 import type { Route } from "../gen/mfc.js";
+import { canonicalIpv6, ipv6MulticastScope, isIpv6Multicast } from "../kernel/ipv6-address.js";
+import type { AddressFamily } from "../engine/route-key.js";
+
+/** The kernel's own id of the default table, which MRT_TABLE must not be asked for. */
+const DEFAULT_TABLE_ID: Record<AddressFamily, number> = { ipv4: 253, ipv6: 254 };
+
+function validateIpv6Source(value: string, field: string, out: FieldViolation[]): string | undefined {
+  const canonical = canonicalIpv6(value);
+  if (canonical === undefined) {
+    out.push({ field, description: `"${value}" is not an IPv6 address` });
+    return undefined;
+  }
+  if (isIpv6Multicast(canonical) || canonical === "::" || canonical === "::1" || /^fe[89ab]/.test(canonical)) {
+    out.push({
+      field,
+      description: `"${value}" is not a routable unicast source (multicast, unspecified, loopback and link-local fe80::/10 cannot be routed)`,
+    });
+    return undefined;
+  }
+  return canonical;
+}
+
+function validateIpv6Group(value: string, field: string, out: FieldViolation[]): string | undefined {
+  const canonical = canonicalIpv6(value);
+  if (canonical === undefined || !isIpv6Multicast(canonical)) {
+    out.push({ field, description: `"${value}" is not an IPv6 multicast group (ff00::/8)` });
+    return undefined;
+  }
+  const scope = ipv6MulticastScope(canonical) ?? 0;
+  if (scope <= 2) {
+    const what = scope === 1 ? "interface-local (ffx1::)" : scope === 2 ? "link-local (ffx2::)" : "reserved scope 0";
+    out.push({
+      field,
+      description: `"${value}" has ${what} scope: the kernel never routes it between interfaces; use admin-local (ffx4::), site-local (ffx5::), organisation (ffx8::) or global (ffxe::) scope`,
+    });
+    return undefined;
+  }
+  return canonical;
+}
 
 /** IFNAMSIZ is 16 including the terminating NUL. */
 const MAX_IFNAME_BYTES = 15;
@@ -127,8 +166,49 @@ function collectRouteViolations(route: Route | undefined, field: string, sink: F
     sink.push({ field, description: "route is required" });
     return undefined;
   }
-  validateSource(route.source, `${field}.source`, out);
-  validateGroup(route.group, `${field}.group`, out);
+  const family: AddressFamily = route.source.includes(":") || route.group.includes(":") ? "ipv6" : "ipv4";
+  let source = route.source;
+  let group = route.group;
+  if (family === "ipv6") {
+    if (route.source !== "" && !route.source.includes(":")) {
+      out.push({ field: `${field}.source`, description: `"${route.source}" is IPv4 but the group is IPv6: both must be of one family` });
+    } else if (route.source === "") {
+      validateSource("", `${field}.source`, out);
+    } else {
+      source = validateIpv6Source(route.source, `${field}.source`, out) ?? source;
+    }
+    if (!route.group.includes(":")) {
+      out.push({ field: `${field}.group`, description: `"${route.group}" is IPv4 but the source is IPv6: both must be of one family` });
+    } else {
+      group = validateIpv6Group(route.group, `${field}.group`, out) ?? group;
+    }
+  } else {
+    validateSource(route.source, `${field}.source`, out);
+    validateGroup(route.group, `${field}.group`, out);
+  }
+  const table = route.table ?? 0;
+  if (table === DEFAULT_TABLE_ID[family]) {
+    out.push({
+      field: `${field}.table`,
+      description: `${table} is the kernel's id of the default ${family} table: use 0 for it`,
+    });
+  }
+  const oifTtl = route.oifTtl ?? {};
+  for (const [name, ttl] of Object.entries(oifTtl)) {
+    const path = `${field}.oif_ttl[${name}]`;
+    if (!route.oifs.includes(name)) out.push({ field: path, description: `"${name}" is not one of the oifs` });
+    else if (family === "ipv6" && ttl !== 1) {
+      out.push({
+        field: path,
+        description: "IPv6 multicast routes have no TTL thresholds in the kernel (mf6cctl carries only an interface set): leave it at 1",
+      });
+    } else if (!Number.isInteger(ttl) || ttl < 1 || ttl > 254) {
+      out.push({ field: path, description: `${ttl}: a TTL threshold is 1..254 (forward only packets with TTL > threshold)` });
+    }
+  }
+  if (family === "ipv6" && (route.rewriteSource !== undefined || route.setTtl !== undefined)) {
+    out.push({ field: `${field}.rewrite_source`, description: "rescue options (rewrite_source, set_ttl) are IPv4-only" });
+  }
   const iifValid = validateInterfaceName(route.iif, `${field}.iif`, out);
 
   if (route.oifs.length === 0) {
@@ -172,23 +252,31 @@ function collectRouteViolations(route: Route | undefined, field: string, sink: F
   sink.push(...out);
   if (out.length > 0) return undefined;
   const spec: RouteSpec = {
-    family: "ipv4",
-    table: 0,
-    source: route.source,
-    group: route.group,
+    family,
+    table,
+    source,
+    group,
     iif: route.iif,
     oifs: [...route.oifs],
   };
+  const nonDefault = Object.entries(oifTtl).filter(([, ttl]) => ttl !== 1);
+  if (nonDefault.length > 0) spec.oifTtl = Object.fromEntries(nonDefault);
   if (route.rewriteSource !== undefined) spec.rewriteSource = route.rewriteSource;
   if (route.setTtl !== undefined) spec.setTtl = route.setTtl;
   return spec;
 }
 
 /** Validate the (source, group) of a DelRoute request. */
-export function validateRouteKey(source: string, group: string): RouteKey {
+export function validateRouteKey(source: string, group: string, table = 0): RouteKey {
   const out: FieldViolation[] = [];
+  if (source.includes(":") || group.includes(":")) {
+    const s = validateIpv6Source(source, "source", out);
+    const g = validateIpv6Group(group, "group", out);
+    if (out.length > 0 || !s || !g) throw DomainError.invalid(out);
+    return { family: "ipv6", table, source: s, group: g };
+  }
   validateSource(source, "source", out);
   validateGroup(group, "group", out);
   if (out.length > 0) throw DomainError.invalid(out);
-  return { family: "ipv4", table: 0, source, group };
+  return { family: "ipv4", table, source, group };
 }

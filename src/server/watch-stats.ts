@@ -55,6 +55,7 @@ export async function* watchStats(
         source: spec.source,
         group: spec.group,
         iif: spec.iif,
+        table: spec.table,
         counters: c,
         packetsPerSecond: rate(c.packets, before?.packets),
         bytesPerSecond: rate(c.bytes, before?.bytes),

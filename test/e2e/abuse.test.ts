@@ -49,7 +49,7 @@ afterAll(async () => {
 });
 
 const src = () => lab.addrs.source;
-const route = (group: string, oifs: string[] = ["out1"]): Route => ({ source: src(), group, iif: "in0", oifs });
+const route = (group: string, oifs: string[] = ["out1"]): Route => ({ source: src(), group, iif: "in0", oifs, oifTtl: {}, table: 0 });
 
 async function rejection(p: Promise<unknown>): Promise<MfcError> {
   try {

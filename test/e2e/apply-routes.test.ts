@@ -41,7 +41,7 @@ afterAll(async () => {
 });
 
 const src = () => lab.addrs.source;
-const route = (group: string, oifs: string[]): Route => ({ source: src(), group, iif: "in0", oifs });
+const route = (group: string, oifs: string[]): Route => ({ source: src(), group, iif: "in0", oifs, oifTtl: {}, table: 0 });
 const xs = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => `x${from + i}`);
 const byGroup = (routes: Route[]) => [...routes].sort((a, b) => a.group.localeCompare(b.group));
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);

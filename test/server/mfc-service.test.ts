@@ -36,7 +36,7 @@ describe("MfcService over gRPC (fake kernel)", () => {
     const res = await s.client.addRoute({ route: route() });
     expect(res.route?.state).toBe(RouteState.ROUTE_STATE_INSTALLED);
     const list = await s.client.listRoutes({});
-    expect(list.routes.map((r) => r.route)).toEqual([route()]);
+    expect(list.routes.map((r) => r.route)).toEqual([{ ...route(), oifTtl: {}, table: 0 }]);
     expect(list.vifs.map((v) => [v.vif, v.interface, v.refs])).toEqual([[0, "eth0", 1], [1, "eth1", 1], [2, "eth2", 1]]);
   });
 
