@@ -231,6 +231,15 @@ export class RouteEngine {
       if (broken) this.realizeQuietly(existing, table, cache, true);
       return this.view(existing, table);
     }
+    if (existing && !options.replace && existing.spec.iif !== spec.iif) {
+      throw new DomainError(
+        "failed-precondition",
+        `(${spec.source}, ${spec.group}) is already routed from ${existing.spec.iif}; a kernel table holds one ` +
+          `entry per (source, group), so it cannot also come from ${spec.iif}. Set replace=true to move it, ` +
+          `or put the second route in another table (Route.table) and steer ${spec.iif}'s traffic there with ip mrule`,
+        { reason: "SG_ON_TWO_IIFS", metadata: { source: spec.source, group: spec.group, iif: existing.spec.iif } },
+      );
+    }
     if (existing && !options.replace) {
       throw new DomainError(
         "already-exists",
