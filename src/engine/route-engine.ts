@@ -20,6 +20,8 @@ import { DomainError } from "./domain-error.js";
 import type { KernelMfcEntry, KernelPort, SgCounters, VifCounters } from "./kernel-port.js";
 import { routeKeyString, tableKeyString, type AddressFamily, type RouteKey } from "./route-key.js";
 import { MAX_VIFS, VifTable, type VifSlot } from "./vif-table.js";
+import { isTemplateKey, parseIpv4Prefix, prefixContains } from "./ipv4-prefix.js";
+import { parseIpv4 } from "./ipv4.js";
 
 /** A route as the client asked for it (already validated). */
 export interface RouteSpec extends RouteKey {
@@ -56,6 +58,21 @@ export interface RouteView {
   down: string[];
   driftRepairs: number;
   lastDrift: string;
+  /** Kernel entry learned from a template (on a NOCACHE upcall); `template` names it. */
+  learned?: boolean;
+  /** Entry without oifs for traffic no template matches (the kernel stops asking; still counted). */
+  stopFilter?: boolean;
+  template?: string;
+}
+
+/** A NOCACHE / WRONGVIF upcall from the kernel. */
+export interface UpcallEvent {
+  family: AddressFamily;
+  table: number;
+  type: "nocache" | "wrongvif";
+  vif: number;
+  source: string;
+  group: string;
 }
 
 export interface VifView {
@@ -154,6 +171,23 @@ interface Route {
   error: string;
   driftRepairs: number;
   lastDrift: string;
+  /** Templates only: the VIFs the template holds (iif first) so upcalls can arrive; undefined = pending. */
+  templateVifs?: { iifVif: number; oifVifs: number[]; ttls: number[] };
+}
+
+/** A kernel entry mfcd wrote for a template match (learned) or as a stop filter (no oifs). */
+interface Learned {
+  key: string;
+  table: TableState;
+  source: string;
+  group: string;
+  template: Route | undefined;
+  iifVif: number;
+  oifVifs: number[];
+  ttls: number[];
+  lastPackets: bigint;
+  lastWrongIf: bigint;
+  idleSince: number;
 }
 
 interface TableState {
@@ -203,6 +237,9 @@ export class RouteEngine {
     return this.routes.size;
   }
 
+  /** Learned entries and stop filters by table key + "S|G". */
+  private readonly learned = new Map<string, Learned>();
+
   /** Tables restore() could not open, with the reason (logged by the caller). */
   readonly unopenable: string[] = [];
 
@@ -216,7 +253,7 @@ export class RouteEngine {
   add(spec: RouteSpec, options: AddOptions = {}): RouteView {
     this.lastChangeAt = performance.now();
     const owner = options.owner || DEFAULT_OWNER;
-    const id = routeKeyString(spec);
+    const id = routeId(spec);
     const existing = this.routes.get(id);
     const table = this.table(spec.family, spec.table);
     const cache: IfindexCache = new Map();
@@ -276,9 +313,9 @@ export class RouteEngine {
   }
 
   /** Remove a route and the VIFs nobody uses any more; returns what was removed. */
-  delete(key: RouteKey): StoredRouteRecord {
+  delete(key: RouteKey & { iif?: string }): StoredRouteRecord {
     this.lastChangeAt = performance.now();
-    const route = this.routes.get(routeKeyString(key));
+    const route = this.routes.get(routeId(key));
     if (!route) {
       throw new DomainError("not-found", `no route for (${key.source}, ${key.group})`, {
         reason: "ROUTE_NOT_FOUND",
@@ -311,7 +348,7 @@ export class RouteEngine {
     const wanted = new Map<string, RouteSpec>();
     const conflicts: string[] = [];
     specs.forEach((spec, i) => {
-      const id = routeKeyString(spec);
+      const id = routeId(spec);
       if (wanted.has(id)) {
         throw DomainError.invalid([
           { field: `routes[${i}]`, description: `(${spec.source}, ${spec.group}) appears twice in routes` },
@@ -375,7 +412,7 @@ export class RouteEngine {
         });
       }
       for (const spec of result.replaced) {
-        const route = this.routes.get(routeKeyString(spec)) as Route;
+        const route = this.routes.get(routeId(spec)) as Route;
         const table = this.table(spec.family, spec.table);
         const before = { spec: route.spec, missing: route.missing, error: route.error };
         this.unindex(route);
@@ -392,7 +429,7 @@ export class RouteEngine {
       }
       for (const spec of result.added) {
         const table = this.table(spec.family, spec.table);
-        const route = newRoute(routeKeyString(spec), spec, owner);
+        const route = newRoute(routeId(spec), spec, owner);
         this.realize(route, table, cache, false);
         this.routes.set(route.id, route);
         this.index(route);
@@ -417,7 +454,7 @@ export class RouteEngine {
     const cache: IfindexCache = new Map();
     let installed = 0;
     for (const { spec, owner } of records) {
-      const id = routeKeyString(spec);
+      const id = routeId(spec);
       if (this.routes.has(id)) continue;
       let table: TableState;
       try {
@@ -442,9 +479,225 @@ export class RouteEngine {
     return [...this.routes.values()].map((r) => ({ spec: r.spec, owner: r.owner }));
   }
 
-  get(key: RouteKey): RouteView | undefined {
-    const route = this.routes.get(routeKeyString(key));
+  get(key: RouteKey & { iif?: string }): RouteView | undefined {
+    const route = this.routes.get(routeId(key));
     return route && this.view(route, this.table(key.family, key.table));
+  }
+
+  // ---- templates: (*,G) and prefix routes ---------------------------------------------------
+
+  /**
+   * A template holds VIFs on its iif (so the kernel reports new flows there) and oifs, but has
+   * no kernel entry itself: the kernel's own (*,G) entries only match when the iif is also an
+   * oif (kernel-facts.md). Concrete (S,G) entries are learned on NOCACHE upcalls.
+   */
+  private realizeTemplate(route: Route, table: TableState, cache: IfindexCache): boolean {
+    const { spec } = route;
+    const names = [spec.iif, ...spec.oifs];
+    const resolved = new Map<string, number>();
+    const missing: string[] = [];
+    for (const name of names) {
+      const ifindex = lookup(table.port, name, cache);
+      if (ifindex === undefined) missing.push(name);
+      else resolved.set(name, ifindex);
+    }
+    route.missing = missing;
+    const presentOifs = spec.oifs.filter((n) => resolved.has(n));
+    if (!resolved.has(spec.iif) || presentOifs.length === 0) return this.releaseTemplate(route, table);
+    const created = this.acquireVifs(table, [spec.iif, ...presentOifs], resolved);
+    const vifOf = (name: string) => (liveSlot(table, resolved.get(name) as number) as VifSlot).vif;
+    const next = {
+      iifVif: vifOf(spec.iif),
+      oifVifs: presentOifs.map(vifOf),
+      ttls: presentOifs.map((n) => spec.oifTtl?.[n] ?? DEFAULT_TTL_THRESHOLD),
+    };
+    const before = route.templateVifs;
+    if (before && before.iifVif === next.iifVif && sameEntry({ source: "", ...before }, { source: "", ...next })) {
+      return false;
+    }
+    try {
+      for (const vif of [next.iifVif, ...next.oifVifs]) (table.vifs.get(vif) as VifSlot).refs++;
+      route.templateVifs = next;
+      // What it taught follows the new oifs; stop filters it now matches start forwarding.
+      for (const l of [...this.learned.values()]) {
+        if (l.table !== table) continue;
+        if (l.template === route) this.installLearned(table, l.source, l.group, l.iifVif, route);
+        else if (!l.template && templateMatches(route, l.iifVif, l.source, l.group)) {
+          this.installLearned(table, l.source, l.group, l.iifVif, route);
+        }
+      }
+    } catch (err) {
+      this.dropVifs(table, created);
+      throw err;
+    }
+    if (before) this.release(table, [before.iifVif, ...before.oifVifs]);
+    return true;
+  }
+
+  /** Remove what a template taught and let go of its VIFs. */
+  private releaseTemplate(route: Route, table: TableState): boolean {
+    const before = route.templateVifs;
+    for (const l of [...this.learned.values()]) if (l.template === route) this.removeLearned(l);
+    if (!before) return false;
+    route.templateVifs = undefined;
+    this.release(table, [before.iifVif, ...before.oifVifs]);
+    return true;
+  }
+
+  /** The most specific installed template of this table matching (S,G) arriving on `vif`. */
+  private bestTemplate(table: TableState, vif: number, source: string, group: string): Route | undefined {
+    if (this.templates === 0) return undefined;
+    const s = parseIpv4(source);
+    const g = parseIpv4(group);
+    if (s === undefined || g === undefined) return undefined;
+    let best: Route | undefined;
+    let bestLen = -1;
+    for (const route of this.routes.values()) {
+      const tv = route.templateVifs;
+      if (!tv || tv.iifVif !== vif || this.tableOf(route) !== table) continue;
+      if (!templateMatches(route, vif, source, group)) continue;
+      const sp = parseIpv4Prefix(route.spec.source) as { length: number };
+      const gp = parseIpv4Prefix(route.spec.group) as { length: number };
+      if (sp.length + gp.length > bestLen) {
+        best = route;
+        bestLen = sp.length + gp.length;
+      }
+    }
+    return best;
+  }
+
+  private hasTemplateIn(table: TableState): boolean {
+    for (const route of this.routes.values()) if (route.templateVifs && this.tableOf(route) === table) return true;
+    return false;
+  }
+
+  private get templates(): number {
+    let n = 0;
+    for (const route of this.routes.values()) if (route.templateVifs) n++;
+    return n;
+  }
+
+  /** Write (or rewrite in place) a learned entry, or a stop filter when `template` is undefined. */
+  private installLearned(table: TableState, source: string, group: string, iifVif: number, template: Route | undefined): void {
+    const key = `${tableKeyString(table.family, table.id)}|${source}|${group}`;
+    const tv = template?.templateVifs;
+    const oifVifs = tv ? tv.oifVifs.filter((v) => v !== iifVif) : [];
+    const ttls = tv ? tv.oifVifs.flatMap((v, i) => (v === iifVif ? [] : [tv.ttls[i] ?? DEFAULT_TTL_THRESHOLD])) : [];
+    table.port.addMfc(source, group, iifVif, new Map(oifVifs.map((v, i) => [v, ttls[i] ?? DEFAULT_TTL_THRESHOLD])));
+    for (const vif of [iifVif, ...oifVifs]) (table.vifs.get(vif) as VifSlot).refs++;
+    const before = this.learned.get(key);
+    this.learned.set(key, {
+      key,
+      table,
+      source,
+      group,
+      template,
+      iifVif,
+      oifVifs,
+      ttls,
+      lastPackets: before?.lastPackets ?? 0n,
+      lastWrongIf: before?.lastWrongIf ?? 0n,
+      idleSince: before?.idleSince ?? Date.now(),
+    });
+    if (before) this.release(table, [before.iifVif, ...before.oifVifs]);
+  }
+
+  private removeLearned(l: Learned, deleteEntry = true): void {
+    if (deleteEntry) this.delEntry(l.table, l.source, l.group);
+    this.learned.delete(l.key);
+    this.release(l.table, [l.iifVif, ...l.oifVifs]);
+  }
+
+  /** An explicit route takes over (S,G): forget a learned entry without deleting it (rewritten in place). */
+  private forgetLearned(table: TableState, source: string, group: string): void {
+    const l = this.learned.get(`${tableKeyString(table.family, table.id)}|${source}|${group}`);
+    if (l) this.removeLearned(l, false);
+  }
+
+  /**
+   * NOCACHE: a new flow arrived on a VIF — install a concrete entry from the best matching
+   * template, or a stop filter (no oifs) so the kernel stops asking. WRONGVIF: a learned flow
+   * moved to another iif a template allows — re-learn it there.
+   */
+  onUpcall(u: UpcallEvent): "learned" | "stop-filter" | "relearned" | "ignored" {
+    const table = this.tables.get(tableKeyString(u.family, u.table));
+    if (!table || u.family !== "ipv4") return "ignored";
+    if (this.byKernelKey.has(routeKeyString(u))) return "ignored"; // an explicit route owns it
+    if (!table.vifs.get(u.vif) || table.stale.has(u.vif)) return "ignored";
+    const existing = this.learned.get(`${tableKeyString(u.family, u.table)}|${u.source}|${u.group}`);
+    const template = this.bestTemplate(table, u.vif, u.source, u.group);
+    // Without any template in play the upcall machinery stays out of the way (no stop filters):
+    // deleting a route must leave no kernel entry behind.
+    if (!template && !existing && !this.hasTemplateIn(table)) return "ignored";
+    try {
+      if (u.type === "nocache") {
+        if (existing && existing.iifVif === u.vif) return "ignored";
+        this.installLearned(table, u.source, u.group, u.vif, template);
+        return template ? "learned" : "stop-filter";
+      }
+      if (!existing || existing.iifVif === u.vif || !template) return "ignored";
+      this.installLearned(table, u.source, u.group, u.vif, template);
+      return "relearned";
+    } catch {
+      return "ignored";
+    }
+  }
+
+  /**
+   * Remove learned entries and stop filters that carried no packet for `idleMs`; active ones
+   * stay. Returns how many went.
+   */
+  expireLearned(idleMs: number, now = Date.now()): number {
+    let removed = 0;
+    for (const l of [...this.learned.values()]) {
+      const counters = l.table.port.sgCounters(l.source, l.group);
+      if (!counters) {
+        this.removeLearned(l, false);
+        continue;
+      }
+      const moved = counters.packets === l.lastPackets && counters.wrongIf !== l.lastWrongIf && l.template;
+      l.lastWrongIf = counters.wrongIf;
+      if (moved) {
+        // The flow stopped on its iif and arrives elsewhere: drop the entry so the next packet
+        // raises a NOCACHE upcall on the new iif and a template allowing it re-learns it there.
+        this.removeLearned(l);
+        continue;
+      }
+      if (counters.packets !== l.lastPackets) {
+        l.lastPackets = counters.packets;
+        l.idleSince = now;
+      } else if (idleMs > 0 && now - l.idleSince >= idleMs) {
+        this.removeLearned(l);
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  private learnedViews(): RouteView[] {
+    const views: RouteView[] = [];
+    for (const l of this.learned.values()) {
+      const name = (vif: number) => l.table.vifs.get(vif)?.name ?? `vif ${vif}`;
+      const t = l.template?.spec;
+      const templateText = t ? `(${t.source || "*"}, ${t.group}) from ${t.iif}` : undefined;
+      views.push({
+        spec: { family: l.table.family, table: l.table.id, source: l.source, group: l.group, iif: name(l.iifVif), oifs: l.oifVifs.map(name) },
+        owner: l.template?.owner ?? "mfcd",
+        state: "installed",
+        reason: templateText
+          ? `learned from template ${templateText}`
+          : `stop filter: no template matches this flow on ${name(l.iifVif)}; the kernel counts and drops it`,
+        counters: l.table.port.sgCounters(l.source, l.group) ?? ZERO_SG,
+        missing: NONE,
+        down: NONE,
+        driftRepairs: 0,
+        lastDrift: "",
+        learned: templateText !== undefined,
+        stopFilter: templateText === undefined,
+        template: templateText,
+      });
+    }
+    return views;
   }
 
   // ---- interfaces -------------------------------------------------------------------------
@@ -480,8 +733,13 @@ export class RouteEngine {
         if (table.stale.has(slot.vif)) continue;
         if (table.port.ifindex(slot.name) !== slot.ifindex) {
           table.stale.add(slot.vif);
+          // Learned entries on a vanished interface go (re-learned by the next upcall).
+          for (const l of [...this.learned.values()]) {
+            if (l.table === table && (l.iifVif === slot.vif || l.oifVifs.includes(slot.vif))) this.removeLearned(l);
+          }
           for (const route of this.routes.values()) {
-            if (route.kernel && usesVif(route.kernel, slot.vif) && this.tableOf(route) === table) dirty.add(route);
+            const uses = route.kernel ?? route.templateVifs;
+            if (uses && usesVif(uses, slot.vif) && this.tableOf(route) === table) dirty.add(route);
           }
         }
       }
@@ -540,6 +798,7 @@ export class RouteEngine {
           this.repair(route, table, reason);
         }
       }
+      for (const l of this.learned.values()) if (l.table === table) seen.add(`${l.source}|${l.group}`);
       table.foreign = [];
       table.foreignVifs = new Set();
       for (const [key, entry] of dump) {
@@ -607,6 +866,7 @@ export class RouteEngine {
 
   /** Another route whose kernel entry would be the same as this spec's. */
   private kernelKeyClash(spec: RouteSpec, id: string): Route | undefined {
+    if (isTemplateKey(spec)) return undefined;
     const other = this.byKernelKey.get(kernelKeyString(spec));
     return other !== undefined && other !== id ? this.routes.get(other) : undefined;
   }
@@ -625,7 +885,7 @@ export class RouteEngine {
     vifsUsed: number;
   } {
     const table = this.table(key.family, key.table);
-    const route = this.routes.get(routeKeyString(key));
+    const route = this.routes.get(routeId(key));
     const view = route && this.view(route, table);
     const ksource = route ? kernelSource(route.spec) : key.source;
     const mfc = table.port.sgCounters(ksource, key.group);
@@ -641,6 +901,7 @@ export class RouteEngine {
   list(): { routes: RouteView[]; vifs: VifView[]; foreign: ForeignView[] } {
     const routes: RouteView[] = [];
     for (const route of this.routes.values()) routes.push(this.view(route, this.tableOf(route)));
+    routes.push(...this.learnedViews());
     const foreign = [...this.tables.values()].flatMap((t) => t.foreign);
     return { routes, vifs: this.vifViews(), foreign };
   }
@@ -703,7 +964,7 @@ export class RouteEngine {
   }
 
   private index(route: Route): void {
-    this.byKernelKey.set(kernelKeyString(route.spec), route.id);
+    if (!isTemplateKey(route.spec)) this.byKernelKey.set(kernelKeyString(route.spec), route.id);
     for (const name of [route.spec.iif, ...route.spec.oifs]) {
       let ids = this.byName.get(name);
       if (!ids) this.byName.set(name, (ids = new Set()));
@@ -742,6 +1003,7 @@ export class RouteEngine {
    * Returns true when something changed.
    */
   private realize(route: Route, table: TableState, cache: IfindexCache, force: boolean): boolean {
+    if (isTemplateKey(route.spec)) return this.realizeTemplate(route, table, cache);
     const { spec } = route;
     // Hot path of bulk applies and restores: plain arrays, no per-route Maps or closures.
     const iifIndex = lookup(table.port, spec.iif, cache);
@@ -779,6 +1041,8 @@ export class RouteEngine {
     const next: KernelEntry = { source: kernelSource(spec), iifVif: (iifSlot as VifSlot).vif, oifVifs, ttls };
     const before = route.kernel;
     if (!force && before && sameEntry(before, next)) return false;
+    // An explicit route takes over a flow a template taught (or a stop filter): rewritten in place.
+    if (this.learned.size > 0) this.forgetLearned(table, next.source, spec.group);
     try {
       // In place: the kernel replaces an existing (S,G) atomically, a stream loses no packet.
       table.port.addMfc(next.source, spec.group, next.iifVif, ttlMap(next));
@@ -801,7 +1065,7 @@ export class RouteEngine {
    */
   private checkVifCapacity(result: ApplyResult, removed: Route[], cache: IfindexCache): void {
     const changing = new Set(removed.map((r) => r.id));
-    for (const spec of result.replaced) changing.add(routeKeyString(spec));
+    for (const spec of result.replaced) changing.add(routeId(spec));
     const used = new Map<TableState, Set<number>>();
     const created = new Map<TableState, Map<number, string>>();
     const slotsOf = (table: TableState): Set<number> => {
@@ -852,6 +1116,7 @@ export class RouteEngine {
 
   /** Remove the route's kernel entry (if any) and release its VIFs. */
   private unrealize(route: Route, table: TableState): boolean {
+    if (isTemplateKey(route.spec)) return this.releaseTemplate(route, table);
     const before = route.kernel;
     if (!before) return false;
     this.delEntry(table, before.source, route.spec.group);
@@ -925,6 +1190,7 @@ export class RouteEngine {
     for (const route of this.routes.values()) {
       if (route.kernel && this.tableOf(route) === table) ours.add(`${kernelSource(route.spec)}|${route.spec.group}`);
     }
+    for (const l of this.learned.values()) if (l.table === table) ours.add(`${l.source}|${l.group}`);
     table.foreignVifs = new Set();
     for (const [key, entry] of dump) {
       if (ours.has(key)) continue;
@@ -974,7 +1240,16 @@ export class RouteEngine {
     let state: RouteState = "installed";
     let reason = "";
     let counters = ZERO_SG;
-    if (!route.kernel) {
+    if (isTemplateKey(spec)) {
+      if (!route.templateVifs) {
+        state = "pending";
+        reason = route.error || pendingReason(route);
+      } else {
+        let taught = 0;
+        for (const l of this.learned.values()) if (l.template === route) taught++;
+        reason = `template: ${taught} (S,G) learned`;
+      }
+    } else if (!route.kernel) {
       state = "pending";
       reason = route.error || pendingReason(route);
     } else {
@@ -1032,6 +1307,16 @@ export class RouteEngine {
   }
 }
 
+/** Does an installed template route allow (S,G) arriving on `vif`? */
+function templateMatches(route: Route, vif: number, source: string, group: string): boolean {
+  if (route.templateVifs?.iifVif !== vif) return false;
+  const s = parseIpv4(source);
+  const g = parseIpv4(group);
+  const sp = parseIpv4Prefix(route.spec.source);
+  const gp = parseIpv4Prefix(route.spec.group);
+  return s !== undefined && g !== undefined && !!sp && !!gp && prefixContains(sp, s) && prefixContains(gp, g);
+}
+
 function newRoute(id: string, spec: RouteSpec, owner: string): Route {
   return {
     id,
@@ -1063,7 +1348,7 @@ function liveSlot(table: TableState, ifindex: number): VifSlot | undefined {
   return table.vifs.findByIfindex(ifindex, table.stale);
 }
 
-function usesVif(entry: KernelEntry, vif: number): boolean {
+function usesVif(entry: { iifVif: number; oifVifs: number[] }, vif: number): boolean {
   return entry.iifVif === vif || entry.oifVifs.includes(vif);
 }
 
@@ -1104,6 +1389,14 @@ function copySpec(spec: RouteSpec): RouteSpec {
   if (spec.setTtl !== undefined) copy.setTtl = spec.setTtl;
   if (spec.oifTtl !== undefined && Object.keys(spec.oifTtl).length > 0) copy.oifTtl = { ...spec.oifTtl };
   return copy;
+}
+
+/**
+ * A route's identity: (family, table, source, group), plus the iif for templates — the same
+ * (*,G) may be allowed on several input interfaces, each its own template.
+ */
+export function routeId(key: RouteKey & { iif?: string }): string {
+  return routeKeyString(key);
 }
 
 function kernelKeyString(spec: RouteSpec): string {

@@ -12,8 +12,14 @@ export interface RouteKey {
   group: string;
 }
 
-export function routeKeyString(key: RouteKey): string {
-  return `${key.family}/${key.table}/${key.source}/${key.group}`;
+/**
+ * The identity of a route: (family, table, source, group) — plus the iif for templates
+ * (any-source or prefix routes), since the same (*,G) may be allowed on several interfaces.
+ */
+export function routeKeyString(key: RouteKey & { iif?: string }): string {
+  const base = `${key.family}/${key.table}/${key.source}/${key.group}`;
+  const template = key.source === "" || key.source.includes("/") || key.group.includes("/");
+  return template ? `${base}@${key.iif ?? ""}` : base;
 }
 
 /** Key of a kernel table: one MRT_INIT socket and one VIF space per (family, table). */

@@ -111,7 +111,11 @@ export function severityToJSON(object: Severity): string {
  * The address family follows the addresses (IPv4 or IPv6; both must be of the same family).
  */
 export interface Route {
-  /** Unicast sender address: IPv4 in strict dotted-quad form ("10.0.0.1") or IPv6 ("2001:db8::1"). */
+  /**
+   * Unicast sender address: IPv4 in strict dotted-quad form ("10.0.0.1") or IPv6 ("2001:db8::1").
+   * IPv4 templates: "" = any source, or a prefix "10.0.0.0/8"; with a group prefix
+   * ("239.1.0.0/16") too. Templates teach concrete (S,G) entries as flows arrive on the iif.
+   */
   source: string;
   /**
    * Multicast group: IPv4 in 224.0.0.0/4 outside the link-local 224.0.0.0/24 ("239.1.1.1"), or
@@ -178,6 +182,11 @@ export interface DelRouteRequest {
   source: string;
   group: string;
   table: number;
+  /**
+   * Templates only (source "" or a prefix): which iif's template, since the same (*,G) may be
+   * allowed on several input interfaces.
+   */
+  iif: string;
 }
 
 export interface DelRouteResponse {
@@ -263,6 +272,17 @@ export interface RouteStatus {
    */
   driftRepairs: number;
   lastDrift: string;
+  /**
+   * A concrete (S,G) entry mfcd learned from a template route (source "" = any, or prefixes)
+   * when the kernel reported a new flow; `template` says which. Not persisted: re-learned.
+   */
+  learned: boolean;
+  /**
+   * An entry without oifs for a flow no template matches: the kernel stops asking about it and
+   * still counts its packets. Removed after --learned-idle without traffic, like learned ones.
+   */
+  stopFilter: boolean;
+  template: string;
 }
 
 /** Kernel MFC counters of one (S,G) entry (bytes include the IP header). */
@@ -900,7 +920,7 @@ export const AddRouteResponse: MessageFns<AddRouteResponse> = {
 };
 
 function createBaseDelRouteRequest(): DelRouteRequest {
-  return { source: "", group: "", table: 0 };
+  return { source: "", group: "", table: 0, iif: "" };
 }
 
 export const DelRouteRequest: MessageFns<DelRouteRequest> = {
@@ -913,6 +933,9 @@ export const DelRouteRequest: MessageFns<DelRouteRequest> = {
     }
     if (message.table !== 0) {
       writer.uint32(24).uint32(message.table);
+    }
+    if (message.iif !== "") {
+      writer.uint32(34).string(message.iif);
     }
     return writer;
   },
@@ -954,6 +977,14 @@ export const DelRouteRequest: MessageFns<DelRouteRequest> = {
             message.table = reader.uint32();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.iif = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -971,6 +1002,7 @@ export const DelRouteRequest: MessageFns<DelRouteRequest> = {
       source: isSet(object.source) ? globalThis.String(object.source) : "",
       group: isSet(object.group) ? globalThis.String(object.group) : "",
       table: isSet(object.table) ? globalThis.Number(object.table) : 0,
+      iif: isSet(object.iif) ? globalThis.String(object.iif) : "",
     };
   },
 
@@ -985,6 +1017,9 @@ export const DelRouteRequest: MessageFns<DelRouteRequest> = {
     if (message.table !== 0) {
       obj.table = Math.round(message.table);
     }
+    if (message.iif !== "") {
+      obj.iif = message.iif;
+    }
     return obj;
   },
 
@@ -996,6 +1031,7 @@ export const DelRouteRequest: MessageFns<DelRouteRequest> = {
     message.source = object.source ?? "";
     message.group = object.group ?? "";
     message.table = object.table ?? 0;
+    message.iif = object.iif ?? "";
     return message;
   },
 };
@@ -1747,6 +1783,9 @@ function createBaseRouteStatus(): RouteStatus {
     downInterfaces: [],
     driftRepairs: 0,
     lastDrift: "",
+    learned: false,
+    stopFilter: false,
+    template: "",
   };
 }
 
@@ -1778,6 +1817,15 @@ export const RouteStatus: MessageFns<RouteStatus> = {
     }
     if (message.lastDrift !== "") {
       writer.uint32(74).string(message.lastDrift);
+    }
+    if (message.learned !== false) {
+      writer.uint32(80).bool(message.learned);
+    }
+    if (message.stopFilter !== false) {
+      writer.uint32(88).bool(message.stopFilter);
+    }
+    if (message.template !== "") {
+      writer.uint32(98).string(message.template);
     }
     return writer;
   },
@@ -1867,6 +1915,30 @@ export const RouteStatus: MessageFns<RouteStatus> = {
             message.lastDrift = reader.string();
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.learned = reader.bool();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.stopFilter = reader.bool();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.template = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1906,6 +1978,13 @@ export const RouteStatus: MessageFns<RouteStatus> = {
         : isSet(object.last_drift)
         ? globalThis.String(object.last_drift)
         : "",
+      learned: isSet(object.learned) ? globalThis.Boolean(object.learned) : false,
+      stopFilter: isSet(object.stopFilter)
+        ? globalThis.Boolean(object.stopFilter)
+        : isSet(object.stop_filter)
+        ? globalThis.Boolean(object.stop_filter)
+        : false,
+      template: isSet(object.template) ? globalThis.String(object.template) : "",
     };
   },
 
@@ -1938,6 +2017,15 @@ export const RouteStatus: MessageFns<RouteStatus> = {
     if (message.lastDrift !== "") {
       obj.lastDrift = message.lastDrift;
     }
+    if (message.learned !== false) {
+      obj.learned = message.learned;
+    }
+    if (message.stopFilter !== false) {
+      obj.stopFilter = message.stopFilter;
+    }
+    if (message.template !== "") {
+      obj.template = message.template;
+    }
     return obj;
   },
 
@@ -1957,6 +2045,9 @@ export const RouteStatus: MessageFns<RouteStatus> = {
     message.downInterfaces = object.downInterfaces?.map((e) => e) || [];
     message.driftRepairs = object.driftRepairs ?? 0;
     message.lastDrift = object.lastDrift ?? "";
+    message.learned = object.learned ?? false;
+    message.stopFilter = object.stopFilter ?? false;
+    message.template = object.template ?? "";
     return message;
   },
 };

@@ -15,6 +15,8 @@ export interface CliOptions {
   config: string | undefined;
   maxRoutes: number;
   maxMessageBytes: number;
+  /** ms without traffic after which learned entries and stop filters go; 0 = never. */
+  learnedIdleMs: number;
 }
 
 export const USAGE = `Usage: mfcd [options]
@@ -33,6 +35,8 @@ Options:
   --reset-state      start empty; an existing state file is renamed aside
   --config FILE      routes from a YAML/JSON file (owner "config"), re-read on SIGHUP
   --max-routes N     refuse more routes than N (default 100000)
+  --learned-idle SEC (*,G)-learned entries and stop filters without traffic for SEC
+                     seconds are removed (default 60; 0 = never)
   --max-message-bytes N
                      largest request accepted (default 33554432)
   -h, --help         show this help
@@ -55,6 +59,7 @@ export function parseCliOptions(argv: string[]): CliOptions {
         config: { type: "string" },
         "max-routes": { type: "string" },
         "max-message-bytes": { type: "string" },
+        "learned-idle": { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
       strict: true,
@@ -89,6 +94,8 @@ export function parseCliOptions(argv: string[]): CliOptions {
     config: values.config,
     maxRoutes: positiveInt("--max-routes", values["max-routes"], 100_000),
     maxMessageBytes: positiveInt("--max-message-bytes", values["max-message-bytes"], 32 * 1024 * 1024),
+    learnedIdleMs:
+      values["learned-idle"] === "0" ? 0 : positiveInt("--learned-idle", values["learned-idle"], 60) * 1000,
   };
 }
 

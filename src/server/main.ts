@@ -153,7 +153,11 @@ async function main(): Promise<number> {
     socket.setAssert(true);
     upcalls = await UpcallReader.start({
       fd: socket.fd,
-      onUpcall: (u) => ring.push(u),
+      onUpcall: (u) => {
+        ring.push(u);
+        const outcome = engine.onUpcall({ family: "ipv4", table: 0, ...u });
+        if (outcome !== "ignored") logger.debug({ source: u.source, group: u.group, vif: u.vif, outcome }, "upcall");
+      },
       onError: (err) => logger.error({ err }, "upcall reader stopped"),
     });
     server = await MfcdServer.start({
@@ -177,6 +181,17 @@ async function main(): Promise<number> {
     return fail(err instanceof Error ? err.message : String(err));
   }
   const running = sync;
+  // Learned entries and stop filters without traffic go after --learned-idle; the sweep also
+  // notices a learned flow that moved to another iif (wrong_if rising, packets still).
+  const sweepMs = Math.min(10_000, Math.max(1000, (options.learnedIdleMs || 10_000) / 4));
+  const expiry = setInterval(() => {
+    try {
+      const removed = engine.expireLearned(options.learnedIdleMs);
+      if (removed > 0) logger.info({ removed }, "idle learned entries removed");
+    } catch (err) {
+      logger.error({ err }, "learned-entry sweep failed");
+    }
+  }, sweepMs).unref();
   logger.info({ addresses: server.addresses, routes: engine.size }, "serving");
 
   const configPath = options.config;
@@ -195,6 +210,7 @@ async function main(): Promise<number> {
         return;
       }
       stopping = true;
+      clearInterval(expiry);
       logger.info({ signal }, "shutting down");
       server
         .stop()

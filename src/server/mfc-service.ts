@@ -85,7 +85,7 @@ export function createMfcService(
       return { route: toRouteStatus(view) };
     },
     async delRoute(request) {
-      const key = validateRouteKey(request.source, request.group, request.table);
+      const key = validateRouteKey(request.source, request.group, request.table, request.iif);
       const removed = engine.delete(key);
       store.delete(key);
       await settle([removed.spec]);

@@ -27,6 +27,9 @@ export function toRouteStatus(view: RouteView): RouteStatus {
     downInterfaces: [...view.down],
     driftRepairs: view.driftRepairs,
     lastDrift: view.lastDrift,
+    learned: view.learned ?? false,
+    stopFilter: view.stopFilter ?? false,
+    template: view.template ?? "",
   };
 }
 

@@ -4,6 +4,7 @@
 
 import { DomainError, type FieldViolation } from "../engine/domain-error.js";
 import {
+  formatIpv4,
   isIpv4LinkLocalMulticast,
   isIpv4Multicast,
   isIpv4UnicastSource,
@@ -15,6 +16,41 @@ import { MAX_VIFS } from "../engine/vif-table.js";
 import type { Route } from "../gen/mfc.js";
 import { canonicalIpv6, ipv6MulticastScope, isIpv6Multicast } from "../kernel/ipv6-address.js";
 import type { AddressFamily } from "../engine/route-key.js";
+import { isTemplateKey, parseIpv4Prefix } from "../engine/ipv4-prefix.js";
+
+/**
+ * Template patterns: source "" (any) or "a.b.c.d/len"; group "a.b.c.d" or "a.b.c.d/len" inside
+ * 224.0.0.0/4. The kernel learns concrete (S,G) entries from them on NOCACHE upcalls.
+ */
+/** "10.0.0.5/8" → "10.0.0.0/8": one key per template, however it was spelled. */
+function normalizePattern(text: string): string {
+  if (!text.includes("/")) return text;
+  const p = parseIpv4Prefix(text);
+  return p ? `${formatIpv4(p.network)}/${p.length}` : text;
+}
+
+function validateTemplatePatterns(source: string, group: string, field: string, out: FieldViolation[]): void {
+  const sp = parseIpv4Prefix(source);
+  if (!sp) {
+    out.push({
+      field: `${field}.source`,
+      description: `"${source}" is not "" (any source), a dotted quad or a prefix like 10.0.0.0/8`,
+    });
+  } else if (source !== "" && sp.length > 0 && (sp.network >>> 28 >= 0xe || sp.network >>> 24 === 127)) {
+    out.push({ field: `${field}.source`, description: `"${source}" is not a unicast source prefix` });
+  }
+  const gp = parseIpv4Prefix(group);
+  if (!gp || group === "") {
+    out.push({ field: `${field}.group`, description: `"${group}" is not a group or group prefix like 239.1.0.0/16` });
+  } else if (gp.length < 4 || gp.network >>> 28 !== 0xe) {
+    out.push({ field: `${field}.group`, description: `"${group}" is not inside 224.0.0.0/4` });
+  } else if (gp.length >= 24 && gp.network >>> 8 === 0xe00000) {
+    out.push({
+      field: `${field}.group`,
+      description: `"${group}" is in 224.0.0.0/24, the link-local control block: the kernel never routes it`,
+    });
+  }
+}
 
 /** The kernel's own id of the default table, which MRT_TABLE must not be asked for. */
 const DEFAULT_TABLE_ID: Record<AddressFamily, number> = { ipv4: 253, ipv6: 254 };
@@ -182,6 +218,16 @@ function collectRouteViolations(route: Route | undefined, field: string, sink: F
     } else {
       group = validateIpv6Group(route.group, `${field}.group`, out) ?? group;
     }
+  } else if (isTemplateKey(route)) {
+    validateTemplatePatterns(route.source, route.group, field, out);
+    source = normalizePattern(route.source);
+    group = normalizePattern(route.group);
+    if (route.rewriteSource !== undefined || route.setTtl !== undefined) {
+      out.push({
+        field: `${field}.rewrite_source`,
+        description: "rescue options need a concrete (source, group); this is a template (any-source or prefix)",
+      });
+    }
   } else {
     validateSource(route.source, `${field}.source`, out);
     validateGroup(route.group, `${field}.group`, out);
@@ -267,8 +313,16 @@ function collectRouteViolations(route: Route | undefined, field: string, sink: F
 }
 
 /** Validate the (source, group) of a DelRoute request. */
-export function validateRouteKey(source: string, group: string, table = 0): RouteKey {
+export function validateRouteKey(source: string, group: string, table = 0, iif = ""): RouteKey & { iif?: string } {
   const out: FieldViolation[] = [];
+  if (isTemplateKey({ source, group }) && !source.includes(":") && !group.includes(":")) {
+    validateTemplatePatterns(source, group, "", out);
+    for (const v of out) v.field = v.field.replace(/^\./, "");
+    if (iif === "") out.push({ field: "iif", description: "deleting a template (any-source or prefix route) needs its iif" });
+    else validateInterfaceName(iif, "iif", out);
+    if (out.length > 0) throw DomainError.invalid(out);
+    return { family: "ipv4", table, source: normalizePattern(source), group: normalizePattern(group), iif };
+  }
   if (source.includes(":") || group.includes(":")) {
     const s = validateIpv6Source(source, "source", out);
     const g = validateIpv6Group(group, "group", out);

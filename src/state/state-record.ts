@@ -78,7 +78,10 @@ export function putRecordLine(route: StoredRoute): string {
   return JSON.stringify({ put: route });
 }
 
-export function delRecordLine(key: RouteKey): string {
-  // Only the key: callers may pass a whole route, and a deletion carries nothing else.
-  return JSON.stringify({ del: { family: key.family, table: key.table, source: key.source, group: key.group } });
+export function delRecordLine(key: RouteKey & { iif?: string }): string {
+  // Only the key: callers may pass a whole route, and a deletion carries nothing else
+  // (templates are also keyed by their iif).
+  const del: Record<string, unknown> = { family: key.family, table: key.table, source: key.source, group: key.group };
+  if (typeof key.iif === "string") del.iif = key.iif;
+  return JSON.stringify({ del });
 }

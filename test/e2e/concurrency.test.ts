@@ -105,6 +105,7 @@ describe("concurrent clients (real daemon, real kernel)", () => {
           counts.ok++;
         } catch (err) {
           if (err instanceof MfcError && err.code === Status.ALREADY_EXISTS && what === "add") counts.alreadyExists++;
+          else if (err instanceof MfcError && err.reason === "SG_ON_TWO_IIFS" && what === "add") counts.alreadyExists++;
           else if (err instanceof MfcError && err.code === Status.NOT_FOUND && what === "del") counts.notFound++;
           else if (unexpected.length < 20) unexpected.push(`client ${id} ${what} ${JSON.stringify(spec ?? k)}: ${String(err)}`);
         }

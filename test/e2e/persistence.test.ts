@@ -204,7 +204,8 @@ describe("state file: restart after kill -9 (real kernel, real traffic)", () => 
           const replace = r > 0.7;
           after = spec;
           if (!replace && before && !same(before, spec)) {
-            expectCode = Status.ALREADY_EXISTS;
+            // Another iif for the same (S,G) cannot share the table (one kernel entry per (S,G)).
+            expectCode = before.iif !== spec.iif ? Status.FAILED_PRECONDITION : Status.ALREADY_EXISTS;
             after = before;
           }
           call = () => client.addRoute({ route: spec, replace });

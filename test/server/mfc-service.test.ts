@@ -42,7 +42,7 @@ describe("MfcService over gRPC (fake kernel)", () => {
 
   it.each([
     [{ source: "10.1" }, "route.source", "shorthand"],
-    [{ source: "" }, "route.source", "any-source"],
+    [{ source: "10.0.0.0/33" }, "route.source", "prefix"],
     [{ source: "010.0.0.1" }, "route.source", "dotted-quad"],
     [{ source: "239.1.1.1" }, "route.source", "unicast"],
     [{ group: "10.0.0.1" }, "route.group", "224.0.0.0/4"],
