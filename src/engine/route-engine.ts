@@ -941,6 +941,11 @@ export class RouteEngine {
 
   // ---- internals --------------------------------------------------------------------------
 
+  /** Open (own) a kernel table now, e.g. one traffic is steered to by an mrule. */
+  ensureTable(family: AddressFamily, tableId: number): void {
+    this.table(family, tableId);
+  }
+
   private table(family: AddressFamily, tableId: number): TableState {
     const id = tableKeyString(family, tableId);
     let table = this.tables.get(id);

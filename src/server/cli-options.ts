@@ -17,6 +17,8 @@ export interface CliOptions {
   maxMessageBytes: number;
   /** ms without traffic after which learned entries and stop filters go; 0 = never. */
   learnedIdleMs: number;
+  /** Multicast routing rules mfcd installs at start and removes at exit (`--mrule`). */
+  mrules: { family: "ipv4" | "ipv6"; iif: string; table: number }[];
 }
 
 export const USAGE = `Usage: mfcd [options]
@@ -35,6 +37,10 @@ Options:
   --reset-state      start empty; an existing state file is renamed aside
   --config FILE      routes from a YAML/JSON file (owner "config"), re-read on SIGHUP
   --max-routes N     refuse more routes than N (default 100000)
+  --mrule [6:]IIF=TABLE
+                     steer multicast arriving on IIF to routing table TABLE
+                     (ip mrule add iif IIF lookup TABLE; "6:" for IPv6);
+                     installed at start, removed on exit; repeatable
   --learned-idle SEC (*,G)-learned entries and stop filters without traffic for SEC
                      seconds are removed (default 60; 0 = never)
   --max-message-bytes N
@@ -60,6 +66,7 @@ export function parseCliOptions(argv: string[]): CliOptions {
         "max-routes": { type: "string" },
         "max-message-bytes": { type: "string" },
         "learned-idle": { type: "string" },
+        mrule: { type: "string", multiple: true },
         help: { type: "boolean", short: "h", default: false },
       },
       strict: true,
@@ -94,9 +101,19 @@ export function parseCliOptions(argv: string[]): CliOptions {
     config: values.config,
     maxRoutes: positiveInt("--max-routes", values["max-routes"], 100_000),
     maxMessageBytes: positiveInt("--max-message-bytes", values["max-message-bytes"], 32 * 1024 * 1024),
+    mrules: (values.mrule ?? []).map(parseMrule),
     learnedIdleMs:
       values["learned-idle"] === "0" ? 0 : positiveInt("--learned-idle", values["learned-idle"], 60) * 1000,
   };
+}
+
+function parseMrule(text: string): { family: "ipv4" | "ipv6"; iif: string; table: number } {
+  const m = /^(6:)?([^=/\s:]{1,15})=([1-9][0-9]{0,9})$/.exec(text);
+  const table = m ? Number(m[3]) : NaN;
+  if (!m || !m[2] || table > 0xffffffff || table === 253 || table === 254) {
+    throw new UsageError(`--mrule ${text}: expected [6:]IIF=TABLE with TABLE 1..4294967295 (not 253/254, the defaults), e.g. eth1=7`);
+  }
+  return { family: m[1] ? "ipv6" : "ipv4", iif: m[2], table };
 }
 
 function positiveInt(flag: string, value: string | undefined, fallback: number): number {

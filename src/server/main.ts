@@ -6,6 +6,7 @@
 import { RouteEngine } from "../engine/route-engine.js";
 import { KernelError } from "../kernel/kernel-error.js";
 import { MrouteSocket } from "../kernel/mroute-socket.js";
+import { addMrule, delMrule } from "../kernel/mrule.js";
 import { Mroute6Socket } from "../kernel/mroute6-socket.js";
 import { RtnetlinkMonitor, listLinks } from "../kernel/rtnetlink-monitor.js";
 import { NftRescueTable } from "../kernel/nft-rescue-table.js";
@@ -145,6 +146,11 @@ async function main(): Promise<number> {
       await store.flush();
       logger.info(summary(result, options.config), "config applied");
     }
+    for (const rule of options.mrules) {
+      engine.ensureTable(rule.family, rule.table); // own the table before traffic is steered to it
+      addMrule(rule);
+      logger.info(rule, "mrule installed");
+    }
     if (nftTable) {
       await nftTable.removeLeftovers().catch((err: unknown) => logger.warn({ err }, "could not remove stale nft tables"));
       // Rules of restored routes (also replaces a table a killed mfcd left behind).
@@ -217,6 +223,9 @@ async function main(): Promise<number> {
         .then(() => running.close())
         .then(() => upcalls?.close())
         .then(() => rescue.remove())
+        .then(() => {
+          for (const rule of options.mrules) delMrule(rule);
+        })
         .then(() => store.close())
         .catch((err: unknown) => logger.error({ err }, "shutdown error"))
         .finally(() => {
