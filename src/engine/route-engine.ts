@@ -76,6 +76,8 @@ export interface UpcallEvent {
 }
 
 export interface VifView {
+  family: AddressFamily;
+  table: number;
   vif: number;
   name: string;
   ifindex: number;
@@ -890,7 +892,7 @@ export class RouteEngine {
     const ksource = route ? kernelSource(route.spec) : key.source;
     const mfc = table.port.sgCounters(ksource, key.group);
     const foreign = mfc !== undefined && (!route || !route.kernel);
-    return { route: view, mfc, foreign, vifs: this.vifViews(), vifsUsed: table.vifs.all().length };
+    return { route: view, mfc, foreign, vifs: this.tableVifViews(table), vifsUsed: table.vifs.all().length };
   }
 
   /**
@@ -921,22 +923,32 @@ export class RouteEngine {
 
   vifViews(): VifView[] {
     const views: VifView[] = [];
-    for (const table of this.tables.values()) {
-      for (const slot of table.vifs.all()) {
-        const link = this.links.get(slot.name);
-        const live = link?.ifindex === slot.ifindex && !table.stale.has(slot.vif);
-        views.push({
-          vif: slot.vif,
-          name: slot.name,
-          ifindex: slot.ifindex,
-          refs: slot.refs,
-          counters: table.port.vifCounters(slot.vif) ?? ZERO_VIF,
-          up: live && link.up,
-          running: live && link.running,
-        });
-      }
-    }
+    for (const table of this.tables.values()) this.pushVifViews(table, views);
     return views;
+  }
+
+  private tableVifViews(table: TableState): VifView[] {
+    const views: VifView[] = [];
+    this.pushVifViews(table, views);
+    return views;
+  }
+
+  private pushVifViews(table: TableState, views: VifView[]): void {
+    for (const slot of table.vifs.all()) {
+      const link = this.links.get(slot.name);
+      const live = link?.ifindex === slot.ifindex && !table.stale.has(slot.vif);
+      views.push({
+        family: table.family,
+        table: table.id,
+        vif: slot.vif,
+        name: slot.name,
+        ifindex: slot.ifindex,
+        refs: slot.refs,
+        counters: table.port.vifCounters(slot.vif) ?? ZERO_VIF,
+        up: live && link.up,
+        running: live && link.running,
+      });
+    }
   }
 
   // ---- internals --------------------------------------------------------------------------

@@ -206,6 +206,8 @@ export interface ListRoutesResponse {
 }
 
 export interface ForeignEntry {
+  family: string;
+  table: number;
   source: string;
   group: string;
   /** Interface names where known, else "ifindex N" / "vif N". */
@@ -306,6 +308,12 @@ export interface VifStatus {
   /** Link state of the interface (IFF_UP) and carrier (IFF_RUNNING). */
   up: boolean;
   running: boolean;
+  /**
+   * The kernel table of this VIF: "ipv4" or "ipv6" (a MIF) and the table id (0 = default).
+   * Every (family, table) has its own 32 VIFs numbered from 0, often on the same interfaces.
+   */
+  family: string;
+  table: number;
 }
 
 export interface WatchStatsRequest {
@@ -1246,11 +1254,17 @@ export const ListRoutesResponse: MessageFns<ListRoutesResponse> = {
 };
 
 function createBaseForeignEntry(): ForeignEntry {
-  return { source: "", group: "", iif: "", oifs: [], counters: undefined };
+  return { family: "", table: 0, source: "", group: "", iif: "", oifs: [], counters: undefined };
 }
 
 export const ForeignEntry: MessageFns<ForeignEntry> = {
   encode(message: ForeignEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.family !== "") {
+      writer.uint32(50).string(message.family);
+    }
+    if (message.table !== 0) {
+      writer.uint32(56).uint32(message.table);
+    }
     if (message.source !== "") {
       writer.uint32(10).string(message.source);
     }
@@ -1282,6 +1296,22 @@ export const ForeignEntry: MessageFns<ForeignEntry> = {
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.family = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.table = reader.uint32();
+            continue;
+          }
           case 1: {
             if (tag !== 10) {
               break;
@@ -1336,6 +1366,8 @@ export const ForeignEntry: MessageFns<ForeignEntry> = {
 
   fromJSON(object: any): ForeignEntry {
     return {
+      family: isSet(object.family) ? globalThis.String(object.family) : "",
+      table: isSet(object.table) ? globalThis.Number(object.table) : 0,
       source: isSet(object.source) ? globalThis.String(object.source) : "",
       group: isSet(object.group) ? globalThis.String(object.group) : "",
       iif: isSet(object.iif) ? globalThis.String(object.iif) : "",
@@ -1346,6 +1378,12 @@ export const ForeignEntry: MessageFns<ForeignEntry> = {
 
   toJSON(message: ForeignEntry): unknown {
     const obj: any = {};
+    if (message.family !== "") {
+      obj.family = message.family;
+    }
+    if (message.table !== 0) {
+      obj.table = Math.round(message.table);
+    }
     if (message.source !== "") {
       obj.source = message.source;
     }
@@ -1369,6 +1407,8 @@ export const ForeignEntry: MessageFns<ForeignEntry> = {
   },
   fromPartial(object: DeepPartial<ForeignEntry>): ForeignEntry {
     const message = createBaseForeignEntry();
+    message.family = object.family ?? "";
+    message.table = object.table ?? 0;
     message.source = object.source ?? "";
     message.group = object.group ?? "";
     message.iif = object.iif ?? "";
@@ -2174,6 +2214,8 @@ function createBaseVifStatus(): VifStatus {
     outBytes: 0n,
     up: false,
     running: false,
+    family: "",
+    table: 0,
   };
 }
 
@@ -2220,6 +2262,12 @@ export const VifStatus: MessageFns<VifStatus> = {
     }
     if (message.running !== false) {
       writer.uint32(80).bool(message.running);
+    }
+    if (message.family !== "") {
+      writer.uint32(90).string(message.family);
+    }
+    if (message.table !== 0) {
+      writer.uint32(96).uint32(message.table);
     }
     return writer;
   },
@@ -2317,6 +2365,22 @@ export const VifStatus: MessageFns<VifStatus> = {
             message.running = reader.bool();
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.family = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.table = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2353,6 +2417,8 @@ export const VifStatus: MessageFns<VifStatus> = {
         : 0n,
       up: isSet(object.up) ? globalThis.Boolean(object.up) : false,
       running: isSet(object.running) ? globalThis.Boolean(object.running) : false,
+      family: isSet(object.family) ? globalThis.String(object.family) : "",
+      table: isSet(object.table) ? globalThis.Number(object.table) : 0,
     };
   },
 
@@ -2388,6 +2454,12 @@ export const VifStatus: MessageFns<VifStatus> = {
     if (message.running !== false) {
       obj.running = message.running;
     }
+    if (message.family !== "") {
+      obj.family = message.family;
+    }
+    if (message.table !== 0) {
+      obj.table = Math.round(message.table);
+    }
     return obj;
   },
 
@@ -2408,6 +2480,8 @@ export const VifStatus: MessageFns<VifStatus> = {
     message.outBytes = (object.outBytes !== undefined && object.outBytes !== null) ? BigInt(object.outBytes) : 0n;
     message.up = object.up ?? false;
     message.running = object.running ?? false;
+    message.family = object.family ?? "";
+    message.table = object.table ?? 0;
     return message;
   },
 };

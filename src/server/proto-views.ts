@@ -49,6 +49,8 @@ export function toRoute(spec: RouteSpec): Route {
 
 export function toForeignEntry(entry: ForeignView): ForeignEntry {
   return {
+    family: entry.family,
+    table: entry.table,
     source: entry.source,
     group: entry.group,
     iif: entry.iif,
@@ -69,6 +71,8 @@ export function toVifStatus(vif: VifView): VifStatus {
     outBytes: vif.counters.outBytes,
     up: vif.up,
     running: vif.running,
+    family: vif.family,
+    table: vif.table,
   };
 }
 

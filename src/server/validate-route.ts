@@ -71,6 +71,15 @@ function validateIpv6Source(value: string, field: string, out: FieldViolation[])
   return canonical;
 }
 
+/** A WatchStats filter address of either family; IPv6 returned canonical, so any spelling matches. */
+export function validateFilterAddress(value: string, field: "source" | "group", out: FieldViolation[]): string {
+  if (value.includes(":")) {
+    return (field === "source" ? validateIpv6Source : validateIpv6Group)(value, field, out) ?? value;
+  }
+  (field === "source" ? validateSource : validateGroup)(value, field, out);
+  return value;
+}
+
 function validateIpv6Group(value: string, field: string, out: FieldViolation[]): string | undefined {
   const canonical = canonicalIpv6(value);
   if (canonical === undefined || !isIpv6Multicast(canonical)) {
@@ -315,6 +324,12 @@ function collectRouteViolations(route: Route | undefined, field: string, sink: F
 /** Validate the (source, group) of a DelRoute request. */
 export function validateRouteKey(source: string, group: string, table = 0, iif = ""): RouteKey & { iif?: string } {
   const out: FieldViolation[] = [];
+  const family: AddressFamily = source.includes(":") || group.includes(":") ? "ipv6" : "ipv4";
+  if (table === DEFAULT_TABLE_ID[family]) {
+    throw DomainError.invalid([
+      { field: "table", description: `${table} is the kernel's id of the default ${family} table: use 0 for it` },
+    ]);
+  }
   if (isTemplateKey({ source, group }) && !source.includes(":") && !group.includes(":")) {
     validateTemplatePatterns(source, group, "", out);
     for (const v of out) v.field = v.field.replace(/^\./, "");

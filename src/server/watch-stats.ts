@@ -5,7 +5,7 @@ import type { RouteEngine } from "../engine/route-engine.js";
 import { routeKeyString } from "../engine/route-key.js";
 import type { RouteStats, WatchStatsRequest, WatchStatsResponse } from "../gen/mfc.js";
 import { toCounters, toTimestamp, toVifStatus } from "./proto-views.js";
-import { validateGroup, validateSource } from "./validate-route.js";
+import { validateFilterAddress } from "./validate-route.js";
 import { DomainError, type FieldViolation } from "../engine/domain-error.js";
 
 export const DEFAULT_INTERVAL_MS = 1000;
@@ -32,8 +32,8 @@ export async function* watchStats(
   signal: AbortSignal,
 ): AsyncGenerator<WatchStatsResponse> {
   const violations: FieldViolation[] = [];
-  if (request.source) validateSource(request.source, "source", violations);
-  if (request.group) validateGroup(request.group, "group", violations);
+  const source = request.source && validateFilterAddress(request.source, "source", violations);
+  const group = request.group && validateFilterAddress(request.group, "group", violations);
   if (violations.length > 0) throw DomainError.invalid(violations);
 
   const interval = watchInterval(request.intervalMs);
@@ -41,7 +41,7 @@ export async function* watchStats(
   for (;;) {
     const at = performance.now();
     const time = toTimestamp(Date.now());
-    const stats = engine.stats({ source: request.source, group: request.group });
+    const stats = engine.stats({ source, group });
     const next = new Map<string, Previous>();
     const routes: RouteStats[] = stats.routes.map(({ spec, counters }) => {
       const id = routeKeyString(spec);
