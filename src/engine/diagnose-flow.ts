@@ -23,6 +23,8 @@ export interface LinkEvidence {
 }
 
 export interface FlowEvidence {
+  /** Another process holds MRT_INIT on the flow's table (mfcd could not take it): who, if known. */
+  tableOwnedByOther?: { table: number; detail: string };
   source: string;
   group: string;
   /** The interface the flow is expected on (request, else the route's iif). */
@@ -74,6 +76,19 @@ export function diagnoseFlow(e: FlowEvidence): Finding[] {
     });
     // Nothing else applies: no route can exist for it (AddRoute refuses the group) and the
     // kernel never routes it, so NO_ROUTE, TTL or rp_filter findings would be false leads.
+    return findings;
+  }
+
+  if (e.tableOwnedByOther) {
+    add({
+      code: "TABLE_OWNED_BY_OTHER",
+      severity: "error",
+      explanation:
+        `another multicast router owns table ${e.tableOwnedByOther.table} in this network namespace ` +
+        `(MRT_INIT answered EADDRINUSE): mfcd cannot program it, that process decides what is forwarded.`,
+      evidence: [["MRT_INIT on table " + String(e.tableOwnedByOther.table), e.tableOwnedByOther.detail]],
+      fix: "Stop the other router (usual suspects: smcroute, pimd, igmpproxy, mrouted, another mfcd) or use another table.",
+    });
     return findings;
   }
 

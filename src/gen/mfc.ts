@@ -354,6 +354,8 @@ export interface DiagnoseRequest {
   iif: string;
   /** Observation window (default 2000, 100..30000). */
   windowMs: number;
+  /** Kernel multicast routing table of the flow (0 = default). */
+  table: number;
 }
 
 /** One observation: where it comes from and what it said. */
@@ -2900,7 +2902,7 @@ export const RouteStats: MessageFns<RouteStats> = {
 };
 
 function createBaseDiagnoseRequest(): DiagnoseRequest {
-  return { source: "", group: "", iif: "", windowMs: 0 };
+  return { source: "", group: "", iif: "", windowMs: 0, table: 0 };
 }
 
 export const DiagnoseRequest: MessageFns<DiagnoseRequest> = {
@@ -2916,6 +2918,9 @@ export const DiagnoseRequest: MessageFns<DiagnoseRequest> = {
     }
     if (message.windowMs !== 0) {
       writer.uint32(32).uint32(message.windowMs);
+    }
+    if (message.table !== 0) {
+      writer.uint32(40).uint32(message.table);
     }
     return writer;
   },
@@ -2965,6 +2970,14 @@ export const DiagnoseRequest: MessageFns<DiagnoseRequest> = {
             message.windowMs = reader.uint32();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.table = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2987,6 +3000,7 @@ export const DiagnoseRequest: MessageFns<DiagnoseRequest> = {
         : isSet(object.window_ms)
         ? globalThis.Number(object.window_ms)
         : 0,
+      table: isSet(object.table) ? globalThis.Number(object.table) : 0,
     };
   },
 
@@ -3004,6 +3018,9 @@ export const DiagnoseRequest: MessageFns<DiagnoseRequest> = {
     if (message.windowMs !== 0) {
       obj.windowMs = Math.round(message.windowMs);
     }
+    if (message.table !== 0) {
+      obj.table = Math.round(message.table);
+    }
     return obj;
   },
 
@@ -3016,6 +3033,7 @@ export const DiagnoseRequest: MessageFns<DiagnoseRequest> = {
     message.group = object.group ?? "";
     message.iif = object.iif ?? "";
     message.windowMs = object.windowMs ?? 0;
+    message.table = object.table ?? 0;
     return message;
   },
 };

@@ -7,6 +7,7 @@ import { diagnoseFlow, renderFindings, type Finding, type FlowEvidence, type Lin
 import { DomainError, type FieldViolation } from "../engine/domain-error.js";
 import type { RouteEngine, VifView } from "../engine/route-engine.js";
 import { MAX_VIFS } from "../engine/vif-table.js";
+import { KernelError } from "../kernel/kernel-error.js";
 import type { DiagnoseRequest, DiagnoseResponse } from "../gen/mfc.js";
 import { Severity } from "../gen/mfc.js";
 import { toTimestamp } from "./proto-views.js";
@@ -66,7 +67,17 @@ export async function diagnose(
   }
   if (violations.length > 0) throw DomainError.invalid(violations);
 
-  const key = { family: "ipv4" as const, table: 0, source: request.source, group: request.group };
+  const key = { family: "ipv4" as const, table: request.table, source: request.source, group: request.group };
+  try {
+    engine.ensureTable("ipv4", request.table);
+  } catch (err) {
+    if (err instanceof KernelError && err.code === "EADDRINUSE") {
+      const evidence = ownedByOther(request, windowMs, err.message);
+      const findings = diagnoseFlow(evidence);
+      return response(request, windowMs, "", findings);
+    }
+    throw err;
+  }
   const before = engine.flowSnapshot(key);
   const iif = request.iif || before.route?.spec.iif;
   const sinceMs = Date.now();
@@ -129,11 +140,14 @@ export async function diagnose(
     foreignEntry: after.foreign,
     vifs: { used: after.vifsUsed, limit: MAX_VIFS },
   };
-  const findings = diagnoseFlow(evidence);
+  return response(request, windowMs, iif ?? "", diagnoseFlow(evidence));
+}
+
+function response(request: DiagnoseRequest, windowMs: number, iif: string, findings: Finding[]): DiagnoseResponse {
   return {
     source: request.source,
     group: request.group,
-    iif: iif ?? "",
+    iif,
     windowMs,
     time: toTimestamp(Date.now()),
     findings: findings.map((f) => ({
@@ -143,7 +157,28 @@ export async function diagnose(
       evidence: f.evidence.map(([name, value]) => ({ name, value })),
       fix: f.fix,
     })),
-    text: renderFindings({ source: request.source, group: request.group, iif }, findings),
+    text: renderFindings({ source: request.source, group: request.group, iif: iif || undefined }, findings),
+  };
+}
+
+function ownedByOther(request: DiagnoseRequest, windowMs: number, detail: string): FlowEvidence {
+  return {
+    tableOwnedByOther: { table: request.table, detail },
+    source: request.source,
+    group: request.group,
+    iif: request.iif || undefined,
+    windowMs,
+    route: undefined,
+    links: [],
+    rpFilter: undefined,
+    reversePath: undefined,
+    rpFilterDrops: 0,
+    mfc: { present: false, packets: 0, wrongIf: 0 },
+    oifOut: [],
+    upcalls: { nocache: [], wrongvif: [] },
+    ttl: undefined,
+    foreignEntry: false,
+    vifs: { used: 0, limit: MAX_VIFS },
   };
 }
 
