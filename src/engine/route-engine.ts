@@ -20,8 +20,8 @@ import { DomainError } from "./domain-error.js";
 import type { KernelMfcEntry, KernelPort, SgCounters, VifCounters } from "./kernel-port.js";
 import { routeKeyString, tableKeyString, type AddressFamily, type RouteKey } from "./route-key.js";
 import { MAX_VIFS, VifTable, type VifSlot } from "./vif-table.js";
-import { isTemplateKey, parseIpv4Prefix, prefixContains } from "./ipv4-prefix.js";
-import { parseIpv4 } from "./ipv4.js";
+import { isTemplateKey } from "./ipv4-prefix.js";
+import { parsePattern, patternContains } from "./address-pattern.js";
 
 /** A route as the client asked for it (already validated). */
 export interface RouteSpec extends RouteKey {
@@ -549,20 +549,17 @@ export class RouteEngine {
   /** The most specific installed template of this table matching (S,G) arriving on `vif`. */
   private bestTemplate(table: TableState, vif: number, source: string, group: string): Route | undefined {
     if (this.templates === 0) return undefined;
-    const s = parseIpv4(source);
-    const g = parseIpv4(group);
-    if (s === undefined || g === undefined) return undefined;
     let best: Route | undefined;
     let bestLen = -1;
     for (const route of this.routes.values()) {
-      const tv = route.templateVifs;
-      if (!tv || tv.iifVif !== vif || this.tableOf(route) !== table) continue;
+      if (!route.templateVifs || this.tableOf(route) !== table) continue;
       if (!templateMatches(route, vif, source, group)) continue;
-      const sp = parseIpv4Prefix(route.spec.source) as { length: number };
-      const gp = parseIpv4Prefix(route.spec.group) as { length: number };
-      if (sp.length + gp.length > bestLen) {
+      const { family } = route.spec;
+      const len =
+        (parsePattern(family, route.spec.source)?.length ?? 0) + (parsePattern(family, route.spec.group)?.length ?? 0);
+      if (len > bestLen) {
         best = route;
-        bestLen = sp.length + gp.length;
+        bestLen = len;
       }
     }
     return best;
@@ -623,7 +620,7 @@ export class RouteEngine {
    */
   onUpcall(u: UpcallEvent): "learned" | "stop-filter" | "relearned" | "ignored" {
     const table = this.tables.get(tableKeyString(u.family, u.table));
-    if (!table || u.family !== "ipv4") return "ignored";
+    if (!table) return "ignored";
     if (this.byKernelKey.has(routeKeyString(u))) return "ignored"; // an explicit route owns it
     if (!table.vifs.get(u.vif) || table.stale.has(u.vif)) return "ignored";
     const existing = this.learned.get(`${tableKeyString(u.family, u.table)}|${u.source}|${u.group}`);
@@ -1327,11 +1324,10 @@ export class RouteEngine {
 /** Does an installed template route allow (S,G) arriving on `vif`? */
 function templateMatches(route: Route, vif: number, source: string, group: string): boolean {
   if (route.templateVifs?.iifVif !== vif) return false;
-  const s = parseIpv4(source);
-  const g = parseIpv4(group);
-  const sp = parseIpv4Prefix(route.spec.source);
-  const gp = parseIpv4Prefix(route.spec.group);
-  return s !== undefined && g !== undefined && !!sp && !!gp && prefixContains(sp, s) && prefixContains(gp, g);
+  const { family } = route.spec;
+  const sp = parsePattern(family, route.spec.source);
+  const gp = parsePattern(family, route.spec.group);
+  return !!sp && !!gp && patternContains(family, sp, source) && patternContains(family, gp, group);
 }
 
 function newRoute(id: string, spec: RouteSpec, owner: string): Route {

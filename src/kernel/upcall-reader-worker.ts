@@ -30,20 +30,24 @@ export interface UpcallWorkerData {
   /** eventfd whose readability stops the worker (owned and closed by the main thread). */
   eventFd: number;
   errno: { EAGAIN: number; EINTR: number; EBADF: number; ENOTSOCK: number; EFAULT: number };
+  /** 4: struct igmpmsg on a raw IGMP socket; 6: struct mrt6msg on a raw ICMPv6 socket. */
+  family: 4 | 6;
 }
 
 export const UPCALL_RECORD_SIZE = 24;
+/** IPv6 records: 0 u8 msgtype, 2 u16 mif, 4 source (16), 20 group (16), 40 f64 Date.now(). */
+export const UPCALL6_RECORD_SIZE = 48;
 
 export const UPCALL_WORKER_SOURCE = String.raw`"use strict";
 const { parentPort, workerData } = require("node:worker_threads");
 const os = require("node:os");
 const koffi = require(workerData.koffiPath);
 
-const { fd, eventFd } = workerData;
+const { fd, eventFd, family } = workerData;
 const { EAGAIN, EINTR, EBADF, ENOTSOCK, EFAULT } = workerData.errno;
 const MSG_DONTWAIT = 0x40, POLLIN = 0x1, POLLNVAL = 0x20;
 const LE = os.endianness() === "LE";
-const RECORD = 24;
+const RECORD = family === 6 ? 48 : 24;
 // Upcalls are 20-28 bytes; IGMP packets up to an MTU. Bigger datagrams (a WHOLEPKT upcall of
 // a jumbo frame) are truncated, which is fine: only the first 20 bytes matter.
 const DGRAM = 64 * 1024;
@@ -96,6 +100,25 @@ function run() {
         // socket error (sk_err, e.g. from an ICMP error), reported once and cleared by recv.
         if (errno === EBADF || errno === ENOTSOCK || errno === EFAULT) return fatal("recv", errno);
         other++;
+        continue;
+      }
+      if (family === 6) {
+        // struct mrt6msg: im6_mbz 0 (an ICMPv6 message has its type there), msgtype, mif, src, dst.
+        if (n < 40 || dgram[0] !== 0) { igmp++; continue; }
+        const type6 = dgram[1];
+        if (type6 === 3) { wholepkt++; continue; }
+        if (type6 !== 1 && type6 !== 2) { other++; continue; }
+        if ((count + 1) * RECORD > records.length) {
+          const bigger = Buffer.alloc(records.length * 2);
+          records.copy(bigger);
+          records = bigger;
+        }
+        const at6 = count * RECORD;
+        records[at6] = type6;
+        u16(records, at6 + 2, LE ? dgram.readUInt16LE(2) : dgram.readUInt16BE(2));
+        dgram.copy(records, at6 + 4, 8, 40);
+        f64(records, at6 + 40, Date.now());
+        count++;
         continue;
       }
       if (n < 20 || dgram[9] !== 0) { igmp++; continue; }

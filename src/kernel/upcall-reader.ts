@@ -30,7 +30,8 @@ import { KernelError } from "./kernel-error.js";
 import { EFD_CLOEXEC, EFD_NONBLOCK, close, dupCloexec, eventfd, write } from "./libc.js";
 import { IGMPMSG_NOCACHE } from "./mroute-constants.js";
 import { bufferToIpv4 } from "./mroute-structs.js";
-import { UPCALL_RECORD_SIZE, UPCALL_WORKER_SOURCE, type UpcallWorkerData } from "./upcall-reader-worker.js";
+import { bufferToIpv6 } from "./ipv6-address.js";
+import { UPCALL6_RECORD_SIZE, UPCALL_RECORD_SIZE, UPCALL_WORKER_SOURCE, type UpcallWorkerData } from "./upcall-reader-worker.js";
 
 export type UpcallType = "nocache" | "wrongvif";
 
@@ -57,6 +58,8 @@ export interface UpcallReaderStats {
 }
 
 export interface UpcallReaderOptions {
+  /** "ipv6": the fd is a Mroute6Socket's (struct mrt6msg upcalls); default "ipv4". */
+  family?: "ipv4" | "ipv6";
   /**
    * The MRT_INIT socket's fd (MrouteSocket.fd). The reader duplicates it at start(), so the
    * caller keeps ownership of this one.
@@ -171,6 +174,7 @@ export class UpcallReader {
       fd: sockFd,
       eventFd: efd,
       errno: { EAGAIN, EINTR, EBADF, ENOTSOCK, EFAULT },
+      family: options.family === "ipv6" ? 6 : 4,
     };
     try {
       worker = new Worker(UPCALL_WORKER_SOURCE, { eval: true, workerData });
@@ -287,7 +291,21 @@ export class UpcallReader {
         this.#stats.wholepkt += m.wholepkt;
         this.#stats.other += m.other;
         const buf = Buffer.from(m.records);
+        const v6 = this.#opts.family === "ipv6";
         for (let i = 0; i < m.count && !this.#stopped; i++) {
+          if (v6) {
+            const off6 = i * UPCALL6_RECORD_SIZE;
+            const type6: UpcallType = buf[off6] === 1 ? "nocache" : "wrongvif";
+            this.#stats[type6]++;
+            this.#emit({
+              type: type6,
+              vif: LE ? buf.readUInt16LE(off6 + 2) : buf.readUInt16BE(off6 + 2),
+              source: bufferToIpv6(buf, off6 + 4),
+              group: bufferToIpv6(buf, off6 + 20),
+              at: LE ? buf.readDoubleLE(off6 + 40) : buf.readDoubleBE(off6 + 40),
+            });
+            continue;
+          }
           const off = i * UPCALL_RECORD_SIZE;
           const type: UpcallType = buf[off] === IGMPMSG_NOCACHE ? "nocache" : "wrongvif";
           this.#stats[type]++;

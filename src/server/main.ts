@@ -96,12 +96,28 @@ async function main(): Promise<number> {
   // One MRT_INIT socket per (family, table), opened on first use; the IPv4 default table is
   // taken first (above), so "another multicast router owns it" stops the start.
   const sockets: { close(): void }[] = [socket];
-  const engine = new RouteEngine(
+  // Other tables' upcalls (templates learn from them) are read by their own worker each.
+  const extraReaders: Promise<UpcallReader | undefined>[] = [];
+  const engine: RouteEngine = new RouteEngine(
     (family, table) => {
       if (family === "ipv4" && table === 0) return socket;
       const opened = family === "ipv4" ? MrouteSocket.open({ table }) : Mroute6Socket.open({ table });
       sockets.push(opened);
       logger.info({ family, table }, "multicast routing table opened");
+      extraReaders.push(
+        UpcallReader.start({
+          fd: opened.fd,
+          family,
+          onUpcall: (u) => {
+            const outcome = engine.onUpcall({ family, table, ...u });
+            if (outcome !== "ignored") logger.debug({ family, table, source: u.source, group: u.group, outcome }, "upcall");
+          },
+          onError: (err) => logger.error({ err, family, table }, "upcall reader stopped"),
+        }).catch((err: unknown) => {
+          logger.error({ err, family, table }, "upcall reader not started: templates in this table will not learn");
+          return undefined;
+        }),
+      );
       return opened;
     },
     { maxRoutes: options.maxRoutes },
@@ -222,6 +238,8 @@ async function main(): Promise<number> {
         .stop()
         .then(() => running.close())
         .then(() => upcalls?.close())
+        .then(() => Promise.all(extraReaders))
+        .then((readers) => Promise.all(readers.map((r) => r?.close())))
         .then(() => rescue.remove())
         .then(() => {
           for (const rule of options.mrules) delMrule(rule);

@@ -17,6 +17,14 @@ import type { Route } from "../gen/mfc.js";
 import { canonicalIpv6, ipv6MulticastScope, isIpv6Multicast } from "../kernel/ipv6-address.js";
 import type { AddressFamily } from "../engine/route-key.js";
 import { isTemplateKey, parseIpv4Prefix } from "../engine/ipv4-prefix.js";
+import { parsePattern, type AddressPattern } from "../engine/address-pattern.js";
+import { bufferToIpv6 } from "../kernel/ipv6-address.js";
+
+/** An IPv6 pattern in canonical text: "addr" for /128, else "network/len". */
+function formatPattern(p: AddressPattern): string {
+  const text = bufferToIpv6(p.bytes);
+  return p.length === 128 ? text : `${text}/${p.length}`;
+}
 
 /**
  * Template patterns: source "" (any) or "a.b.c.d/len"; group "a.b.c.d" or "a.b.c.d/len" inside
@@ -214,7 +222,23 @@ function collectRouteViolations(route: Route | undefined, field: string, sink: F
   const family: AddressFamily = route.source.includes(":") || route.group.includes(":") ? "ipv6" : "ipv4";
   let source = route.source;
   let group = route.group;
-  if (family === "ipv6") {
+  if (family === "ipv6" && isTemplateKey(route) && (route.source === "" || route.source.includes(":"))) {
+    const sp = parsePattern("ipv6", route.source);
+    const gp = parsePattern("ipv6", route.group);
+    if (!sp) out.push({ field: `${field}.source`, description: `"${route.source}" is not "", an IPv6 address or prefix` });
+    else if (route.source !== "") source = formatPattern(sp);
+    if (!gp || gp.length < 8 || gp.bytes[0] !== 0xff) {
+      out.push({ field: `${field}.group`, description: `"${route.group}" is not an IPv6 group or prefix inside ff00::/8` });
+    } else {
+      if (gp.length >= 16 && ((gp.bytes[1] as number) & 0x0f) <= 2) {
+        out.push({
+          field: `${field}.group`,
+          description: `"${route.group}" has interface- or link-local scope: the kernel never routes it between interfaces`,
+        });
+      }
+      group = formatPattern(gp);
+    }
+  } else if (family === "ipv6") {
     if (route.source !== "" && !route.source.includes(":")) {
       out.push({ field: `${field}.source`, description: `"${route.source}" is IPv4 but the group is IPv6: both must be of one family` });
     } else if (route.source === "") {
@@ -329,6 +353,15 @@ export function validateRouteKey(source: string, group: string, table = 0, iif =
     throw DomainError.invalid([
       { field: "table", description: `${table} is the kernel's id of the default ${family} table: use 0 for it` },
     ]);
+  }
+  if (isTemplateKey({ source, group }) && family === "ipv6") {
+    const sp = parsePattern("ipv6", source);
+    const gp = parsePattern("ipv6", group);
+    if (!sp) out.push({ field: "source", description: `"${source}" is not "", an IPv6 address or prefix` });
+    if (!gp) out.push({ field: "group", description: `"${group}" is not an IPv6 group or prefix` });
+    if (iif === "") out.push({ field: "iif", description: "deleting a template (any-source or prefix route) needs its iif" });
+    if (out.length > 0 || !sp || !gp) throw DomainError.invalid(out);
+    return { family, table, source: source === "" ? "" : formatPattern(sp), group: formatPattern(gp), iif };
   }
   if (isTemplateKey({ source, group }) && !source.includes(":") && !group.includes(":")) {
     validateTemplatePatterns(source, group, "", out);
