@@ -187,6 +187,7 @@ interface Learned {
   iifVif: number;
   oifVifs: number[];
   ttls: number[];
+  /** Packets that arrived on the iif (kernel pkt_cnt minus wrong_if) at the last sweep. */
   lastPackets: bigint;
   lastWrongIf: bigint;
   idleSince: number;
@@ -542,6 +543,11 @@ export class RouteEngine {
     for (const l of [...this.learned.values()]) if (l.template === route) this.removeLearned(l);
     if (!before) return false;
     route.templateVifs = undefined;
+    // Stop filters exist because templates do: with the table's last template gone, remove them
+    // too (no kernel entry behind deleted routes, no VIF held for nobody).
+    if (!this.hasTemplateIn(table)) {
+      for (const l of [...this.learned.values()]) if (l.table === table && !l.template) this.removeLearned(l);
+    }
     this.release(table, [before.iifVif, ...before.oifVifs]);
     return true;
   }
@@ -621,6 +627,8 @@ export class RouteEngine {
   onUpcall(u: UpcallEvent): "learned" | "stop-filter" | "relearned" | "ignored" {
     const table = this.tables.get(tableKeyString(u.family, u.table));
     if (!table) return "ignored";
+    // Bounded like routes: a flood of spoofed sources must not grow the kernel table forever.
+    if (this.learned.size >= this.maxRoutes) return "ignored";
     if (this.byKernelKey.has(routeKeyString(u))) return "ignored"; // an explicit route owns it
     if (!table.vifs.get(u.vif) || table.stale.has(u.vif)) return "ignored";
     const existing = this.learned.get(`${tableKeyString(u.family, u.table)}|${u.source}|${u.group}`);
@@ -654,7 +662,10 @@ export class RouteEngine {
         this.removeLearned(l, false);
         continue;
       }
-      const moved = counters.packets === l.lastPackets && counters.wrongIf !== l.lastWrongIf && l.template;
+      // The kernel's pkt counter also counts packets that matched (S,G) on a wrong interface
+      // (ip_mr_forward counts before the iif check): only the difference arrived on the iif.
+      const onIif = counters.packets - counters.wrongIf;
+      const moved = onIif === l.lastPackets && counters.wrongIf !== l.lastWrongIf && l.template;
       l.lastWrongIf = counters.wrongIf;
       if (moved) {
         // The flow stopped on its iif and arrives elsewhere: drop the entry so the next packet
@@ -662,8 +673,8 @@ export class RouteEngine {
         this.removeLearned(l);
         continue;
       }
-      if (counters.packets !== l.lastPackets) {
-        l.lastPackets = counters.packets;
+      if (onIif !== l.lastPackets) {
+        l.lastPackets = onIif;
         l.idleSince = now;
       } else if (idleMs > 0 && now - l.idleSince >= idleMs) {
         this.removeLearned(l);
@@ -1055,8 +1066,6 @@ export class RouteEngine {
     const next: KernelEntry = { source: kernelSource(spec), iifVif: (iifSlot as VifSlot).vif, oifVifs, ttls };
     const before = route.kernel;
     if (!force && before && sameEntry(before, next)) return false;
-    // An explicit route takes over a flow a template taught (or a stop filter): rewritten in place.
-    if (this.learned.size > 0) this.forgetLearned(table, next.source, spec.group);
     try {
       // In place: the kernel replaces an existing (S,G) atomically, a stream loses no packet.
       table.port.addMfc(next.source, spec.group, next.iifVif, ttlMap(next));
@@ -1066,6 +1075,10 @@ export class RouteEngine {
     }
     (table.vifs.get(next.iifVif) as VifSlot).refs++;
     for (const vif of oifVifs) (table.vifs.get(vif) as VifSlot).refs++;
+    // An explicit route takes over a flow a template taught (or a stop filter): the entry was
+    // rewritten in place above. Only now drop the learned entry's VIF references: they may be
+    // the last ones on a VIF the new entry uses (a stop filter's iif).
+    if (this.learned.size > 0) this.forgetLearned(table, next.source, spec.group);
     route.kernel = next;
     if (before && before.source !== next.source) this.delEntry(table, before.source, spec.group);
     if (before) this.release(table, [before.iifVif, ...before.oifVifs]);

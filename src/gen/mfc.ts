@@ -254,7 +254,10 @@ export interface ApplyRoutesResponse {
 export interface RouteStatus {
   route: Route | undefined;
   state: RouteState;
-  /** Why the route is not INSTALLED (empty when it is). */
+  /**
+   * Why the route is not INSTALLED; for an installed route, notes such as a missing oif, a
+   * down interface, or how many (S,G) a template has taught (empty when there is nothing to say).
+   */
   reason: string;
   counters:
     | Counters
