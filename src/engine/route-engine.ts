@@ -1460,7 +1460,8 @@ function vifTableFull(needed: string[], free: number): DomainError {
   return new DomainError(
     "resource-exhausted",
     `VIF table full: the kernel allows ${MAX_VIFS} VIFs per table; this route needs ` +
-      `${needed.length} new (${needed.join(", ")}) but only ${free} are free`,
+      `${needed.length} new (${needed.join(", ")}) but only ${free} are free. Another table has its own ` +
+      `${MAX_VIFS}: put the route there (Route.table) and steer its iif with --mrule / ip mrule`,
     { reason: "VIF_TABLE_FULL", metadata: { limit: String(MAX_VIFS), needed: needed.join(",") } },
   );
 }

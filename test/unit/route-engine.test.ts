@@ -104,6 +104,7 @@ describe("RouteEngine", () => {
     })();
     expect(err?.kind).toBe("resource-exhausted");
     expect(err?.message).toContain("32 VIFs");
+    expect(err?.message).toContain("Another table");
     expect(kernel.calls.length).toBe(calls);
     expect(engine.size).toBe(31);
   });
