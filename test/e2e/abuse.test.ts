@@ -10,7 +10,7 @@ import http2 from "node:http2";
 import net from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ApplyRoutesRequest, WatchStatsRequest } from "../../src/gen/mfc.js";
-import { createMfcClient, MfcError, RouteState, Status, type ListRoutesResponse, type Route } from "../../src/sdk/index.js";
+import { createMfcClient, RouteState, Status, type ListRoutesResponse, type Route } from "../../src/sdk/index.js";
 import { createLab, type Lab } from "../helpers/lab.js";
 import {
   deleteAllRoutes,
@@ -22,6 +22,7 @@ import {
 } from "../helpers/mfcd-process.js";
 import { addNetns, delNetns, uniqueName } from "../helpers/netns.js";
 import { sendMulticast, settle, startReceiver } from "../helpers/traffic.js";
+import { rejection } from "../helpers/rejection.js";
 
 if (process.getuid?.() !== 0) throw new Error("test/e2e needs root (network namespaces, MRT_INIT)");
 
@@ -51,15 +52,6 @@ afterAll(async () => {
 const src = () => lab.addrs.source;
 const route = (group: string, oifs: string[] = ["out1"]): Route => ({ source: src(), group, iif: "in0", oifs, oifTtl: {}, table: 0 });
 
-async function rejection(p: Promise<unknown>): Promise<MfcError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof MfcError) return err;
-    throw err;
-  }
-  throw new Error("expected the call to fail");
-}
 
 function sortedList(list: ListRoutesResponse): ListRoutesResponse {
   return { ...list, routes: [...list.routes].sort((a, b) => (a.route?.group ?? "").localeCompare(b.route?.group ?? "")) };

@@ -5,7 +5,7 @@
 //
 // One lab and one daemon for the file; every test uses its own groups and leaves no route behind.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { MfcError, RouteState, Status, type ListRoutesResponse, type Route } from "../../src/sdk/index.js";
+import { RouteState, Status, type ListRoutesResponse, type Route } from "../../src/sdk/index.js";
 import { createLab, type Lab } from "../helpers/lab.js";
 import {
   deleteAllRoutes,
@@ -17,6 +17,7 @@ import {
   type MfcdProcess,
 } from "../helpers/mfcd-process.js";
 import { sendMulticast, startReceiver, startStream, type Receiver } from "../helpers/traffic.js";
+import { rejection, range } from "../helpers/rejection.js";
 
 if (process.getuid?.() !== 0) throw new Error("test/e2e needs root (network namespaces, MRT_INIT)");
 
@@ -44,7 +45,6 @@ const src = () => lab.addrs.source;
 const route = (group: string, oifs: string[]): Route => ({ source: src(), group, iif: "in0", oifs, oifTtl: {}, table: 0 });
 const xs = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => `x${from + i}`);
 const byGroup = (routes: Route[]) => [...routes].sort((a, b) => a.group.localeCompare(b.group));
-const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
 
 async function receiver(i: number, group: string): Promise<Receiver> {
   return stops.add(await startReceiver(lab.receivers[i - 1]!, { group, port: PORT, ifaceAddr: lab.addrs.receivers[i - 1]! }));
@@ -54,15 +54,6 @@ function send(group: string, count: number) {
   return sendMulticast(lab.source, { group, port: PORT, ttl: 8, ifaceAddr: src(), count, intervalMs: 1 });
 }
 
-async function rejection(p: Promise<unknown>): Promise<MfcError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof MfcError) return err;
-    throw err;
-  }
-  throw new Error("expected the call to fail");
-}
 
 /** Everything the kernel shows about mfcd's table, counters included. */
 async function kernelState() {

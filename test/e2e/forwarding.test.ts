@@ -6,7 +6,7 @@
 // One lab and one daemon for the whole file; every test uses its own groups and leaves no route
 // behind (afterEach), so each starts with an empty VIF table and fresh VIF counters.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { MfcError, RouteState, Status, type ListRoutesResponse } from "../../src/sdk/index.js";
+import { RouteState, Status, type ListRoutesResponse } from "../../src/sdk/index.js";
 import { netstat } from "../helpers/kernel-view.js";
 import { createLab, type Lab } from "../helpers/lab.js";
 import {
@@ -19,6 +19,7 @@ import {
   type MfcdProcess,
 } from "../helpers/mfcd-process.js";
 import { sendMulticast, startReceiver, startStream, waitFor, type Receiver } from "../helpers/traffic.js";
+import { rejection, range } from "../helpers/rejection.js";
 
 if (process.getuid?.() !== 0) throw new Error("test/e2e needs root (network namespaces, MRT_INIT)");
 
@@ -78,17 +79,7 @@ function vifOf(list: ListRoutesResponse, name: string) {
   return v;
 }
 
-async function rejection(p: Promise<unknown>): Promise<MfcError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof MfcError) return err;
-    throw err;
-  }
-  throw new Error("expected the call to fail");
-}
 
-const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
 
 describe("mfcd forwarding (real kernel, real traffic)", () => {
   it("delivers N packets to both receivers; ListRoutes, WatchStats and /proc agree on the counters", async () => {

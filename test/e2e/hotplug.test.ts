@@ -8,7 +8,7 @@
 // leaf namespaces of its own; afterEach deletes its routes and its leaf namespaces (which takes
 // the router ends of their veth pairs with them).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { MfcError, RouteState, Status, type ListRoutesResponse, type RouteStatus } from "../../src/sdk/index.js";
+import { RouteState, Status, type ListRoutesResponse, type RouteStatus } from "../../src/sdk/index.js";
 import { netstat } from "../helpers/kernel-view.js";
 import { createLab, type Lab } from "../helpers/lab.js";
 import {
@@ -22,6 +22,7 @@ import {
 } from "../helpers/mfcd-process.js";
 import { addNetns, delNetns, ip, ipBatch, uniqueName } from "../helpers/netns.js";
 import { sendMulticast, startReceiver, startStream, waitFor, type Receiver } from "../helpers/traffic.js";
+import { rejection, range } from "../helpers/rejection.js";
 
 if (process.getuid?.() !== 0) throw new Error("test/e2e needs root (network namespaces, MRT_INIT)");
 
@@ -138,17 +139,7 @@ async function vifIndex(name: string): Promise<number | undefined> {
   return (await kernelVifs(lab.router)).find((v) => v.name === name)?.vif;
 }
 
-async function rejection(p: Promise<unknown>): Promise<MfcError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof MfcError) return err;
-    throw err;
-  }
-  throw new Error("expected the call to fail");
-}
 
-const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
 const INSTALLED = RouteState.ROUTE_STATE_INSTALLED;
 const PENDING = RouteState.ROUTE_STATE_PENDING;
 

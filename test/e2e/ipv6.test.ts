@@ -10,12 +10,13 @@
 // arrive (a marker) proves the earlier ones had their chance.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parseIp6MrCache, parseIp6MrVif } from "../../src/kernel/proc-mroute6.js";
-import { MfcError, RouteState, Status, type MfcClient, type Route } from "../../src/sdk/index.js";
+import { RouteState, Status, type MfcClient, type Route } from "../../src/sdk/index.js";
 import { createLab, type Lab } from "../helpers/lab.js";
 import { kernelRoute, kernelVifs, startMfcd, StopList, tempSocketPath, type MfcdProcess } from "../helpers/mfcd-process.js";
 import { execIn } from "../helpers/netns.js";
 import { sendMulticast, startReceiver, startStream } from "../helpers/traffic.js";
 import { addIpv6, sendMulticast6, startReceiver6, type Lab6Addrs, type Receiver6 } from "../helpers/traffic6.js";
+import { rejection, range } from "../helpers/rejection.js";
 
 if (process.getuid?.() !== 0) throw new Error("test/e2e needs root (network namespaces, MRT_INIT)");
 
@@ -94,17 +95,7 @@ async function procMifs() {
   return parseIp6MrVif(await execIn(lab.router, ["cat", "/proc/net/ip6_mr_vif"]));
 }
 
-async function rejection(p: Promise<unknown>): Promise<MfcError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof MfcError) return err;
-    throw err;
-  }
-  throw new Error("expected the call to fail");
-}
 
-const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
 
 describe("IPv6 routes (real kernel, real IPv6 multicast)", () => {
   it("forwards (S,G) to two receivers; addresses come back canonical; ListRoutes counters == /proc/net/ip6_mr_cache", async () => {

@@ -16,11 +16,12 @@ import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { Severity, type DiagnoseRequest, type DiagnoseResponse } from "../../src/gen/mfc.js";
-import { MfcError, RouteState, Status, type MfcClient } from "../../src/sdk/index.js";
+import { RouteState, Status, type MfcClient } from "../../src/sdk/index.js";
 import { createLab, type Lab } from "../helpers/lab.js";
 import { kernelRoute, startMfcd, StopList, tempStatePath, type MfcdProcess } from "../helpers/mfcd-process.js";
 import { execIn, ip } from "../helpers/netns.js";
 import { sendMulticast, startReceiver, waitFor, type Receiver } from "../helpers/traffic.js";
+import { rejection } from "../helpers/rejection.js";
 
 if (process.getuid?.() !== 0) throw new Error("test/e2e needs root (network namespaces, MRT_INIT, nft)");
 
@@ -78,15 +79,6 @@ const problems = (res: DiagnoseResponse) =>
     .map((f) => f.code)
     .sort();
 
-async function rejection(p: Promise<unknown>): Promise<MfcError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof MfcError) return err;
-    throw err;
-  }
-  throw new Error("expected the call to fail");
-}
 
 /** PATH without any directory holding `nft` (but still with `ip`, which starts mfcd in the netns). */
 function pathWithoutNft(): string {

@@ -14,11 +14,12 @@
 // One lab and one daemon (its socket path is kept: the last test restarts it with the same
 // state file). Each test removes its routes and mrules (afterEach).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { MfcError, RouteState, Status, type MfcClient, type Route } from "../../src/sdk/index.js";
+import { RouteState, Status, type MfcClient, type Route } from "../../src/sdk/index.js";
 import { createLab, type Lab } from "../helpers/lab.js";
 import { kernelRoute, kernelVifs, startMfcd, StopList, tempSocketPath, type MfcdProcess } from "../helpers/mfcd-process.js";
 import { ip } from "../helpers/netns.js";
 import { sendMulticast, startReceiver, waitFor, type Receiver } from "../helpers/traffic.js";
+import { rejection, range } from "../helpers/rejection.js";
 
 if (process.getuid?.() !== 0) throw new Error("test/e2e needs root (network namespaces, MRT_INIT)");
 
@@ -103,17 +104,7 @@ function send(from: "in0" | "x1" | "x2", group: string, count: number, firstSeq 
   return sendMulticast(ns, { group, port: PORT, ttl: 8, ifaceAddr, count, firstSeq, size: PAYLOAD, intervalMs: 1 });
 }
 
-async function rejection(p: Promise<unknown>): Promise<MfcError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof MfcError) return err;
-    throw err;
-  }
-  throw new Error("expected the call to fail");
-}
 
-const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
 
 describe("multicast routing tables (real kernel, ip mrule, real traffic)", () => {
   it("the same (S,G) in tables 0 and 7 from different iifs; ip mrule steers x1 to table 7; each table forwards only its own traffic", async () => {

@@ -10,12 +10,13 @@
 // Every test runs its own mfcd (some need --learned-idle, one restarts it) on the one lab;
 // afterEach stops daemons, streams and receivers. Ports tell flows of one group apart.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { MfcError, RouteState, Status, type MfcClient, type Route, type RouteStatus } from "../../src/sdk/index.js";
+import { RouteState, Status, type MfcClient, type Route, type RouteStatus } from "../../src/sdk/index.js";
 import { loadStateFile } from "../../src/state/load-state-file.js";
 import { createLab, type Lab } from "../helpers/lab.js";
 import { kernelRoute, kernelRoutes, kernelVifs, startMfcd, StopList, tempSocketPath, type MfcdProcess } from "../helpers/mfcd-process.js";
 import { ip } from "../helpers/netns.js";
 import { sendMulticast, startReceiver, startStream, waitFor, type Receiver, type Stream } from "../helpers/traffic.js";
+import { rejection, range } from "../helpers/rejection.js";
 
 if (process.getuid?.() !== 0) throw new Error("test/e2e needs root (network namespaces, MRT_INIT)");
 
@@ -146,17 +147,7 @@ function expectLearnedLoss(missing: number[], firstSeq = 0): void {
   for (const q of missing) expect(q, "only one of the first datagrams may be lost").toBeLessThan(firstSeq + 4);
 }
 
-async function rejection(p: Promise<unknown>): Promise<MfcError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof MfcError) return err;
-    throw err;
-  }
-  throw new Error("expected the call to fail");
-}
 
-const range = (from: number, to: number) => Array.from({ length: Math.max(0, to - from) }, (_, i) => from + i);
 const big = (_k: string, v: unknown) => (typeof v === "bigint" ? v.toString() : v);
 
 describe("template routes: (*,G) and prefixes learned from upcalls (real kernel, real traffic)", () => {

@@ -9,7 +9,7 @@
 // arrive proves the earlier packets were handled. One lab and one daemon for the file; each test
 // deletes its routes.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { MfcError, RouteState, Status, type Route } from "../../src/sdk/index.js";
+import { RouteState, Status, type Route } from "../../src/sdk/index.js";
 import { readMrCache } from "../helpers/kernel-view.js";
 import { createLab, type Lab } from "../helpers/lab.js";
 import {
@@ -23,6 +23,7 @@ import {
   type MfcdProcess,
 } from "../helpers/mfcd-process.js";
 import { sendMulticast, startReceiver, startStream, type Receiver } from "../helpers/traffic.js";
+import { rejection, range } from "../helpers/rejection.js";
 
 if (process.getuid?.() !== 0) throw new Error("test/e2e needs root (network namespaces, MRT_INIT)");
 
@@ -75,17 +76,7 @@ async function kernelThresholds(group: string): Promise<Record<string, number>> 
   return Object.fromEntries([...entry.oifs].map(([vif, ttl]) => [names.get(vif) ?? `vif${vif}`, ttl]));
 }
 
-async function rejection(p: Promise<unknown>): Promise<MfcError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof MfcError) return err;
-    throw err;
-  }
-  throw new Error("expected the call to fail");
-}
 
-const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
 
 describe("per-oif TTL thresholds (real kernel, real traffic)", () => {
   it("{out2: 3}: TTL 2 and 3 reach rcv1 only, TTL 4 reaches both; the kernel entry shows vif:ttl", async () => {

@@ -5,7 +5,7 @@
 // One lab and one daemon for the file; every test leaves no route behind (afterEach). The last
 // test deletes the router's out2 link, so it must stay last.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { MfcError, Status, type ListRoutesResponse } from "../../src/sdk/index.js";
+import { Status, type ListRoutesResponse } from "../../src/sdk/index.js";
 import { netstat } from "../helpers/kernel-view.js";
 import { createLab, type Lab } from "../helpers/lab.js";
 import {
@@ -19,6 +19,7 @@ import {
 } from "../helpers/mfcd-process.js";
 import { ip } from "../helpers/netns.js";
 import { sendMulticast, startReceiver, type Receiver } from "../helpers/traffic.js";
+import { rejection } from "../helpers/rejection.js";
 
 if (process.getuid?.() !== 0) throw new Error("test/e2e needs root (network namespaces, MRT_INIT)");
 
@@ -67,15 +68,6 @@ function send(group: string, count: number) {
   return sendMulticast(lab.source, { group, port: PORT, ttl: 8, ifaceAddr: src(), count, intervalMs: 1 });
 }
 
-async function rejection(p: Promise<unknown>): Promise<MfcError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof MfcError) return err;
-    throw err;
-  }
-  throw new Error("expected the call to fail");
-}
 
 /** Everything but counters: what must not change when a request fails. */
 function shape(list: ListRoutesResponse) {

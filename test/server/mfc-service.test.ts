@@ -2,18 +2,10 @@ import fs from "node:fs";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { MfcError, RouteState, Status, createMfcClient } from "../../src/sdk/index.js";
+import { RouteState, Status, createMfcClient } from "../../src/sdk/index.js";
 import { startFakeServer, type FakeServer } from "./start-fake-server.js";
+import { rejection } from "../helpers/rejection.js";
 
-async function rejection(p: Promise<unknown>): Promise<MfcError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof MfcError) return err;
-    throw err;
-  }
-  throw new Error("expected the call to fail");
-}
 
 const route = (over: Partial<{ source: string; group: string; iif: string; oifs: string[] }> = {}) => ({
   source: "10.0.0.1",
