@@ -1,8 +1,8 @@
 // Template patterns of either family: "" (any), an address, or "address/len". Matching works
 // on address bytes, so IPv4 and IPv6 share one rule (the v4 parser stays strict dotted-quad).
 
-import { parseIpv6 } from "../kernel/ipv6-address.js";
-import { parseIpv4 } from "./ipv4.js";
+import { bufferToIpv6, parseIpv6 } from "../kernel/ipv6-address.js";
+import { formatIpv4, parseIpv4 } from "./ipv4.js";
 import type { AddressFamily } from "./route-key.js";
 
 export interface AddressPattern {
@@ -46,4 +46,15 @@ export function patternContains(family: AddressFamily, pattern: AddressPattern, 
   if (rest === 0) return true;
   const mask = (0xff << (8 - rest)) & 0xff;
   return ((bytes[full] as number) & mask) === ((pattern.bytes[full] as number) & mask);
+}
+
+/** Canonical text: the bare address for a full-length pattern, else "network/len". */
+export function formatPattern(family: AddressFamily, p: AddressPattern): string {
+  const text = family === "ipv6" ? bufferToIpv6(p.bytes) : formatIpv4(p.bytes.readUInt32BE(0));
+  return p.length === (family === "ipv6" ? 128 : 32) ? text : `${text}/${p.length}`;
+}
+
+/** Is this route key a template (any-source or a prefix), rather than one concrete (S,G)? */
+export function isTemplateKey(key: { source: string; group: string }): boolean {
+  return key.source === "" || key.source.includes("/") || key.group.includes("/");
 }

@@ -20,8 +20,7 @@ import { DomainError } from "./domain-error.js";
 import type { KernelMfcEntry, KernelPort, SgCounters, VifCounters } from "./kernel-port.js";
 import { routeKeyString, tableKeyString, type AddressFamily, type RouteKey } from "./route-key.js";
 import { MAX_VIFS, VifTable, type VifSlot } from "./vif-table.js";
-import { isTemplateKey } from "./ipv4-prefix.js";
-import { parsePattern, patternContains } from "./address-pattern.js";
+import { isTemplateKey, parsePattern, patternContains } from "./address-pattern.js";
 
 /** A route as the client asked for it (already validated). */
 export interface RouteSpec extends RouteKey {
@@ -240,6 +239,8 @@ export class RouteEngine {
     return this.routes.size;
   }
 
+  /** Templates holding VIFs (installed): upcalls are matched against these only. */
+  private readonly liveTemplates = new Set<Route>();
   /** Learned entries and stop filters by table key + "S|G". */
   private readonly learned = new Map<string, Learned>();
 
@@ -521,6 +522,7 @@ export class RouteEngine {
     try {
       for (const vif of [next.iifVif, ...next.oifVifs]) (table.vifs.get(vif) as VifSlot).refs++;
       route.templateVifs = next;
+      this.liveTemplates.add(route);
       // What it taught follows the new oifs; stop filters it now matches start forwarding.
       for (const l of [...this.learned.values()]) {
         if (l.table !== table) continue;
@@ -543,6 +545,7 @@ export class RouteEngine {
     for (const l of [...this.learned.values()]) if (l.template === route) this.removeLearned(l);
     if (!before) return false;
     route.templateVifs = undefined;
+    this.liveTemplates.delete(route);
     // Stop filters exist because templates do: with the table's last template gone, remove them
     // too (no kernel entry behind deleted routes, no VIF held for nobody).
     if (!this.hasTemplateIn(table)) {
@@ -554,12 +557,10 @@ export class RouteEngine {
 
   /** The most specific installed template of this table matching (S,G) arriving on `vif`. */
   private bestTemplate(table: TableState, vif: number, source: string, group: string): Route | undefined {
-    if (this.templates === 0) return undefined;
     let best: Route | undefined;
     let bestLen = -1;
-    for (const route of this.routes.values()) {
-      if (!route.templateVifs || this.tableOf(route) !== table) continue;
-      if (!templateMatches(route, vif, source, group)) continue;
+    for (const route of this.liveTemplates) {
+      if (this.tableOf(route) !== table || !templateMatches(route, vif, source, group)) continue;
       const { family } = route.spec;
       const len =
         (parsePattern(family, route.spec.source)?.length ?? 0) + (parsePattern(family, route.spec.group)?.length ?? 0);
@@ -572,14 +573,8 @@ export class RouteEngine {
   }
 
   private hasTemplateIn(table: TableState): boolean {
-    for (const route of this.routes.values()) if (route.templateVifs && this.tableOf(route) === table) return true;
+    for (const route of this.liveTemplates) if (this.tableOf(route) === table) return true;
     return false;
-  }
-
-  private get templates(): number {
-    let n = 0;
-    for (const route of this.routes.values()) if (route.templateVifs) n++;
-    return n;
   }
 
   /** Write (or rewrite in place) a learned entry, or a stop filter when `template` is undefined. */

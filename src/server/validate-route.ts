@@ -4,55 +4,45 @@
 
 import { DomainError, type FieldViolation } from "../engine/domain-error.js";
 import {
-  formatIpv4,
   isIpv4LinkLocalMulticast,
   isIpv4Multicast,
   isIpv4UnicastSource,
   parseIpv4,
 } from "../engine/ipv4.js";
 import type { RouteSpec } from "../engine/route-engine.js";
-import type { RouteKey } from "../engine/route-key.js";
+import type { AddressFamily, RouteKey } from "../engine/route-key.js";
 import { MAX_VIFS } from "../engine/vif-table.js";
 import type { Route } from "../gen/mfc.js";
 import { canonicalIpv6, ipv6MulticastScope, isIpv6Multicast } from "../kernel/ipv6-address.js";
-import type { AddressFamily } from "../engine/route-key.js";
-import { isTemplateKey, parseIpv4Prefix } from "../engine/ipv4-prefix.js";
-import { parsePattern, type AddressPattern } from "../engine/address-pattern.js";
-import { bufferToIpv6 } from "../kernel/ipv6-address.js";
+import { formatPattern, isTemplateKey, parsePattern } from "../engine/address-pattern.js";
 
-/** An IPv6 pattern in canonical text: "addr" for /128, else "network/len". */
-function formatPattern(p: AddressPattern): string {
-  const text = bufferToIpv6(p.bytes);
-  return p.length === 128 ? text : `${text}/${p.length}`;
+/** "10.0.0.5/8" → "10.0.0.0/8": one key per template, however it was spelled. */
+function normalizePattern(text: string): string {
+  if (!text.includes("/")) return text;
+  const p = parsePattern("ipv4", text);
+  return p ? formatPattern("ipv4", p) : text;
 }
 
 /**
  * Template patterns: source "" (any) or "a.b.c.d/len"; group "a.b.c.d" or "a.b.c.d/len" inside
  * 224.0.0.0/4. The kernel learns concrete (S,G) entries from them on NOCACHE upcalls.
  */
-/** "10.0.0.5/8" → "10.0.0.0/8": one key per template, however it was spelled. */
-function normalizePattern(text: string): string {
-  if (!text.includes("/")) return text;
-  const p = parseIpv4Prefix(text);
-  return p ? `${formatIpv4(p.network)}/${p.length}` : text;
-}
-
 function validateTemplatePatterns(source: string, group: string, field: string, out: FieldViolation[]): void {
-  const sp = parseIpv4Prefix(source);
+  const sp = parsePattern("ipv4", source);
   if (!sp) {
     out.push({
       field: `${field}.source`,
       description: `"${source}" is not "" (any source), a dotted quad or a prefix like 10.0.0.0/8`,
     });
-  } else if (source !== "" && sp.length > 0 && (sp.network >>> 28 >= 0xe || sp.network >>> 24 === 127)) {
+  } else if (source !== "" && sp.length > 0 && ((sp.bytes[0] ?? 0) >= 224 || sp.bytes[0] === 127)) {
     out.push({ field: `${field}.source`, description: `"${source}" is not a unicast source prefix` });
   }
-  const gp = parseIpv4Prefix(group);
+  const gp = parsePattern("ipv4", group);
   if (!gp || group === "") {
     out.push({ field: `${field}.group`, description: `"${group}" is not a group or group prefix like 239.1.0.0/16` });
-  } else if (gp.length < 4 || gp.network >>> 28 !== 0xe) {
+  } else if (gp.length < 4 || ((gp.bytes[0] ?? 0) & 0xf0) !== 0xe0) {
     out.push({ field: `${field}.group`, description: `"${group}" is not inside 224.0.0.0/4` });
-  } else if (gp.length >= 24 && gp.network >>> 8 === 0xe00000) {
+  } else if (gp.length >= 24 && gp.bytes[0] === 224 && gp.bytes[1] === 0 && gp.bytes[2] === 0) {
     out.push({
       field: `${field}.group`,
       description: `"${group}" is in 224.0.0.0/24, the link-local control block: the kernel never routes it`,
@@ -226,7 +216,7 @@ function collectRouteViolations(route: Route | undefined, field: string, sink: F
     const sp = parsePattern("ipv6", route.source);
     const gp = parsePattern("ipv6", route.group);
     if (!sp) out.push({ field: `${field}.source`, description: `"${route.source}" is not "", an IPv6 address or prefix` });
-    else if (route.source !== "") source = formatPattern(sp);
+    else if (route.source !== "") source = formatPattern("ipv6", sp);
     if (!gp || gp.length < 8 || gp.bytes[0] !== 0xff) {
       out.push({ field: `${field}.group`, description: `"${route.group}" is not an IPv6 group or prefix inside ff00::/8` });
     } else {
@@ -236,7 +226,7 @@ function collectRouteViolations(route: Route | undefined, field: string, sink: F
           description: `"${route.group}" has interface- or link-local scope: the kernel never routes it between interfaces`,
         });
       }
-      group = formatPattern(gp);
+      group = formatPattern("ipv6", gp);
     }
   } else if (family === "ipv6") {
     if (route.source !== "" && !route.source.includes(":")) {
@@ -361,7 +351,7 @@ export function validateRouteKey(source: string, group: string, table = 0, iif =
     if (!gp) out.push({ field: "group", description: `"${group}" is not an IPv6 group or prefix` });
     if (iif === "") out.push({ field: "iif", description: "deleting a template (any-source or prefix route) needs its iif" });
     if (out.length > 0 || !sp || !gp) throw DomainError.invalid(out);
-    return { family, table, source: source === "" ? "" : formatPattern(sp), group: formatPattern(gp), iif };
+    return { family, table, source: source === "" ? "" : formatPattern("ipv6", sp), group: formatPattern("ipv6", gp), iif };
   }
   if (isTemplateKey({ source, group }) && !source.includes(":") && !group.includes(":")) {
     validateTemplatePatterns(source, group, "", out);
