@@ -17,11 +17,8 @@
 // (iifIndex 0) once the input VIF is gone. Adding or deleting a VIF sends no MFC event (and no
 // visible link event) even though entries start or stop using it.
 
-import { createRequire } from "node:module";
 import os from "node:os";
-import { Worker } from "node:worker_threads";
-import { KernelError } from "./kernel-error.js";
-import { EFD_CLOEXEC, EFD_NONBLOCK, close, eventfd, write } from "./libc.js";
+import { PollWorker } from "./poll-worker.js";
 import { type LinkInfo, decodeLinkMessage } from "./netlink-link-codec.js";
 import { forEachNetlinkMessage } from "./netlink-messages.js";
 import { type NetlinkMfcEntry, decodeMfcMessage } from "./netlink-mfc-codec.js";
@@ -94,58 +91,12 @@ type WorkerMessage =
   | { type: "fatal"; syscall: string; errno: number };
 
 const GROUPS = (1 << (RTNLGRP_LINK - 1)) | (1 << (RTNLGRP_IPV4_MROUTE - 1));
-const STOP = Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]); // eventfd counter += 1 (any byte order works)
-
-// Resolved once, relative to this module: works from src/ (vitest, tsx) and from dist/.
-let koffiPath: string | undefined;
-function resolveKoffi(): string {
-  koffiPath ??= createRequire(import.meta.url).resolve("koffi");
-  return koffiPath;
-}
-
-/**
- * Eventfds of running workers. At process exit Node stops worker threads and waits for them,
- * but a worker blocked inside poll() never notices (a natural exit with an unref()'d monitor
- * would hang): waking every worker from the 'exit' hook lets them finish.
- */
-const liveEventFds = new Set<number>();
-let exitHookInstalled = false;
-
-function stopAllOnExit(): void {
-  for (const fd of liveEventFds) {
-    try {
-      write(fd, STOP, "write(eventfd)");
-    } catch {
-      // Exiting anyway.
-    }
-  }
-}
-
 export class RtnetlinkMonitor {
-  readonly #worker: Worker;
   readonly #opts: RtnetlinkMonitorOptions;
-  #eventFd: number;
-  /** Set by close(): events still in flight are dropped from then on. */
-  #stopped = false;
-  #closing: Promise<void> | undefined;
-  readonly #exited: Promise<void>;
+  #worker!: PollWorker<WorkerMessage>;
 
-  private constructor(worker: Worker, eventFd: number, opts: RtnetlinkMonitorOptions) {
-    this.#worker = worker;
-    this.#eventFd = eventFd;
+  private constructor(opts: RtnetlinkMonitorOptions) {
     this.#opts = opts;
-    liveEventFds.add(eventFd);
-    if (!exitHookInstalled) {
-      exitHookInstalled = true;
-      process.on("exit", stopAllOnExit);
-    }
-    this.#exited = new Promise((resolve) => {
-      worker.once("exit", () => {
-        // The worker no longer polls the eventfd: release it.
-        this.#closeEventFd();
-        resolve();
-      });
-    });
   }
 
   /**
@@ -153,11 +104,9 @@ export class RtnetlinkMonitor {
    * after that is reported. Rejects with KernelError if the namespace cannot be entered or the
    * socket cannot be set up (then nothing is left running).
    */
-  static start(options: RtnetlinkMonitorOptions): Promise<RtnetlinkMonitor> {
-    const workerData: MonitorWorkerData = {
-      koffiPath: resolveKoffi(),
+  static async start(options: RtnetlinkMonitorOptions): Promise<RtnetlinkMonitor> {
+    const workerData: Omit<MonitorWorkerData, "koffiPath" | "eventFd"> = {
       netns: options.netns ?? null,
-      eventFd: -1,
       groups: GROUPS,
       rcvbufBytes: options.rcvbufBytes ?? 8 * 1024 * 1024,
       dropOwnMfcUpdates: options.dropOwnMfcUpdates ?? false,
@@ -168,48 +117,17 @@ export class RtnetlinkMonitor {
       },
     };
     if (!Number.isInteger(workerData.rcvbufBytes) || workerData.rcvbufBytes <= 0 || workerData.rcvbufBytes > 0x3fffffff) {
-      return Promise.reject(new RangeError(`rcvbufBytes must be a positive integer, got ${workerData.rcvbufBytes}`));
+      throw new RangeError(`rcvbufBytes must be a positive integer, got ${workerData.rcvbufBytes}`);
     }
-    let efd: number;
-    let worker: Worker;
-    try {
-      efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    } catch (err) {
-      return Promise.reject(err as Error);
-    }
-    try {
-      worker = new Worker(MONITOR_WORKER_SOURCE, { eval: true, workerData: { ...workerData, eventFd: efd } });
-    } catch (err) {
-      close(efd);
-      return Promise.reject(err as Error);
-    }
-    const monitor = new RtnetlinkMonitor(worker, efd, options);
-    return new Promise((resolve, reject) => {
-      let ready = false;
-      let failure: Error | undefined;
-      worker.on("message", (m: WorkerMessage) => {
-        if (ready) monitor.#onMessage(m);
-        else if (m.type === "ready") {
-          ready = true;
-          resolve(monitor);
-        } else if (m.type === "fatal") {
-          // The worker ends by itself after a fatal message.
-          failure ??= new KernelError(m.syscall, m.errno, "rtnetlink monitor");
-        }
-      });
-      worker.on("error", (err) => {
-        // An exception inside the worker (e.g. koffi failed to load); the worker is gone.
-        if (ready) monitor.#fail(err);
-        else failure ??= err;
-      });
-      // A failed start rejects only once the thread is gone and the eventfd closed (the
-      // constructor's exit listener runs first), so nothing of it is left behind.
-      worker.once("exit", (code) => {
-        if (ready) return;
-        monitor.#stopped = true;
-        reject(failure ?? new Error(`rtnetlink monitor worker exited (code ${code}) before subscribing`));
-      });
+    const monitor = new RtnetlinkMonitor(options);
+    monitor.#worker = await PollWorker.start<WorkerMessage>({
+      name: "rtnetlink monitor",
+      source: MONITOR_WORKER_SOURCE,
+      workerData,
+      onMessage: (m) => monitor.#onMessage(m),
+      onFail: (err) => monitor.#fail(err),
     });
+    return monitor;
   }
 
   /**
@@ -230,7 +148,7 @@ export class RtnetlinkMonitor {
 
   /** True once close() was called or the worker stopped after an error. */
   get closed(): boolean {
-    return this.#stopped;
+    return this.#worker.stopped;
   }
 
   /**
@@ -239,29 +157,10 @@ export class RtnetlinkMonitor {
    * was called. Idempotent: later calls return the same promise.
    */
   close(): Promise<void> {
-    this.#closing ??= (async () => {
-      this.#stopped = true;
-      if (this.#eventFd >= 0) write(this.#eventFd, STOP, "write(eventfd)");
-      await this.#exited;
-    })();
-    return this.#closing;
-  }
-
-  #closeEventFd(): void {
-    if (this.#eventFd < 0) return;
-    const fd = this.#eventFd;
-    this.#eventFd = -1;
-    liveEventFds.delete(fd);
-    try {
-      close(fd);
-    } catch {
-      // Linux releases the fd even when close() reports an error.
-    }
+    return this.#worker.close();
   }
 
   #fail(err: Error): void {
-    if (this.#stopped) return;
-    this.#stopped = true;
     const { onError } = this.#opts;
     if (onError) onError(err);
     else
@@ -271,7 +170,7 @@ export class RtnetlinkMonitor {
   }
 
   #emit(e: RtnetlinkEvent): void {
-    if (this.#stopped) return;
+    if (this.#worker.stopped) return;
     const { onEvent, onError } = this.#opts;
     if (!onError) {
       onEvent(e);
@@ -285,7 +184,6 @@ export class RtnetlinkMonitor {
   }
 
   #onMessage(m: WorkerMessage): void {
-    if (this.#stopped) return;
     switch (m.type) {
       case "data":
         this.#decode(Buffer.from(m.bytes));
@@ -293,17 +191,14 @@ export class RtnetlinkMonitor {
       case "overrun":
         this.#emit({ kind: "overrun" });
         break;
-      case "fatal":
-        this.#fail(new KernelError(m.syscall, m.errno, "rtnetlink monitor stopped"));
-        break;
-      case "ready":
+      default:
         break;
     }
   }
 
   #decode(buf: Buffer): void {
     forEachNetlinkMessage(buf, buf.length, (type, _flags, _seq, start, end) => {
-      if (this.#stopped) return false;
+      if (this.#worker.stopped) return false;
       switch (type) {
         case RTM_NEWLINK:
         case RTM_DELLINK: {

@@ -23,11 +23,9 @@
 // on its own duplicate of the fd, so closing the MrouteSocket first is safe (its MRT_DONE still
 // releases the table; the reader then only sees IGMP packets until it is closed).
 
-import { createRequire } from "node:module";
 import os from "node:os";
-import { Worker } from "node:worker_threads";
-import { KernelError } from "./kernel-error.js";
-import { EFD_CLOEXEC, EFD_NONBLOCK, close, dupCloexec, eventfd, write } from "./libc.js";
+import { dupCloexec } from "./libc.js";
+import { PollWorker } from "./poll-worker.js";
 import { IGMPMSG_NOCACHE } from "./mroute-constants.js";
 import { bufferToIpv4 } from "./mroute-structs.js";
 import { bufferToIpv6 } from "./ipv6-address.js";
@@ -82,67 +80,15 @@ type WorkerMessage =
   | { type: "batch"; records: ArrayBuffer; count: number; igmp: number; wholepkt: number; other: number }
   | { type: "fatal"; syscall: string; errno: number };
 
-const STOP = Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]); // eventfd counter += 1 (any byte order works)
 const LE = os.endianness() === "LE";
 
-let koffiPath: string | undefined;
-function resolveKoffi(): string {
-  koffiPath ??= createRequire(import.meta.url).resolve("koffi");
-  return koffiPath;
-}
-
-/**
- * Eventfds of running workers, woken from the process 'exit' hook: a worker blocked in poll()
- * would otherwise keep a naturally exiting process (with an unref()'d reader) from ending.
- */
-const liveEventFds = new Set<number>();
-let exitHookInstalled = false;
-
-function stopAllOnExit(): void {
-  for (const fd of liveEventFds) {
-    try {
-      write(fd, STOP, "write(eventfd)");
-    } catch {
-      // Exiting anyway.
-    }
-  }
-}
-
-function closeQuietly(fd: number): void {
-  try {
-    close(fd);
-  } catch {
-    // Linux releases the fd even when close() reports an error.
-  }
-}
-
 export class UpcallReader {
-  readonly #worker: Worker;
   readonly #opts: UpcallReaderOptions;
-  #eventFd: number;
-  #sockFd: number;
-  #stopped = false;
-  #closing: Promise<void> | undefined;
-  readonly #exited: Promise<void>;
+  #worker!: PollWorker<WorkerMessage>;
   readonly #stats: UpcallReaderStats = { nocache: 0, wrongvif: 0, igmp: 0, wholepkt: 0, other: 0 };
 
-  private constructor(worker: Worker, eventFd: number, sockFd: number, opts: UpcallReaderOptions) {
-    this.#worker = worker;
-    this.#eventFd = eventFd;
-    this.#sockFd = sockFd;
+  private constructor(opts: UpcallReaderOptions) {
     this.#opts = opts;
-    liveEventFds.add(eventFd);
-    if (!exitHookInstalled) {
-      exitHookInstalled = true;
-      process.on("exit", stopAllOnExit);
-    }
-    this.#exited = new Promise((resolve) => {
-      worker.once("exit", () => {
-        // The worker no longer polls either descriptor: release them.
-        this.#closeFds();
-        resolve();
-      });
-    });
   }
 
   /**
@@ -150,66 +96,29 @@ export class UpcallReader {
    * are delivered too). Rejects with RangeError for a negative fd, KernelError EBADF for a
    * closed one, or the worker's error; nothing is left running then.
    */
-  static start(options: UpcallReaderOptions): Promise<UpcallReader> {
+  static async start(options: UpcallReaderOptions): Promise<UpcallReader> {
     if (!Number.isInteger(options.fd) || options.fd < 0) {
-      return Promise.reject(new RangeError(`fd must be a non-negative integer, got ${options.fd}`));
+      throw new RangeError(`fd must be a non-negative integer, got ${options.fd}`);
     }
-    let sockFd: number;
-    let efd: number;
-    let worker: Worker;
-    try {
-      sockFd = dupCloexec(options.fd);
-    } catch (err) {
-      return Promise.reject(err as Error);
-    }
-    try {
-      efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    } catch (err) {
-      closeQuietly(sockFd);
-      return Promise.reject(err as Error);
-    }
+    // A duplicate: the caller may close its fd at any time without the number being reused
+    // under the worker's poll().
+    const sockFd = dupCloexec(options.fd);
     const { EAGAIN, EINTR, EBADF, ENOTSOCK, EFAULT } = os.constants.errno;
-    const workerData: UpcallWorkerData = {
-      koffiPath: resolveKoffi(),
+    const workerData: Omit<UpcallWorkerData, "koffiPath" | "eventFd"> = {
       fd: sockFd,
-      eventFd: efd,
       errno: { EAGAIN, EINTR, EBADF, ENOTSOCK, EFAULT },
       family: options.family === "ipv6" ? 6 : 4,
     };
-    try {
-      worker = new Worker(UPCALL_WORKER_SOURCE, { eval: true, workerData });
-    } catch (err) {
-      closeQuietly(efd);
-      closeQuietly(sockFd);
-      return Promise.reject(err as Error);
-    }
-    const reader = new UpcallReader(worker, efd, sockFd, options);
-    return new Promise((resolve, reject) => {
-      let ready = false;
-      let failure: Error | undefined;
-      worker.on("message", (m: WorkerMessage) => {
-        if (ready) reader.#onMessage(m);
-        else if (m.type === "ready") {
-          ready = true;
-          resolve(reader);
-        } else if (m.type === "fatal") {
-          failure ??= new KernelError(m.syscall, m.errno, "upcall reader");
-        }
-      });
-      worker.on("error", (err) => {
-        if (ready) reader.#fail(err);
-        else failure ??= err;
-      });
-      worker.once("exit", (code) => {
-        if (ready) {
-          // An exit nobody asked for (after a fatal message or error, already reported).
-          reader.#stopped = true;
-          return;
-        }
-        reader.#stopped = true;
-        reject(failure ?? new Error(`upcall reader worker exited (code ${code}) before polling`));
-      });
+    const reader = new UpcallReader(options);
+    reader.#worker = await PollWorker.start<WorkerMessage>({
+      name: "upcall reader",
+      source: UPCALL_WORKER_SOURCE,
+      workerData,
+      ownedFds: [sockFd],
+      onMessage: (m) => reader.#onMessage(m),
+      onFail: (err) => reader.#fail(err),
     });
+    return reader;
   }
 
   /** Lets the process exit while the reader runs (like unref() on a timer). */
@@ -226,7 +135,7 @@ export class UpcallReader {
 
   /** True once close() was called or the worker stopped after an error. */
   get closed(): boolean {
-    return this.#stopped;
+    return this.#worker.stopped;
   }
 
   /** Datagrams read so far (a copy), updated per batch on the event loop. */
@@ -239,29 +148,10 @@ export class UpcallReader {
    * its descriptors are closed; no upcall is delivered after close() was called. Idempotent.
    */
   close(): Promise<void> {
-    this.#closing ??= (async () => {
-      this.#stopped = true;
-      if (this.#eventFd >= 0) write(this.#eventFd, STOP, "write(eventfd)");
-      await this.#exited;
-    })();
-    return this.#closing;
-  }
-
-  #closeFds(): void {
-    if (this.#eventFd >= 0) {
-      liveEventFds.delete(this.#eventFd);
-      closeQuietly(this.#eventFd);
-      this.#eventFd = -1;
-    }
-    if (this.#sockFd >= 0) {
-      closeQuietly(this.#sockFd);
-      this.#sockFd = -1;
-    }
+    return this.#worker.close();
   }
 
   #fail(err: Error): void {
-    if (this.#stopped) return;
-    this.#stopped = true;
     const { onError } = this.#opts;
     if (onError) onError(err);
     else
@@ -284,7 +174,6 @@ export class UpcallReader {
   }
 
   #onMessage(m: WorkerMessage): void {
-    if (this.#stopped) return;
     switch (m.type) {
       case "batch": {
         this.#stats.igmp += m.igmp;
@@ -292,7 +181,7 @@ export class UpcallReader {
         this.#stats.other += m.other;
         const buf = Buffer.from(m.records);
         const v6 = this.#opts.family === "ipv6";
-        for (let i = 0; i < m.count && !this.#stopped; i++) {
+        for (let i = 0; i < m.count && !this.#worker.stopped; i++) {
           if (v6) {
             const off6 = i * UPCALL6_RECORD_SIZE;
             const type6: UpcallType = buf[off6] === 1 ? "nocache" : "wrongvif";
@@ -319,10 +208,7 @@ export class UpcallReader {
         }
         break;
       }
-      case "fatal":
-        this.#fail(new KernelError(m.syscall, m.errno, "upcall reader stopped"));
-        break;
-      case "ready":
+      default:
         break;
     }
   }
