@@ -21,8 +21,7 @@ export {
 export * from "./mroute-constants.js";
 // IPv6: the MRT6_INIT socket, its rtnetlink dump and /proc parsers, upcall decoder, address text.
 export { Ipv6ThresholdError, Mroute6Socket, type Mroute6SocketOptions } from "./mroute6-socket.js";
-export { Mfc6NetlinkDumper, type Mfc6DumpOptions } from "./mfc6-netlink-dump.js";
-export { type NetlinkMfc6Entry, decodeMfc6Message } from "./netlink-mfc6-codec.js";
+export { type NetlinkMfc6Entry, decodeMfc6Message } from "./netlink-mfc-codec.js";
 export { parseIp6MrCache, parseIp6MrVif, type ProcMfc6Entry, type ProcMif } from "./proc-mroute6.js";
 export { MRT6MSG_SIZE, type Mrt6Msg, decodeMrt6msg } from "./mroute6-structs.js";
 export {

@@ -11,6 +11,7 @@ import { KernelError } from "./kernel-error.js";
 import { type NetlinkMfcEntry, decodeMfcMessage } from "./netlink-mfc-codec.js";
 import { writeU16, writeU32 } from "./netlink-messages.js";
 import { NetlinkRouteSocket } from "./netlink-route-socket.js";
+import { RTNL_FAMILY_IP6MR } from "./mroute-constants.js";
 import { RTA_TABLE, RTMSG_SIZE, RTM_GETROUTE, RTM_NEWROUTE, RTNL_FAMILY_IPMR } from "./rtnetlink-constants.js";
 
 export type { NetlinkMfcEntry } from "./netlink-mfc-codec.js";
@@ -34,13 +35,16 @@ export interface MfcDumpOptions {
  */
 export class MfcNetlinkDumper {
   readonly #sock: NetlinkRouteSocket;
+  readonly #family: typeof RTNL_FAMILY_IPMR | typeof RTNL_FAMILY_IP6MR;
 
-  private constructor(sock: NetlinkRouteSocket) {
+  private constructor(sock: NetlinkRouteSocket, family: "ipv4" | "ipv6") {
     this.#sock = sock;
+    this.#family = family === "ipv6" ? RTNL_FAMILY_IP6MR : RTNL_FAMILY_IPMR;
   }
 
-  static open(netns?: string): MfcNetlinkDumper {
-    return new MfcNetlinkDumper(NetlinkRouteSocket.open(netns));
+  /** A dumper of the IPv4 (RTNL_FAMILY_IPMR) or IPv6 (RTNL_FAMILY_IP6MR) MFC. */
+  static open(netns?: string, family: "ipv4" | "ipv6" = "ipv4"): MfcNetlinkDumper {
+    return new MfcNetlinkDumper(NetlinkRouteSocket.open(netns), family);
   }
 
   get closed(): boolean {
@@ -53,7 +57,7 @@ export class MfcNetlinkDumper {
   }
 
   /**
-   * IPv4 MFC entries in kernel order (per table: hash order, then unresolved ones). Throws
+   * MFC entries of the dumper's family in kernel order (per table: hash order, then unresolved ones). Throws
    * KernelError EBADF after close().
    */
   dump(opts: MfcDumpOptions = {}): NetlinkMfcEntry[] {
@@ -65,7 +69,7 @@ export class MfcNetlinkDumper {
     // without it, it ignores the filter and we filter below.
     const filtered = table !== undefined && this.#sock.strict;
     const body = Buffer.alloc(RTMSG_SIZE + (filtered ? 8 : 0));
-    body[0] = RTNL_FAMILY_IPMR; // rtm_family; everything else 0, as strict checking demands
+    body[0] = this.#family; // rtm_family; everything else 0, as strict checking demands
     if (filtered) {
       writeU16(body, RTMSG_SIZE, 8);
       writeU16(body, RTMSG_SIZE + 2, RTA_TABLE);
@@ -78,7 +82,7 @@ export class MfcNetlinkDumper {
         body,
         (type, buf, start, end) => {
           if (type !== RTM_NEWROUTE) return;
-          const e = decodeMfcMessage(buf, start, end);
+          const e = decodeMfcMessage(buf, start, end, this.#family);
           if (!e || (e.unresolved && !includeUnresolved) || (table !== undefined && e.table !== table)) return;
           out.push(e);
         },

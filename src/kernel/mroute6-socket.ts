@@ -36,7 +36,7 @@ import {
   tryIoctl,
   trySetsockopt,
 } from "./libc.js";
-import { Mfc6NetlinkDumper } from "./mfc6-netlink-dump.js";
+import { MfcNetlinkDumper } from "./mfc-netlink-dump.js";
 import {
   MAXMIFS,
   MRT6_ADD_MFC,
@@ -120,7 +120,7 @@ export class Mroute6Socket implements KernelPort {
   #fd: number;
   #closed = false;
   /** NETLINK_ROUTE socket in the socket's netns, for dumpMfc (any table). */
-  readonly #dumper: Mfc6NetlinkDumper;
+  readonly #dumper: MfcNetlinkDumper;
   /** /proc/net/ip6_mr_vif of the socket's netns (default table only). */
   readonly #vifFd: number | undefined;
   /** MIF → ifindex of the MIFs this socket added (and did not delete or flush); see MrouteSocket. */
@@ -137,7 +137,7 @@ export class Mroute6Socket implements KernelPort {
     /** The table id as requested; 0 means the default table. */
     readonly table: number,
     readonly netns: string | undefined,
-    dumper: Mfc6NetlinkDumper,
+    dumper: MfcNetlinkDumper,
     vifFd: number | undefined,
   ) {
     this.#fd = fd;
@@ -158,11 +158,11 @@ export class Mroute6Socket implements KernelPort {
     }
     const dumpable = table === 0 || table === RT6_TABLE_DFLT;
     const fds: number[] = [];
-    let dumper: Mfc6NetlinkDumper | undefined;
+    let dumper: MfcNetlinkDumper | undefined;
     try {
       const [fd, vifFd] = inNetns(opts.netns, () => {
         fds.push(socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMPV6));
-        dumper = Mfc6NetlinkDumper.open();
+        dumper = MfcNetlinkDumper.open(undefined, "ipv6");
         if (dumpable) fds.push(open("/proc/thread-self/net/ip6_mr_vif", O_RDONLY | O_CLOEXEC));
         return [fds[0], fds[1]] as const;
       });

@@ -1,4 +1,4 @@
-// The one decoder of IPv4 MFC entries in rtnetlink form (struct rtmsg with rtm_family
+// The one decoder of IPv4 and IPv6 MFC entries in rtnetlink form (struct rtmsg with rtm_family
 // RTNL_FAMILY_IPMR + attributes), used by both the dump (RTM_GETROUTE replies) and the monitor
 // (RTM_NEWROUTE / RTM_DELROUTE notifications): the kernel builds both with the same function
 // (ipmr_fill_mroute), so one decoder fits both.
@@ -18,6 +18,8 @@
 
 import os from "node:os";
 import { bufferToIpv4 } from "./mroute-structs.js";
+import { bufferToIpv6 } from "./ipv6-address.js";
+import { RTNL_FAMILY_IP6MR } from "./mroute-constants.js";
 import { NLA_TYPE_MASK, align4, readI32, readU16, readU32, readU64 } from "./netlink-messages.js";
 import {
   RTA_DST,
@@ -68,11 +70,21 @@ const LE = os.endianness() === "LE";
  * it is not an RTNL_FAMILY_IPMR route (IPv6 multicast, unicast routes) or is too short.
  * On the 10k-entry dump path: one pass, no closures, shared 0n for idle counters.
  */
-export function decodeMfcMessage(buf: Buffer, start: number, end: number): NetlinkMfcEntry | undefined {
-  if (end - start < RTMSG_SIZE || buf[start + RTM_FAMILY] !== RTNL_FAMILY_IPMR) return undefined;
+export function decodeMfcMessage(
+  buf: Buffer,
+  start: number,
+  end: number,
+  family: typeof RTNL_FAMILY_IPMR | typeof RTNL_FAMILY_IP6MR = RTNL_FAMILY_IPMR,
+): NetlinkMfcEntry | undefined {
+  if (end - start < RTMSG_SIZE || buf[start + RTM_FAMILY] !== family) return undefined;
+  // IPv6 (RTNL_FAMILY_IP6MR, ip6mr_fill_mroute) differs only in the 16-byte RTA_SRC/RTA_DST;
+  // its oif thresholds are always 1 and its default table is 254.
+  const v6 = family === RTNL_FAMILY_IP6MR;
+  const addrLen = v6 ? 20 : 8;
+  const addrAt = v6 ? bufferToIpv6 : bufferToIpv4;
   let table = buf[start + RTM_TABLE] ?? 0;
-  let source = "0.0.0.0";
-  let group = "0.0.0.0";
+  let source = v6 ? "::" : "0.0.0.0";
+  let group = source;
   let iifIndex = 0;
   const oifs = new Map<number, number>();
   let packets = 0n;
@@ -87,10 +99,10 @@ export function decodeMfcMessage(buf: Buffer, start: number, end: number): Netli
     const pend = a + alen;
     switch (readU16(buf, a + 2) & NLA_TYPE_MASK) {
       case RTA_SRC:
-        if (alen >= 8) source = bufferToIpv4(buf, p);
+        if (alen >= addrLen) source = addrAt(buf, p);
         break;
       case RTA_DST:
-        if (alen >= 8) group = bufferToIpv4(buf, p);
+        if (alen >= addrLen) group = addrAt(buf, p);
         break;
       case RTA_IIF:
         if (alen >= 8) iifIndex = readU32(buf, p);
@@ -129,6 +141,14 @@ export function decodeMfcMessage(buf: Buffer, start: number, end: number): Netli
     unresolved: (readU32(buf, start + RTM_FLAGS) & RTNH_F_UNRESOLVED) !== 0,
     static: buf[start + RTM_PROTOCOL] === RTPROT_STATIC,
   };
+}
+
+/** IPv6 MFC entries (same shape, canonical RFC 5952 addresses). */
+export type NetlinkMfc6Entry = NetlinkMfcEntry;
+
+/** decodeMfcMessage for RTNL_FAMILY_IP6MR messages. */
+export function decodeMfc6Message(buf: Buffer, start: number, end: number): NetlinkMfc6Entry | undefined {
+  return decodeMfcMessage(buf, start, end, RTNL_FAMILY_IP6MR);
 }
 
 /** A u64 counter; values below 2^32 (nearly all) without the slow 64-bit BigInt read. */

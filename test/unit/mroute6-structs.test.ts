@@ -44,7 +44,7 @@ import {
   encodeSiocSgReq6,
   writeSockaddrIn6,
 } from "../../src/kernel/mroute6-structs.js";
-import { decodeMfc6Message } from "../../src/kernel/netlink-mfc6-codec.js";
+import { decodeMfc6Message } from "../../src/kernel/netlink-mfc-codec.js";
 import { parseIp6MrCache, parseIp6MrVif } from "../../src/kernel/proc-mroute6.js";
 
 const LE = os.endianness() === "LE";
