@@ -3,6 +3,7 @@
 
 import os from "node:os";
 import { KernelError } from "./kernel-error.js";
+import { RT6_TABLE_DFLT, RT_TABLE_DEFAULT, RTNL_FAMILY_IP6MR, RTNL_FAMILY_IPMR } from "./mroute-constants.js";
 import { NetlinkRequestSocket } from "./netlink-request.js";
 
 const RTM_NEWRULE = 32;
@@ -14,9 +15,9 @@ const FRA_IIFNAME = 3;
 const FRA_PRIORITY = 6;
 const FRA_TABLE = 15;
 const FR_ACT_TO_TBL = 1;
-const FAMILY = { ipv4: 128, ipv6: 129 } as const;
+const FAMILY = { ipv4: RTNL_FAMILY_IPMR, ipv6: RTNL_FAMILY_IP6MR } as const;
 /** The kernel's id of the default table (an mrule for table 0 means this one). */
-const DEFAULT_TABLE = { ipv4: 253, ipv6: 254 } as const;
+const DEFAULT_TABLE = { ipv4: RT_TABLE_DEFAULT, ipv6: RT6_TABLE_DFLT } as const;
 
 export interface Mrule {
   family: "ipv4" | "ipv6";

@@ -37,8 +37,8 @@ export const RTM_GETROUTE = 26;
 export const RTNLGRP_LINK = 1;
 export const RTNLGRP_IPV4_MROUTE = 6;
 
-/** rtm_family of IPv4 multicast routes (IPv6: 129). */
-export const RTNL_FAMILY_IPMR = 128;
+/** rtm_family of multicast routes (defined with the other mroute constants). */
+export { RTNL_FAMILY_IP6MR, RTNL_FAMILY_IPMR } from "./mroute-constants.js";
 export const AF_UNSPEC = 0;
 
 /** sizeof(struct rtmsg) and sizeof(struct ifinfomsg). */

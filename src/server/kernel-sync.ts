@@ -5,10 +5,9 @@
 
 import type { LinkState, RouteEngine } from "../engine/route-engine.js";
 import type { RouteKey } from "../engine/route-key.js";
+import { RT_TABLE_DEFAULT } from "../kernel/mroute-constants.js";
 import type { Logger } from "./logger.js";
 
-/** The kernel table id of table 0 in rtnetlink messages (RT_TABLE_DEFAULT). */
-const RT_TABLE_DEFAULT = 253;
 
 /** The subset of src/kernel's RtnetlinkEvent this module consumes. */
 export type KernelEvent =

@@ -14,6 +14,7 @@ import type { AddressFamily, RouteKey } from "../engine/route-key.js";
 import { MAX_VIFS } from "../engine/vif-table.js";
 import type { Route } from "../gen/mfc.js";
 import { canonicalIpv6, ipv6MulticastScope, isIpv6Multicast } from "../kernel/ipv6-address.js";
+import { RT6_TABLE_DFLT, RT_TABLE_DEFAULT } from "../kernel/mroute-constants.js";
 import { formatPattern, isTemplateKey, parsePattern } from "../engine/address-pattern.js";
 
 /** "10.0.0.5/8" → "10.0.0.0/8": one key per template, however it was spelled. */
@@ -51,7 +52,7 @@ function validateTemplatePatterns(source: string, group: string, field: string, 
 }
 
 /** The kernel's own id of the default table, which MRT_TABLE must not be asked for. */
-const DEFAULT_TABLE_ID: Record<AddressFamily, number> = { ipv4: 253, ipv6: 254 };
+const DEFAULT_TABLE_ID: Record<AddressFamily, number> = { ipv4: RT_TABLE_DEFAULT, ipv6: RT6_TABLE_DFLT };
 
 function validateIpv6Source(value: string, field: string, out: FieldViolation[]): string | undefined {
   const canonical = canonicalIpv6(value);
