@@ -1,5 +1,6 @@
 // The installed entry point (`npx mfcd`, the package's bin built by `npm ci`) and its flags.
 import { execFile } from "node:child_process";
+import { accessSync, constants } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
@@ -16,21 +17,27 @@ const run = async (args: string[]) => {
 };
 
 describe("npx mfcd", () => {
+  // npx reuses a cached link to this checkout without re-running bin-links' chmod, and sh reports a
+  // non-executable bin as "not found" (127): the build itself must leave the entry point executable.
+  it("the built bin is executable", () => {
+    expect(() => accessSync(path.join(root, "dist/server/main.js"), constants.X_OK)).not.toThrow();
+  });
+
   it("--help prints usage and exits 0", async () => {
     const r = await run(["--help"]);
-    expect(r.code).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain("--listen ADDR");
   });
 
   it("an unknown flag exits 2 naming it", async () => {
     const r = await run(["--lisen", "x"]);
-    expect(r.code).toBe(2);
+    expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toContain("--lisen");
   });
 
   it("a bad --listen exits 2 explaining the format", async () => {
     const r = await run(["--listen", "nowhere"]);
-    expect(r.code).toBe(2);
+    expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toContain("expected unix:/path or host:port");
   });
 });
