@@ -19,6 +19,16 @@ export interface CliOptions {
   learnedIdleMs: number;
   /** Multicast routing rules mfcd installs at start and removes at exit (`--mrule`). */
   mrules: { family: "ipv4" | "ipv6"; iif: string; table: number }[];
+  /** Prometheus endpoint (`--metrics-listen`); undefined = none. */
+  metricsListen: ListenAddress | undefined;
+  /** Per-(S,G) series for learned entries and stop filters too (`--metrics-learned`). */
+  metricsLearned: boolean;
+  /** Plaintext listener serving only grpc.health.v1 (kubelet probes). */
+  healthListen: ListenAddress[];
+  /** Group owning the Unix sockets (name or numeric gid); undefined = the process's group. */
+  socketGroup: string | undefined;
+  /** TLS for TCP listeners; clientCa makes it mutual. */
+  tls: { cert: string; key: string; clientCa?: string } | undefined;
 }
 
 export const USAGE = `Usage: mfcd [options]
@@ -45,6 +55,23 @@ Options:
                      seconds are removed (default 60; 0 = never)
   --max-message-bytes N
                      largest request accepted (default 33554432)
+
+Operations and security:
+  --socket-group GROUP
+                     group owning the Unix sockets (mode 0660: only root and
+                     GROUP's members may connect); name or numeric gid
+  --tls-cert FILE    serve TCP listeners over TLS with this certificate chain (PEM)
+  --tls-key FILE     ... and this private key (PEM)
+  --tls-client-ca FILE
+                     require client certificates signed by this CA (mutual TLS)
+  --health-listen ADDR
+                     plaintext listener serving only grpc.health.v1 (for kubelet
+                     gRPC probes next to a TLS or Unix-socket API); repeatable
+  --metrics-listen ADDR
+                     Prometheus metrics over HTTP at ADDR/metrics (host:port or
+                     unix:/path)
+  --metrics-learned  one series per (S,G) learned from templates and per stop
+                     filter (default: summed per template, to bound cardinality)
   -h, --help         show this help
 `;
 
@@ -67,6 +94,13 @@ export function parseCliOptions(argv: string[]): CliOptions {
         "max-message-bytes": { type: "string" },
         "learned-idle": { type: "string" },
         mrule: { type: "string", multiple: true },
+        "metrics-listen": { type: "string" },
+        "metrics-learned": { type: "boolean", default: false },
+        "health-listen": { type: "string", multiple: true },
+        "socket-group": { type: "string" },
+        "tls-cert": { type: "string" },
+        "tls-key": { type: "string" },
+        "tls-client-ca": { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
       strict: true,
@@ -81,7 +115,7 @@ export function parseCliOptions(argv: string[]): CliOptions {
   }
   let listen: ListenAddress[];
   try {
-    listen = (values.listen ?? [`unix:${defaultSocketPath()}`]).map(parseListenAddress);
+    listen = (values.listen ?? [`unix:${defaultSocketPath()}`]).map((text) => parseListenAddress(text));
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
@@ -92,6 +126,27 @@ export function parseCliOptions(argv: string[]): CliOptions {
     throw new UsageError("--reset-state has nothing to reset with --state-file none");
   }
   if (values.config === "") throw new UsageError("--config: expected a file path");
+  const address = (flag: string, text: string): ListenAddress => {
+    try {
+      return parseListenAddress(text, flag);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  };
+  const metricsListen =
+    values["metrics-listen"] === undefined ? undefined : address("--metrics-listen", values["metrics-listen"]);
+  if (values["metrics-learned"] && metricsListen === undefined) {
+    throw new UsageError("--metrics-learned needs --metrics-listen");
+  }
+  const healthListen = (values["health-listen"] ?? []).map((text) => address("--health-listen", text));
+  const socketGroup = values["socket-group"];
+  if (socketGroup !== undefined && !/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}\$?$/.test(socketGroup)) {
+    throw new UsageError(`--socket-group ${JSON.stringify(socketGroup)}: expected a group name or a numeric gid`);
+  }
+  const tls = tlsOptions(values["tls-cert"], values["tls-key"], values["tls-client-ca"]);
+  if (tls && !listen.some((a) => a.kind === "tcp")) {
+    throw new UsageError("--tls-cert/--tls-key apply to TCP listeners: add --listen host:port (Unix sockets are protected by file permissions)");
+  }
   return {
     listen,
     logLevel,
@@ -104,7 +159,27 @@ export function parseCliOptions(argv: string[]): CliOptions {
     mrules: (values.mrule ?? []).map(parseMrule),
     learnedIdleMs:
       values["learned-idle"] === "0" ? 0 : positiveInt("--learned-idle", values["learned-idle"], 60) * 1000,
+    metricsListen,
+    metricsLearned: values["metrics-learned"] ?? false,
+    healthListen,
+    socketGroup,
+    tls,
   };
+}
+
+function tlsOptions(
+  cert: string | undefined,
+  key: string | undefined,
+  clientCa: string | undefined,
+): CliOptions["tls"] {
+  if (cert === undefined && key === undefined) {
+    if (clientCa !== undefined) throw new UsageError("--tls-client-ca needs --tls-cert and --tls-key");
+    return undefined;
+  }
+  if (cert === undefined || cert === "") throw new UsageError("--tls-key needs --tls-cert (the certificate chain, PEM)");
+  if (key === undefined || key === "") throw new UsageError("--tls-cert needs --tls-key (the private key, PEM)");
+  if (clientCa === "") throw new UsageError("--tls-client-ca: expected a file path");
+  return clientCa === undefined ? { cert, key } : { cert, key, clientCa };
 }
 
 function parseMrule(text: string): { family: "ipv4" | "ipv6"; iif: string; table: number } {

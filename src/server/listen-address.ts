@@ -13,17 +13,17 @@ export function defaultSocketPath(): string {
   return path.join(DEFAULT_SOCKET_DIR, id === "host" ? "mfcd.sock" : `${id}.sock`);
 }
 
-export function parseListenAddress(text: string): ListenAddress {
+export function parseListenAddress(text: string, flag = "--listen"): ListenAddress {
   if (text.startsWith("unix:")) {
     let p = text.slice("unix:".length);
     if (p.startsWith("//")) p = p.slice(2);
-    if (p === "") throw new Error(`--listen ${text}: empty socket path`);
+    if (p === "") throw new Error(`${flag} ${text}: empty socket path`);
     return { kind: "unix", path: path.resolve(p) };
   }
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text);
-  if (!m) throw new Error(`--listen ${text}: expected unix:/path or host:port`);
+  if (!m) throw new Error(`${flag} ${text}: expected unix:/path or host:port`);
   const port = Number(m[3]);
-  if (port > 65535) throw new Error(`--listen ${text}: port out of range`);
+  if (port > 65535) throw new Error(`${flag} ${text}: port out of range`);
   return { kind: "tcp", host: m[1] ?? (m[2] || "0.0.0.0"), port };
 }
 
