@@ -27,6 +27,12 @@ import type { RouteStore } from "../state/route-store.js";
 import type { StoredRoute } from "../state/stored-route.js";
 import { fromStoredRoute } from "./stored-routes.js";
 import { CONFIG_OWNER } from "./validate-route.js";
+import { missingCapabilities } from "../kernel/capabilities.js";
+import { renderMetrics, type UpcallCount } from "./metrics-exposition.js";
+import { startMetricsServer, type MetricsServer } from "./metrics-server.js";
+import { RpcStats } from "./rpc-stats.js";
+import { loadTls } from "./server-credentials.js";
+import { resolveGroupId } from "./socket-group.js";
 
 function explainOpenFailure(err: unknown): string {
   if (err instanceof KernelError) {
@@ -87,6 +93,23 @@ async function main(): Promise<number> {
     }
   }
 
+  let tls: ReturnType<typeof loadTls> | undefined;
+  let socketGid: number | undefined;
+  try {
+    tls = options.tls ? loadTls(options.tls) : undefined;
+    socketGid = options.socketGroup === undefined ? undefined : resolveGroupId(options.socketGroup);
+  } catch (err) {
+    return fail(err instanceof Error ? err.message : String(err));
+  }
+  // Without these the raw socket or MRT_INIT fails with a bare EPERM; say which one is missing.
+  const missing = missingCapabilities();
+  if (missing.length > 0) {
+    return fail(
+      `missing ${missing.map((c) => `${c.name} (${c.why})`).join(" and ")}; ` +
+        "run as root or grant them (systemd AmbientCapabilities=, Kubernetes securityContext.capabilities.add)",
+    );
+  }
+
   let socket: MrouteSocket;
   try {
     socket = MrouteSocket.open();
@@ -98,26 +121,24 @@ async function main(): Promise<number> {
   const sockets: { close(): void }[] = [socket];
   // Other tables' upcalls (templates learn from them) are read by their own worker each.
   const extraReaders: Promise<UpcallReader | undefined>[] = [];
+  const readerFamilies: { family: "ipv4" | "ipv6"; reader: Promise<UpcallReader | undefined> }[] = [];
   const engine: RouteEngine = new RouteEngine(
     (family, table) => {
       if (family === "ipv4" && table === 0) return socket;
       const opened = family === "ipv4" ? MrouteSocket.open({ table }) : Mroute6Socket.open({ table });
       sockets.push(opened);
       logger.info({ family, table }, "multicast routing table opened");
-      extraReaders.push(
-        UpcallReader.start({
-          fd: opened.fd,
-          family,
-          onUpcall: (u) => {
-            const outcome = engine.onUpcall({ family, table, ...u });
-            if (outcome !== "ignored") logger.debug({ family, table, source: u.source, group: u.group, outcome }, "upcall");
-          },
-          onError: (err) => logger.error({ err, family, table }, "upcall reader stopped"),
-        }).catch((err: unknown) => {
-          logger.error({ err, family, table }, "upcall reader not started: templates in this table will not learn");
-          return undefined;
-        }),
-      );
+      const reader = UpcallReader.start({
+        fd: opened.fd,
+        family,
+        onUpcall: (u) => logUpcall(logger, { family, table, ...u }, engine.onUpcall({ family, table, ...u })),
+        onError: (err) => logger.error({ err, family, table }, "upcall reader stopped"),
+      }).catch((err: unknown) => {
+        logger.error({ err, family, table }, "upcall reader not started: templates in this table will not learn");
+        return undefined;
+      });
+      extraReaders.push(reader);
+      readerFamilies.push({ family, reader });
       return opened;
     },
     { maxRoutes: options.maxRoutes },
@@ -139,6 +160,9 @@ async function main(): Promise<number> {
 
   let server: MfcdServer;
   let sync: KernelSync | undefined;
+  let metrics: MetricsServer | undefined;
+  let startedServer: MfcdServer | undefined;
+  const rpcStats = new RpcStats();
   try {
     // The rtnetlink worker boots on its own thread (~70 ms) while this thread restores; once it
     // is subscribed KernelSync re-checks every interface, so nothing that changed meanwhile is lost.
@@ -177,8 +201,7 @@ async function main(): Promise<number> {
       fd: socket.fd,
       onUpcall: (u) => {
         ring.push(u);
-        const outcome = engine.onUpcall({ family: "ipv4", table: 0, ...u });
-        if (outcome !== "ignored") logger.debug({ source: u.source, group: u.group, vif: u.vif, outcome }, "upcall");
+        logUpcall(logger, { family: "ipv4", table: 0, ...u }, engine.onUpcall({ family: "ipv4", table: 0, ...u }));
       },
       onError: (err) => logger.error({ err }, "upcall reader stopped"),
     });
@@ -186,6 +209,10 @@ async function main(): Promise<number> {
       engine,
       store,
       listen: options.listen,
+      healthListen: options.healthListen,
+      tls,
+      socketGid,
+      rpcStats,
       logger,
       maxMessageBytes: options.maxMessageBytes,
       diagnostics: {
@@ -195,8 +222,26 @@ async function main(): Promise<number> {
         isLocalAddress,
       },
     });
+    startedServer = server;
+    if (options.metricsListen) {
+      const settled = await Promise.all(readerFamilies.map(async (r) => ({ family: r.family, reader: await r.reader })));
+      const main = upcalls;
+      metrics = await startMetricsServer(options.metricsListen, () => {
+        const { routes, vifs, foreign } = engine.list();
+        return renderMetrics({
+          routes,
+          vifs,
+          foreignEntries: foreign.length,
+          upcalls: upcallCounts([{ family: "ipv4", reader: main }, ...settled]),
+          rpc: rpcStats,
+          includeLearned: options.metricsLearned,
+        });
+      });
+      logger.info({ address: metrics.address }, "metrics listening");
+    }
   } catch (err) {
     // The rtnetlink and upcall workers would keep the process alive.
+    await startedServer?.stop().catch(() => undefined);
     await sync?.close().catch(() => undefined);
     await upcalls?.close().catch(() => undefined);
     socket.close();
@@ -236,6 +281,7 @@ async function main(): Promise<number> {
       logger.info({ signal }, "shutting down");
       server
         .stop()
+        .then(() => metrics?.close())
         .then(() => running.close())
         .then(() => upcalls?.close())
         .then(() => Promise.all(extraReaders))
@@ -255,6 +301,34 @@ async function main(): Promise<number> {
     process.on("SIGTERM", () => stop("SIGTERM"));
     process.on("SIGINT", () => stop("SIGINT"));
   });
+}
+
+/** Learning is a kernel event worth a log line; every other upcall outcome is debug noise. */
+function logUpcall(
+  logger: Logger,
+  u: { family: string; table: number; source: string; group: string; vif: number },
+  outcome: ReturnType<RouteEngine["onUpcall"]>,
+): void {
+  if (outcome === "ignored") return;
+  const fields = { family: u.family, table: u.table, source: u.source, group: u.group, vif: u.vif, outcome };
+  if (outcome === "learned" || outcome === "relearned") logger.info(fields, "route learned from template");
+  else logger.debug(fields, "upcall");
+}
+
+/** Upcalls read per (family, type), summed over every table's reader. */
+function upcallCounts(readers: { family: string; reader: UpcallReader | undefined }[]): UpcallCount[] {
+  const sums = new Map<string, UpcallCount>();
+  for (const { family, reader } of readers) {
+    if (!reader) continue;
+    const stats = reader.stats;
+    for (const type of ["nocache", "wrongvif"] as const) {
+      const key = `${family}/${type}`;
+      const entry = sums.get(key) ?? { family, type, count: 0 };
+      entry.count += stats[type];
+      sums.set(key, entry);
+    }
+  }
+  return [...sums.values()];
 }
 
 function openState(

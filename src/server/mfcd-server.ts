@@ -13,6 +13,9 @@ import type { Logger } from "./logger.js";
 import { createMfcService, type Diagnostics } from "./mfc-service.js";
 import { addReflection } from "./reflection.js";
 import { createTerminator } from "./terminator.js";
+import { createRpcObserver } from "./rpc-observer.js";
+import { RpcStats } from "./rpc-stats.js";
+import { credentialsFor } from "./server-credentials.js";
 import { prepareUnixSocket } from "./unix-socket.js";
 import type { RouteStore } from "../state/route-store.js";
 
@@ -32,6 +35,14 @@ export interface MfcdServerOptions {
   socketMode?: number;
   /** Period of the full kernel comparison that detects altered entries (default 2000; 0 = off). */
   driftCheckIntervalMs?: number;
+  /** Where every call is counted and timed (for --metrics-listen); default a private one. */
+  rpcStats?: RpcStats;
+  /** TLS (PEM contents) for TCP listeners; with clientCa, clients must present a certificate. */
+  tls?: { cert: Buffer; key: Buffer; clientCa?: Buffer };
+  /** Group owning the Unix sockets (`--socket-group`). */
+  socketGid?: number;
+  /** Plaintext listeners serving only grpc.health.v1 (kubelet probes). */
+  healthListen?: ListenAddress[];
 }
 
 export class MfcdServer {
@@ -49,13 +60,26 @@ export class MfcdServer {
     const health = HealthState();
     health.setStatus("unknown");
     const terminator = createTerminator();
+    const observer = createRpcObserver(options.logger, options.rpcStats ?? new RpcStats());
     const service = createMfcService(options.engine, options.store, options.diagnostics);
     const servers: Server[] = [];
     const unixPaths: string[] = [];
     const addresses: string[] = [];
+    const bind = async (server: Server, addr: ListenAddress, tls: MfcdServerOptions["tls"]): Promise<void> => {
+      if (addr.kind === "unix") await prepareUnixSocket(addr.path);
+      const port = await server.listen(grpcTarget(addr), credentialsFor(addr, tls));
+      servers.push(server);
+      if (addr.kind === "unix") {
+        unixPaths.push(addr.path);
+        fs.chmodSync(addr.path, options.socketMode ?? 0o660);
+        if (options.socketGid !== undefined) fs.chownSync(addr.path, -1, options.socketGid);
+        addresses.push(formatListenAddress(addr));
+      } else {
+        addresses.push(formatListenAddress({ ...addr, port }));
+      }
+    };
     try {
       for (const addr of options.listen) {
-        if (addr.kind === "unix") await prepareUnixSocket(addr.path);
         const server = createServer({
           "grpc.max_receive_message_length": options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
           // Idle or dead clients must not pin resources forever.
@@ -63,21 +87,23 @@ export class MfcdServer {
           "grpc.keepalive_timeout_ms": 20_000,
         })
           .use(errorDetailsServerMiddleware)
+          .use(observer)
           .use(terminator.middleware)
           .use(errorMapperMiddleware);
         server.add(MfcServiceDefinition, service);
         server.add(HealthDefinition, HealthServiceImpl(health));
         addReflection(server);
-        const port = await server.listen(grpcTarget(addr));
-        servers.push(server);
-        if (addr.kind === "unix") {
-          unixPaths.push(addr.path);
-          fs.chmodSync(addr.path, options.socketMode ?? 0o660);
-          addresses.push(formatListenAddress(addr));
-        } else {
-          addresses.push(formatListenAddress({ ...addr, port }));
-        }
-        options.logger.info({ address: addresses.at(-1) }, "listening");
+        await bind(server, addr, options.tls);
+        const tls = addr.kind === "tcp" && options.tls ? (options.tls.clientCa ? "mutual TLS" : "TLS") : "plaintext";
+        options.logger.info({ address: addresses.at(-1), security: addr.kind === "unix" ? "unix socket" : tls }, "listening");
+      }
+      // Health only, plaintext: what a kubelet gRPC probe can reach when the API needs TLS or
+      // lives on a Unix socket. It reveals nothing but SERVING / NOT_SERVING.
+      for (const addr of options.healthListen ?? []) {
+        const server = createServer().use(observer).use(terminator.middleware);
+        server.add(HealthDefinition, HealthServiceImpl(health));
+        await bind(server, addr, undefined);
+        options.logger.info({ address: addresses.at(-1), security: "plaintext, grpc.health.v1 only" }, "listening");
       }
     } catch (err) {
       for (const server of servers) server.forceShutdown();

@@ -49,6 +49,8 @@ export interface SpawnMfcdOptions {
   stateFile?: string | null;
   /** Environment of the daemon (default: this process's). */
   env?: NodeJS.ProcessEnv;
+  /** A command that execs the rest, inside the namespace (e.g. setpriv dropping root). */
+  wrapper?: string[];
 }
 
 export interface StartMfcdOptions extends SpawnMfcdOptions {
@@ -147,6 +149,7 @@ export function spawnMfcd(ns: string, opts: SpawnMfcdOptions = {}): SpawnedMfcd 
     "netns",
     "exec",
     ns,
+    ...(opts.wrapper ?? []),
     process.execPath,
     "--import",
     "tsx", // resolved from the child's cwd, the repo root

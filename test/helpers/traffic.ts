@@ -38,13 +38,13 @@ export function settle(ms: number): Promise<void> {
 export async function waitFor<T>(
   predicate: () => T | Promise<T>,
   opts: WaitForOptions = {},
-): Promise<T> {
+): Promise<Exclude<T, undefined | null | false>> {
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const intervalMs = opts.intervalMs ?? 25;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await predicate();
-    if (v) return v;
+    if (v) return v as Exclude<T, undefined | null | false>;
     if (Date.now() >= deadline) {
       const m = typeof opts.message === "function" ? opts.message() : opts.message;
       throw new Error(`waitFor: condition not met within ${timeoutMs} ms${m ? `: ${m}` : ""}`);
