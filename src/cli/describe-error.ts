@@ -82,6 +82,7 @@ export function describeError(err: unknown, addr: string): ErrorReport {
     }
     const details = detailsOf(err);
     for (const d of details) lines.push(...detailLines(d, err.details));
+    if (err.reason === "ROUTE_EXISTS") lines.push(`  hint: "mfcctl add ... replace" switches the existing route in place`);
     return {
       lines,
       json: {

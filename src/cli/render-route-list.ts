@@ -21,7 +21,7 @@ export function stateName(state: RouteState): string {
 export function routeNotes(r: RouteStatus): string {
   const notes: string[] = [];
   if (r.stopFilter) notes.push("stop filter");
-  else if (r.learned) notes.push(`learned from ${r.template || "a template"}`);
+  else if (r.learned && !r.reason) notes.push(`learned from ${r.template || "a template"}`);
   if (r.reason) notes.push(r.reason);
   if (r.missingInterfaces.length > 0 && !r.reason.includes(r.missingInterfaces[0]!)) {
     notes.push(`missing ${r.missingInterfaces.join(" ")}`);

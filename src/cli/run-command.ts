@@ -15,7 +15,7 @@ import type { MfcClient } from "../sdk/index.js";
 import { describeFlow, describeRoute } from "./describe-route.js";
 import type { Command, Invocation } from "./parse-command.js";
 import { readRouteFile } from "./read-route-file.js";
-import { renderRouteList, routeNotes, stateName } from "./render-route-list.js";
+import { renderRouteList, stateName } from "./render-route-list.js";
 import { toProtoJson } from "./to-proto-json.js";
 import { renderWatchLines, WatchScreen, type Terminal } from "./watch-screen.js";
 import { watchUpdates } from "./watch-updates.js";
@@ -55,7 +55,7 @@ const add: Handler<"add"> = async (cmd, json, { client, stdout }) => {
     return 0;
   }
   const status = res.route;
-  const notes = status ? routeNotes(status) : "";
+  const notes = status?.reason ?? "";
   stdout.write(
     `${cmd.replace ? "set" : "added"} ${describeRoute(status?.route ?? cmd.route)}: ` +
       `${status ? stateName(status.state) : "?"}${notes ? ` (${notes})` : ""}\n`,
@@ -166,7 +166,7 @@ const trace: Handler<"trace"> = async (cmd, json, { client, stdout, signal }) =>
       else {
         const t = ev.time ? new Date(Number(ev.time.seconds) * 1000 + Math.floor(ev.time.nanos / 1e6)) : new Date();
         const line = ev.raw || `trace id ${ev.traceId} ${ev.table} ${ev.chain} (${ev.hook}) ${ev.rule} ${ev.verdict}`.trim();
-        stdout.write(`${t.toISOString().slice(11, 23)} ${line}\n`);
+        stdout.write(`${t.toISOString().slice(11, 23)} ${line.trimEnd()}\n`);
       }
     }
   } catch (err) {

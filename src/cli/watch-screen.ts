@@ -123,8 +123,9 @@ export class WatchScreen {
     this.last = update;
     const lines = renderWatchFrame(update, {
       ...this.info,
-      columns: this.term.columns ?? 80,
-      rows: this.term.rows ?? 24,
+      // A terminal that does not know its size (0) gets the classic 80x24.
+      columns: this.term.columns || 80,
+      rows: this.term.rows || 24,
     });
     this.term.write(HOME + lines.map((l) => l + CLEAR_LINE).join("\n") + CLEAR_BELOW);
   }
