@@ -234,6 +234,29 @@ describe("mfcctl against a real mfcd", () => {
     expect(lines.join("\n")).not.toContain("\x1b"); // no terminal control off a terminal
   });
 
+  it("watch on a terminal redraws in place and restores the terminal on Ctrl-C", async () => {
+    expect((await mfcctl("add", lab.addrs.source, "239.5.4.3", "from", "in0", "to", "out1")).code).toBe(0);
+    // script(1) gives mfcctl a pseudo-terminal; a ^C written to it is SIGINT for mfcctl.
+    const command = `${process.execPath} ${MFCCTL} --addr ${addr} watch --interval 100`;
+    const child = spawn("script", ["--quiet", "--flush", "--return", "--command", command, "/dev/null"], {
+      cwd: REPO_ROOT,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    stops.add({ stop: async () => void child.kill("SIGKILL") });
+    let out = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
+    const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
+    const frames = () => out.split("\x1b[Hmfcctl watch").length - 1;
+    await waitFor(() => frames() >= 2 && out.includes("239.5.4.3"), {
+      timeoutMs: 20_000,
+      message: () => `watch wrote: ${JSON.stringify(out)}`,
+    });
+    child.stdin.write("\x03");
+    expect(await exited, JSON.stringify(out)).toBe(0);
+    expect(out).toContain("\x1b[?1049h"); // alternate screen
+    expect(out.trimEnd().endsWith("\x1b[?25h\x1b[?1049l")).toBe(true); // cursor back, normal screen
+  });
+
   it("watch --json --count prints NDJSON updates and stops by itself", async () => {
     expect((await mfcctl("add", lab.addrs.source, "239.5.4.2", "from", "in0", "to", "out1")).code).toBe(0);
     const r = await mfcctl("watch", "*", "239.5.4.2", "--interval", "100", "--count", "2", "--json");
