@@ -136,8 +136,8 @@ describe("mfcctl against a real mfcd", () => {
       },
       { message: "the route's packet counter never reached 20" },
     );
-    expect(Number(route.counters.bytes)).toBeGreaterThan(0);
-    expect(route.counters.wrong_if).toBe("0");
+    expect(Number(route!.counters.bytes)).toBeGreaterThan(0);
+    expect(route!.counters.wrong_if).toBe("0");
   });
 
   it("an invalid group exits 1 printing the status and the field", async () => {
