@@ -17,6 +17,7 @@ async function main(argv: string[]): Promise<number> {
     if (err instanceof CliUsageError) {
       const hint = err.command ? `mfcctl ${err.command} --help` : "mfcctl --help";
       if (argv.includes("--json")) process.stderr.write(`${JSON.stringify({ error: { usage: err.message } })}\n`);
+      else if (err.message === "missing command") process.stderr.write(`mfcctl: missing command\n\n${GENERAL_USAGE}`);
       else process.stderr.write(`mfcctl: ${err.message}\n(see "${hint}")\n`);
       return 2;
     }
