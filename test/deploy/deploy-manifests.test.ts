@@ -65,6 +65,9 @@ describe("Dockerfile", () => {
     expect(fs.existsSync(path.join(REPO_ROOT, entry.at(-1) ?? ""))).toBe(true);
     const o = mfcdOptions(cmd);
     expect(o.listen[0]).toEqual({ kind: "unix", path: "/run/mfcd/mfcd.sock" });
+    // mfcctl is on PATH for `docker exec … mfcctl`, pointing at the package's bin.
+    const bin = (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "package.json"), "utf8")) as { bin: Record<string, string> }).bin;
+    expect(runtime).toContain(`ln -s /app/${bin.mfcctl} /usr/local/bin/mfcctl`);
     // The socket's directory is a volume owned by the runtime user.
     expect(runtime).toMatch(/VOLUME \["\/run\/mfcd"\]/);
   });
