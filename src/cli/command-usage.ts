@@ -8,6 +8,9 @@ const GLOBAL = `Global options (anywhere on the line):
                 "ip netns exec NAME")
   --json        machine-readable output (proto3 JSON with snake_case field names;
                 errors as a JSON object on stderr)
+  --tls-ca FILE TLS to a TCP --addr: trust mfcd's certificate if this CA signed it
+  --tls-cert FILE --tls-key FILE
+                present this client certificate (mfcd --tls-client-ca)
   -h, --help    this help, or a command's ("mfcctl add --help")`;
 
 export const GENERAL_USAGE = `Usage: mfcctl [--addr ADDR] [--json] COMMAND [ARGS]

@@ -75,7 +75,10 @@ export function describeError(err: unknown, addr: string): ErrorReport {
       lines.push(
         /EACCES/.test(err.details)
           ? `  permission denied on the socket: run as root or as a member of the socket's group`
-          : `  is mfcd running (in this network namespace)? Point mfcctl at it with --addr unix:/path/to/mfcd.sock`,
+          : /SSL|certificate|TLS/i.test(err.details)
+            ? `  the TLS handshake failed: check --tls-ca (the CA of mfcd's certificate) and, when mfcd ` +
+              `requires client certificates (--tls-client-ca), --tls-cert/--tls-key`
+            : `  is mfcd running (in this network namespace)? Point mfcctl at it with --addr unix:/path/to/mfcd.sock`,
       );
     } else if (err.code === Status.DEADLINE_EXCEEDED) {
       lines.push(`  mfcd at ${addr} did not answer in time`);

@@ -2,12 +2,33 @@
 // mfcctl: the command-line client of mfcd, on the SDK. Exit status 0 on success, 1 on any error
 // (the gRPC status and its details are printed), 2 on a usage error.
 
+import fs from "node:fs";
+import { ChannelCredentials } from "@grpc/grpc-js";
 import { createMfcClient } from "../sdk/index.js";
 import { defaultSocketPath } from "../server/listen-address.js";
 import { commandUsage, GENERAL_USAGE } from "./command-usage.js";
 import { describeError } from "./describe-error.js";
 import { CliUsageError, parseCommand, type Invocation } from "./parse-command.js";
 import { runCommand } from "./run-command.js";
+
+function tlsCredentials(tls: NonNullable<Invocation["tls"]>): ChannelCredentials {
+  const read = (flag: string, file: string | undefined) => {
+    if (file === undefined) return null;
+    try {
+      return fs.readFileSync(file);
+    } catch (err) {
+      throw new Error(`${flag} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  };
+  return ChannelCredentials.createSsl(read("--tls-ca", tls.ca), read("--tls-key", tls.key), read("--tls-cert", tls.cert));
+}
+
+// grpc-js sets the TLS servername to the target host even when it is an IP address (--addr
+// 127.0.0.1:7443), and Node warns about that (DEP0123) on every TLS connection: noise, not news.
+process.removeAllListeners("warning");
+process.on("warning", (w: Error & { code?: string }) => {
+  if (w.code !== "DEP0123") process.stderr.write(`mfcctl: ${w.name}: ${w.message}\n`);
+});
 
 async function main(argv: string[]): Promise<number> {
   let inv: Invocation;
@@ -29,7 +50,14 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const addr = inv.addr ?? `unix:${defaultSocketPath()}`;
-  const client = createMfcClient(addr);
+  let credentials: ChannelCredentials | undefined;
+  try {
+    credentials = inv.tls ? tlsCredentials(inv.tls) : undefined;
+  } catch (err) {
+    process.stderr.write(`mfcctl: ${(err as Error).message}\n`);
+    return 1;
+  }
+  const client = createMfcClient(addr, credentials ? { credentials } : {});
   const abort = new AbortController();
   const streaming = inv.command.name === "watch" || inv.command.name === "trace";
   if (streaming) {

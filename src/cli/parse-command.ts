@@ -40,6 +40,8 @@ export type Command =
 export interface Invocation {
   /** --addr as given; undefined = mfcd's default socket for this network namespace. */
   addr: string | undefined;
+  /** TLS to a TCP mfcd: --tls-ca verifies the server; --tls-cert/--tls-key present a client certificate. */
+  tls?: { ca: string; cert?: string; key?: string };
   json: boolean;
   /** -h/--help: print the usage of `command` (or the general one) instead of running it. */
   help: boolean;
@@ -346,24 +348,45 @@ export function parseCommand(argv: string[]): Invocation {
   let addr: string | undefined;
   let json = false;
   let help = false;
+  const files: Partial<Record<"ca" | "cert" | "key", string>> = {};
   const rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
+    const tlsFlag = /^--tls-(ca|cert|key)(?:=(.*))?$/.exec(a);
     if (a === "--json") json = true;
     else if (a === "-h" || a === "--help") help = true;
     else if (a === "--addr" || a.startsWith("--addr=")) {
       const value = a === "--addr" ? argv[++i] : a.slice("--addr=".length);
       if (value === undefined || value === "") throw new CliUsageError(`--addr needs an address (unix:/path or host:port)`);
       addr = value;
+    } else if (tlsFlag) {
+      const value = tlsFlag[2] ?? argv[++i];
+      if (value === undefined || value === "") throw new CliUsageError(`--tls-${tlsFlag[1]} needs a PEM file`);
+      files[tlsFlag[1] as "ca" | "cert" | "key"] = value;
     } else rest.push(a);
   }
+  const tls = tlsFiles(files);
   const [first, ...args] = rest;
+  const base = { addr, json, help, ...(tls ? { tls } : {}) };
   if (first === undefined) {
-    if (help) return { addr, json, help, command: { name: "help", topic: undefined } };
+    if (help) return { ...base, command: { name: "help", topic: undefined } };
     throw new CliUsageError("missing command");
   }
   const name = commandName(first);
   // With --help the rest of the line need not be complete ("mfcctl add --help").
-  if (help) return { addr, json, help, command: { name: "help", topic: name === "help" ? undefined : name } };
-  return { addr, json, help, command: PARSERS[name](args) };
+  if (help) return { ...base, command: { name: "help", topic: name === "help" ? undefined : name } };
+  return { ...base, command: PARSERS[name](args) };
+}
+
+function tlsFiles(files: Partial<Record<"ca" | "cert" | "key", string>>): Invocation["tls"] {
+  if (files.ca === undefined) {
+    if (files.cert !== undefined || files.key !== undefined) {
+      throw new CliUsageError("--tls-cert/--tls-key need --tls-ca (the CA that signed mfcd's certificate)");
+    }
+    return undefined;
+  }
+  if ((files.cert === undefined) !== (files.key === undefined)) {
+    throw new CliUsageError("--tls-cert and --tls-key go together (the client certificate and its key)");
+  }
+  return files.cert === undefined ? { ca: files.ca } : { ca: files.ca, cert: files.cert, key: files.key! };
 }

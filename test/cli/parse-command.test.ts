@@ -185,3 +185,23 @@ describe("other commands", () => {
     expect(usageError(["lss"]).message).toContain('unknown command "lss" (did you mean "ls"?)');
   });
 });
+
+describe("TLS flags", () => {
+  it("anywhere on the line, = or separate", () => {
+    expect(parseCommand(["--tls-ca", "/ca.pem", "health"]).tls).toEqual({ ca: "/ca.pem" });
+    expect(parseCommand(["health", "--tls-ca=/ca.pem", "--tls-cert", "/c.pem", "--tls-key=/k.pem"]).tls).toEqual({
+      ca: "/ca.pem",
+      cert: "/c.pem",
+      key: "/k.pem",
+    });
+    expect(parseCommand(["health"]).tls).toBeUndefined();
+  });
+
+  it.each([
+    [["--tls-cert", "/c.pem", "--tls-key", "/k.pem", "health"], "need --tls-ca"],
+    [["--tls-ca", "/ca.pem", "--tls-cert", "/c.pem", "health"], "go together"],
+    [["health", "--tls-ca"], "--tls-ca needs a PEM file"],
+  ])("%j is a usage error", (argv, message) => {
+    expect(() => parseCommand(argv)).toThrow(message);
+  });
+});

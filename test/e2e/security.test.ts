@@ -159,6 +159,16 @@ describe("TLS", () => {
       expect(await nsCall({ address: "127.0.0.1:7444", call: "health" })).toEqual({ ok: true, value: "SERVING" });
       const api = await nsCall({ address: "127.0.0.1:7444", call: "listRoutes" });
       expect(api).toMatchObject({ ok: false, code: Status.UNIMPLEMENTED });
+      // mfcctl over mutual TLS; without a client certificate it fails with exit 1.
+      const mfcctl = (extra: string[]) =>
+        execIn(lab.router, [process.execPath, path.join(REPO_ROOT, "dist/cli/main.js"), "--addr", "127.0.0.1:7443",
+          "--tls-ca", path.join(certs, "ca.pem"), ...extra, "health"]);
+      expect(await mfcctl(["--tls-cert", path.join(certs, "client.pem"), "--tls-key", path.join(certs, "client.key")])).toContain("SERVING");
+      const refused = await mfcctl([]).then(() => "", (err: Error) => err.message);
+      expect(refused).toContain("exit 1");
+      expect(refused).toContain("certificate required");
+      expect(refused).toContain("the TLS handshake failed");
+      expect(refused).not.toContain("DeprecationWarning");
       // The Unix socket next to it stays available to local tools.
       expect((await mfcd.client.listRoutes({})).routes).toEqual([]);
     } finally {
