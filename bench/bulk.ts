@@ -72,11 +72,13 @@ async function main(): Promise<void> {
       const restore = await startupTimes(ns, entry, runs, restoreN, { stateFile: m.stateFile, nodeFlags });
       log(
         `restart with ${restoreN}: p50 ${restore.spawnToServingMs.p50.toFixed(0)} ms, max ${restore.spawnToServingMs.max.toFixed(0)} ms, ` +
+          `CPU p50 ${restore.cpuAtServingMs.p50.toFixed(0)} ms, ` +
           `RSS ${(restore.rssKiB / 1024).toFixed(0)} MiB`,
       );
       const empty = await startupTimes(ns, entry, runs, 0, { nodeFlags });
       log(
         `empty start: p50 ${empty.spawnToServingMs.p50.toFixed(0)} ms, max ${empty.spawnToServingMs.max.toFixed(0)} ms, ` +
+          `CPU p50 ${empty.cpuAtServingMs.p50.toFixed(0)} ms, ` +
           `RSS ${(empty.rssKiB / 1024).toFixed(0)} MiB`,
       );
     }
