@@ -25,7 +25,8 @@ interface LoadedReflection {
 let loading: Promise<LoadedReflection> | undefined;
 
 function load(): Promise<LoadedReflection> {
-  loading ??= import("nice-grpc-server-reflection").then(({ ServerReflection, ServerReflectionService }) => {
+  // `default` (module.exports of this CommonJS package): the bundle's chunk exports nothing else.
+  loading ??= import("nice-grpc-server-reflection").then(({ default: { ServerReflection, ServerReflectionService } }) => {
     const impl = ServerReflection(new Uint8Array(fs.readFileSync(DESCRIPTOR_SET)), [MfcServiceDefinition.fullName]);
     const method = ServerReflectionService.serverReflectionInfo;
     return {
