@@ -4,7 +4,8 @@
 //
 // Options: --runtime build|tsx|dist (default build), --apply N (default 100000),
 //          --restore N (default 10000), --runs N (starts per figure, default 5),
-//          --profile (mfcd with --cpu-prof into bench/profiles/).
+//          --profile (mfcd with --cpu-prof into bench/profiles/), --main FILE (run this main.js
+//          instead, e.g. an older build to compare with; same node flags).
 
 import fs from "node:fs";
 import path from "node:path";
@@ -13,6 +14,7 @@ import {
   REPO_ROOT,
   applyRoutes,
   benchRoutes,
+  binNodeFlags,
   prepareMfcd,
   startMfcd,
   startupTimes,
@@ -34,13 +36,17 @@ async function main(): Promise<void> {
       restore: { type: "string", default: "10000" },
       runs: { type: "string", default: "5" },
       profile: { type: "boolean", default: false },
+      main: { type: "string" },
     },
   });
   const applyN = Number(values.apply);
   const restoreN = Number(values.restore);
   const runs = Number(values.runs);
   await sweepStaleBenchNamespaces();
-  const entry = await prepareMfcd(values.runtime as Runtime);
+  const entry =
+    values.main === undefined
+      ? await prepareMfcd(values.runtime as Runtime)
+      : { runtime: "dist" as const, nodeArgs: [...binNodeFlags(), path.resolve(values.main)], buildSeconds: 0 };
   const profileDir = path.join(REPO_ROOT, "bench/profiles");
   if (values.profile) fs.mkdirSync(profileDir, { recursive: true });
   const nodeFlags = values.profile ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
