@@ -18,7 +18,7 @@
 // Prints a table (figure | mfcd | baseline | ratio | target | PASS/MISS) on stdout, progress on
 // stderr, and writes the same results to bench/results.json. Needs root (namespaces, raw sockets).
 //
-// Options: --runtime build|tsx|dist (default build: compile the current src/ with tsc),
+// Options: --runtime build|tsx|dist (default build: bundle the current src/ as `npm run build` does),
 //          --quick (1/10 of the routes, 3 s CPU windows: for trying the bench itself),
 //          --no-smcroute, --profile (mfcd with --cpu-prof into bench/profiles/),
 //          --window SEC (CPU window, default 10), --json PATH (default bench/results.json),
