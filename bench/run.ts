@@ -18,7 +18,7 @@
 // Prints a table (figure | mfcd | baseline | ratio | target | PASS/MISS) on stdout, progress on
 // stderr, and writes the same results to bench/results.json. Needs root (namespaces, raw sockets).
 //
-// Options: --runtime build|tsx|dist (default build: compile the current src/ with tsc),
+// Options: --runtime build|tsx|dist (default build: bundle the current src/ as `npm run build` does),
 //          --quick (1/10 of the routes, 3 s CPU windows: for trying the bench itself),
 //          --no-smcroute, --profile (mfcd with --cpu-prof into bench/profiles/),
 //          --window SEC (CPU window, default 10), --json PATH (default bench/results.json),
@@ -152,7 +152,7 @@ async function main(): Promise<number> {
   try {
     log(`preparing mfcd (runtime ${opts.runtime})`);
     const entry = await prepareMfcd(opts.runtime);
-    if (entry.buildSeconds > 0) log(`compiled src/ with tsc in ${entry.buildSeconds.toFixed(1)} s`);
+    if (entry.buildSeconds > 0) log(`bundled src/ (scripts/bundle-server.mjs) in ${entry.buildSeconds.toFixed(1)} s`);
 
     const [floorNs, mfcdNs, smcNs] = await Promise.all([
       createBenchNs("floor"),
@@ -301,7 +301,7 @@ async function main(): Promise<number> {
     // Report.
     const rows = buildRows(floor, mfcd, apply, smc, sizes, TARGETS);
     const extra: Record<string, string> = {
-      mfcd: `${entry.runtime === "build" ? "compiled src (tsc)" : entry.runtime}`,
+      mfcd: `${entry.runtime === "build" ? "bundled src (esbuild)" : entry.runtime}`,
       smcroute: smc.available ? smc.version : "n/a",
       "other load": `${foreign.percent().toFixed(0)} % of a core`,
     };

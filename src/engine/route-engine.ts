@@ -349,9 +349,13 @@ export class RouteEngine {
         },
       );
     }
+    // 100k-route applies: each id is computed once, and plain loops (no per-route closures).
     const wanted = new Map<string, RouteSpec>();
     const conflicts: string[] = [];
-    specs.forEach((spec, i) => {
+    const addedIds: string[] = [];
+    const result: ApplyResult = { added: [], removed: [], replaced: [], unchanged: [], dryRun: !!options.dryRun };
+    for (let i = 0; i < specs.length; i++) {
+      const spec = specs[i] as RouteSpec;
       const id = routeId(spec);
       if (wanted.has(id)) {
         throw DomainError.invalid([
@@ -365,7 +369,12 @@ export class RouteEngine {
       if (existing && existing.owner !== owner && conflicts.length < 10) {
         conflicts.push(`(${spec.source}, ${spec.group}) is owned by "${existing.owner}"`);
       }
-    });
+      if (!existing) {
+        result.added.push(spec);
+        addedIds.push(id);
+      } else if (sameForwarding(existing.spec, spec)) result.unchanged.push(existing.spec);
+      else result.replaced.push(spec);
+    }
     if (conflicts.length > 0) {
       throw new DomainError(
         "failed-precondition",
@@ -374,13 +383,6 @@ export class RouteEngine {
       );
     }
 
-    const result: ApplyResult = { added: [], removed: [], replaced: [], unchanged: [], dryRun: !!options.dryRun };
-    for (const [id, spec] of wanted) {
-      const existing = this.routes.get(id);
-      if (!existing) result.added.push(spec);
-      else if (sameForwarding(existing.spec, spec)) result.unchanged.push(existing.spec);
-      else result.replaced.push(spec);
-    }
     const removed: Route[] = [];
     for (const route of this.routes.values()) {
       if (route.owner === owner && !wanted.has(route.id)) {
@@ -401,8 +403,11 @@ export class RouteEngine {
     this.checkVifCapacity(result, removed, cache);
     if (options.dryRun) return result;
 
-    // Removals first: they free VIFs the additions may need. Every step records its undo.
+    // Removals first: they free VIFs the additions may need. Every step records its undo
+    // (additions as a list: one closure per added route would be 100k closures).
     const undo: (() => void)[] = [];
+    const addedRoutes: Route[] = [];
+    let addedTable: TableState | undefined;
     try {
       for (const route of removed) {
         const table = this.table(route.spec.family, route.spec.table);
@@ -431,19 +436,22 @@ export class RouteEngine {
         this.realize(route, table, cache, false);
         route.error = "";
       }
-      for (const spec of result.added) {
-        const table = this.table(spec.family, spec.table);
-        const route = newRoute(routeId(spec), spec, owner);
-        this.realize(route, table, cache, false);
+      for (let i = 0; i < result.added.length; i++) {
+        const spec = result.added[i] as RouteSpec;
+        if (addedTable?.family !== spec.family || addedTable.id !== spec.table) addedTable = this.table(spec.family, spec.table);
+        const route = newRoute(addedIds[i] as string, spec, owner);
+        this.realize(route, addedTable, cache, false);
         this.routes.set(route.id, route);
         this.index(route);
-        undo.push(() => {
-          this.unrealize(route, table);
-          this.routes.delete(route.id);
-          this.unindex(route);
-        });
+        addedRoutes.push(route);
       }
     } catch (err) {
+      for (let i = addedRoutes.length - 1; i >= 0; i--) {
+        const route = addedRoutes[i] as Route;
+        this.unrealize(route, this.tableOf(route));
+        this.routes.delete(route.id);
+        this.unindex(route);
+      }
       for (const step of undo.reverse()) step();
       throw err;
     }
@@ -872,7 +880,7 @@ export class RouteEngine {
   /** Another route whose kernel entry would be the same as this spec's. */
   private kernelKeyClash(spec: RouteSpec, id: string): Route | undefined {
     if (isTemplateKey(spec)) return undefined;
-    const other = this.byKernelKey.get(kernelKeyString(spec));
+    const other = this.byKernelKey.get(spec.rewriteSource === undefined ? id : kernelKeyString(spec));
     return other !== undefined && other !== id ? this.routes.get(other) : undefined;
   }
 
@@ -984,12 +992,17 @@ export class RouteEngine {
   }
 
   private index(route: Route): void {
-    if (!isTemplateKey(route.spec)) this.byKernelKey.set(kernelKeyString(route.spec), route.id);
-    for (const name of [route.spec.iif, ...route.spec.oifs]) {
-      let ids = this.byName.get(name);
-      if (!ids) this.byName.set(name, (ids = new Set()));
-      ids.add(route.id);
-    }
+    const { spec } = route;
+    // Without a rewrite the kernel key is the route id (bulk applies index 100k routes).
+    if (!isTemplateKey(spec)) this.byKernelKey.set(spec.rewriteSource === undefined ? route.id : kernelKeyString(spec), route.id);
+    this.indexName(spec.iif, route.id);
+    for (const name of spec.oifs) this.indexName(name, route.id);
+  }
+
+  private indexName(name: string, id: string): void {
+    let ids = this.byName.get(name);
+    if (!ids) this.byName.set(name, (ids = new Set()));
+    ids.add(id);
   }
 
   private unindex(route: Route): void {
@@ -1100,23 +1113,31 @@ export class RouteEngine {
       const slots = slotsOf(this.tableOf(route));
       for (const vif of [route.kernel.iifVif, ...route.kernel.oifVifs]) slots.add(vif);
     }
-    for (const spec of [...result.added, ...result.replaced]) {
-      const table = this.table(spec.family, spec.table);
-      const names = [spec.iif, ...spec.oifs];
-      const ifindexes = names.map((name) => lookup(table.port, name, cache));
-      // Without its iif or any oif the route installs no entry (PENDING) and takes no VIF.
-      if (ifindexes[0] === undefined || ifindexes.slice(1).every((i) => i === undefined)) continue;
-      ifindexes.forEach((ifindex, i) => {
-        if (ifindex === undefined) return;
-        const slot = liveSlot(table, ifindex);
-        if (slot) {
-          slotsOf(table).add(slot.vif);
-          return;
-        }
-        let fresh = created.get(table);
-        if (!fresh) created.set(table, (fresh = new Map()));
-        fresh.set(ifindex, names[i] ?? "");
-      });
+    const need = (table: TableState, name: string): void => {
+      const ifindex = lookup(table.port, name, cache);
+      if (ifindex === undefined) return;
+      const slot = liveSlot(table, ifindex);
+      if (slot) {
+        slotsOf(table).add(slot.vif);
+        return;
+      }
+      let fresh = created.get(table);
+      if (!fresh) created.set(table, (fresh = new Map()));
+      fresh.set(ifindex, name);
+    };
+    // No arrays per route: a 100k-route apply goes through here once per route.
+    let table: TableState | undefined;
+    for (const list of [result.added, result.replaced]) {
+      for (const spec of list) {
+        if (table?.family !== spec.family || table.id !== spec.table) table = this.table(spec.family, spec.table);
+        // Without its iif or any oif the route installs no entry (PENDING) and takes no VIF.
+        if (lookup(table.port, spec.iif, cache) === undefined) continue;
+        let anyOif = false;
+        for (const name of spec.oifs) if (lookup(table.port, name, cache) !== undefined) anyOif = true;
+        if (!anyOif) continue;
+        need(table, spec.iif);
+        for (const name of spec.oifs) need(table, name);
+      }
     }
     for (const [table, fresh] of created) {
       const kept = used.get(table)?.size ?? 0;

@@ -67,6 +67,7 @@ export class PollWorker<M extends PollWorkerMessage> {
   #ownedFds: number[];
   #stopped = false;
   #closing: Promise<void> | undefined;
+  #readyMessage: M | undefined;
   readonly #exited: Promise<void>;
 
   private constructor(worker: Worker, eventFd: number, ownedFds: number[]) {
@@ -122,6 +123,7 @@ export class PollWorker<M extends PollWorkerMessage> {
           else opts.onMessage(m);
         } else if (m.type === "ready") {
           ready = true;
+          pw.#readyMessage = m;
           resolve(pw);
         } else if (m.type === "fatal") {
           // The worker ends by itself after a fatal message.
@@ -150,6 +152,11 @@ export class PollWorker<M extends PollWorkerMessage> {
   /** Undoes unref(). */
   ref(): void {
     this.#worker.ref();
+  }
+
+  /** The worker's "ready" message (it may carry what the worker set up). */
+  get readyMessage(): M | undefined {
+    return this.#readyMessage;
   }
 
   /** True once close() was called or the worker stopped. */

@@ -76,16 +76,19 @@ export interface RtnetlinkMonitorOptions {
    */
   rcvbufBytes?: number;
   /**
-   * Drop, in the worker, MFC updates the MRT_INIT owner made itself (rtm_protocol
-   * RTPROT_MROUTED): the owner knows what it wrote, and a 100k-route apply would otherwise cost
-   * the event loop 100k decodes. Entries changed by any other socket are RTPROT_STATIC and still
+   * Drop MFC updates the MRT_INIT owner made itself (rtm_protocol RTPROT_MROUTED): the owner
+   * knows what it wrote, and a 100k-route apply would otherwise cost 100k wakeups, recvs and
+   * decodes. A socket filter drops them in the kernel (the worker does, if it cannot be attached). Entries changed by any other socket are RTPROT_STATIC and still
    * reported, as are all deletions. Default false.
    */
   dropOwnMfcUpdates?: boolean;
 }
 
+/** Where the owner's own MFC updates are dropped: a socket filter in the kernel, the worker, or nowhere. */
+export type OwnMfcUpdatesFilter = "kernel" | "worker" | "none";
+
 type WorkerMessage =
-  | { type: "ready" }
+  | { type: "ready"; ownFilter: OwnMfcUpdatesFilter }
   | { type: "data"; bytes: ArrayBuffer }
   | { type: "overrun" }
   | { type: "fatal"; syscall: string; errno: number };
@@ -144,6 +147,12 @@ export class RtnetlinkMonitor {
   ref(): this {
     this.#worker.ref();
     return this;
+  }
+
+  /** Where dropOwnMfcUpdates takes effect ("kernel" unless SO_ATTACH_FILTER failed). */
+  get ownMfcUpdatesFilter(): OwnMfcUpdatesFilter {
+    const ready = this.#worker.readyMessage;
+    return ready?.type === "ready" ? ready.ownFilter : "none";
   }
 
   /** True once close() was called or the worker stopped after an error. */

@@ -2,6 +2,10 @@
 // (A 2 MiB young generation instead of 16 MiB: ~25 MiB less RSS at 10k routes for more, cheap, scavenges.)
 // mfcd entry point: MRT_INIT first (health can only be SERVING once we own the table), then
 // listen; on SIGTERM/SIGINT shut down gracefully and MRT_DONE, which clears our kernel state.
+//
+// Start order is about wall time (spawn → SERVING): the two reader workers boot on their own
+// threads (~70 ms each) and the gRPC modules (most of mfcd's code) are imported dynamically, so
+// their loading, the restore on this thread and the nft calls all overlap instead of queueing.
 
 import { RouteEngine } from "../engine/route-engine.js";
 import { KernelError } from "../kernel/kernel-error.js";
@@ -21,8 +25,7 @@ import { StateStore } from "../state/state-store.js";
 import { parseCliOptions, USAGE, UsageError, type CliOptions } from "./cli-options.js";
 import { KernelSync } from "./kernel-sync.js";
 import { createLogger, type Logger } from "./logger.js";
-import { MfcdServer } from "./mfcd-server.js";
-import { applyAndStore } from "./mfc-service.js";
+import type { MfcdServer } from "./mfcd-server.js";
 import type { RouteStore } from "../state/route-store.js";
 import type { StoredRoute } from "../state/stored-route.js";
 import { fromStoredRoute } from "./stored-routes.js";
@@ -121,7 +124,8 @@ async function main(): Promise<number> {
   const sockets: { close(): void }[] = [socket];
   // Other tables' upcalls (templates learn from them) are read by their own worker each.
   const extraReaders: Promise<UpcallReader | undefined>[] = [];
-  const readerFamilies: { family: "ipv4" | "ipv6"; reader: Promise<UpcallReader | undefined> }[] = [];
+  // Every running upcall reader, for the upcall counts in --metrics-listen.
+  const upcallReaders: { family: "ipv4" | "ipv6"; reader: UpcallReader }[] = [];
   const engine: RouteEngine = new RouteEngine(
     (family, table) => {
       if (family === "ipv4" && table === 0) return socket;
@@ -138,7 +142,7 @@ async function main(): Promise<number> {
         return undefined;
       });
       extraReaders.push(reader);
-      readerFamilies.push({ family, reader });
+      void reader.then((r) => r && upcallReaders.push({ family, reader: r }));
       return opened;
     },
     { maxRoutes: options.maxRoutes },
@@ -164,6 +168,7 @@ async function main(): Promise<number> {
   let startedServer: MfcdServer | undefined;
   const rpcStats = new RpcStats();
   try {
+    const upcallsStarting = startUpcallReader(socket, engine, ring, logger);
     // The rtnetlink worker boots on its own thread (~70 ms) while this thread restores; once it
     // is subscribed KernelSync re-checks every interface, so nothing that changed meanwhile is lost.
     const syncStarting = KernelSync.start({
@@ -177,10 +182,30 @@ async function main(): Promise<number> {
       listLinks: () => listLinks(),
     });
     syncStarting.catch(() => undefined);
+    // Evaluated at this thread's first await below, while the workers boot.
+    const modules = Promise.all([import("./mfcd-server.js"), import("./mfc-service.js")]);
+    modules.catch(() => undefined);
     const restored = engine.restore(persisted.map(fromStoredRoute));
     if (persisted.length > 0) logger.info({ ...restored, file: options.stateFile }, "routes restored");
     for (const why of engine.unopenable) logger.error({ table: why }, "routes of this table not restored now (kept in the state file)");
-    sync = await syncStarting;
+    const nftReady = nftTable
+      ? nftTable
+          .removeLeftovers()
+          .catch((err: unknown) => logger.warn({ err }, "could not remove stale nft tables"))
+          // Rules of restored routes (also replaces a table a killed mfcd left behind); config
+          // routes carry no rescue options, so applying the config below cannot change them.
+          .then(() => rescue.sync())
+          .catch((err: unknown) => logger.error({ err }, "nftables rescue rules not restored"))
+      : undefined;
+    const [[{ MfcdServer }, { applyAndStore }], started] = await Promise.all([modules, syncStarting, upcallsStarting, nftReady]).then(
+      ([m, s, u]) => [m, { sync: s, upcalls: u }] as const,
+      async (err: unknown) => {
+        // Whatever did start would keep the process alive.
+        await Promise.allSettled([syncStarting.then((s) => s.close()), upcallsStarting.then((u) => u.close())]);
+        throw err;
+      },
+    );
+    ({ sync, upcalls } = started);
     if (configRoutes) {
       const result = applyAndStore(engine, store, CONFIG_OWNER, configRoutes, { allowEmpty: true });
       await store.flush();
@@ -191,20 +216,6 @@ async function main(): Promise<number> {
       addMrule(rule);
       logger.info(rule, "mrule installed");
     }
-    if (nftTable) {
-      await nftTable.removeLeftovers().catch((err: unknown) => logger.warn({ err }, "could not remove stale nft tables"));
-      // Rules of restored routes (also replaces a table a killed mfcd left behind).
-      await rescue.sync().catch((err: unknown) => logger.error({ err }, "nftables rescue rules not restored"));
-    }
-    socket.setAssert(true);
-    upcalls = await UpcallReader.start({
-      fd: socket.fd,
-      onUpcall: (u) => {
-        ring.push(u);
-        logUpcall(logger, { family: "ipv4", table: 0, ...u }, engine.onUpcall({ family: "ipv4", table: 0, ...u }));
-      },
-      onError: (err) => logger.error({ err }, "upcall reader stopped"),
-    });
     server = await MfcdServer.start({
       engine,
       store,
@@ -223,16 +234,15 @@ async function main(): Promise<number> {
       },
     });
     startedServer = server;
+    upcallReaders.push({ family: "ipv4", reader: started.upcalls });
     if (options.metricsListen) {
-      const settled = await Promise.all(readerFamilies.map(async (r) => ({ family: r.family, reader: await r.reader })));
-      const main = upcalls;
       metrics = await startMetricsServer(options.metricsListen, () => {
         const { routes, vifs, foreign } = engine.list();
         return renderMetrics({
           routes,
           vifs,
           foreignEntries: foreign.length,
-          upcalls: upcallCounts([{ family: "ipv4", reader: main }, ...settled]),
+          upcalls: upcallCounts(upcallReaders),
           rpc: rpcStats,
           includeLearned: options.metricsLearned,
         });
@@ -316,10 +326,9 @@ function logUpcall(
 }
 
 /** Upcalls read per (family, type), summed over every table's reader. */
-function upcallCounts(readers: { family: string; reader: UpcallReader | undefined }[]): UpcallCount[] {
+function upcallCounts(readers: { family: string; reader: UpcallReader }[]): UpcallCount[] {
   const sums = new Map<string, UpcallCount>();
   for (const { family, reader } of readers) {
-    if (!reader) continue;
     const stats = reader.stats;
     for (const type of ["nocache", "wrongvif"] as const) {
       const key = `${family}/${type}`;
@@ -329,6 +338,21 @@ function upcallCounts(readers: { family: string; reader: UpcallReader | undefine
     }
   }
   return [...sums.values()];
+}
+
+/** NOCACHE/WRONGVIF upcalls of the default table (MRT_ASSERT enables the latter): Diagnose and templates. */
+function startUpcallReader(socket: MrouteSocket, engine: RouteEngine, ring: UpcallRing, logger: Logger): Promise<UpcallReader> {
+  socket.setAssert(true);
+  const starting = UpcallReader.start({
+    fd: socket.fd,
+    onUpcall: (u) => {
+      ring.push(u);
+      logUpcall(logger, { family: "ipv4", table: 0, ...u }, engine.onUpcall({ family: "ipv4", table: 0, ...u }));
+    },
+    onError: (err) => logger.error({ err }, "upcall reader stopped"),
+  });
+  starting.catch(() => undefined);
+  return starting;
 }
 
 function openState(
@@ -367,6 +391,7 @@ async function reloadConfig(engine: RouteEngine, store: RouteStore, path: string
     logger.error({ file: path, problems }, "config reload failed: keeping the running routes");
     return;
   }
+  const { applyAndStore } = await import("./mfc-service.js");
   try {
     const result = applyAndStore(engine, store, CONFIG_OWNER, specs, { allowEmpty: true });
     store.flush().then(

@@ -176,7 +176,8 @@ export function validateRoutes(routes: Route[], field = "routes"): RouteSpec[] {
   const out: FieldViolation[] = [];
   const specs: RouteSpec[] = [];
   for (let i = 0; i < routes.length && out.length < MAX_VIOLATIONS; i++) {
-    const spec = collectRouteViolations(routes[i], `${field}[${i}]`, out);
+    const route = routes[i];
+    const spec = (route && plainIpv4Spec(route)) ?? collectRouteViolations(route, `${field}[${i}]`, out);
     if (spec) specs.push(spec);
   }
   if (out.length > 0) throw DomainError.invalid(out.slice(0, MAX_VIOLATIONS));
@@ -201,6 +202,46 @@ export function validateOwner(owner: string, field = "owner"): string {
     ]);
   }
   return owner;
+}
+
+/**
+ * The common route of a bulk apply, a concrete IPv4 (S,G) with plain interface names and no
+ * options, recognised without building the field paths of collectRouteViolations (six strings
+ * per route). Undefined for anything else, valid or not: that takes the full check, which
+ * returns the same spec for a valid route and names every problem of an invalid one.
+ */
+function plainIpv4Spec(route: Route): RouteSpec | undefined {
+  const { source, group, iif, oifs } = route;
+  const table = route.table ?? 0;
+  if (route.rewriteSource !== undefined || route.setTtl !== undefined || table === RT_TABLE_DEFAULT) return undefined;
+  if (route.oifTtl !== undefined && hasKeys(route.oifTtl)) return undefined;
+  const s = parseIpv4(source);
+  if (s === undefined || !isIpv4UnicastSource(s)) return undefined;
+  const g = parseIpv4(group);
+  if (g === undefined || !isIpv4Multicast(g) || isIpv4LinkLocalMulticast(g)) return undefined;
+  if (!plainIfname(iif) || oifs.length === 0 || oifs.length > MAX_OIFS) return undefined;
+  for (let i = 0; i < oifs.length; i++) {
+    const oif = oifs[i] as string;
+    if (oif === iif || !plainIfname(oif)) return undefined;
+    for (let j = 0; j < i; j++) if (oifs[j] === oif) return undefined;
+  }
+  return { family: "ipv4", table, source, group, iif, oifs: [...oifs] };
+}
+
+function hasKeys(record: Record<string, number>): boolean {
+  for (const _ in record) return true;
+  return false;
+}
+
+/** 1..15 printable ASCII characters without "/" or ":", not "." or "..": valid by every rule of validateInterfaceName. */
+function plainIfname(name: string): boolean {
+  const n = name.length;
+  if (n === 0 || n > MAX_IFNAME_BYTES || name === "." || name === "..") return false;
+  for (let i = 0; i < n; i++) {
+    const c = name.charCodeAt(i);
+    if (c <= 0x20 || c >= 0x7f || c === 0x2f || c === 0x3a) return false;
+  }
+  return true;
 }
 
 /** Pushes the violations of one route; returns the spec when this route is valid. */

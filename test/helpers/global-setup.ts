@@ -2,6 +2,10 @@
 // died without cleaning up, before the run and again after it (a worker of this run may have been
 // killed, and worker threads never run exit hooks). Namespaces of other live processes — e.g. a
 // concurrent test run — are left alone.
+// It also bundles src/ into dist/server/main.js (scripts/bundle-server.mjs, ~1 s), the bin the
+// end-to-end tests run (mfcd-process.ts), so they test the current sources as users run them.
+import { execFileSync } from "node:child_process";
+import path from "node:path";
 import { sweepStaleNamespaces } from "./netns.js";
 
 async function sweep(when: string, includeThisProcess: boolean): Promise<void> {
@@ -22,6 +26,7 @@ export async function setup(): Promise<void> {
     throw new Error("mfcd's tests need root: they build network namespaces and open raw IGMP sockets");
   }
   await sweep("before run", false);
+  execFileSync(process.execPath, [path.resolve(import.meta.dirname, "../../scripts/bundle-server.mjs")], { stdio: "inherit" });
 }
 
 export async function teardown(): Promise<void> {

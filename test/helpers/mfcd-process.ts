@@ -1,5 +1,7 @@
-// Runs the real mfcd daemon inside a lab namespace for end-to-end tests:
-//   ip netns exec NS node --import tsx <repo>/src/server/main.ts --listen unix:<tmp>/mfcd.sock \
+// Runs the real mfcd daemon inside a lab namespace for end-to-end tests: the bin as users run
+// it, dist/server/main.js (the esbuild bundle, which global-setup.ts rebuilds from src/ before
+// every run), with the node flags of its shebang:
+//   ip netns exec NS node FLAGS <repo>/dist/server/main.js --listen unix:<tmp>/mfcd.sock \
 //       --state-file <tmp>/mfcd.state
 //
 // startMfcd() resolves once grpc.health.v1 says SERVING (bounded poll) and hands back an SDK
@@ -27,7 +29,12 @@ import { settle } from "./traffic.js";
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 /** Repository root (independent of the working directory). */
 export const REPO_ROOT = path.resolve(HERE, "../..");
-export const MFCD_MAIN = path.join(REPO_ROOT, "src/server/main.ts");
+export const MFCD_MAIN = path.join(REPO_ROOT, "dist/server/main.js");
+/** `#!/usr/bin/env -S node FLAGS`: the flags the installed bin runs with. */
+const MFCD_NODE_FLAGS = (/^#!\S*env -S node(.*)$/.exec(fs.readFileSync(MFCD_MAIN, "utf8").split("\n", 1)[0] ?? "")?.[1] ?? "")
+  .trim()
+  .split(/\s+/)
+  .filter(Boolean);
 const MAX_STDERR = 256 * 1024;
 
 export interface ExitStatus {
@@ -151,8 +158,7 @@ export function spawnMfcd(ns: string, opts: SpawnMfcdOptions = {}): SpawnedMfcd 
     ns,
     ...(opts.wrapper ?? []),
     process.execPath,
-    "--import",
-    "tsx", // resolved from the child's cwd, the repo root
+    ...MFCD_NODE_FLAGS,
     MFCD_MAIN,
     "--listen",
     `unix:${socketPath}`,
