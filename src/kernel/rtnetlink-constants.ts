@@ -36,6 +36,7 @@ export const RTM_GETROUTE = 26;
 /** Multicast groups (numbers; the bind() bitmask uses bit group-1). */
 export const RTNLGRP_LINK = 1;
 export const RTNLGRP_IPV4_MROUTE = 6;
+export const RTNLGRP_IPV6_MROUTE = 10;
 
 /** rtm_family of multicast routes (defined with the other mroute constants). */
 export { RTNL_FAMILY_IP6MR, RTNL_FAMILY_IPMR } from "./mroute-constants.js";

@@ -49,7 +49,7 @@ const os = require("node:os");
 const koffi = require(workerData.koffiPath);
 
 const { netns, eventFd, groups, rcvbufBytes, dropOwnMfcUpdates } = workerData;
-const RTM_NEWROUTE = 24, RTNL_FAMILY_IPMR = 128, RTPROT_MROUTED = 17;
+const RTM_NEWROUTE = 24, RTNL_FAMILY_IPMR = 128, RTNL_FAMILY_IP6MR = 129, RTPROT_MROUTED = 17;
 
 // Removes, in place, the MFC updates the MRT_INIT owner made itself; returns the bytes kept.
 function dropOwn(buf, start, n) {
@@ -60,7 +60,9 @@ function dropOwn(buf, start, n) {
     if (len < 16 || read + len > end) break;
     const type = LE ? buf.readUInt16LE(read + 4) : buf.readUInt16BE(read + 4);
     const step = (len + 3) & ~3;
-    const own = type === RTM_NEWROUTE && len >= 28 && buf[read + 16] === RTNL_FAMILY_IPMR && buf[read + 21] === RTPROT_MROUTED;
+    const family = buf[read + 16];
+    const own = type === RTM_NEWROUTE && len >= 28 && (family === RTNL_FAMILY_IPMR || family === RTNL_FAMILY_IP6MR) &&
+      buf[read + 21] === RTPROT_MROUTED;
     if (!own) {
       if (write !== read) buf.copy(buf, write, read, Math.min(read + step, end));
       write += Math.min(step, end - read);
@@ -75,18 +77,19 @@ function dropOwn(buf, start, n) {
 }
 
 // cBPF over one notification (one message per datagram): accept unless it is an RTM_NEWROUTE
-// of family RTNL_FAMILY_IPMR with rtm_protocol RTPROT_MROUTED. Offsets as in dropOwn; "ldh"
+// of family RTNL_FAMILY_IPMR or RTNL_FAMILY_IP6MR with rtm_protocol RTPROT_MROUTED. Offsets as in dropOwn; "ldh"
 // loads big-endian, so the host-order nlmsg_type is compared byte-swapped on little-endian.
 // A load past the end would drop the datagram: anything shorter than 28 bytes is accepted first.
 function ownUpdatesFilter() {
   const LD_LEN = 0x80, LDH_ABS = 0x28, LDB_ABS = 0x30, JGE_K = 0x35, JEQ_K = 0x15, RET_K = 0x06;
   const prog = [
     [LD_LEN, 0, 0, 0],
-    [JGE_K, 0, 6, 28], // short: accept
+    [JGE_K, 0, 7, 28], // short: accept
     [LDH_ABS, 0, 0, 4],
-    [JEQ_K, 0, 4, LE ? RTM_NEWROUTE << 8 : RTM_NEWROUTE],
+    [JEQ_K, 0, 5, LE ? RTM_NEWROUTE << 8 : RTM_NEWROUTE],
     [LDB_ABS, 0, 0, 16],
-    [JEQ_K, 0, 2, RTNL_FAMILY_IPMR],
+    [JEQ_K, 1, 0, RTNL_FAMILY_IPMR],
+    [JEQ_K, 0, 2, RTNL_FAMILY_IP6MR],
     [LDB_ABS, 0, 0, 21],
     [JEQ_K, 1, 0, RTPROT_MROUTED],
     [RET_K, 0, 0, 0xffffffff], // accept the whole datagram

@@ -1,5 +1,5 @@
-// Kernel change notifications for one network namespace: links (RTNLGRP_LINK) and IPv4 MFC
-// entries (RTNLGRP_IPV4_MROUTE), read off the event loop by a worker thread (see
+// Kernel change notifications for one network namespace: links (RTNLGRP_LINK) and MFC entries
+// (RTNLGRP_IPV4_MROUTE, RTNLGRP_IPV6_MROUTE — the same message shape, ip6mr_fill_mroute), read off the event loop by a worker thread (see
 // rtnetlink-monitor-worker.ts for why a worker and why it forwards raw bytes) and decoded here
 // with the same codecs as the dumps.
 //
@@ -21,7 +21,7 @@ import os from "node:os";
 import { PollWorker } from "./poll-worker.js";
 import { type LinkInfo, decodeLinkMessage } from "./netlink-link-codec.js";
 import { forEachNetlinkMessage } from "./netlink-messages.js";
-import { type NetlinkMfcEntry, decodeMfcMessage } from "./netlink-mfc-codec.js";
+import { type NetlinkMfcEntry, decodeMfc6Message, decodeMfcMessage } from "./netlink-mfc-codec.js";
 import { MONITOR_WORKER_SOURCE, type MonitorWorkerData } from "./rtnetlink-monitor-worker.js";
 import {
   RTM_DELLINK,
@@ -29,6 +29,7 @@ import {
   RTM_NEWLINK,
   RTM_NEWROUTE,
   RTNLGRP_IPV4_MROUTE,
+  RTNLGRP_IPV6_MROUTE,
   RTNLGRP_LINK,
 } from "./rtnetlink-constants.js";
 
@@ -42,11 +43,11 @@ export type RtnetlinkEvent =
   /** RTM_DELLINK: the link is gone (deleted, or moved to another namespace). */
   | { kind: "link-del"; link: LinkInfo }
   /**
-   * RTM_NEWROUTE / RTM_DELROUTE of an IPv4 MFC entry: `table`, `source`, `group`, `iifIndex`,
-   * `oifs` (ifindex → TTL threshold), plus `unresolved`, `static` and the counters at the
-   * time of the change (for a delete: the final counters).
+   * RTM_NEWROUTE / RTM_DELROUTE of an IPv4 or IPv6 MFC entry: `family`, `table`, `source`,
+   * `group`, `iifIndex`, `oifs` (ifindex → TTL threshold), plus `unresolved`, `static` and the
+   * counters at the time of the change (for a delete: the final counters).
    */
-  | ({ kind: "mroute-new" | "mroute-del" } & NetlinkMfcEntry)
+  | ({ kind: "mroute-new" | "mroute-del"; family: "ipv4" | "ipv6" } & NetlinkMfcEntry)
   /**
    * The kernel dropped notifications (receive queue full): resync from listLinks / dumps. The
    * kernel reports ENOBUFS before the messages still queued, so events from before the loss
@@ -93,7 +94,7 @@ type WorkerMessage =
   | { type: "overrun" }
   | { type: "fatal"; syscall: string; errno: number };
 
-const GROUPS = (1 << (RTNLGRP_LINK - 1)) | (1 << (RTNLGRP_IPV4_MROUTE - 1));
+const GROUPS = (1 << (RTNLGRP_LINK - 1)) | (1 << (RTNLGRP_IPV4_MROUTE - 1)) | (1 << (RTNLGRP_IPV6_MROUTE - 1));
 export class RtnetlinkMonitor {
   readonly #opts: RtnetlinkMonitorOptions;
   #worker!: PollWorker<WorkerMessage>;
@@ -217,8 +218,13 @@ export class RtnetlinkMonitor {
         }
         case RTM_NEWROUTE:
         case RTM_DELROUTE: {
+          const kind = type === RTM_NEWROUTE ? "mroute-new" : "mroute-del";
           const entry = decodeMfcMessage(buf, start, end);
-          if (entry) this.#emit({ kind: type === RTM_NEWROUTE ? "mroute-new" : "mroute-del", ...entry });
+          if (entry) this.#emit({ kind, family: "ipv4", ...entry });
+          else {
+            const entry6 = decodeMfc6Message(buf, start, end);
+            if (entry6) this.#emit({ kind, family: "ipv6", ...entry6 });
+          }
           break;
         }
         // NLMSG_NOOP, NLMSG_ERROR, NLMSG_DONE: nothing to report on a notification socket.

@@ -5,7 +5,7 @@
 
 import type { LinkState, RouteEngine } from "../engine/route-engine.js";
 import type { RouteKey } from "../engine/route-key.js";
-import { RT_TABLE_DEFAULT } from "../kernel/mroute-constants.js";
+import { RT6_TABLE_DFLT, RT_TABLE_DEFAULT } from "../kernel/mroute-constants.js";
 import type { Logger } from "./logger.js";
 
 
@@ -16,6 +16,7 @@ export type KernelEvent =
       kind: "mroute-new" | "mroute-del";
       /** An unresolved (upcall-only) entry: not ours to judge. */
       unresolved?: boolean;
+      family: "ipv4" | "ipv6";
       table: number;
       source: string;
       group: string;
@@ -137,6 +138,7 @@ export class KernelSync {
   }
 }
 
-function toKey(e: { table: number; source: string; group: string }): RouteKey {
-  return { family: "ipv4", table: e.table === RT_TABLE_DEFAULT ? 0 : e.table, source: e.source, group: e.group };
+function toKey(e: { family: "ipv4" | "ipv6"; table: number; source: string; group: string }): RouteKey {
+  const defaultTable = e.family === "ipv4" ? RT_TABLE_DEFAULT : RT6_TABLE_DFLT;
+  return { family: e.family, table: e.table === defaultTable ? 0 : e.table, source: e.source, group: e.group };
 }

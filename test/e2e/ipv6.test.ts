@@ -17,6 +17,8 @@ import { execIn } from "../helpers/netns.js";
 import { sendMulticast, startReceiver, startStream } from "../helpers/traffic.js";
 import { addIpv6, sendMulticast6, startReceiver6, type Lab6Addrs, type Receiver6 } from "../helpers/traffic6.js";
 import { rejection, range } from "../helpers/rejection.js";
+import { foreignDelMfc6 } from "../helpers/foreign-mroute.js";
+import { waitFor } from "../helpers/traffic.js";
 
 if (process.getuid?.() !== 0) throw new Error("test/e2e needs root (network namespaces, MRT_INIT)");
 
@@ -205,6 +207,28 @@ describe("IPv6 routes (real kernel, real IPv6 multicast)", () => {
     for (const [name, before] of outBefore) {
       if (name !== "in0") expect(outAfter.get(name)! - before, `${name} out packets`).toBe(5n);
     }
+  });
+
+  it("a foreign MRT6_DEL_MFC of mfcd's IPv6 entry is seen as an rtnetlink event (RTNLGRP_IPV6_MROUTE), repaired, and traffic flows again", async () => {
+    const G = g6(4);
+    await mfcd.client.addRoute({ route: route6(G) });
+    const r1 = await receiver6(1, G);
+    await send6(G, 5);
+    await r1.waitForCount(5);
+    const logFrom = mfcd.stderr().length;
+    foreignDelMfc6(lab.router, lab6.source, G);
+    // The event path names the flow it repaired; the periodic full check would not.
+    await waitFor(() => mfcd.stderr().slice(logFrom).includes("kernel entry removed behind mfcd's back: repaired"), {
+      message: () => mfcd.stderr().slice(logFrom),
+    });
+    const line = mfcd.stderr().slice(logFrom).split("\n").find((l) => l.includes("behind mfcd's back: repaired"));
+    expect(JSON.parse(line ?? "{}")).toMatchObject({ source: lab6.source, group: G });
+    expect((await procCache6()).map((e) => e.group)).toContain(G);
+    const listed = (await mfcd.client.listRoutes({})).routes.find((r) => r.route?.group === G);
+    expect(listed?.state).toBe(RouteState.ROUTE_STATE_INSTALLED);
+    expect(listed?.driftRepairs).toBeGreaterThanOrEqual(1);
+    await send6(G, 5, { firstSeq: 100 });
+    expect(await r1.waitForCount(10)).toBe(10);
   });
 
   it("validation: link-/interface-local groups, mixed families, IPv6 TTL thresholds and table 254 → INVALID_ARGUMENT; nothing reaches the kernel", async () => {

@@ -7,9 +7,22 @@
 
 import { inNetns } from "../../src/kernel/in-netns.js";
 import { KernelError } from "../../src/kernel/kernel-error.js";
-import { AF_INET, IPPROTO_IGMP, IPPROTO_IP, SOCK_CLOEXEC, SOCK_RAW, close, socket, trySetsockopt } from "../../src/kernel/libc.js";
-import { MRT_ADD_MFC, MRT_DEL_MFC } from "../../src/kernel/mroute-constants.js";
+import {
+  AF_INET,
+  AF_INET6,
+  IPPROTO_ICMPV6,
+  IPPROTO_IGMP,
+  IPPROTO_IP,
+  IPPROTO_IPV6,
+  SOCK_CLOEXEC,
+  SOCK_RAW,
+  close,
+  socket,
+  trySetsockopt,
+} from "../../src/kernel/libc.js";
+import { MRT6_DEL_MFC, MRT_ADD_MFC, MRT_DEL_MFC } from "../../src/kernel/mroute-constants.js";
 import { encodeMfcctl } from "../../src/kernel/mroute-structs.js";
+import { encodeMf6cctl } from "../../src/kernel/mroute6-structs.js";
 
 function withForeignSocket<T>(ns: string, fn: (fd: number) => T): T {
   const fd = inNetns(`/run/netns/${ns}`, () => socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_IGMP));
@@ -38,4 +51,15 @@ export function foreignAddMfc(ns: string, source: string, group: string, parent:
     const errno = trySetsockopt(fd, IPPROTO_IP, MRT_ADD_MFC, req);
     if (errno !== 0) throw new KernelError("foreign setsockopt(MRT_ADD_MFC)", errno, `(${source}, ${group})`);
   });
+}
+
+/** MRT6_DEL_MFC of (source, group) from a raw ICMPv6 socket in `ns` that is not the MRT6_INIT owner. */
+export function foreignDelMfc6(ns: string, source: string, group: string): void {
+  const fd = inNetns(`/run/netns/${ns}`, () => socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMPV6));
+  try {
+    const errno = trySetsockopt(fd, IPPROTO_IPV6, MRT6_DEL_MFC, encodeMf6cctl({ origin: source, group, parent: 0 }));
+    if (errno !== 0) throw new KernelError("foreign setsockopt(MRT6_DEL_MFC)", errno, `(${source}, ${group})`);
+  } finally {
+    close(fd);
+  }
 }

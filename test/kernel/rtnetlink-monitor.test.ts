@@ -13,6 +13,7 @@ import { AF_INET, IPPROTO_IGMP, IPPROTO_IP, SOCK_CLOEXEC, SOCK_RAW, close, socke
 import { listLinks } from "../../src/kernel/list-links.js";
 import { MRT_ADD_MFC, MRT_DEL_MFC } from "../../src/kernel/mroute-constants.js";
 import { MrouteSocket } from "../../src/kernel/mroute-socket.js";
+import { Mroute6Socket } from "../../src/kernel/mroute6-socket.js";
 import { encodeMfcctl } from "../../src/kernel/mroute-structs.js";
 import type { LinkInfo } from "../../src/kernel/netlink-link-codec.js";
 import { type RtnetlinkEvent, RtnetlinkMonitor } from "../../src/kernel/rtnetlink-monitor.js";
@@ -286,6 +287,33 @@ describe("mroute events", () => {
       .slice(mark)
       .filter((e) => e.kind === "mroute-new" && !(e as MrouteEvent).static);
     expect(ownAdds).toEqual([]);
+  });
+
+  it("IPv6 (RTNLGRP_IPV6_MROUTE): add and delete are reported with family ipv6 and table 254; with dropOwnMfcUpdates own adds are not", async () => {
+    const { name: ns, file } = await netns();
+    await veth(ns, "a0", "b0");
+    await veth(ns, "a1", "b1");
+    const [a0, a1] = [await linkIndex(ns, "a0"), await linkIndex(ns, "a1")];
+    const all = await watch(file);
+    const filtered = await watch(file, undefined, true);
+    const s = Mroute6Socket.open({ netns: file });
+    cleanups.push(() => s.close());
+    s.addVif(0, a0);
+    s.addVif(1, a1);
+    const mark = all.events.length;
+    const markFiltered = filtered.events.length;
+    s.addMfc("2001:db8::2", "ff3e::1:1", 0, new Map([[1, 1]]));
+    const added = await next(all, mark, mrouteEvent("mroute-new", "2001:db8::2", "ff3e::1:1"));
+    expect(added).toMatchObject({ family: "ipv6", table: 254, iifIndex: a0, unresolved: false });
+    expect(added.oifs).toEqual(new Map([[a1, 1]]));
+    s.delMfc("2001:db8::2", "ff3e::1:1");
+    const deleted = await next(all, mark, mrouteEvent("mroute-del", "2001:db8::2", "ff3e::1:1"));
+    expect(deleted.family).toBe("ipv6");
+    // The filtered monitor saw the delete (never dropped) but not our own add before it.
+    await next(filtered, markFiltered, mrouteEvent("mroute-del", "2001:db8::2", "ff3e::1:1"));
+    expect(filtered.events.slice(markFiltered).filter((e) => e.kind === "mroute-new")).toEqual([]);
+    // IPv4 events still say ipv4.
+    expect(all.events.slice(mark).every((e) => e.kind !== "mroute-new" || e.family === "ipv6")).toBe(true);
   });
 
   it("closing the MRT_INIT socket deletes its entries: one mroute-del each, VIFs already gone", async () => {
