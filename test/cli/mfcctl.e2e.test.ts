@@ -287,6 +287,21 @@ describe("mfcctl against a real mfcd", () => {
     expect(none.stdout).toContain("NO_ROUTE");
   });
 
+  it("trace prints one timestamped nft line per event of a forwarded flow, and --json the events", async () => {
+    const G = "239.5.7.1";
+    expect((await mfcctl("add", lab.addrs.source, G, "from", "in0", "to", "out1")).code).toBe(0);
+    stops.add(await startStream(lab.source, { group: G, port: PORT, ttl: 8, ifaceAddr: lab.addrs.source, intervalMs: 10, size: 64, durationMs: 30_000 }));
+    const r = await mfcctl("trace", lab.addrs.source, G, "--duration", "2000");
+    expect(r.code, show(r)).toBe(0);
+    const lines = r.stdout.trim().split("\n");
+    for (const l of lines) expect(l).toMatch(/^\d\d:\d\d:\d\d\.\d{3} trace id [0-9a-f]+ /);
+    expect(lines.some((l) => l.includes("forward") && l.includes('iif "in0" oif "out1"')), r.stdout).toBe(true);
+    const j = await mfcctl("trace", lab.addrs.source, G, "--duration", "1000", "--json");
+    expect(j.code, show(j)).toBe(0);
+    const events = j.stdout.trim().split("\n").map((l) => JSON.parse(l) as { hook: string; trace_id: string });
+    expect(new Set(events.map((e) => e.hook))).toContain("forward");
+  });
+
   it("a usage error exits 2 naming the argument, without contacting mfcd", async () => {
     const r = await exec([process.execPath, MFCCTL, "--addr", "unix:/nonexistent/mfcd.sock", "add", lab.addrs.source, "239.5.6.1", "form", "in0"]);
     expect(r.code, show(r)).toBe(2);
