@@ -11,6 +11,7 @@ import { errorMapperMiddleware } from "./error-mapper.js";
 import { formatListenAddress, grpcTarget, type ListenAddress } from "./listen-address.js";
 import type { Logger } from "./logger.js";
 import { createMfcService, type Diagnostics } from "./mfc-service.js";
+import { MfcWireServiceDefinition } from "./mfc-service-definition.js";
 import { addReflection } from "./reflection.js";
 import { createTerminator } from "./terminator.js";
 import { prepareUnixSocket } from "./unix-socket.js";
@@ -65,7 +66,7 @@ export class MfcdServer {
           .use(errorDetailsServerMiddleware)
           .use(terminator.middleware)
           .use(errorMapperMiddleware);
-        server.add(MfcServiceDefinition, service);
+        server.add(MfcWireServiceDefinition, service);
         server.add(HealthDefinition, HealthServiceImpl(health));
         addReflection(server);
         const port = await server.listen(grpcTarget(addr));

@@ -1,10 +1,11 @@
 // WatchStats: a snapshot at once, then one every interval, with rates from counter deltas.
 
 import { delay } from "abort-controller-x";
-import type { RouteEngine } from "../engine/route-engine.js";
-import { routeKeyString } from "../engine/route-key.js";
-import type { RouteStats, WatchStatsRequest, WatchStatsResponse } from "../gen/mfc.js";
-import { toCounters, toTimestamp, toVifStatus } from "./proto-views.js";
+import type { RouteEngine, RouteStatsView } from "../engine/route-engine.js";
+import type { WatchStatsRequest } from "../gen/mfc.js";
+import { toTimestamp } from "./proto-views.js";
+import { routeWireId } from "./route-wire.js";
+import { WatchStatsReply } from "./watch-stats-reply.js";
 import { validateFilterAddress } from "./validate-route.js";
 import { DomainError, type FieldViolation } from "../engine/domain-error.js";
 
@@ -16,10 +17,12 @@ export const MIN_INTERVAL_MS = 100;
  */
 export const ROUTES_PER_MESSAGE = 10_000;
 
+/** A route's counters at the last update, updated in place (no garbage per route and tick). */
 interface Previous {
-  packets: bigint;
-  bytes: bigint;
-  at: number;
+  packets: number;
+  bytes: number;
+  /** The update that last saw the route: a rate needs the route in the one before. */
+  tick: number;
 }
 
 export function watchInterval(requested: number): number {
@@ -30,48 +33,60 @@ export async function* watchStats(
   engine: RouteEngine,
   request: WatchStatsRequest,
   signal: AbortSignal,
-): AsyncGenerator<WatchStatsResponse> {
+): AsyncGenerator<WatchStatsReply> {
   const violations: FieldViolation[] = [];
   const source = request.source && validateFilterAddress(request.source, "source", violations);
   const group = request.group && validateFilterAddress(request.group, "group", violations);
   if (violations.length > 0) throw DomainError.invalid(violations);
 
   const interval = watchInterval(request.intervalMs);
-  let previous = new Map<string, Previous>();
-  for (;;) {
+  const previous = new Map<string, Previous>();
+  let previousAt = 0;
+  for (let tick = 1; ; tick++) {
     const at = performance.now();
     const time = toTimestamp(Date.now());
     const stats = engine.stats({ source, group });
-    const next = new Map<string, Previous>();
-    const routes: RouteStats[] = stats.routes.map(({ spec, counters }) => {
-      const id = routeKeyString(spec);
-      const c = toCounters(counters);
+    const { routes } = stats;
+    const packetsPerSecond = new Float64Array(routes.length);
+    const bytesPerSecond = new Float64Array(routes.length);
+    const seconds = (at - previousAt) / 1000;
+    for (let i = 0; i < routes.length; i++) {
+      const { spec, counters } = routes[i] as RouteStatsView;
+      // Counters stay below 2^53 in practice: Number arithmetic, no BigInt per route.
+      const packets = counters ? Number(counters.packets) : 0;
+      const bytes = counters ? Number(counters.bytes) : 0;
+      const id = routeWireId(spec);
       const before = previous.get(id);
-      next.set(id, { packets: c.packets, bytes: c.bytes, at });
-      const seconds = before ? (at - before.at) / 1000 : 0;
-      const rate = (now: bigint, then: bigint | undefined) =>
-        seconds > 0 && then !== undefined && now >= then ? Number(now - then) / seconds : 0;
-      return {
-        source: spec.source,
-        group: spec.group,
-        iif: spec.iif,
-        table: spec.table,
-        counters: c,
-        packetsPerSecond: rate(c.packets, before?.packets),
-        bytesPerSecond: rate(c.bytes, before?.bytes),
-      };
-    });
-    previous = next;
+      if (before === undefined) {
+        previous.set(id, { packets, bytes, tick });
+        continue;
+      }
+      if (before.tick === tick - 1 && seconds > 0) {
+        if (packets >= before.packets) packetsPerSecond[i] = (packets - before.packets) / seconds;
+        if (bytes >= before.bytes) bytesPerSecond[i] = (bytes - before.bytes) / seconds;
+      }
+      before.packets = packets;
+      before.bytes = bytes;
+      before.tick = tick;
+    }
+    if (previous.size > routes.length) {
+      for (const [id, p] of previous) if (p.tick !== tick) previous.delete(id);
+    }
+    previousAt = at;
 
     const parts = Math.max(1, Math.ceil(routes.length / ROUTES_PER_MESSAGE));
     for (let part = 0; part < parts; part++) {
-      yield {
+      yield new WatchStatsReply({
         time,
-        routes: routes.slice(part * ROUTES_PER_MESSAGE, (part + 1) * ROUTES_PER_MESSAGE),
-        vifs: part === 0 ? stats.vifs.map(toVifStatus) : [],
+        routes,
+        packetsPerSecond,
+        bytesPerSecond,
+        from: part * ROUTES_PER_MESSAGE,
+        to: Math.min(routes.length, (part + 1) * ROUTES_PER_MESSAGE),
+        vifs: part === 0 ? stats.vifs : [],
         part,
         parts,
-      };
+      });
     }
     await delay(signal, interval);
   }
