@@ -16,11 +16,11 @@
 //   RTA_MFC_STATS          struct rta_mfc_stats { u64 packets, bytes, wrong_if }
 // Interfaces are reported by ifindex, never by VIF number: callers map them to their VIFs.
 
-import os from "node:os";
 import { bufferToIpv4 } from "./mroute-structs.js";
 import { bufferToIpv6 } from "./ipv6-address.js";
 import { RTNL_FAMILY_IP6MR } from "./mroute-constants.js";
-import { NLA_TYPE_MASK, align4, readI32, readU16, readU32, readU64 } from "./netlink-messages.js";
+import { NLA_TYPE_MASK, align4, readI32, readU16, readU32 } from "./netlink-messages.js";
+import { readCounter } from "./read-counter.js";
 import {
   RTA_DST,
   RTA_IIF,
@@ -63,7 +63,6 @@ const RTM_PROTOCOL = 5;
 const RTM_FLAGS = 8;
 /** sizeof(struct rtnexthop): u16 len, u8 flags, u8 hops, int ifindex. */
 const RTNEXTHOP_SIZE = 8;
-const LE = os.endianness() === "LE";
 
 /**
  * Decodes the payload buf[start, end) of an RTM_NEWROUTE / RTM_DELROUTE message; undefined if
@@ -121,9 +120,9 @@ export function decodeMfcMessage(
         break;
       case RTA_MFC_STATS:
         if (alen >= 28) {
-          packets = counterAt(buf, p);
-          bytes = counterAt(buf, p + 8);
-          wrongIf = counterAt(buf, p + 16);
+          packets = readCounter(buf, p);
+          bytes = readCounter(buf, p + 8);
+          wrongIf = readCounter(buf, p + 16);
         }
         break;
     }
@@ -149,12 +148,4 @@ export type NetlinkMfc6Entry = NetlinkMfcEntry;
 /** decodeMfcMessage for RTNL_FAMILY_IP6MR messages. */
 export function decodeMfc6Message(buf: Buffer, start: number, end: number): NetlinkMfc6Entry | undefined {
   return decodeMfcMessage(buf, start, end, RTNL_FAMILY_IP6MR);
-}
-
-/** A u64 counter; values below 2^32 (nearly all) without the slow 64-bit BigInt read. */
-function counterAt(buf: Buffer, off: number): bigint {
-  const lo = LE ? readU32(buf, off) : readU32(buf, off + 4);
-  const hi = LE ? readU32(buf, off + 4) : readU32(buf, off);
-  if (hi !== 0) return readU64(buf, off);
-  return lo === 0 ? 0n : BigInt(lo);
 }
