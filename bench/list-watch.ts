@@ -80,6 +80,7 @@ async function main(): Promise<void> {
           listP99Ms: list.latencyMs.p99,
           listServerCpuMsPerCall: list.serverCpuMsPerCall,
           listResponseBytes: list.responseBytes,
+          listClientDecodeP50Ms: list.clientDecodeMs.p50,
           watchCpuPercentMedian: median(watched),
           idleCpuPercentMedian: median(idle),
           watchCpuPercent: watched,

@@ -45,6 +45,10 @@ export const DEFAULT_OWNER = "api";
 export const DEFAULT_MAX_ROUTES = 100_000;
 
 export interface RouteView {
+  /**
+   * The route's own spec. The engine never mutates a spec once stored: a change replaces the
+   * object (the server caches each route's encoding by this identity).
+   */
   spec: RouteSpec;
   owner: string;
   state: RouteState;
@@ -905,23 +909,56 @@ export class RouteEngine {
    */
   list(): { routes: RouteView[]; vifs: VifView[]; foreign: ForeignView[] } {
     const routes: RouteView[] = [];
-    for (const route of this.routes.values()) routes.push(this.view(route, this.tableOf(route)));
-    routes.push(...this.learnedViews());
-    const foreign = [...this.tables.values()].flatMap((t) => t.foreign);
-    return { routes, vifs: this.vifViews(), foreign };
+    this.forEachView((view) => routes.push(view));
+    return { routes, vifs: this.vifViews(), foreign: this.foreignViews() };
+  }
+
+  /**
+   * list()'s routes one at a time, in the same order (routes, then learned entries and stop
+   * filters): ListRoutes writes each as it comes instead of holding 10k views at once.
+   */
+  forEachView(visit: (view: RouteView) => void): void {
+    const tableOf = this.tableLookup();
+    for (const route of this.routes.values()) visit(this.view(route, tableOf(route.spec)));
+    if (this.learned.size > 0) for (const view of this.learnedViews()) visit(view);
+  }
+
+  /** Kernel entries in our tables that no route explains (from the last drift check). */
+  foreignViews(): ForeignView[] {
+    return [...this.tables.values()].flatMap((t) => t.foreign);
   }
 
   /** Counters only (cheap per-entry ioctls), for periodic statistics. */
   stats(filter: StatsFilter = {}): { routes: RouteStatsView[]; vifs: VifView[] } {
     const routes: RouteStatsView[] = [];
+    this.forEachStats(filter, (spec, counters) => routes.push({ spec, counters }));
+    return { routes, vifs: this.vifViews() };
+  }
+
+  /** stats()'s routes one at a time (WatchStats writes each as it comes). */
+  forEachStats(filter: StatsFilter, visit: (spec: RouteSpec, counters: SgCounters | undefined) => void): void {
+    const tableOf = this.tableLookup();
     for (const route of this.routes.values()) {
       const { spec } = route;
       if (filter.source && filter.source !== spec.source) continue;
       if (filter.group && filter.group !== spec.group) continue;
-      const counters = route.kernel ? this.tableOf(route).port.sgCounters(kernelSource(spec), spec.group) : undefined;
-      routes.push({ spec, counters });
+      visit(spec, route.kernel ? tableOf(spec).port.sgCounters(kernelSource(spec), spec.group) : undefined);
     }
-    return { routes, vifs: this.vifViews() };
+  }
+
+  /** table() for a pass over many routes: nearly all share one table, so skip the key string. */
+  private tableLookup(): (key: RouteKey) => TableState {
+    let family: AddressFamily | undefined;
+    let id = -1;
+    let last: TableState | undefined;
+    return (key) => {
+      if (last === undefined || key.family !== family || key.table !== id) {
+        family = key.family;
+        id = key.table;
+        last = this.table(family, id);
+      }
+      return last;
+    };
   }
 
   vifViews(): VifView[] {

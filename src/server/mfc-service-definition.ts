@@ -20,7 +20,7 @@ function acceptingWireReplies<T>(type: MessageFns<T>) {
       object instanceof WireReply ? object : type.fromPartial(object),
     encode: (message: T | WireReply): { finish(): Uint8Array } => {
       if (!(message instanceof WireReply)) return type.encode(message);
-      const bytes = message.encode();
+      const { bytes } = message;
       return { finish: () => bytes };
     },
   };

@@ -4,7 +4,7 @@
 import type { CallContext } from "nice-grpc-common";
 import { DomainError } from "../engine/domain-error.js";
 import type { RouteEngine, RouteSpec } from "../engine/route-engine.js";
-import { ListRoutesReply } from "./list-routes-reply.js";
+import { listRoutesReply } from "./list-routes-reply.js";
 import type { MfcWireServiceImplementation } from "./mfc-service-definition.js";
 import { toRoute, toRouteStatus } from "./proto-views.js";
 import type { RouteStore } from "../state/route-store.js";
@@ -93,8 +93,7 @@ export function createMfcService(
       return {};
     },
     async listRoutes() {
-      const { routes, vifs, foreign } = engine.list();
-      return new ListRoutesReply(routes, vifs, foreign);
+      return listRoutesReply(engine);
     },
     watchStats(request, context: CallContext) {
       return watchStats(engine, request, context.signal);

@@ -96,6 +96,16 @@ export class ProtoWriter {
     return this;
   }
 
+  /**
+   * Bytes kept as a latin1 string (one char per byte: a compact cache format), copied as
+   * they are: the first `length` of them.
+   */
+  rawLatin1(bytes: string, length = bytes.length): this {
+    this.#room(length);
+    this.#pos += this.#buf.write(bytes, this.#pos, length, "latin1");
+    return this;
+  }
+
   /** Starts a nested message field: write its fields, then join() with what this returned. */
   fork(tag: number): number {
     this.uint32(tag);

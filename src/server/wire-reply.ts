@@ -1,9 +1,8 @@
-// A response message that encodes itself: handlers of the large responses (ListRoutes,
-// WatchStats) return one instead of a ts-proto object, and the service definition
-// (mfc-service-definition.ts) serializes it by calling encode(). Encoding runs after the
-// handler returned, so a reply holds only plain data (no kernel reads left to do).
+// A response message already encoded: the handlers of the large responses (ListRoutes,
+// WatchStats) write their protobuf bytes in one pass over the engine's routes and return one
+// of these, and the service definition (mfc-service-definition.ts) sends the bytes as they
+// are. Encoding inside the handler keeps kernel errors on the normal error path.
 
-export abstract class WireReply {
-  /** The message's protobuf bytes: exactly what ts-proto would write for the same content. */
-  abstract encode(): Uint8Array;
+export class WireReply {
+  constructor(readonly bytes: Uint8Array) {}
 }

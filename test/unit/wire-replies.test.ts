@@ -3,12 +3,14 @@
 // kind of field content: defaults, long and non-ASCII strings, counters beyond 2^53, nested
 // messages longer than 127 bytes, IPv6, tables, templates.
 import { describe, expect, it } from "vitest";
-import type { ForeignView, RouteSpec, RouteStatsView, RouteView, VifView } from "../../src/engine/route-engine.js";
+import type { SgCounters } from "../../src/engine/kernel-port.js";
+import type { ForeignView, RouteSpec, RouteView, VifView } from "../../src/engine/route-engine.js";
 import { ListRoutesResponse, WatchStatsResponse } from "../../src/gen/mfc.js";
-import { ListRoutesReply } from "../../src/server/list-routes-reply.js";
+import { CounterRates } from "../../src/server/counter-rates.js";
+import { listRoutesReply } from "../../src/server/list-routes-reply.js";
 import { ProtoWriter } from "../../src/server/proto-writer.js";
 import { toCounters, toForeignEntry, toRouteStatus, toTimestamp, toVifStatus } from "../../src/server/proto-views.js";
-import { WatchStatsReply } from "../../src/server/watch-stats-reply.js";
+import { watchStatsReplies } from "../../src/server/watch-stats-reply.js";
 
 const specs: RouteSpec[] = [
   { family: "ipv4", table: 0, source: "10.0.0.1", group: "239.1.1.1", iif: "eth0", oifs: ["eth1", "eth2"] },
@@ -59,7 +61,15 @@ const foreign: ForeignView[] = [
   { family: "ipv4", table: 0, source: "10.1.1.1", group: "239.2.2.2", iif: "vif 3", oifs: ["eth1"], counters: { packets: 3n, bytes: 4n, wrongIf: 5n } },
 ];
 
-describe("ListRoutesReply", () => {
+function listOf(routes: RouteView[], vifList: VifView[] = [], foreignList: ForeignView[] = []): Uint8Array {
+  return listRoutesReply({
+    forEachView: (visit) => routes.forEach((v) => visit(v)),
+    vifViews: () => vifList,
+    foreignViews: () => foreignList,
+  }).bytes;
+}
+
+describe("listRoutesReply", () => {
   it("writes the bytes ts-proto writes for the converted response", () => {
     const v = views();
     const expected = ListRoutesResponse.encode({
@@ -67,63 +77,89 @@ describe("ListRoutesReply", () => {
       vifs: vifs.map(toVifStatus),
       foreignEntries: foreign.map(toForeignEntry),
     }).finish();
-    expect(Buffer.from(new ListRoutesReply(v, vifs, foreign).encode())).toEqual(Buffer.from(expected));
+    expect(Buffer.from(listOf(v, vifs, foreign))).toEqual(Buffer.from(expected));
   });
 
   it("an empty list is an empty message", () => {
-    expect(new ListRoutesReply([], [], []).encode().length).toBe(0);
+    expect(listOf([]).length).toBe(0);
   });
 
   it("a spec's encoding follows the spec object (a replaced route is re-encoded)", () => {
     const [first] = views();
     if (!first) throw new Error("no view");
-    const before = new ListRoutesReply([first], [], []).encode();
+    const before = listOf([first]);
     const replaced = { ...first, spec: { ...first.spec, oifs: ["eth7"] } };
-    const after = ListRoutesResponse.decode(new ListRoutesReply([replaced], [], []).encode());
-    expect(after.routes[0]?.route?.oifs).toEqual(["eth7"]);
+    expect(ListRoutesResponse.decode(listOf([replaced])).routes[0]?.route?.oifs).toEqual(["eth7"]);
     expect(ListRoutesResponse.decode(before).routes[0]?.route?.oifs).toEqual(["eth1", "eth2"]);
   });
 });
 
-describe("WatchStatsReply", () => {
-  it("writes the bytes ts-proto writes for the converted response, per part", () => {
-    const routes: RouteStatsView[] = specs.flatMap((spec) => counters.map((c) => ({ spec, counters: c })));
-    const pps = Float64Array.from(routes, (_, i) => (i % 3 === 0 ? 0 : i * 1.5));
-    const bps = Float64Array.from(routes, (_, i) => (i % 4 === 0 ? 0 : i * 1e9 + 0.25));
+describe("watchStatsReplies", () => {
+  // Distinct route keys (rates are kept per route).
+  const routes = specs.flatMap((spec) => counters.map((c, j) => ({ spec: { ...spec, group: `${spec.group}-${j}` }, counters: c })));
+  const engineWith = (list: { spec: RouteSpec; counters: SgCounters | undefined }[]) => ({
+    forEachStats: (_filter: unknown, visit: (spec: RouteSpec, c: SgCounters | undefined) => void) =>
+      list.forEach((r) => visit(r.spec, r.counters)),
+    vifViews: () => vifs,
+  });
+  const expectedParts = (
+    list: { spec: RouteSpec; counters: SgCounters | undefined }[],
+    rate: (i: number) => [number, number],
+    perMessage: number,
+    time = toTimestamp(1_764_000_000_123),
+  ) => {
+    const parts = Math.max(1, Math.ceil(list.length / perMessage));
+    return Array.from({ length: parts }, (_, part) =>
+      Buffer.from(
+        WatchStatsResponse.encode({
+          time,
+          routes: list.slice(part * perMessage, (part + 1) * perMessage).map(({ spec, counters: c }, k) => ({
+            source: spec.source,
+            group: spec.group,
+            iif: spec.iif,
+            table: spec.table,
+            counters: toCounters(c),
+            packetsPerSecond: rate(part * perMessage + k)[0],
+            bytesPerSecond: rate(part * perMessage + k)[1],
+          })),
+          vifs: part === 0 ? vifs.map(toVifStatus) : [],
+          part,
+          parts,
+        }).finish(),
+      ),
+    );
+  };
+
+  it("writes the bytes ts-proto writes, split into parts, with rates from the previous update", () => {
+    const rates = new CounterRates();
     const time = toTimestamp(1_764_000_000_123);
-    const split = 7;
-    for (const [part, from, to] of [
-      [0, 0, split],
-      [1, split, routes.length],
-    ] as const) {
-      const reply = new WatchStatsReply({
-        time,
-        routes,
-        packetsPerSecond: pps,
-        bytesPerSecond: bps,
-        from,
-        to,
-        vifs: part === 0 ? vifs : [],
-        part,
-        parts: 2,
-      });
-      const expected = WatchStatsResponse.encode({
-        time,
-        routes: routes.slice(from, to).map(({ spec, counters: c }, k) => ({
-          source: spec.source,
-          group: spec.group,
-          iif: spec.iif,
-          table: spec.table,
-          counters: toCounters(c),
-          packetsPerSecond: pps[from + k] ?? 0,
-          bytesPerSecond: bps[from + k] ?? 0,
-        })),
-        vifs: part === 0 ? vifs.map(toVifStatus) : [],
-        part,
-        parts: 2,
-      }).finish();
-      expect(Buffer.from(reply.encode())).toEqual(Buffer.from(expected));
-    }
+    rates.begin(1000);
+    const first = watchStatsReplies(engineWith(routes), {}, rates, time, 7).map((r) => Buffer.from(r.bytes));
+    expect(first).toEqual(expectedParts(routes, () => [0, 0], 7));
+    // Two seconds later every counter grew by (i+1) packets and 1000(i+1) bytes, except route
+    // 2's, which went down (entry re-created): rate 0.
+    const later = routes.map((r, i) => {
+      const c = r.counters ?? { packets: 0n, bytes: 0n, wrongIf: 0n };
+      const grow = i === 2 ? -1n : BigInt(i + 1);
+      return { spec: r.spec, counters: { packets: c.packets + grow, bytes: c.bytes + grow * 1000n, wrongIf: c.wrongIf } };
+    });
+    rates.begin(3000);
+    const second = watchStatsReplies(engineWith(later), {}, rates, time, 7).map((r) => Buffer.from(r.bytes));
+    // Counters above 2^53 lose precision as doubles, as Number(delta) did before.
+    const rate = (i: number): [number, number] => {
+      if (i === 2) return [0, 0];
+      const before = routes[i]?.counters ?? { packets: 0n, bytes: 0n };
+      const after = later[i]?.counters ?? { packets: 0n, bytes: 0n };
+      return [(Number(after.packets) - Number(before.packets)) / 2, (Number(after.bytes) - Number(before.bytes)) / 2];
+    };
+    expect(second).toEqual(expectedParts(later, rate, 7));
+  });
+
+  it("an update without routes is one message with the VIFs", () => {
+    const rates = new CounterRates();
+    rates.begin(1);
+    const replies = watchStatsReplies(engineWith([]), {}, rates, toTimestamp(5), 10);
+    expect(replies.map((r) => Buffer.from(r.bytes))).toEqual(expectedParts([], () => [0, 0], 10, toTimestamp(5)));
   });
 });
 
