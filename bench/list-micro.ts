@@ -55,6 +55,11 @@ async function main(): Promise<void> {
       "kernel: SIOCGETSGCNT × routes": () => {
         for (let i = 0; i < routes; i++) socket.sgCounters(sourceAt(i), GROUP);
       },
+      "kernel: sgCountersAll (rtnetlink)": () => socket.sgCountersAll(),
+      "kernel: sgCountersAll + get × routes": () => {
+        const all = socket.sgCountersAll();
+        for (let i = 0; i < routes; i++) all.get(sourceAt(i), GROUP);
+      },
       "kernel: dumpMfc (rtnetlink)": () => socket.dumpMfc(),
       "engine.list()": () => engine.list(),
       "engine.list() + toRouteStatus": list,

@@ -17,7 +17,7 @@
 //   whichever interface gets the index next).
 
 import { DomainError } from "./domain-error.js";
-import type { KernelMfcEntry, KernelPort, SgCounters, VifCounters } from "./kernel-port.js";
+import type { KernelMfcEntry, KernelPort, SgCounters, SgCountersLookup, VifCounters } from "./kernel-port.js";
 import { routeKeyString, tableKeyString, type AddressFamily, type RouteKey } from "./route-key.js";
 import { MAX_VIFS, VifTable, type VifSlot } from "./vif-table.js";
 import { isTemplateKey, parsePattern, patternContains } from "./address-pattern.js";
@@ -919,7 +919,8 @@ export class RouteEngine {
    */
   forEachView(visit: (view: RouteView) => void): void {
     const tableOf = this.tableLookup();
-    for (const route of this.routes.values()) visit(this.view(route, tableOf(route.spec)));
+    const counters = bulkCountersReader();
+    for (const route of this.routes.values()) visit(this.view(route, tableOf(route.spec), counters));
     if (this.learned.size > 0) for (const view of this.learnedViews()) visit(view);
   }
 
@@ -938,11 +939,12 @@ export class RouteEngine {
   /** stats()'s routes one at a time (WatchStats writes each as it comes). */
   forEachStats(filter: StatsFilter, visit: (spec: RouteSpec, counters: SgCounters | undefined) => void): void {
     const tableOf = this.tableLookup();
+    const counters = bulkCountersReader();
     for (const route of this.routes.values()) {
       const { spec } = route;
       if (filter.source && filter.source !== spec.source) continue;
       if (filter.group && filter.group !== spec.group) continue;
-      visit(spec, route.kernel ? tableOf(spec).port.sgCounters(kernelSource(spec), spec.group) : undefined);
+      visit(spec, route.kernel ? counters(tableOf(spec), kernelSource(spec), spec.group) : undefined);
     }
   }
 
@@ -1282,7 +1284,7 @@ export class RouteEngine {
     }
   }
 
-  private view(route: Route, table: TableState): RouteView {
+  private view(route: Route, table: TableState, read: CountersReader = readCounters): RouteView {
     const { spec } = route;
     // ListRoutes builds 10k of these: no intermediate arrays or spreads on the common path.
     let down: string[] = NONE;
@@ -1312,7 +1314,7 @@ export class RouteEngine {
       state = "pending";
       reason = route.error || pendingReason(route);
     } else {
-      const found = table.port.sgCounters(route.kernel.source, spec.group);
+      const found = read(table, route.kernel.source, spec.group);
       if (!found) {
         state = "drifted";
         reason = "kernel entry missing";
@@ -1364,6 +1366,39 @@ export class RouteEngine {
     if (extra.length) problems.push(`kernel entry has extra oif ${extra.map(name).join(",")}`);
     return problems.join("; ");
   }
+}
+
+/** How a view reads one kernel entry's counters (undefined: the kernel has no such entry). */
+type CountersReader = (table: TableState, source: string, group: string) => SgCounters | undefined;
+
+const readCounters: CountersReader = (table, source, group) => table.port.sgCounters(source, group);
+
+/**
+ * Per-entry reads in a pass over many routes after which a table is read in bulk instead
+ * (KernelPort.sgCountersAll: one dump beats this many ioctls well before 10k entries, and a
+ * pass over a handful of routes, e.g. a filtered WatchStats, never pays for a dump).
+ */
+export const BULK_COUNTERS_AFTER = 256;
+
+/** A CountersReader for one pass: per-entry reads, then one bulk read per busy table. */
+function bulkCountersReader(): CountersReader {
+  const reads = new Map<TableState, number>();
+  const bulk = new Map<TableState, SgCountersLookup | undefined>();
+  return (table, source, group) => {
+    const all = bulk.get(table);
+    if (all !== undefined) return all.get(source, group);
+    if (!bulk.has(table)) {
+      const n = (reads.get(table) ?? 0) + 1;
+      reads.set(table, n);
+      if (n > BULK_COUNTERS_AFTER) {
+        // undefined (no bulk read for this table) is remembered too: per-entry reads from now on.
+        const taken = table.port.sgCountersAll?.();
+        bulk.set(table, taken);
+        if (taken !== undefined) return taken.get(source, group);
+      }
+    }
+    return table.port.sgCounters(source, group);
+  };
 }
 
 /** Does an installed template route allow (S,G) arriving on `vif`? */
