@@ -11,6 +11,9 @@ import os from "node:os";
 /** struct rta_mfc_stats (u64 packets, bytes, wrong_if) as host-order u32 words. */
 const WORDS = 6;
 const LE = os.endianness() === "LE";
+/** Word index of a u64's low and high half. */
+const LO = LE ? 0 : 1;
+const HI = LE ? 1 : 0;
 
 export class Ipv4SgCounters implements SgCountersLookup {
   #mask: number;
@@ -63,15 +66,13 @@ export class Ipv4SgCounters implements SgCountersLookup {
     const slot = this.#slot(s, g);
     if (this.#used[slot] === 0) return undefined;
     const at = slot * WORDS;
-    return { packets: this.#counter(at), bytes: this.#counter(at + 2), wrongIf: this.#counter(at + 4) };
-  }
-
-  /** The u64 at word `at` (low word first on little-endian hosts); shared 0n for zero. */
-  #counter(at: number): bigint {
-    const lo = this.#stats[LE ? at : at + 1] as number;
-    const hi = this.#stats[LE ? at + 1 : at] as number;
-    if (hi === 0) return lo === 0 ? 0n : BigInt(lo);
-    return (BigInt(hi) << 32n) | BigInt(lo);
+    const w = this.#stats;
+    // Idle entries (all zero) share one result shape with the busy ones; zero is the shared 0n.
+    return {
+      packets: u64(w[at + LO] as number, w[at + HI] as number),
+      bytes: u64(w[at + 2 + LO] as number, w[at + 2 + HI] as number),
+      wrongIf: u64(w[at + 4 + LO] as number, w[at + 4 + HI] as number),
+    };
   }
 
   /** The slot holding (source, group), or the free slot where it would go. */
@@ -104,6 +105,11 @@ export class Ipv4SgCounters implements SgCountersLookup {
       this.#stats.set(stats.subarray(i * WORDS, (i + 1) * WORDS), slot * WORDS);
     }
   }
+}
+
+function u64(lo: number, hi: number): bigint {
+  if (hi === 0) return lo === 0 ? 0n : BigInt(lo);
+  return (BigInt(hi) << 32n) | BigInt(lo);
 }
 
 function int32BE(buf: Buffer, off: number): number {
