@@ -4,6 +4,8 @@
 // ts-proto for the same fields: minimal varints, fields in the order the caller writes them.
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+/** Strings shorter than this (in UTF-16 units) are copied by a JS loop when ASCII. */
+const SHORT = 64;
 
 export class ProtoWriter {
   #buf: Buffer;
@@ -63,10 +65,27 @@ export class ProtoWriter {
   /** A length-delimited UTF-8 string (tag included). */
   string(tag: number, s: string): this {
     this.uint32(tag);
+    const units = s.length;
+    if (units < SHORT) {
+      // Short ASCII (names, addresses, owners): copied in JS, cheaper than a Buffer.write call.
+      this.#room(1 + units);
+      const buf = this.#buf;
+      const at = this.#pos + 1;
+      let i = 0;
+      while (i < units) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        buf[at + i++] = c;
+      }
+      if (i === units) {
+        buf[at - 1] = units;
+        this.#pos = at + units;
+        return this;
+      }
+    }
     // A UTF-16 unit is at most 3 UTF-8 bytes: under 43 units the length is one varint byte.
-    const max = s.length * 3;
-    if (max < 0x80) {
-      this.#room(1 + max);
+    if (units * 3 < 0x80) {
+      this.#room(1 + units * 3);
       const n = this.#buf.write(s, this.#pos + 1, "utf8");
       this.#buf[this.#pos] = n;
       this.#pos += 1 + n;
@@ -102,7 +121,11 @@ export class ProtoWriter {
    */
   rawLatin1(bytes: string, length = bytes.length): this {
     this.#room(length);
-    this.#pos += this.#buf.write(bytes, this.#pos, length, "latin1");
+    const buf = this.#buf;
+    const at = this.#pos;
+    if (length < SHORT * 2) for (let i = 0; i < length; i++) buf[at + i] = bytes.charCodeAt(i);
+    else buf.write(bytes, at, length, "latin1");
+    this.#pos += length;
     return this;
   }
 
