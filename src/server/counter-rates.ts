@@ -10,13 +10,19 @@ interface Previous {
   bytes: number;
   /** The update that last saw the route: a rate needs the route in the one before. */
   tick: number;
+  id: string;
+  /** The spec the route had when last seen (a replaced route has a new spec object). */
+  spec: RouteSpec;
 }
 
-/** Route ids by spec identity (specs are replaced, never mutated), shared by all streams. */
-const ids = new WeakMap<RouteSpec, string>();
-
 export class CounterRates {
-  readonly #previous = new Map<string, Previous>();
+  /**
+   * Looked up by spec identity (the engine replaces a route's spec object when it changes,
+   * never mutates it): one Map lookup per route and update. A spec not seen before is looked
+   * up by the route's id, so a replaced route keeps its rate.
+   */
+  readonly #bySpec = new Map<RouteSpec, Previous>();
+  readonly #byId = new Map<string, Previous>();
   #tick = 0;
   #previousAt = 0;
   #seconds = 0;
@@ -43,14 +49,20 @@ export class CounterRates {
     // Counters stay below 2^53 in practice: Number arithmetic, no BigInt per route.
     const packets = counters ? Number(counters.packets) : 0;
     const bytes = counters ? Number(counters.bytes) : 0;
-    let id = ids.get(spec);
-    if (id === undefined) ids.set(spec, (id = routeKeyString(spec)));
-    const before = this.#previous.get(id);
     this.packetsPerSecond = 0;
     this.bytesPerSecond = 0;
+    let before = this.#bySpec.get(spec);
     if (before === undefined) {
-      this.#previous.set(id, { packets, bytes, tick: this.#tick });
-      return;
+      const id = routeKeyString(spec);
+      before = this.#byId.get(id);
+      if (before === undefined) {
+        const fresh = { packets, bytes, tick: this.#tick, id, spec };
+        this.#byId.set(id, fresh);
+        this.#bySpec.set(spec, fresh);
+        return;
+      }
+      this.#bySpec.set(spec, before);
+      before.spec = spec;
     }
     if (before.tick === this.#tick - 1 && this.#seconds > 0) {
       if (packets >= before.packets) this.packetsPerSecond = (packets - before.packets) / this.#seconds;
@@ -61,9 +73,13 @@ export class CounterRates {
     before.tick = this.#tick;
   }
 
-  /** Ends the update: forgets routes it did not have. */
+  /** Ends the update: forgets routes it did not have, and replaced routes' old specs. */
   end(): void {
-    if (this.#previous.size <= this.#seen) return;
-    for (const [id, p] of this.#previous) if (p.tick !== this.#tick) this.#previous.delete(id);
+    if (this.#bySpec.size <= this.#seen) return;
+    for (const [spec, p] of this.#bySpec) {
+      if (p.tick === this.#tick && p.spec === spec) continue;
+      this.#bySpec.delete(spec);
+      if (p.tick !== this.#tick && this.#byId.get(p.id) === p) this.#byId.delete(p.id);
+    }
   }
 }
