@@ -78,11 +78,13 @@ export class MfcNetlinkDumper {
 
   /**
    * The counters of every resolved IPv4 entry of `table` (RT_TABLE_DEFAULT 253 for the
-   * default one), without decoding the entries (see Ipv4SgCounters). IPv4 dumpers only.
+   * default one), without decoding the entries (see Ipv4SgCounters), in `into` (cleared
+   * first) or a new table. IPv4 dumpers only.
    */
-  sgCounters(table: number, expected = 0): Ipv4SgCounters {
+  sgCounters(table: number, into: Ipv4SgCounters = new Ipv4SgCounters()): Ipv4SgCounters {
     if (this.#family !== RTNL_FAMILY_IPMR) throw new TypeError("sgCounters() needs an IPv4 (RTNL_FAMILY_IPMR) dumper");
-    let out = new Ipv4SgCounters(expected);
+    const out = into;
+    out.clear();
     const at: MfcStatsAt = { table: 0, sourceAt: -1, groupAt: -1, statsAt: -1, unresolved: false };
     this.forEachMessage(
       table,
@@ -90,7 +92,7 @@ export class MfcNetlinkDumper {
         if (!locateMfcStats(buf, start, end, RTNL_FAMILY_IPMR, at) || at.unresolved || at.table !== table) return;
         out.addFrom(buf, at.sourceAt, at.groupAt, at.statsAt);
       },
-      () => (out = new Ipv4SgCounters(expected)),
+      () => out.clear(),
     );
     return out;
   }

@@ -191,6 +191,8 @@ describe("size", () => {
     const proc = new Map(parseIpMrCache(await readMrCache(ns)).map(({ unresolved: _, ...e }) => [key(e), e]));
     expect(mapped).toEqual(proc);
 
+    expect(s.sgCountersAll().size).toBe(10_000);
+
     let deleted = 0;
     for (const k of expected.keys()) {
       if (deleted++ % 2 === 0) {
@@ -203,7 +205,7 @@ describe("size", () => {
     expect(after.size).toBe(5_000);
     expect([...after.keys()].sort()).toEqual([...expected.keys()].sort());
 
-    // The bulk counter read knows exactly the entries left (it grows its table past 64).
+    // The bulk counter read, refilling the same table in place, knows exactly the entries left.
     const all = s.sgCountersAll();
     expect(all.size).toBe(5_000);
     for (const k of mapped.keys()) {
