@@ -20,6 +20,12 @@ export interface VifCounters {
   outBytes: bigint;
 }
 
+/** Counters of many (S,G) entries of one table read at once (see KernelPort.sgCountersAll). */
+export interface SgCountersLookup {
+  /** undefined when the table had no such (resolved) entry. */
+  get(source: string, group: string): SgCounters | undefined;
+}
+
 /** One entry of the kernel's MFC as read back from the kernel. */
 export interface KernelMfcEntry {
   source: string;
@@ -51,6 +57,12 @@ export interface KernelPort {
   delMfc(source: string, group: string): void;
   /** SIOCGETSGCNT; undefined when the kernel has no such entry. */
   sgCounters(source: string, group: string): SgCounters | undefined;
+  /**
+   * The counters of every entry of this table from one bulk read, cheaper than sgCounters()
+   * per entry when most entries are wanted; optional, and undefined when this table cannot be
+   * read in bulk (callers then use sgCounters).
+   */
+  sgCountersAll?(): SgCountersLookup | undefined;
   /** SIOCGETVIFCNT; undefined when the VIF does not exist. */
   vifCounters(vif: number): VifCounters | undefined;
   /**

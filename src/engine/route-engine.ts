@@ -17,7 +17,7 @@
 //   whichever interface gets the index next).
 
 import { DomainError } from "./domain-error.js";
-import type { KernelMfcEntry, KernelPort, SgCounters, VifCounters } from "./kernel-port.js";
+import type { KernelMfcEntry, KernelPort, SgCounters, SgCountersLookup, VifCounters } from "./kernel-port.js";
 import { routeKeyString, tableKeyString, type AddressFamily, type RouteKey } from "./route-key.js";
 import { MAX_VIFS, VifTable, type VifSlot } from "./vif-table.js";
 import { isTemplateKey, parsePattern, patternContains } from "./address-pattern.js";
@@ -45,6 +45,10 @@ export const DEFAULT_OWNER = "api";
 export const DEFAULT_MAX_ROUTES = 100_000;
 
 export interface RouteView {
+  /**
+   * The route's own spec. The engine never mutates a spec once stored: a change replaces the
+   * object (the server caches each route's encoding by this identity).
+   */
   spec: RouteSpec;
   owner: string;
   state: RouteState;
@@ -913,23 +917,58 @@ export class RouteEngine {
    */
   list(): { routes: RouteView[]; vifs: VifView[]; foreign: ForeignView[] } {
     const routes: RouteView[] = [];
-    for (const route of this.routes.values()) routes.push(this.view(route, this.tableOf(route)));
-    routes.push(...this.learnedViews());
-    const foreign = [...this.tables.values()].flatMap((t) => t.foreign);
-    return { routes, vifs: this.vifViews(), foreign };
+    this.forEachView((view) => routes.push(view));
+    return { routes, vifs: this.vifViews(), foreign: this.foreignViews() };
+  }
+
+  /**
+   * list()'s routes one at a time, in the same order (routes, then learned entries and stop
+   * filters): ListRoutes writes each as it comes instead of holding 10k views at once.
+   */
+  forEachView(visit: (view: RouteView) => void): void {
+    const tableOf = this.tableLookup();
+    const counters = bulkCountersReader();
+    for (const route of this.routes.values()) visit(this.view(route, tableOf(route.spec), counters));
+    if (this.learned.size > 0) for (const view of this.learnedViews()) visit(view);
+  }
+
+  /** Kernel entries in our tables that no route explains (from the last drift check). */
+  foreignViews(): ForeignView[] {
+    return [...this.tables.values()].flatMap((t) => t.foreign);
   }
 
   /** Counters only (cheap per-entry ioctls), for periodic statistics. */
   stats(filter: StatsFilter = {}): { routes: RouteStatsView[]; vifs: VifView[] } {
     const routes: RouteStatsView[] = [];
+    this.forEachStats(filter, (spec, counters) => routes.push({ spec, counters }));
+    return { routes, vifs: this.vifViews() };
+  }
+
+  /** stats()'s routes one at a time (WatchStats writes each as it comes). */
+  forEachStats(filter: StatsFilter, visit: (spec: RouteSpec, counters: SgCounters | undefined) => void): void {
+    const tableOf = this.tableLookup();
+    const counters = bulkCountersReader();
     for (const route of this.routes.values()) {
       const { spec } = route;
       if (filter.source && filter.source !== spec.source) continue;
       if (filter.group && filter.group !== spec.group) continue;
-      const counters = route.kernel ? this.tableOf(route).port.sgCounters(kernelSource(spec), spec.group) : undefined;
-      routes.push({ spec, counters });
+      visit(spec, route.kernel ? counters(tableOf(spec), kernelSource(spec), spec.group) : undefined);
     }
-    return { routes, vifs: this.vifViews() };
+  }
+
+  /** table() for a pass over many routes: nearly all share one table, so skip the key string. */
+  private tableLookup(): (key: RouteKey) => TableState {
+    let family: AddressFamily | undefined;
+    let id = -1;
+    let last: TableState | undefined;
+    return (key) => {
+      if (last === undefined || key.family !== family || key.table !== id) {
+        family = key.family;
+        id = key.table;
+        last = this.table(family, id);
+      }
+      return last;
+    };
   }
 
   vifViews(): VifView[] {
@@ -1266,7 +1305,7 @@ export class RouteEngine {
     }
   }
 
-  private view(route: Route, table: TableState): RouteView {
+  private view(route: Route, table: TableState, read: CountersReader = readCounters): RouteView {
     const { spec } = route;
     // ListRoutes builds 10k of these: no intermediate arrays or spreads on the common path.
     let down: string[] = NONE;
@@ -1296,7 +1335,7 @@ export class RouteEngine {
       state = "pending";
       reason = route.error || pendingReason(route);
     } else {
-      const found = table.port.sgCounters(route.kernel.source, spec.group);
+      const found = read(table, route.kernel.source, spec.group);
       if (!found) {
         state = "drifted";
         reason = "kernel entry missing";
@@ -1348,6 +1387,39 @@ export class RouteEngine {
     if (extra.length) problems.push(`kernel entry has extra oif ${extra.map(name).join(",")}`);
     return problems.join("; ");
   }
+}
+
+/** How a view reads one kernel entry's counters (undefined: the kernel has no such entry). */
+type CountersReader = (table: TableState, source: string, group: string) => SgCounters | undefined;
+
+const readCounters: CountersReader = (table, source, group) => table.port.sgCounters(source, group);
+
+/**
+ * Per-entry reads in a pass over many routes after which a table is read in bulk instead
+ * (KernelPort.sgCountersAll: one dump beats this many ioctls well before 10k entries, and a
+ * pass over a handful of routes, e.g. a filtered WatchStats, never pays for a dump).
+ */
+export const BULK_COUNTERS_AFTER = 256;
+
+/** A CountersReader for one pass: per-entry reads, then one bulk read per busy table. */
+function bulkCountersReader(): CountersReader {
+  const reads = new Map<TableState, number>();
+  const bulk = new Map<TableState, SgCountersLookup | undefined>();
+  return (table, source, group) => {
+    const all = bulk.get(table);
+    if (all !== undefined) return all.get(source, group);
+    if (!bulk.has(table)) {
+      const n = (reads.get(table) ?? 0) + 1;
+      reads.set(table, n);
+      if (n > BULK_COUNTERS_AFTER) {
+        // undefined (no bulk read for this table) is remembered too: per-entry reads from now on.
+        const taken = table.port.sgCountersAll?.();
+        bulk.set(table, taken);
+        if (taken !== undefined) return taken.get(source, group);
+      }
+    }
+    return table.port.sgCounters(source, group);
+  };
 }
 
 /** Does an installed template route allow (S,G) arriving on `vif`? */

@@ -8,7 +8,8 @@
 
 import os from "node:os";
 import { KernelError } from "./kernel-error.js";
-import { type NetlinkMfcEntry, decodeMfcMessage } from "./netlink-mfc-codec.js";
+import { Ipv4SgCounters } from "./ipv4-sg-counters.js";
+import { type MfcStatsAt, type NetlinkMfcEntry, decodeMfcMessage, locateMfcStats } from "./netlink-mfc-codec.js";
 import { writeU16, writeU32 } from "./netlink-messages.js";
 import { NetlinkRouteSocket } from "./netlink-route-socket.js";
 import { RTNL_FAMILY_IP6MR } from "./mroute-constants.js";
@@ -62,11 +63,55 @@ export class MfcNetlinkDumper {
    */
   dump(opts: MfcDumpOptions = {}): NetlinkMfcEntry[] {
     const { table, includeUnresolved = false } = opts;
+    let out: NetlinkMfcEntry[] = [];
+    this.forEachMessage(
+      table,
+      (buf, start, end) => {
+        const e = decodeMfcMessage(buf, start, end, this.#family);
+        if (!e || (e.unresolved && !includeUnresolved) || (table !== undefined && e.table !== table)) return;
+        out.push(e);
+      },
+      () => (out = []),
+    );
+    return out;
+  }
+
+  /**
+   * The counters of every resolved IPv4 entry of `table` (RT_TABLE_DEFAULT 253 for the
+   * default one), without decoding the entries (see Ipv4SgCounters), in `into` (cleared
+   * first) or a new table. IPv4 dumpers only.
+   */
+  sgCounters(table: number, into: Ipv4SgCounters = new Ipv4SgCounters()): Ipv4SgCounters {
+    if (this.#family !== RTNL_FAMILY_IPMR) throw new TypeError("sgCounters() needs an IPv4 (RTNL_FAMILY_IPMR) dumper");
+    const out = into;
+    out.clear();
+    const at: MfcStatsAt = { table: 0, sourceAt: -1, groupAt: -1, statsAt: -1, unresolved: false };
+    this.forEachMessage(
+      table,
+      (buf, start, end) => {
+        if (!locateMfcStats(buf, start, end, RTNL_FAMILY_IPMR, at) || at.unresolved || at.table !== table) return;
+        out.addFrom(buf, at.sourceAt, at.groupAt, at.statsAt);
+      },
+      () => out.clear(),
+    );
+    return out;
+  }
+
+  /**
+   * The raw RTM_NEWROUTE messages of one dump of this family's MFC (of `table` only if given;
+   * without strict checking the kernel sends all tables and callers filter by table).
+   * `onRestart` is called when an interrupted dump starts over. Throws KernelError EBADF
+   * after close().
+   */
+  forEachMessage(
+    table: number | undefined,
+    visit: (buf: Buffer, start: number, end: number) => void,
+    onRestart: () => void = () => undefined,
+  ): void {
     if (table !== undefined && (!Number.isInteger(table) || table < 0 || table > 0xffffffff)) {
       throw new RangeError(`table must be an integer in 0..4294967295, got ${table}`);
     }
-    // With strict checking the kernel walks only the requested table (an RTA_TABLE filter);
-    // without it, it ignores the filter and we filter below.
+    // With strict checking the kernel walks only the requested table (an RTA_TABLE filter).
     const filtered = table !== undefined && this.#sock.strict;
     const body = Buffer.alloc(RTMSG_SIZE + (filtered ? 8 : 0));
     body[0] = this.#family; // rtm_family; everything else 0, as strict checking demands
@@ -75,24 +120,19 @@ export class MfcNetlinkDumper {
       writeU16(body, RTMSG_SIZE + 2, RTA_TABLE);
       writeU32(body, RTMSG_SIZE + 4, table);
     }
-    let out: NetlinkMfcEntry[] = [];
     try {
       this.#sock.dump(
         RTM_GETROUTE,
         body,
         (type, buf, start, end) => {
-          if (type !== RTM_NEWROUTE) return;
-          const e = decodeMfcMessage(buf, start, end, this.#family);
-          if (!e || (e.unresolved && !includeUnresolved) || (table !== undefined && e.table !== table)) return;
-          out.push(e);
+          if (type === RTM_NEWROUTE) visit(buf, start, end);
         },
-        () => (out = []),
+        onRestart,
       );
     } catch (err) {
       // A filtered dump of a table that does not exist (yet): it has no entries.
-      if (filtered && err instanceof KernelError && err.errno === ENOENT) return [];
+      if (filtered && err instanceof KernelError && err.errno === ENOENT) return;
       throw err;
     }
-    return out;
   }
 }

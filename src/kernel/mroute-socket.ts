@@ -11,6 +11,7 @@ import os from "node:os";
 import type { KernelMfcEntry, KernelPort, SgCounters, VifCounters } from "../engine/kernel-port.js";
 import { inNetns } from "./in-netns.js";
 import { KernelError } from "./kernel-error.js";
+import type { Ipv4SgCounters } from "./ipv4-sg-counters.js";
 import { MfcNetlinkDumper } from "./mfc-netlink-dump.js";
 import {
   AF_INET,
@@ -103,6 +104,8 @@ export class MrouteSocket implements KernelPort {
   readonly #vifReq = Buffer.alloc(SIOC_VIF_REQ_SIZE);
   readonly #ifreq = Buffer.alloc(IFREQ_SIZE);
   #procBuf = Buffer.allocUnsafe(64 * 1024);
+  /** What sgCountersAll() fills (kept: sized by the last read, reused by the next). */
+  #bulk: Ipv4SgCounters | undefined;
 
   private constructor(
     fd: number,
@@ -216,6 +219,18 @@ export class MrouteSocket implements KernelPort {
     if (errno === EADDRNOTAVAIL) return undefined;
     if (errno !== 0) throw new KernelError("ioctl(SIOCGETSGCNT)", errno, `(${source},${group})`);
     return decodeSiocSgReq(this.#sgReq);
+  }
+
+  /**
+   * Counters of every resolved entry of this socket's table from one rtnetlink dump (~8 ms
+   * at 10k entries against ~12 ms for 10k SIOCGETSGCNT): what ListRoutes and WatchStats use
+   * when they want (nearly) every entry. The result is refilled in place by the next call
+   * (WatchStats reads every second: no new arrays, no external memory churn each time).
+   */
+  sgCountersAll(): Ipv4SgCounters {
+    this.#check("netlink dump (RTM_GETROUTE)");
+    this.#bulk = this.#dumper.sgCounters(this.table === 0 ? RT_TABLE_DEFAULT : this.table, this.#bulk);
+    return this.#bulk;
   }
 
   vifCounters(vif: number): VifCounters | undefined {

@@ -4,6 +4,7 @@
 // caller-owned Buffer so hot paths (counters at 10k/s) do not allocate.
 
 import os from "node:os";
+import { readCounter } from "./read-counter.js";
 import type { SgCounters, VifCounters } from "../engine/kernel-port.js";
 import { IFNAMSIZ, VIFF_USE_IFINDEX } from "./mroute-constants.js";
 
@@ -55,10 +56,6 @@ function writeI32(buf: Buffer, offset: number, value: number): void {
 
 function readI32(buf: Buffer, offset: number): number {
   return LE ? buf.readInt32LE(offset) : buf.readInt32BE(offset);
-}
-
-function readU64(buf: Buffer, offset: number): bigint {
-  return LE ? buf.readBigUInt64LE(offset) : buf.readBigUInt64BE(offset);
 }
 
 function checkRange(what: string, value: number, max: number): void {
@@ -162,9 +159,9 @@ export function encodeSiocSgReq(source: string, group: string, out: Buffer = Buf
 
 export function decodeSiocSgReq(buf: Buffer): SgCounters {
   return {
-    packets: readU64(buf, SIOC_SG_REQ.pktcnt),
-    bytes: readU64(buf, SIOC_SG_REQ.bytecnt),
-    wrongIf: readU64(buf, SIOC_SG_REQ.wrongIf),
+    packets: readCounter(buf, SIOC_SG_REQ.pktcnt),
+    bytes: readCounter(buf, SIOC_SG_REQ.bytecnt),
+    wrongIf: readCounter(buf, SIOC_SG_REQ.wrongIf),
   };
 }
 
@@ -177,10 +174,10 @@ export function encodeSiocVifReq(vif: number, out: Buffer = Buffer.alloc(SIOC_VI
 
 export function decodeSiocVifReq(buf: Buffer): VifCounters {
   return {
-    inPackets: readU64(buf, SIOC_VIF_REQ.icount),
-    inBytes: readU64(buf, SIOC_VIF_REQ.ibytes),
-    outPackets: readU64(buf, SIOC_VIF_REQ.ocount),
-    outBytes: readU64(buf, SIOC_VIF_REQ.obytes),
+    inPackets: readCounter(buf, SIOC_VIF_REQ.icount),
+    inBytes: readCounter(buf, SIOC_VIF_REQ.ibytes),
+    outPackets: readCounter(buf, SIOC_VIF_REQ.ocount),
+    outBytes: readCounter(buf, SIOC_VIF_REQ.obytes),
   };
 }
 

@@ -8,6 +8,7 @@
 // packets whose hop limit is ≥ 2", and nothing else can be expressed.
 
 import os from "node:os";
+import { readCounter } from "./read-counter.js";
 import type { SgCounters, VifCounters } from "../engine/kernel-port.js";
 import { bufferToIpv6, ipv6ToBuffer } from "./ipv6-address.js";
 import { MAXMIFS } from "./mroute-constants.js";
@@ -52,10 +53,6 @@ function writeU32(buf: Buffer, offset: number, value: number): void {
 
 function readU16(buf: Buffer, offset: number): number {
   return LE ? buf.readUInt16LE(offset) : buf.readUInt16BE(offset);
-}
-
-function readU64(buf: Buffer, offset: number): bigint {
-  return LE ? buf.readBigUInt64LE(offset) : buf.readBigUInt64BE(offset);
 }
 
 function checkRange(what: string, value: number, max: number): void {
@@ -145,9 +142,9 @@ export function encodeSiocSgReq6(
 
 export function decodeSiocSgReq6(buf: Buffer): SgCounters {
   return {
-    packets: readU64(buf, SIOC_SG_REQ6.pktcnt),
-    bytes: readU64(buf, SIOC_SG_REQ6.bytecnt),
-    wrongIf: readU64(buf, SIOC_SG_REQ6.wrongIf),
+    packets: readCounter(buf, SIOC_SG_REQ6.pktcnt),
+    bytes: readCounter(buf, SIOC_SG_REQ6.bytecnt),
+    wrongIf: readCounter(buf, SIOC_SG_REQ6.wrongIf),
   };
 }
 
@@ -160,10 +157,10 @@ export function encodeSiocMifReq6(mif: number, out: Buffer = Buffer.alloc(SIOC_M
 
 export function decodeSiocMifReq6(buf: Buffer): VifCounters {
   return {
-    inPackets: readU64(buf, SIOC_MIF_REQ6.icount),
-    inBytes: readU64(buf, SIOC_MIF_REQ6.ibytes),
-    outPackets: readU64(buf, SIOC_MIF_REQ6.ocount),
-    outBytes: readU64(buf, SIOC_MIF_REQ6.obytes),
+    inPackets: readCounter(buf, SIOC_MIF_REQ6.icount),
+    inBytes: readCounter(buf, SIOC_MIF_REQ6.ibytes),
+    outPackets: readCounter(buf, SIOC_MIF_REQ6.ocount),
+    outBytes: readCounter(buf, SIOC_MIF_REQ6.obytes),
   };
 }
 

@@ -20,7 +20,8 @@ import os from "node:os";
 import { bufferToIpv4 } from "./mroute-structs.js";
 import { bufferToIpv6 } from "./ipv6-address.js";
 import { RTNL_FAMILY_IP6MR } from "./mroute-constants.js";
-import { NLA_TYPE_MASK, align4, readI32, readU16, readU32, readU64 } from "./netlink-messages.js";
+import { NLA_TYPE_MASK, align4, readI32, readU16, readU32 } from "./netlink-messages.js";
+import { readCounter } from "./read-counter.js";
 import {
   RTA_DST,
   RTA_IIF,
@@ -61,9 +62,9 @@ const RTM_FAMILY = 0;
 const RTM_TABLE = 4;
 const RTM_PROTOCOL = 5;
 const RTM_FLAGS = 8;
+const LE = os.endianness() === "LE";
 /** sizeof(struct rtnexthop): u16 len, u8 flags, u8 hops, int ifindex. */
 const RTNEXTHOP_SIZE = 8;
-const LE = os.endianness() === "LE";
 
 /**
  * Decodes the payload buf[start, end) of an RTM_NEWROUTE / RTM_DELROUTE message; undefined if
@@ -121,9 +122,9 @@ export function decodeMfcMessage(
         break;
       case RTA_MFC_STATS:
         if (alen >= 28) {
-          packets = counterAt(buf, p);
-          bytes = counterAt(buf, p + 8);
-          wrongIf = counterAt(buf, p + 16);
+          packets = readCounter(buf, p);
+          bytes = readCounter(buf, p + 8);
+          wrongIf = readCounter(buf, p + 16);
         }
         break;
     }
@@ -151,10 +152,60 @@ export function decodeMfc6Message(buf: Buffer, start: number, end: number): Netl
   return decodeMfcMessage(buf, start, end, RTNL_FAMILY_IP6MR);
 }
 
-/** A u64 counter; values below 2^32 (nearly all) without the slow 64-bit BigInt read. */
-function counterAt(buf: Buffer, off: number): bigint {
-  const lo = LE ? readU32(buf, off) : readU32(buf, off + 4);
-  const hi = LE ? readU32(buf, off + 4) : readU32(buf, off);
-  if (hi !== 0) return readU64(buf, off);
-  return lo === 0 ? 0n : BigInt(lo);
+/** Where one MFC message keeps what a bulk counter read needs (offsets into its buffer). */
+export interface MfcStatsAt {
+  table: number;
+  /** Offset of RTA_SRC's / RTA_DST's address bytes, -1 when absent. */
+  sourceAt: number;
+  groupAt: number;
+  /** Offset of struct rta_mfc_stats, -1 when absent. */
+  statsAt: number;
+  unresolved: boolean;
+}
+
+/**
+ * decodeMfcMessage for bulk counter reads: fills `out` with offsets instead of building
+ * strings, a Map and BigInts for each of 10k entries. False if buf[start, end) is not an MFC
+ * message of `family`.
+ */
+export function locateMfcStats(
+  buf: Buffer,
+  start: number,
+  end: number,
+  family: typeof RTNL_FAMILY_IPMR | typeof RTNL_FAMILY_IP6MR,
+  out: MfcStatsAt,
+): boolean {
+  if (end - start < RTMSG_SIZE || buf[start + RTM_FAMILY] !== family) return false;
+  const addrLen = family === RTNL_FAMILY_IP6MR ? 20 : 8;
+  out.table = buf[start + RTM_TABLE] ?? 0;
+  out.sourceAt = -1;
+  out.groupAt = -1;
+  out.statsAt = -1;
+  out.unresolved = (readU32(buf, start + RTM_FLAGS) & RTNH_F_UNRESOLVED) !== 0;
+  // 10k messages per dump: attribute headers read byte by byte (no Buffer method calls).
+  let a = start + RTMSG_SIZE;
+  while (a + 4 <= end) {
+    const b0 = buf[a] as number;
+    const b1 = buf[a + 1] as number;
+    const t0 = buf[a + 2] as number;
+    const t1 = buf[a + 3] as number;
+    const alen = LE ? b0 | (b1 << 8) : (b0 << 8) | b1;
+    if (alen < 4 || a + alen > end) break;
+    switch ((LE ? t0 | (t1 << 8) : (t0 << 8) | t1) & NLA_TYPE_MASK) {
+      case RTA_SRC:
+        if (alen >= addrLen) out.sourceAt = a + 4;
+        break;
+      case RTA_DST:
+        if (alen >= addrLen) out.groupAt = a + 4;
+        break;
+      case RTA_TABLE:
+        if (alen >= 8) out.table = readU32(buf, a + 4);
+        break;
+      case RTA_MFC_STATS:
+        if (alen >= 28) out.statsAt = a + 4;
+        break;
+    }
+    a += (alen + 3) & ~3;
+  }
+  return true;
 }

@@ -4,8 +4,9 @@
 import type { CallContext } from "nice-grpc-common";
 import { DomainError } from "../engine/domain-error.js";
 import type { RouteEngine, RouteSpec } from "../engine/route-engine.js";
-import type { MfcServiceImplementation } from "../gen/mfc.js";
-import { toForeignEntry, toRoute, toRouteStatus, toVifStatus } from "./proto-views.js";
+import { listRoutesReply } from "./list-routes-reply.js";
+import type { MfcWireServiceImplementation } from "./mfc-service-definition.js";
+import { toRoute, toRouteStatus } from "./proto-views.js";
 import type { RouteStore } from "../state/route-store.js";
 import { toStoredRoute } from "./stored-routes.js";
 import { validateOwner, validateRoute, validateRouteKey, validateRoutes } from "./validate-route.js";
@@ -28,7 +29,7 @@ export function createMfcService(
   engine: RouteEngine,
   store: RouteStore,
   diagnostics: Diagnostics = {},
-): MfcServiceImplementation {
+): MfcWireServiceImplementation {
   const durable = async (): Promise<void> => {
     try {
       await store.flush();
@@ -92,12 +93,7 @@ export function createMfcService(
       return {};
     },
     async listRoutes() {
-      const { routes, vifs, foreign } = engine.list();
-      return {
-        routes: routes.map(toRouteStatus),
-        vifs: vifs.map(toVifStatus),
-        foreignEntries: foreign.map(toForeignEntry),
-      };
+      return listRoutesReply(engine);
     },
     watchStats(request, context: CallContext) {
       return watchStats(engine, request, context.signal);

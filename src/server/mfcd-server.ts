@@ -11,6 +11,7 @@ import { errorMapperMiddleware } from "./error-mapper.js";
 import { formatListenAddress, grpcTarget, type ListenAddress } from "./listen-address.js";
 import type { Logger } from "./logger.js";
 import { createMfcService, type Diagnostics } from "./mfc-service.js";
+import { MfcWireServiceDefinition } from "./mfc-service-definition.js";
 import { addReflection } from "./reflection.js";
 import { createTerminator } from "./terminator.js";
 import { createRpcObserver } from "./rpc-observer.js";
@@ -90,7 +91,7 @@ export class MfcdServer {
           .use(observer)
           .use(terminator.middleware)
           .use(errorMapperMiddleware);
-        server.add(MfcServiceDefinition, service);
+        server.add(MfcWireServiceDefinition, service);
         server.add(HealthDefinition, HealthServiceImpl(health));
         addReflection(server);
         await bind(server, addr, options.tls);

@@ -2,9 +2,11 @@
 
 import { delay } from "abort-controller-x";
 import type { RouteEngine } from "../engine/route-engine.js";
-import { routeKeyString } from "../engine/route-key.js";
-import type { RouteStats, WatchStatsRequest, WatchStatsResponse } from "../gen/mfc.js";
-import { toCounters, toTimestamp, toVifStatus } from "./proto-views.js";
+import type { WatchStatsRequest } from "../gen/mfc.js";
+import { CounterRates } from "./counter-rates.js";
+import { toTimestamp } from "./proto-views.js";
+import { watchStatsReplies } from "./watch-stats-reply.js";
+import type { WireReply } from "./wire-reply.js";
 import { validateFilterAddress } from "./validate-route.js";
 import { DomainError, type FieldViolation } from "../engine/domain-error.js";
 
@@ -16,12 +18,6 @@ export const MIN_INTERVAL_MS = 100;
  */
 export const ROUTES_PER_MESSAGE = 10_000;
 
-interface Previous {
-  packets: bigint;
-  bytes: bigint;
-  at: number;
-}
-
 export function watchInterval(requested: number): number {
   return requested === 0 ? DEFAULT_INTERVAL_MS : Math.max(MIN_INTERVAL_MS, requested);
 }
@@ -30,49 +26,17 @@ export async function* watchStats(
   engine: RouteEngine,
   request: WatchStatsRequest,
   signal: AbortSignal,
-): AsyncGenerator<WatchStatsResponse> {
+): AsyncGenerator<WireReply> {
   const violations: FieldViolation[] = [];
   const source = request.source && validateFilterAddress(request.source, "source", violations);
   const group = request.group && validateFilterAddress(request.group, "group", violations);
   if (violations.length > 0) throw DomainError.invalid(violations);
 
   const interval = watchInterval(request.intervalMs);
-  let previous = new Map<string, Previous>();
+  const rates = new CounterRates();
   for (;;) {
-    const at = performance.now();
-    const time = toTimestamp(Date.now());
-    const stats = engine.stats({ source, group });
-    const next = new Map<string, Previous>();
-    const routes: RouteStats[] = stats.routes.map(({ spec, counters }) => {
-      const id = routeKeyString(spec);
-      const c = toCounters(counters);
-      const before = previous.get(id);
-      next.set(id, { packets: c.packets, bytes: c.bytes, at });
-      const seconds = before ? (at - before.at) / 1000 : 0;
-      const rate = (now: bigint, then: bigint | undefined) =>
-        seconds > 0 && then !== undefined && now >= then ? Number(now - then) / seconds : 0;
-      return {
-        source: spec.source,
-        group: spec.group,
-        iif: spec.iif,
-        table: spec.table,
-        counters: c,
-        packetsPerSecond: rate(c.packets, before?.packets),
-        bytesPerSecond: rate(c.bytes, before?.bytes),
-      };
-    });
-    previous = next;
-
-    const parts = Math.max(1, Math.ceil(routes.length / ROUTES_PER_MESSAGE));
-    for (let part = 0; part < parts; part++) {
-      yield {
-        time,
-        routes: routes.slice(part * ROUTES_PER_MESSAGE, (part + 1) * ROUTES_PER_MESSAGE),
-        vifs: part === 0 ? stats.vifs.map(toVifStatus) : [],
-        part,
-        parts,
-      };
-    }
+    rates.begin(performance.now());
+    yield* watchStatsReplies(engine, { source, group }, rates, toTimestamp(Date.now()), ROUTES_PER_MESSAGE);
     await delay(signal, interval);
   }
 }

@@ -191,6 +191,8 @@ describe("size", () => {
     const proc = new Map(parseIpMrCache(await readMrCache(ns)).map(({ unresolved: _, ...e }) => [key(e), e]));
     expect(mapped).toEqual(proc);
 
+    expect(s.sgCountersAll().size).toBe(10_000);
+
     let deleted = 0;
     for (const k of expected.keys()) {
       if (deleted++ % 2 === 0) {
@@ -202,6 +204,14 @@ describe("size", () => {
     const after = s.dumpMfc();
     expect(after.size).toBe(5_000);
     expect([...after.keys()].sort()).toEqual([...expected.keys()].sort());
+
+    // The bulk counter read, refilling the same table in place, knows exactly the entries left.
+    const all = s.sgCountersAll();
+    expect(all.size).toBe(5_000);
+    for (const k of mapped.keys()) {
+      const [source = "", group = ""] = k.split("|");
+      expect(all.get(source, group), k).toEqual(expected.has(k) ? { packets: 0n, bytes: 0n, wrongIf: 0n } : undefined);
+    }
   });
 });
 
@@ -241,6 +251,7 @@ describe("with traffic", () => {
     const [entry] = d.dump({ table: RT_TABLE_DEFAULT });
     expect(entry && { packets: entry.packets, bytes: entry.bytes, wrongIf: entry.wrongIf }).toEqual(ioctl);
     expect(s.dumpMfc().get(`${S}|239.10.0.1`)?.counters).toEqual(ioctl);
+    expect(s.sgCountersAll().get(S, "239.10.0.1")).toEqual(ioctl);
 
     // No entry for this group: a NOCACHE upcall leaves an unresolved entry behind.
     await sendMulticast(lab.source, { group: "239.10.0.2", port: 5000, ttl: 8, ifaceAddr: S, count: 2, intervalMs: 0 });
@@ -250,6 +261,8 @@ describe("with traffic", () => {
     expect(unresolved.oifs.size).toBe(0);
     expect(d.dump().map((e) => e.group)).toEqual(["239.10.0.1"]);
     expect([...s.dumpMfc().keys()]).toEqual([`${S}|239.10.0.1`]);
+    expect(s.sgCountersAll().size).toBe(1);
+    expect(s.sgCountersAll().get(S, "239.10.0.2")).toBeUndefined();
     expect(s.sgCounters(S, "239.10.0.2")).toBeUndefined();
     const upcallEvent = events.find((e) => e.kind === "mroute-new" && e.group === "239.10.0.2");
     expect(upcallEvent).toMatchObject({ unresolved: true, iifIndex: 0 });
@@ -262,6 +275,52 @@ describe("with traffic", () => {
     );
     expect(resolved).toMatchObject({ unresolved: false, iifIndex: idx[0] });
     expect(d.dump({ includeUnresolved: true }).filter((e) => e.group === "239.10.0.2")).toMatchObject([{ unresolved: false }]);
+  });
+});
+
+describe("bulk counters (sgCountersAll)", () => {
+  it("equal /proc/net/ip_mr_cache and SIOCGETSGCNT after real traffic, per entry and table", async () => {
+    const lab = await createLab({ receivers: 2 });
+    cleanups.push(() => lab.cleanup());
+    const file = `/run/netns/${lab.router}`;
+    const s = openMroute(file);
+    const t9 = openMroute(file, 9);
+    const names = [lab.routerIfaces.in, ...lab.routerIfaces.outs];
+    names.forEach((n, vif) => s.addVif(vif, s.ifindex(n) ?? -1));
+    t9.addVif(0, t9.ifindex(lab.routerIfaces.in) ?? -1);
+    const S = lab.addrs.source;
+    // Three entries with different traffic; one whose iif is wrong (counts wrong_if only);
+    // one idle entry; the same (S,G) in table 9 (no traffic reaches table 9).
+    s.addMfc(S, "239.11.0.1", 0, new Map([[1, 1]]));
+    s.addMfc(S, "239.11.0.2", 0, new Map([[1, 1], [2, 1]]));
+    s.addMfc(S, "239.11.0.3", 1, new Map([[2, 1]]));
+    s.addMfc("10.99.0.1", "239.11.0.4", 0, new Map([[1, 1]]));
+    t9.addMfc(S, "239.11.0.1", 0, new Map());
+    const send = (group: string, count: number, size: number) =>
+      sendMulticast(lab.source, { group, port: 5000, ttl: 8, ifaceAddr: S, count, intervalMs: 0, size });
+    expect((await send("239.11.0.1", 7, 100)).sent).toBe(7);
+    expect((await send("239.11.0.2", 13, 300)).sent).toBe(13);
+    expect((await send("239.11.0.3", 5, 50)).sent).toBe(5);
+    await waitFor(() => s.sgCounters(S, "239.11.0.3")?.wrongIf === 5n && s.sgCounters(S, "239.11.0.2")?.packets === 13n);
+
+    const all = s.sgCountersAll();
+    const proc = parseIpMrCache(await readMrCache(lab.router)).filter((e) => !e.unresolved);
+    expect(proc).toHaveLength(4);
+    expect(all.size).toBe(4);
+    for (const e of proc) {
+      expect(all.get(e.source, e.group), `${e.source},${e.group}`).toEqual(e.counters);
+      expect(all.get(e.source, e.group)).toEqual(s.sgCounters(e.source, e.group));
+    }
+    expect(all.get(S, "239.11.0.1")).toEqual({ packets: 7n, bytes: 7n * 128n, wrongIf: 0n });
+    expect(all.get(S, "239.11.0.3")).toMatchObject({ packets: 5n, wrongIf: 5n });
+    expect(all.get("10.99.0.1", "239.11.0.4")).toEqual({ packets: 0n, bytes: 0n, wrongIf: 0n });
+    expect(all.get(S, "239.11.0.9")).toBeUndefined();
+    expect(all.get("not an address", "239.11.0.1")).toBeUndefined();
+    // Table 9 holds only its own entry, without the default table's traffic.
+    const other = t9.sgCountersAll();
+    expect(other.size).toBe(1);
+    expect(other.get(S, "239.11.0.1")).toEqual(t9.sgCounters(S, "239.11.0.1"));
+    expect(other.get(S, "239.11.0.2")).toBeUndefined();
   });
 });
 

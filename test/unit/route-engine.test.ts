@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { DomainError } from "../../src/engine/domain-error.js";
-import { RouteEngine, type RouteSpec } from "../../src/engine/route-engine.js";
+import { BULK_COUNTERS_AFTER, RouteEngine, type RouteSpec } from "../../src/engine/route-engine.js";
+import type { KernelPort } from "../../src/engine/kernel-port.js";
 import { FakeKernel } from "./fake-kernel.js";
 
 function spec(source: string, group: string, iif: string, oifs: string[]): RouteSpec {
@@ -175,5 +176,38 @@ describe("RouteEngine", () => {
     engine.add(spec("10.0.0.1", "239.1.1.2", "eth0", ["eth1"]));
     expect(engine.stats({ group: "239.1.1.1" }).routes).toHaveLength(2);
     expect(engine.stats({ source: "10.0.0.1", group: "239.1.1.2" }).routes).toHaveLength(1);
+  });
+
+  it("a pass over many routes switches to one bulk counter read per table; few routes stay per entry", () => {
+    const n = BULK_COUNTERS_AFTER + 50;
+    const specs = Array.from({ length: n }, (_, i) => spec(`10.0.${i >> 8}.${i & 255}`, "239.1.1.1", "eth0", ["eth1"]));
+    engine.apply("api", specs);
+    for (const [i, s] of specs.entries()) {
+      const entry = kernel.mfc.get(`${s.source}|${s.group}`);
+      if (entry) entry.counters = { packets: BigInt(i), bytes: BigInt(i * 100), wrongIf: 0n };
+    }
+    // One entry vanished behind our back: the bulk read must report it missing, as the ioctl does.
+    const gone = specs[n - 1] as RouteSpec;
+    kernel.mfc.delete(`${gone.source}|${gone.group}`);
+    let bulkReads = 0;
+    let entryReads = 0;
+    const sgCounters = kernel.sgCounters.bind(kernel);
+    kernel.sgCounters = (source, group) => (entryReads++, sgCounters(source, group));
+    const port: KernelPort = kernel; // the fake has no bulk read of its own
+    port.sgCountersAll = () => {
+      bulkReads++;
+      const all = new Map([...kernel.mfc.values()].map((e) => [`${e.source}|${e.group}`, { ...e.counters }]));
+      return { get: (source, group) => all.get(`${source}|${group}`) };
+    };
+    const views = engine.list().routes;
+    expect([bulkReads, entryReads]).toEqual([1, BULK_COUNTERS_AFTER]);
+    expect(views.map((v) => v.counters.packets)).toEqual([...specs.keys()].map((i) => (i === n - 1 ? 0n : BigInt(i))));
+    expect(views.at(-1)).toMatchObject({ state: "drifted", reason: "kernel entry missing" });
+    const stats = engine.stats().routes;
+    expect(bulkReads).toBe(2);
+    expect(stats.map((r) => r.counters?.bytes)).toEqual([...specs.keys()].map((i) => (i === n - 1 ? undefined : BigInt(i * 100))));
+    // A filtered pass over a few routes never dumps.
+    expect(engine.stats({ source: "10.0.0.7" }).routes).toHaveLength(1);
+    expect(bulkReads).toBe(2);
   });
 });
