@@ -49,6 +49,7 @@ export function renderWatchFrame(update: WatchUpdate, info: WatchFrameInfo): str
     "",
   ];
   const withTable = routes.some((r) => r.table !== 0);
+  const withLearned = routes.some((r) => r.learned);
   const table = renderTable(
     [
       { header: "SOURCE" },
@@ -60,6 +61,7 @@ export function renderWatchFrame(update: WatchUpdate, info: WatchFrameInfo): str
       { header: "WRONG_IF", align: "right" },
       { header: "PACKETS", align: "right" },
       { header: "BYTES", align: "right" },
+      ...(withLearned ? [{ header: "LEARNED FROM" }] : []),
     ],
     routes.map((r) => [
       r.source || "*",
@@ -71,6 +73,7 @@ export function renderWatchFrame(update: WatchUpdate, info: WatchFrameInfo): str
       String(r.counters?.wrongIf ?? 0n),
       String(r.counters?.packets ?? 0n),
       String(r.counters?.bytes ?? 0n),
+      ...(withLearned ? [r.template] : []),
     ]),
   );
   let lines = [...head, ...(routes.length === 0 ? ["no routes"] : table)];
@@ -91,7 +94,8 @@ export function renderWatchLines(update: WatchUpdate): string[] {
     (r) =>
       `${t} ${describeFlow(r.source, r.group, r.table)} iif ${r.iif || "-"} ` +
       `pps=${r.packetsPerSecond.toFixed(1)} bps=${Math.round(r.bytesPerSecond * 8)} ` +
-      `wrong_if=${r.counters?.wrongIf ?? 0n} packets=${r.counters?.packets ?? 0n} bytes=${r.counters?.bytes ?? 0n}`,
+      `wrong_if=${r.counters?.wrongIf ?? 0n} packets=${r.counters?.packets ?? 0n} bytes=${r.counters?.bytes ?? 0n}` +
+      (r.learned ? ` learned_from="${r.template}"` : ""),
   );
 }
 

@@ -194,6 +194,8 @@ interface Learned {
   lastPackets: bigint;
   lastWrongIf: bigint;
   idleSince: number;
+  /** The entry as a spec, built once (WatchStats caches encodings and rates per spec object). */
+  spec?: RouteSpec;
 }
 
 interface TableState {
@@ -691,14 +693,19 @@ export class RouteEngine {
     return removed;
   }
 
+  private learnedSpec(l: Learned): RouteSpec {
+    const name = (vif: number) => l.table.vifs.get(vif)?.name ?? `vif ${vif}`;
+    l.spec ??= { family: l.table.family, table: l.table.id, source: l.source, group: l.group, iif: name(l.iifVif), oifs: l.oifVifs.map(name) };
+    return l.spec;
+  }
+
   private learnedViews(): RouteView[] {
     const views: RouteView[] = [];
     for (const l of this.learned.values()) {
       const name = (vif: number) => l.table.vifs.get(vif)?.name ?? `vif ${vif}`;
-      const t = l.template?.spec;
-      const templateText = t ? `(${t.source || "*"}, ${t.group}) from ${t.iif}` : undefined;
+      const templateText = templateTextOf(l);
       views.push({
-        spec: { family: l.table.family, table: l.table.id, source: l.source, group: l.group, iif: name(l.iifVif), oifs: l.oifVifs.map(name) },
+        spec: this.learnedSpec(l),
         owner: l.template?.owner ?? "mfcd",
         state: "installed",
         reason: templateText
@@ -944,8 +951,14 @@ export class RouteEngine {
     return { routes, vifs: this.vifViews() };
   }
 
-  /** stats()'s routes one at a time (WatchStats writes each as it comes). */
-  forEachStats(filter: StatsFilter, visit: (spec: RouteSpec, counters: SgCounters | undefined) => void): void {
+  /**
+   * stats()'s routes one at a time (WatchStats writes each as it comes), then the (S,G) entries
+   * learned from templates (with the template's text; stop filters are not flows anyone routes).
+   */
+  forEachStats(
+    filter: StatsFilter,
+    visit: (spec: RouteSpec, counters: SgCounters | undefined, learnedFrom?: string) => void,
+  ): void {
     const tableOf = this.tableLookup();
     const counters = bulkCountersReader();
     for (const route of this.routes.values()) {
@@ -953,6 +966,13 @@ export class RouteEngine {
       if (filter.source && filter.source !== spec.source) continue;
       if (filter.group && filter.group !== spec.group) continue;
       visit(spec, route.kernel ? counters(tableOf(spec), kernelSource(spec), spec.group) : undefined);
+    }
+    for (const l of this.learned.values()) {
+      const template = templateTextOf(l);
+      if (template === undefined) continue;
+      if (filter.source && filter.source !== l.source) continue;
+      if (filter.group && filter.group !== l.group) continue;
+      visit(this.learnedSpec(l), counters(l.table, l.source, l.group) ?? ZERO_SG, template);
     }
   }
 
@@ -1488,6 +1508,12 @@ function sameTtls(a: Record<string, number> | undefined, b: Record<string, numbe
   const ka = a ? Object.keys(a) : [];
   const kb = b ? Object.keys(b) : [];
   return ka.length === kb.length && ka.every((k) => b?.[k] === a?.[k]);
+}
+
+/** "(S, G) from IIF" of the template an entry was learned from; undefined for a stop filter. */
+function templateTextOf(l: Learned): string | undefined {
+  const t = l.template?.spec;
+  return t ? `(${t.source || "*"}, ${t.group}) from ${t.iif}` : undefined;
 }
 
 function copySpec(spec: RouteSpec): RouteSpec {

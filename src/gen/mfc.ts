@@ -348,6 +348,13 @@ export interface RouteStats {
   counters: Counters | undefined;
   packetsPerSecond: number;
   bytesPerSecond: number;
+  /**
+   * An (S,G) entry mfcd learned from a template route (see RouteStatus.learned); iif is the one
+   * it arrived on.
+   */
+  learned: boolean;
+  /** The template it was learned from, "(S, G) from IIF"; empty for configured routes. */
+  template: string;
 }
 
 export interface DiagnoseRequest {
@@ -2730,7 +2737,17 @@ export const WatchStatsResponse: MessageFns<WatchStatsResponse> = {
 };
 
 function createBaseRouteStats(): RouteStats {
-  return { source: "", group: "", iif: "", table: 0, counters: undefined, packetsPerSecond: 0, bytesPerSecond: 0 };
+  return {
+    source: "",
+    group: "",
+    iif: "",
+    table: 0,
+    counters: undefined,
+    packetsPerSecond: 0,
+    bytesPerSecond: 0,
+    learned: false,
+    template: "",
+  };
 }
 
 export const RouteStats: MessageFns<RouteStats> = {
@@ -2755,6 +2772,12 @@ export const RouteStats: MessageFns<RouteStats> = {
     }
     if (message.bytesPerSecond !== 0) {
       writer.uint32(49).double(message.bytesPerSecond);
+    }
+    if (message.learned !== false) {
+      writer.uint32(64).bool(message.learned);
+    }
+    if (message.template !== "") {
+      writer.uint32(74).string(message.template);
     }
     return writer;
   },
@@ -2828,6 +2851,22 @@ export const RouteStats: MessageFns<RouteStats> = {
             message.bytesPerSecond = reader.double();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.learned = reader.bool();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.template = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2857,6 +2896,8 @@ export const RouteStats: MessageFns<RouteStats> = {
         : isSet(object.bytes_per_second)
         ? globalThis.Number(object.bytes_per_second)
         : 0,
+      learned: isSet(object.learned) ? globalThis.Boolean(object.learned) : false,
+      template: isSet(object.template) ? globalThis.String(object.template) : "",
     };
   },
 
@@ -2883,6 +2924,12 @@ export const RouteStats: MessageFns<RouteStats> = {
     if (message.bytesPerSecond !== 0) {
       obj.bytesPerSecond = floatToJson(message.bytesPerSecond);
     }
+    if (message.learned !== false) {
+      obj.learned = message.learned;
+    }
+    if (message.template !== "") {
+      obj.template = message.template;
+    }
     return obj;
   },
 
@@ -2900,6 +2947,8 @@ export const RouteStats: MessageFns<RouteStats> = {
       : undefined;
     message.packetsPerSecond = object.packetsPerSecond ?? 0;
     message.bytesPerSecond = object.bytesPerSecond ?? 0;
+    message.learned = object.learned ?? false;
+    message.template = object.template ?? "";
     return message;
   },
 };

@@ -43,6 +43,8 @@ export class KernelSync {
   private sweepTimer: NodeJS.Timeout | undefined;
   private source: { close(): Promise<void> } | undefined;
   private closed = false;
+  /** ifindexes present, to log an interface's arrival once (RTM_NEWLINK also reports flag changes). */
+  private readonly known = new Set<number>();
 
   private constructor(private readonly options: KernelSyncOptions) {}
 
@@ -50,7 +52,7 @@ export class KernelSync {
     const sync = new KernelSync(options);
     // Subscribe first, then take the snapshot: a change in between arrives as an event.
     sync.source = await options.subscribe((e) => sync.onEvent(e));
-    options.engine.setLinks(options.listLinks());
+    sync.snapshot();
     sync.syncNow();
     const every = options.sweepIntervalMs ?? 1000;
     if (every > 0) sync.sweepTimer = setInterval(() => sync.syncNow(), every).unref();
@@ -70,10 +72,15 @@ export class KernelSync {
     const { engine, logger } = this.options;
     switch (e.kind) {
       case "link-new":
+        if (!this.known.has(e.link.ifindex)) {
+          this.known.add(e.link.ifindex);
+          logger.info({ interface: e.link.name, ifindex: e.link.ifindex }, "interface added");
+        }
         engine.noteLink(e.link);
         this.queueSync();
         break;
       case "link-del":
+        this.known.delete(e.link.ifindex);
         logger.info({ interface: e.link.name, ifindex: e.link.ifindex }, "interface deleted");
         engine.forgetLink(e.link);
         this.queueSync();
@@ -98,11 +105,18 @@ export class KernelSync {
       }
       case "overrun":
         logger.warn("rtnetlink events were lost (receive buffer overrun): resynchronising");
-        engine.setLinks(this.options.listLinks());
+        this.snapshot();
         this.queueSync();
         this.queueDriftCheck();
         break;
     }
+  }
+
+  private snapshot(): void {
+    const links = this.options.listLinks();
+    this.known.clear();
+    for (const l of links) this.known.add(l.ifindex);
+    this.options.engine.setLinks(links);
   }
 
   private queueSync(): void {

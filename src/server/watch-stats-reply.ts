@@ -35,7 +35,7 @@ export function watchStatsReplies(
     inMessage = 0;
     return next;
   };
-  engine.forEachStats(filter, (spec, counters) => {
+  engine.forEachStats(filter, (spec, counters, learnedFrom) => {
     if (w === undefined || inMessage === routesPerMessage) w = start();
     inMessage++;
     rates.rate(spec, counters);
@@ -46,6 +46,7 @@ export function watchStatsReplies(
     writeCounters(w, 34, counters);
     if (rates.packetsPerSecond !== 0) w.uint32(41).double(rates.packetsPerSecond);
     if (rates.bytesPerSecond !== 0) w.uint32(49).double(rates.bytesPerSecond);
+    if (learnedFrom !== undefined) w.uint32(64).uint32(1).string(74, learnedFrom);
     w.join(at);
   });
   rates.end();

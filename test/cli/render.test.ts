@@ -94,6 +94,8 @@ const stats = (group: string, pps: number, extra: Partial<RouteStats> = {}): Rou
   counters: { packets: 100n, bytes: 10_000n, wrongIf: 3n },
   packetsPerSecond: pps,
   bytesPerSecond: pps * 100,
+  learned: false,
+  template: "",
   ...extra,
 });
 const update = { time: new Date("2026-01-02T03:04:05.678Z"), routes: [stats("239.1.1.1", 10), stats("239.1.1.2", 500)], vifs: [] };
@@ -123,6 +125,14 @@ describe("watch view", () => {
       "03:04:05.678 (10.0.0.1, 239.1.1.2) iif in0 pps=500.0 bps=400000 wrong_if=3 packets=100 bytes=10000",
     ]);
     expect(renderWatchLines({ ...update, routes: [] })).toEqual(["03:04:05.678 no routes"]);
+  });
+
+  it("entries learned from a template say which template taught them", () => {
+    const learned = { ...update, routes: [stats("239.2.0.9", 5, { learned: true, template: "(*, 239.2.0.0/16) from in0" })] };
+    const frame = renderWatchFrame(learned, { addr: "a", intervalMs: 1000, columns: 200, rows: 40 });
+    expect(frame[3]).toMatch(/BYTES\s+LEARNED FROM$/);
+    expect(frame[4]).toMatch(/\(\*, 239\.2\.0\.0\/16\) from in0$/);
+    expect(renderWatchLines(learned)[0]).toMatch(/ learned_from="\(\*, 239\.2\.0\.0\/16\) from in0"$/);
   });
 
   it("the screen uses the alternate screen, redraws from home and restores the terminal", () => {

@@ -7,7 +7,7 @@ import { createLab, type Lab } from "../helpers/lab.js";
 import { execIn } from "../helpers/netns.js";
 import { startMfcd, tempSocketPath, type MfcdProcess } from "../helpers/mfcd-process.js";
 import { rejection } from "../helpers/rejection.js";
-import { sendMulticast, startReceiver, waitFor } from "../helpers/traffic.js";
+import { sendMulticast, startReceiver, startStream, waitFor } from "../helpers/traffic.js";
 
 if (process.getuid?.() !== 0) throw new Error("test/e2e needs root (network namespaces, MRT_INIT)");
 
@@ -107,10 +107,33 @@ describe("metrics and logs", () => {
       const all = logLines();
       return all.some((l) => l.msg === "interface deleted" && l.interface === "mx1") ? all : undefined;
     });
+    expect(lines.filter((l) => l.msg === "interface added" && l.interface === "mx1")).toHaveLength(1);
     const adds = lines.filter((l) => l.rpc === "/mfc.v1.MfcService/AddRoute" && l.code === "OK");
     expect(adds.length).toBe(2);
     expect(adds[0]).toMatchObject({ level: 30, msg: "rpc" });
     expect(lines.some((l) => l.msg === "serving")).toBe(true);
+  });
+
+  it("while a stream flows, successive scrapes show the counters rising; traffic without a route counts as nocache upcalls", async () => {
+    const group = `239.${lab.k}.90.3`;
+    const src = lab.addrs.source;
+    await mfcd.client.addRoute({ route: { source: src, group, iif: "in0", oifs: ["out1"] } });
+    const labels = `family="ipv4",table="0",source="${src}",group="${group}",iif="in0",kind="static"`;
+    const packets = async () => value((await scrape()).body, `mfcd_route_packets_total{${labels}}`) ?? 0;
+    const stream = await startStream(lab.source, { group, port: PORT, ttl: 8, ifaceAddr: src, intervalMs: 5, size: 64, durationMs: 30_000 });
+    try {
+      const first = await waitFor(async () => {
+        const n = await packets();
+        return n > 0 ? n : undefined;
+      });
+      await waitFor(async () => (await packets()) > first);
+    } finally {
+      await stream.stop();
+    }
+    // A group with no route: the kernel asks mfcd (NOCACHE upcall), and the scrape counts it.
+    const before = value((await scrape()).body, 'mfcd_upcalls_total{family="ipv4",type="nocache"}') ?? 0;
+    await sendMulticast(lab.source, { group: `239.${lab.k}.90.4`, port: PORT, ttl: 8, ifaceAddr: src, count: 3, firstSeq: 0, intervalMs: 1 });
+    await waitFor(async () => (value((await scrape()).body, 'mfcd_upcalls_total{family="ipv4",type="nocache"}') ?? 0) > before);
   });
 
   it("serves only /metrics", async () => {

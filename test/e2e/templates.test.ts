@@ -178,6 +178,14 @@ describe("template routes: (*,G) and prefixes learned from upcalls (real kernel,
     });
     expect((await listed(mfcd.client, "", G))[0]?.reason).toMatch(/\b1 \(S,G\) learned/);
     expect(await procEntry(S(), G)).toMatchObject({ iif: "in0", oifs: ["out1", "out2"] });
+    // WatchStats shows the learned flow (with its counters and template) next to the template.
+    for await (const update of mfcd.client.watchStats({ group: G })) {
+      const flow = update.routes.find((r) => r.source === S());
+      expect(flow).toMatchObject({ group: G, iif: "in0", learned: true, template: `(*, ${G}) from in0` });
+      expect(flow?.counters?.packets).toBeGreaterThan(0n);
+      expect(update.routes.find((r) => r.source === "")).toMatchObject({ learned: false, template: "" });
+      break;
+    }
 
     // One stream, two receivers: stop it once, then judge each receiver.
     const { sent } = await s.stop();

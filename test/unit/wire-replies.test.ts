@@ -121,6 +121,8 @@ describe("watchStatsReplies", () => {
             counters: toCounters(c),
             packetsPerSecond: rate(part * perMessage + k)[0],
             bytesPerSecond: rate(part * perMessage + k)[1],
+            learned: false,
+            template: "",
           })),
           vifs: part === 0 ? vifs.map(toVifStatus) : [],
           part,
@@ -129,6 +131,45 @@ describe("watchStatsReplies", () => {
       ),
     );
   };
+
+  it("entries learned from a template carry learned and the template's text, byte for byte as ts-proto", () => {
+    const rates = new CounterRates();
+    const time = toTimestamp(1_764_000_000_123);
+    rates.begin(1000);
+    const [configured, learned] = routes;
+    if (!configured || !learned) throw new Error("no routes");
+    const template = "(*, 239.2.0.0/16) from eth0";
+    const engine = {
+      forEachStats: (_f: unknown, visit: (spec: RouteSpec, c: SgCounters | undefined, learnedFrom?: string) => void) => {
+        visit(configured.spec, configured.counters);
+        visit(learned.spec, learned.counters, template);
+      },
+      vifViews: () => vifs,
+    };
+    const [bytes] = watchStatsReplies(engine, {}, rates, time, 10).map((r) => Buffer.from(r.bytes));
+    const expected = WatchStatsResponse.encode({
+      time,
+      routes: [configured, learned].map(({ spec, counters: c }, i) => ({
+        source: spec.source,
+        group: spec.group,
+        iif: spec.iif,
+        table: spec.table,
+        counters: toCounters(c),
+        packetsPerSecond: 0,
+        bytesPerSecond: 0,
+        learned: i === 1,
+        template: i === 1 ? template : "",
+      })),
+      vifs: vifs.map(toVifStatus),
+      part: 0,
+      parts: 1,
+    }).finish();
+    expect(bytes).toEqual(Buffer.from(expected));
+    expect(WatchStatsResponse.decode(bytes!).routes.map((r) => [r.learned, r.template])).toEqual([
+      [false, ""],
+      [true, template],
+    ]);
+  });
 
   it("writes the bytes ts-proto writes, split into parts, with rates from the previous update", () => {
     const rates = new CounterRates();
