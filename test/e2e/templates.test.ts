@@ -426,6 +426,12 @@ describe("template routes: (*,G) and prefixes learned from upcalls (real kernel,
     expect(still?.counters?.packets ?? 0n).toBeGreaterThanOrEqual(delivered);
     expect(await procEntry(OUT(), G)).toMatchObject({ iif: "in0", oifs: ["out1"] });
     expect((await listed(mfcd.client, "", G))[0]?.reason).toMatch(/\b1 \(S,G\) learned/);
+    // Kernel events in the log: each flow learned (info), the idle ones removed.
+    const log = mfcd.stderr().split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(log.filter((l) => l.msg === "route learned from template" && l.group === G).map((l) => l.source).sort()).toEqual(
+      [OUT(), S()].sort(),
+    );
+    expect(log.some((l) => l.msg === "idle learned entries removed" && Number(l.removed) >= 1)).toBe(true);
 
     // An expired flow is learned again by its next packet. (While an entry is unresolved the
     // kernel queues only ~4 packets, so the burst is paced like a stream.)
