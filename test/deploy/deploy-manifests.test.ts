@@ -3,8 +3,9 @@
 // flags), and the systemd unit's ExecStart really runs: in a private mount namespace (so
 // /var/lib/mfcd and /run/mfcd are throwaway tmpfs), in a fresh network namespace (what
 // NetworkNamespacePath= does), as an unprivileged user with the unit's ambient capabilities.
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseAllDocuments, parse as parseYaml } from "yaml";
@@ -70,6 +71,74 @@ describe("Dockerfile", () => {
     expect(runtime).toContain(`ln -s /app/${bin.mfcctl} /usr/local/bin/mfcctl`);
     // The socket's directory is a volume owned by the runtime user.
     expect(runtime).toMatch(/VOLUME \["\/run\/mfcd"\]/);
+  });
+});
+
+describe("the image's runtime stage", () => {
+  const created: string[] = [];
+  afterAll(async () => {
+    for (const ns of created) await delNetns(ns);
+  });
+
+  it("has every file mfcd needs: assembled from its COPY --from=build lines, it serves health and reflection and mfcctl works", async () => {
+    const text = read("Dockerfile");
+    const runtime = text.slice(text.lastIndexOf("\nFROM "));
+    const workdir = /^WORKDIR\s+(\S+)/m.exec(runtime)?.[1] ?? "/";
+    // The build stage's /app is this checkout after `npm run build`.
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "mfct-image-"));
+    try {
+      for (const m of runtime.matchAll(/^COPY --from=build\s+(.+)$/gm)) {
+        const parts = (m[1] ?? "").trim().split(/\s+/);
+        const dest = parts.pop() ?? "";
+        for (const src of parts) {
+          const from = path.join(REPO_ROOT, path.relative("/app", src));
+          const to = dest.endsWith("/") || parts.length > 1 ? path.join(root, dest, path.basename(src)) : path.join(root, dest);
+          fs.mkdirSync(path.dirname(to), { recursive: true });
+          // node_modules is large and read-only here: a link stands in for the copy.
+          if (src.endsWith("/node_modules")) fs.symlinkSync(from, to);
+          else fs.cpSync(from, to, { recursive: true });
+        }
+      }
+      expect(fs.existsSync(path.join(root, "src/server"))).toBe(false); // no sources in the image
+      const entry = JSON.parse(/^ENTRYPOINT\s+(\[.*\])$/m.exec(runtime)?.[1] ?? "[]") as string[];
+      const ns = uniqueName("image");
+      await addNetns(ns);
+      created.push(ns);
+      const sock = path.join(root, "mfcd.sock");
+      const child = spawn("ip", ["netns", "exec", ns, process.execPath, ...entry.slice(1), "--listen", `unix:${sock}`, "--state-file", "none"], {
+        cwd: path.join(root, path.relative("/app", workdir)),
+        stdio: ["ignore", "ignore", "pipe"],
+      });
+      let stderr = "";
+      child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+      const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
+      try {
+        await waitFor(() => fs.existsSync(sock), { message: () => stderr });
+        // mfcctl as the image links it (/usr/local/bin/mfcctl → dist/cli/main.js).
+        const link = /ln -s \/app\/(\S+) \/usr\/local\/bin\/mfcctl/.exec(runtime)?.[1] ?? "";
+        const mfcctl = (...args: string[]) =>
+          new Promise<string>((resolve, reject) =>
+            execFile(process.execPath, [path.join(root, link), "--addr", `unix:${sock}`, ...args], (err, out, errOut) =>
+              err ? reject(new Error(`${err.message}\n${errOut}`)) : resolve(out),
+            ),
+          );
+        await waitFor(async () => (await mfcctl("health").catch(() => "")).includes("SERVING"), { message: () => stderr });
+        expect(await mfcctl("ls")).toContain("no routes");
+        // Reflection reads the descriptor set the image copies (src/gen/mfc.binpb).
+        const services = await new Promise<string>((resolve, reject) =>
+          execFile("npx", ["--no-install", "buf", "curl", "--protocol", "grpc", "--http2-prior-knowledge", "--unix-socket", sock,
+            "--list-services", "http://localhost"], { cwd: REPO_ROOT, timeout: 30_000 }, (err, out) => (err ? reject(err) : resolve(out))),
+        );
+        expect(services).toContain("mfc.v1.MfcService");
+        child.kill("SIGTERM");
+        expect(await exited).toBe(0);
+      } finally {
+        child.kill("SIGKILL");
+        await exited;
+      }
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
   });
 });
 
