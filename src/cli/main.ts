@@ -2,8 +2,8 @@
 // mfcctl: the command-line client of mfcd, on the SDK. Exit status 0 on success, 1 on any error
 // (the gRPC status and its details are printed), 2 on a usage error.
 
-import fs from "node:fs";
 import { ChannelCredentials } from "@grpc/grpc-js";
+import { readFlagFile } from "../server/server-credentials.js";
 import { createMfcClient } from "../sdk/index.js";
 import { defaultSocketPath } from "../server/listen-address.js";
 import { commandUsage, GENERAL_USAGE } from "./command-usage.js";
@@ -12,14 +12,7 @@ import { CliUsageError, parseCommand, type Invocation } from "./parse-command.js
 import { runCommand } from "./run-command.js";
 
 function tlsCredentials(tls: NonNullable<Invocation["tls"]>): ChannelCredentials {
-  const read = (flag: string, file: string | undefined) => {
-    if (file === undefined) return null;
-    try {
-      return fs.readFileSync(file);
-    } catch (err) {
-      throw new Error(`${flag} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-  };
+  const read = (flag: string, file: string | undefined) => (file === undefined ? null : readFlagFile(flag, file));
   return ChannelCredentials.createSsl(read("--tls-ca", tls.ca), read("--tls-key", tls.key), read("--tls-cert", tls.cert));
 }
 

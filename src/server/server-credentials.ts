@@ -13,18 +13,20 @@ export interface TlsFiles {
   clientCa?: string;
 }
 
+/** A PEM file named by a command-line flag; the error names the flag, the file and the errno. */
+export function readFlagFile(flag: string, file: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (err) {
+    throw new Error(`${flag} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
 /** Reads the files once at start: a missing or unreadable file refuses the start, naming it. */
 export function loadTls(files: TlsFiles): { cert: Buffer; key: Buffer; clientCa?: Buffer } {
-  const read = (flag: string, file: string): Buffer => {
-    try {
-      return fs.readFileSync(file);
-    } catch (err) {
-      throw new Error(`${flag} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-  };
-  const cert = read("--tls-cert", files.cert);
-  const key = read("--tls-key", files.key);
-  const clientCa = files.clientCa === undefined ? undefined : read("--tls-client-ca", files.clientCa);
+  const cert = readFlagFile("--tls-cert", files.cert);
+  const key = readFlagFile("--tls-key", files.key);
+  const clientCa = files.clientCa === undefined ? undefined : readFlagFile("--tls-client-ca", files.clientCa);
   return clientCa === undefined ? { cert, key } : { cert, key, clientCa };
 }
 

@@ -13,6 +13,7 @@ import { parseCliOptions } from "../../src/server/cli-options.js";
 import { createMfcClient, RouteState } from "../../src/sdk/index.js";
 import { addNetns, delNetns, ip, uniqueName } from "../helpers/netns.js";
 import { REPO_ROOT } from "../helpers/mfcd-process.js";
+import { readableMfcdMain } from "../helpers/readable-runtime.js";
 import { waitFor } from "../helpers/traffic.js";
 
 const DEPLOY = path.join(REPO_ROOT, "deploy");
@@ -296,7 +297,7 @@ describe("systemd mfcd@.service", () => {
     ].join("\n");
     const child = spawn(
       "unshare",
-      ["--mount", "--propagation", "private", "sh", "-c", script, ns, process.execPath, path.join(REPO_ROOT, "dist/server/main.js"), ...argv.slice(1)],
+      ["--mount", "--propagation", "private", "sh", "-c", script, ns, process.execPath, readableMfcdMain(), ...argv.slice(1)],
       { stdio: ["ignore", "ignore", "pipe"] },
     );
     let stderr = "";

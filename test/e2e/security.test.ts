@@ -15,6 +15,7 @@ import { RouteState, Status } from "../../src/sdk/index.js";
 import { createLab, type Lab } from "../helpers/lab.js";
 import { execIn } from "../helpers/netns.js";
 import { REPO_ROOT, spawnMfcd, startMfcd, tempSocketPath } from "../helpers/mfcd-process.js";
+import { readableMfcdMain } from "../helpers/readable-runtime.js";
 import { sendMulticast, startReceiver } from "../helpers/traffic.js";
 
 if (process.getuid?.() !== 0) throw new Error("test/e2e needs root (network namespaces, MRT_INIT)");
@@ -80,7 +81,12 @@ describe("least privilege", () => {
   it("a non-root mfcd with only CAP_NET_RAW and CAP_NET_ADMIN owns the table and forwards", async () => {
     const socketPath = tempSocketPath();
     fs.chownSync(path.dirname(socketPath), NOBODY, NOBODY);
-    const mfcd = await startMfcd(lab.router, { socketPath, args: NO_STATE, wrapper: ONLY_MROUTE_CAPS("+net_raw,+net_admin") });
+    const mfcd = await startMfcd(lab.router, {
+      socketPath,
+      args: NO_STATE,
+      wrapper: ONLY_MROUTE_CAPS("+net_raw,+net_admin"),
+      main: readableMfcdMain(),
+    });
     try {
       const status = fs.readFileSync(`/proc/${mfcd.proc.pid}/status`, "utf8");
       expect(status).toMatch(new RegExp(`^Uid:\\s+${NOBODY}\\s`, "m"));
@@ -104,7 +110,7 @@ describe("least privilege", () => {
   it("without CAP_NET_RAW it exits 1 naming the missing capability", async () => {
     const socketPath = tempSocketPath();
     fs.chownSync(path.dirname(socketPath), NOBODY, NOBODY);
-    const m = spawnMfcd(lab.router, { socketPath, args: NO_STATE, wrapper: ONLY_MROUTE_CAPS("+net_admin") });
+    const m = spawnMfcd(lab.router, { socketPath, args: NO_STATE, wrapper: ONLY_MROUTE_CAPS("+net_admin"), main: readableMfcdMain() });
     expect((await m.exitWithin()).code).toBe(1);
     expect(m.stderr()).toContain("missing CAP_NET_RAW");
     expect(m.stderr()).not.toContain("CAP_NET_ADMIN (");

@@ -58,6 +58,8 @@ export interface SpawnMfcdOptions {
   env?: NodeJS.ProcessEnv;
   /** A command that execs the rest, inside the namespace (e.g. setpriv dropping root). */
   wrapper?: string[];
+  /** The bin to run instead of dist/server/main.js (e.g. a copy an unprivileged user can read). */
+  main?: string;
 }
 
 export interface StartMfcdOptions extends SpawnMfcdOptions {
@@ -159,7 +161,7 @@ export function spawnMfcd(ns: string, opts: SpawnMfcdOptions = {}): SpawnedMfcd 
     ...(opts.wrapper ?? []),
     process.execPath,
     ...MFCD_NODE_FLAGS,
-    MFCD_MAIN,
+    opts.main ?? MFCD_MAIN,
     "--listen",
     `unix:${socketPath}`,
     ...extra,
