@@ -1,8 +1,8 @@
 // For tests that run mfcd as an unprivileged user: the checkout may live under a directory
 // others cannot enter (CI clones into `mktemp -d`, mode 0700), so `nobody` could not load the
-// bin. This stages what the bundled bin needs at run time — dist/, koffi (external, native),
-// the descriptor set for reflection and package.json ("type": "module") — once per test
-// process, in a world-readable temporary directory removed at exit.
+// bin. This stages what the bundled bin needs at run time — dist/, koffi (external, native) and
+// its platform package, the descriptor set for reflection and package.json ("type": "module") —
+// once per test process, in a world-readable temporary directory removed at exit.
 
 import fs from "node:fs";
 import os from "node:os";
@@ -19,7 +19,11 @@ export function readableMfcdMain(): string {
     onProcessExit(() => fs.rmSync(dir, { recursive: true, force: true }));
     fs.chmodSync(dir, 0o755);
     fs.cpSync(path.join(REPO_ROOT, "dist"), path.join(dir, "dist"), { recursive: true });
-    fs.cpSync(path.join(REPO_ROOT, "node_modules/koffi"), path.join(dir, "node_modules/koffi"), { recursive: true });
+    // koffi loads its native part from the platform package beside it (@koromix/koffi-<platform>).
+    for (const pkg of ["koffi", "@koromix"]) {
+      const from = path.join(REPO_ROOT, "node_modules", pkg);
+      if (fs.existsSync(from)) fs.cpSync(from, path.join(dir, "node_modules", pkg), { recursive: true });
+    }
     fs.mkdirSync(path.join(dir, "src/gen"), { recursive: true });
     fs.copyFileSync(path.join(REPO_ROOT, "src/gen/mfc.binpb"), path.join(dir, "src/gen/mfc.binpb"));
     fs.copyFileSync(path.join(REPO_ROOT, "package.json"), path.join(dir, "package.json"));
