@@ -4,7 +4,7 @@
 import os from "node:os";
 import { KernelError } from "./kernel-error.js";
 import { RT6_TABLE_DFLT, RT_TABLE_DEFAULT, RTNL_FAMILY_IP6MR, RTNL_FAMILY_IPMR } from "./mroute-constants.js";
-import { NetlinkRequestSocket } from "./netlink-request.js";
+import { NetlinkRouteSocket } from "./netlink-route-socket.js";
 
 const RTM_NEWRULE = 32;
 const RTM_DELRULE = 33;
@@ -53,7 +53,7 @@ function body(rule: Mrule): Buffer {
 }
 
 function request(type: number, flags: number, rule: Mrule, netns?: string): void {
-  const sock = NetlinkRequestSocket.open(netns);
+  const sock = NetlinkRouteSocket.open(netns);
   try {
     const answer = sock.request(type, body(rule), flags | NLM_F_ACK);
     if ("errno" in answer && answer.errno !== 0) {

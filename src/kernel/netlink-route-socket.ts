@@ -1,7 +1,9 @@
-// A NETLINK_ROUTE socket for synchronous dumps (RTM_GETROUTE, RTM_GETLINK) on the calling
-// thread. Safe to block on: the kernel builds every part of a dump inside the recv() call that
-// asks for it, so a dump never waits for anything but the CPU. Not subscribed to any group,
-// so nothing but the replies to our own requests ever arrives on it.
+// A NETLINK_ROUTE socket for synchronous dumps (RTM_GETROUTE, RTM_GETLINK) and single requests
+// answered with one message (RTM_GETROUTE without NLM_F_DUMP as `ip route get`, RTM_NEWRULE
+// with NLM_F_ACK) on the calling thread. Safe to block on: the kernel builds a request's answer
+// inside the sendmsg() call and every part of a dump inside the recv() that asks for it, so
+// nothing waits for anything but the CPU. Not subscribed to any group, so nothing but the
+// replies to our own requests ever arrives on it.
 
 import os from "node:os";
 import { inNetns } from "./in-netns.js";
@@ -31,6 +33,12 @@ import {
 } from "./rtnetlink-constants.js";
 
 const { EBADF, EINTR, EMSGSIZE } = os.constants.errno;
+
+/** The answer to a single request: its message type and a copy of its payload. */
+export interface NetlinkReply {
+  type: number;
+  payload: Buffer;
+}
 
 /** Called per reply message of a dump: its type and payload range [start, end) in `buf`. */
 export type DumpMessageFn = (type: number, buf: Buffer, start: number, end: number) => void;
@@ -76,6 +84,48 @@ export class NetlinkRouteSocket {
       close(fd);
     } catch {
       // Linux releases the fd even when close() reports an error.
+    }
+  }
+
+  /**
+   * Sends `type` with NLM_F_REQUEST | `flags` and `body` (family header plus attributes) and
+   * returns the answer. An error answer (NLMSG_ERROR with a non-zero code) is returned as
+   * { errno } rather than thrown: for lookups it is a result ("no route"), not a failure.
+   * Throws KernelError only when a system call fails.
+   */
+  request(type: number, body: Buffer, flags = 0): NetlinkReply | { errno: number } {
+    if (this.#fd < 0) throw new KernelError(`netlink request ${type}`, EBADF, "socket closed");
+    const seq = (this.#seq = (this.#seq + 1) >>> 0 || 1);
+    const req = Buffer.alloc(NLMSG_HDRLEN + body.length);
+    writeU32(req, 0, req.length);
+    writeU16(req, 4, type);
+    writeU16(req, 6, NLM_F_REQUEST | flags);
+    writeU32(req, 8, seq);
+    body.copy(req, NLMSG_HDRLEN);
+    send(this.#fd, req, `send(netlink request ${type})`);
+
+    const buf = this.#buf;
+    for (;;) {
+      const n = recvFlags(this.#fd, buf, MSG_TRUNC, `recv(netlink request ${type})`);
+      if (n > buf.length) throw new KernelError(`recv(netlink request ${type})`, EMSGSIZE, `${n}-byte reply`);
+      let answer: NetlinkReply | { errno: number } | undefined;
+      forEachNetlinkMessage(buf, n, (mtype, _flags, mseq, start, end) => {
+        // Answers to an earlier request abandoned by an exception: skip them.
+        if (mseq !== seq) return true;
+        if (mtype === NLMSG_ERROR) {
+          const code = end - start >= 4 ? -readI32(buf, start) : 0;
+          // Code 0 is an acknowledgement; without NLM_F_ACK none is sent, so treat it as "no data".
+          answer = { errno: code };
+          return false;
+        }
+        if (mtype === NLMSG_DONE) {
+          answer = { errno: 0 };
+          return false;
+        }
+        answer = { type: mtype, payload: Buffer.from(buf.subarray(start, end)) };
+        return false;
+      });
+      if (answer !== undefined) return answer;
     }
   }
 

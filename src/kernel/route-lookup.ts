@@ -16,9 +16,8 @@
 // Policy routing by fwmark (src_valid_mark), uid or VRF is not modelled.
 
 import os from "node:os";
-import { type NetlinkReply, NetlinkRequestSocket } from "./netlink-request.js";
 import { forEachNetlinkAttribute, readI32, readU16, readU32, writeU16, writeU32 } from "./netlink-messages.js";
-import { NetlinkRouteSocket } from "./netlink-route-socket.js";
+import { type NetlinkReply, NetlinkRouteSocket } from "./netlink-route-socket.js";
 import { bufferToIpv4, ipv4ToBuffer } from "./mroute-structs.js";
 import { RTA_DST, RTA_IIF, RTA_MULTIPATH, RTA_SRC, RTA_TABLE, RTMSG_SIZE, RTM_GETROUTE, RTM_NEWROUTE } from "./rtnetlink-constants.js";
 
@@ -247,37 +246,28 @@ const ERRNO_ROUTE_TYPE = new Map<number, RouteType>([
 
 /**
  * Route lookups, address listing and reverse-path verdicts in one network namespace, over
- * two NETLINK_ROUTE sockets created at open() (requests and dumps). Synchronous: the kernel
+ * one NETLINK_ROUTE socket created at open() (requests and dumps). Synchronous: the kernel
  * answers these at once.
  */
 export class RouteInspector {
-  readonly #req: NetlinkRequestSocket;
-  readonly #dump: NetlinkRouteSocket;
+  readonly #sock: NetlinkRouteSocket;
 
-  private constructor(req: NetlinkRequestSocket, dump: NetlinkRouteSocket) {
-    this.#req = req;
-    this.#dump = dump;
+  private constructor(sock: NetlinkRouteSocket) {
+    this.#sock = sock;
   }
 
-  /** Sockets in `netns` (a path such as /run/netns/NAME), default the calling thread's. */
+  /** The socket in `netns` (a path such as /run/netns/NAME), default the calling thread's. */
   static open(netns?: string): RouteInspector {
-    const req = NetlinkRequestSocket.open(netns);
-    try {
-      return new RouteInspector(req, NetlinkRouteSocket.open(netns));
-    } catch (err) {
-      req.close();
-      throw err;
-    }
+    return new RouteInspector(NetlinkRouteSocket.open(netns));
   }
 
   get closed(): boolean {
-    return this.#req.closed;
+    return this.#sock.closed;
   }
 
   /** Idempotent. */
   close(): void {
-    this.#req.close();
-    this.#dump.close();
+    this.#sock.close();
   }
 
   /**
@@ -301,7 +291,7 @@ export class RouteInspector {
     if (q.oif !== undefined) off = attr(body, off, RTA_OIF, q.oif);
     if (q.mark !== undefined) off = attr(body, off, RTA_MARK, q.mark);
     writeU32(body, 8, RTM_F_LOOKUP_TABLE | (q.fibMatch ? RTM_F_FIB_MATCH : 0));
-    const reply = this.#req.request(RTM_GETROUTE, body.subarray(0, off));
+    const reply = this.#sock.request(RTM_GETROUTE, body.subarray(0, off));
     if ("errno" in reply) {
       // 0: acknowledged without a route (never seen; a request without NLM_F_ACK gets none).
       if (reply.errno === 0) return { error: "ENODATA", errno: os.constants.errno.ENODATA };
@@ -320,7 +310,7 @@ export class RouteInspector {
     const body = Buffer.alloc(IFADDRMSG_SIZE);
     body[0] = AF_INET;
     let out: LocalAddress[] = [];
-    this.#dump.dump(
+    this.#sock.dump(
       RTM_GETADDR,
       body,
       (type, buf, start, end) => {
