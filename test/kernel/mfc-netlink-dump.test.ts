@@ -2,7 +2,7 @@
 // against the real kernel: per-table filtering, VIF mapping, 10k entries, counters after real
 // traffic, unresolved entries; plus the pure framing/codec code on crafted bytes. Each test
 // builds its own namespaces (test/helpers) and removes them afterwards. Needs root.
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { inNetns } from "../../src/kernel/in-netns.js";
 import { AF_INET, IPPROTO_IGMP, IPPROTO_IP, SOCK_CLOEXEC, SOCK_RAW, close, socket, trySetsockopt } from "../../src/kernel/libc.js";
 import { MfcNetlinkDumper } from "../../src/kernel/mfc-netlink-dump.js";
@@ -17,22 +17,11 @@ import { readMrCache } from "../helpers/kernel-view.js";
 import { createLab } from "../helpers/lab.js";
 import { addNetns, delNetns, ip, ipBatch, uniqueName } from "../helpers/netns.js";
 import { sendMulticast, waitFor } from "../helpers/traffic.js";
+import { cleanupAfterEach } from "../helpers/cleanup-after-each.js";
 
 // ---- lab ------------------------------------------------------------------------------------
 
-const cleanups: (() => unknown)[] = [];
-
-afterEach(async () => {
-  const errors: unknown[] = [];
-  for (const fn of cleanups.splice(0).reverse()) {
-    try {
-      await fn();
-    } catch (err) {
-      errors.push(err);
-    }
-  }
-  if (errors.length > 0) throw new AggregateError(errors, "cleanup failed");
-});
+const cleanups = cleanupAfterEach();
 
 beforeAll(() => {
   if (process.getuid?.() !== 0) throw new Error("kernel tests need root (network namespaces, raw sockets)");

@@ -5,7 +5,7 @@
 // Needs root.
 import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { MrouteSocket } from "../../src/kernel/mroute-socket.js";
 import { NftError } from "../../src/kernel/nft-error.js";
 import { NftRescueTable, type RescueRule } from "../../src/kernel/nft-rescue-table.js";
@@ -14,6 +14,7 @@ import { netstat } from "../helpers/kernel-view.js";
 import { type Lab, createLab } from "../helpers/lab.js";
 import { addNetns, delNetns, execIn, ip, uniqueName } from "../helpers/netns.js";
 import { type Receiver, type Stream, startReceiver, startStream, waitFor } from "../helpers/traffic.js";
+import { cleanupAfterEach } from "../helpers/cleanup-after-each.js";
 
 if (process.getuid?.() !== 0) {
   throw new Error("test/kernel/nft-rescue-table.test.ts needs root (network namespaces, nftables)");
@@ -27,18 +28,7 @@ let port = 41_000 + (process.pid % 9_000);
 const nextPort = (): number => ++port;
 const GROUP = "239.7.7.7";
 
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
-afterEach(async () => {
-  const errors: unknown[] = [];
-  for (const fn of cleanups.splice(0).reverse()) {
-    try {
-      await fn();
-    } catch (err) {
-      errors.push(err);
-    }
-  }
-  if (errors.length > 0) throw new AggregateError(errors, "cleanup failed");
-});
+const cleanups = cleanupAfterEach();
 
 const netnsPath = (ns: string): string => `/run/netns/${ns}`;
 

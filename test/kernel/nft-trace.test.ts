@@ -8,7 +8,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { MrouteSocket } from "../../src/kernel/mroute-socket.js";
 import { NftError } from "../../src/kernel/nft-error.js";
 import { NftRescueTable } from "../../src/kernel/nft-rescue-table.js";
@@ -16,6 +16,7 @@ import { NftTrace, type NftTraceEvent, type NftTraceOptions } from "../../src/ke
 import { type Lab, createLab } from "../helpers/lab.js";
 import { addNetns, delNetns, execIn, ip, run, uniqueName } from "../helpers/netns.js";
 import { type Stream, startStream, waitFor } from "../helpers/traffic.js";
+import { cleanupAfterEach } from "../helpers/cleanup-after-each.js";
 
 if (process.getuid?.() !== 0) {
   throw new Error("test/kernel/nft-trace.test.ts needs root (network namespaces, nftables)");
@@ -31,18 +32,7 @@ const nextPort = (): number => ++port;
 const G1 = "239.8.8.1";
 const G2 = "239.8.8.2";
 
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
-afterEach(async () => {
-  const errors: unknown[] = [];
-  for (const fn of cleanups.splice(0).reverse()) {
-    try {
-      await fn();
-    } catch (err) {
-      errors.push(err);
-    }
-  }
-  if (errors.length > 0) throw new AggregateError(errors, "cleanup failed");
-});
+const cleanups = cleanupAfterEach();
 
 const netnsPath = (ns: string): string => `/run/netns/${ns}`;
 

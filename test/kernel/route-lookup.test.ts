@@ -3,7 +3,7 @@
 // verdicts against what the kernel actually does to multicast arriving at a lab router (MFC
 // counters for accepted packets, TcpExtIPReversePathFilter for dropped ones). Builds its own
 // namespaces and removes them afterwards. Needs root.
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { MrouteSocket } from "../../src/kernel/mroute-socket.js";
 import { readNetstat } from "../../src/kernel/netstat.js";
 import {
@@ -19,20 +19,9 @@ import { rpFilter } from "../../src/kernel/sysctl.js";
 import { createLab } from "../helpers/lab.js";
 import { addNetns, delNetns, execIn, ip, ipBatch, uniqueName } from "../helpers/netns.js";
 import { sendMulticast, waitFor } from "../helpers/traffic.js";
+import { cleanupAfterEach } from "../helpers/cleanup-after-each.js";
 
-const cleanups: (() => unknown)[] = [];
-
-afterEach(async () => {
-  const errors: unknown[] = [];
-  for (const fn of cleanups.splice(0).reverse()) {
-    try {
-      await fn();
-    } catch (err) {
-      errors.push(err);
-    }
-  }
-  if (errors.length > 0) throw new AggregateError(errors, "cleanup failed");
-});
+const cleanups = cleanupAfterEach();
 
 beforeAll(() => {
   if (process.getuid?.() !== 0) throw new Error("kernel tests need root (network namespaces, raw sockets)");

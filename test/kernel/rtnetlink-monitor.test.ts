@@ -7,7 +7,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { inNetns } from "../../src/kernel/in-netns.js";
 import { AF_INET, IPPROTO_IGMP, IPPROTO_IP, SOCK_CLOEXEC, SOCK_RAW, close, socket, trySetsockopt } from "../../src/kernel/libc.js";
 import { listLinks } from "../../src/kernel/list-links.js";
@@ -19,25 +19,14 @@ import type { LinkInfo } from "../../src/kernel/netlink-link-codec.js";
 import { type RtnetlinkEvent, RtnetlinkMonitor } from "../../src/kernel/rtnetlink-monitor.js";
 import { addNetns, delNetns, ip, uniqueName } from "../helpers/netns.js";
 import { waitFor } from "../helpers/traffic.js";
+import { cleanupAfterEach } from "../helpers/cleanup-after-each.js";
 
 // ---- lab ------------------------------------------------------------------------------------
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
 /** Undone in reverse order after each test (monitors and sockets before their namespaces). */
-const cleanups: (() => unknown)[] = [];
-
-afterEach(async () => {
-  const errors: unknown[] = [];
-  for (const fn of cleanups.splice(0).reverse()) {
-    try {
-      await fn();
-    } catch (err) {
-      errors.push(err);
-    }
-  }
-  if (errors.length > 0) throw new AggregateError(errors, "cleanup failed");
-});
+const cleanups = cleanupAfterEach();
 
 beforeAll(() => {
   if (process.getuid?.() !== 0) throw new Error("kernel tests need root (network namespaces, raw sockets)");

@@ -6,27 +6,16 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { MrouteSocket } from "../../src/kernel/mroute-socket.js";
 import { parseNetstat, readNetstat, readSnmp } from "../../src/kernel/netstat.js";
 import { ipv4Conf, mcForwarding, readSysctl, readSysctlInt, rpFilter } from "../../src/kernel/sysctl.js";
 import { createLab } from "../helpers/lab.js";
 import { addNetns, delNetns, execIn, ip, uniqueName } from "../helpers/netns.js";
 import { sendMulticast, waitFor } from "../helpers/traffic.js";
+import { cleanupAfterEach } from "../helpers/cleanup-after-each.js";
 
-const cleanups: (() => unknown)[] = [];
-
-afterEach(async () => {
-  const errors: unknown[] = [];
-  for (const fn of cleanups.splice(0).reverse()) {
-    try {
-      await fn();
-    } catch (err) {
-      errors.push(err);
-    }
-  }
-  if (errors.length > 0) throw new AggregateError(errors, "cleanup failed");
-});
+const cleanups = cleanupAfterEach();
 
 beforeAll(() => {
   if (process.getuid?.() !== 0) throw new Error("kernel tests need root (network namespaces, raw sockets)");

@@ -10,29 +10,18 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { MrouteSocket } from "../../src/kernel/mroute-socket.js";
 import { type Upcall, UpcallReader } from "../../src/kernel/upcall-reader.js";
 import { type Lab, createLab } from "../helpers/lab.js";
 import { execIn, ip } from "../helpers/netns.js";
 import { sendMulticast, startReceiver, waitFor } from "../helpers/traffic.js";
+import { cleanupAfterEach } from "../helpers/cleanup-after-each.js";
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
 /** Undone in reverse order after each test (readers and sockets before their namespaces). */
-const cleanups: (() => unknown)[] = [];
-
-afterEach(async () => {
-  const errors: unknown[] = [];
-  for (const fn of cleanups.splice(0).reverse()) {
-    try {
-      await fn();
-    } catch (err) {
-      errors.push(err);
-    }
-  }
-  if (errors.length > 0) throw new AggregateError(errors, "cleanup failed");
-});
+const cleanups = cleanupAfterEach();
 
 beforeAll(() => {
   if (process.getuid?.() !== 0) throw new Error("kernel tests need root (network namespaces, raw sockets)");
