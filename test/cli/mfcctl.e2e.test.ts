@@ -236,8 +236,10 @@ describe("mfcctl against a real mfcd", () => {
 
   it("watch on a terminal redraws in place and restores the terminal on Ctrl-C", async () => {
     expect((await mfcctl("add", lab.addrs.source, "239.5.4.3", "from", "in0", "to", "out1")).code).toBe(0);
-    // script(1) gives mfcctl a pseudo-terminal; a ^C written to it is SIGINT for mfcctl.
-    const command = `${process.execPath} ${MFCCTL} --addr ${addr} watch --interval 100`;
+    // script(1) gives mfcctl a pseudo-terminal; a ^C written to it is SIGINT for mfcctl. script runs
+    // the command through $SHELL (or /bin/sh): `exec`, because dash does not exec a lone command
+    // and would itself die of that SIGINT (exit 130) whatever mfcctl did.
+    const command = `exec ${process.execPath} ${MFCCTL} --addr ${addr} watch --interval 100`;
     const child = spawn("script", ["--quiet", "--flush", "--return", "--command", command, "/dev/null"], {
       cwd: REPO_ROOT,
       stdio: ["pipe", "pipe", "pipe"],
