@@ -25,7 +25,10 @@ export interface MfcdResults {
   sequential: AddRun;
   concurrent: AddRun;
   list: ListRun;
+  /** The median of the windows below. */
   watch: WatchRun;
+  /** WatchStats CPU (% of a core) of every window, in the order measured. */
+  watchWindowsPercent: number[];
   memory: {
     afterAddsKiB: number;
     afterListKiB: number;
@@ -184,7 +187,7 @@ export function buildRows(
   // WatchStats.
   const w = m.watch;
   row(
-    `WatchStats CPU, ${k(w.routes)} routes @${1000 / w.intervalMs} Hz [% core]`,
+    `WatchStats CPU, ${k(w.routes)} routes @${1000 / w.intervalMs} Hz, median of ${m.watchWindowsPercent.length} windows (${m.watchWindowsPercent.map((p) => fmt(p, 1)).join(" / ")}) [% core]`,
     "%",
     w.watchCpuPercent,
     { value: w.idleCpuPercent, label: "mfcd idle" },

@@ -44,6 +44,7 @@ import {
   warmUp,
   watchStatsCpu,
   type Runtime,
+  type WatchRun,
 } from "./mfcd.js";
 import {
   TARGETS,
@@ -61,6 +62,8 @@ import { ForeignLoad, machineFacts } from "./lib/procfs.js";
 import { nowNs, round } from "./lib/stats.js";
 
 const started = nowNs();
+/** WatchStats CPU windows (each preceded by an idle one of the same length). */
+const WATCH_WINDOWS = 3;
 function log(msg: string): void {
   process.stderr.write(`[bench ${((nowNs() - started) / 1e9).toFixed(1).padStart(5)} s] ${msg}\n`);
 }
@@ -192,9 +195,17 @@ async function main(): Promise<number> {
       const list = await listRoutes(m1, sizes.large, 30, 3);
       log(`  ListRoutes: p50 ${list.latencyMs.p50.toFixed(1)} ms, p99 ${list.latencyMs.p99.toFixed(1)} ms`);
       const afterListKiB = mfcdMemory(m1).rssKiB;
-      log(`  CPU: ${opts.windowMs / 1000} s idle, then ${opts.windowMs / 1000} s with one WatchStats client @1 Hz`);
-      const watch = await watchStatsCpu(m1, sizes.large, opts.windowMs, 1000);
-      log(`  idle ${watch.idleCpuPercent.toFixed(2)} %, watched ${watch.watchCpuPercent.toFixed(2)} % (${watch.updatesInWindow} updates)`);
+      // A steady-state figure: one window may hold a drift backstop pass (~70 ms every ~35 s at
+      // 10k) or a major GC of ListRoutes' garbage, so the median of WATCH_WINDOWS is reported.
+      log(`  CPU, ${WATCH_WINDOWS}×: ${opts.windowMs / 1000} s idle, then ${opts.windowMs / 1000} s with one WatchStats client @1 Hz`);
+      const watches: WatchRun[] = [];
+      for (let i = 0; i < WATCH_WINDOWS; i++) {
+        const w = await watchStatsCpu(m1, sizes.large, opts.windowMs, 1000);
+        log(`  idle ${w.idleCpuPercent.toFixed(2)} %, watched ${w.watchCpuPercent.toFixed(2)} % (${w.updatesInWindow} updates)`);
+        watches.push(w);
+      }
+      const watch = [...watches].sort((a, b) => a.watchCpuPercent - b.watchCpuPercent)[Math.floor(watches.length / 2)] as WatchRun;
+      const watchWindowsPercent = watches.map((w) => w.watchCpuPercent);
       foreign.stop();
       const final = mfcdMemory(m1);
       session1 = {
@@ -205,6 +216,7 @@ async function main(): Promise<number> {
         sequential,
         list,
         watch,
+        watchWindowsPercent,
         memory: { afterAddsKiB, afterListKiB, finalKiB: final.rssKiB, peakKiB: final.hwmKiB },
       };
     } finally {
