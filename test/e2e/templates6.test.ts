@@ -2,10 +2,10 @@
 // NOCACHE upcalls, like IPv4.
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseIp6MrCache } from "../../src/kernel/proc-mroute6.js";
+import { parseIp6MrCache, parseIp6MrVif } from "../../src/kernel/proc-mroute6.js";
 import { createLab, type Lab } from "../helpers/lab.js";
 import { startMfcd, StopList, type MfcdProcess } from "../helpers/mfcd-process.js";
-import { execIn } from "../helpers/netns.js";
+import { execIn, ip } from "../helpers/netns.js";
 import { waitFor } from "../helpers/traffic.js";
 import { addIpv6, sendMulticast6, startReceiver6, type Lab6Addrs } from "../helpers/traffic6.js";
 
@@ -81,5 +81,75 @@ describe("IPv6 templates", () => {
     await expect(mfcd.client.delRoute({ source: "", group: `ff3e::${kx()}:71` })).rejects.toMatchObject({ code: 3 });
     await mfcd.client.delRoute({ source: "", group: `ff3e::${kx()}:71`, iif: "in0" });
     expect((await mfcd.client.listRoutes({})).routes.some((r) => r.route?.group === `ff3e::${kx()}:71` && r.learned)).toBe(false);
+  });
+});
+
+// A source moving between iifs, IPv6: the same source address on the source's eth0 (in0) and
+// on xtra's p1 (x1). Its own lab and daemon.
+describe("IPv6 templates: a source moving between iifs", () => {
+  let mlab: Lab;
+  let m6: Lab6Addrs;
+  let daemon: MfcdProcess;
+  const mstops = new StopList();
+
+  beforeAll(async () => {
+    mlab = await createLab({ receivers: 1, extraRouterLinks: 1 });
+    m6 = await addIpv6(mlab);
+    await ip(["-6", "addr", "add", `${m6.source}/128`, "dev", "p1", "nodad"], mlab.extraPeer);
+    daemon = await startMfcd(mlab.router);
+  });
+  afterAll(async () => {
+    await mstops.stopAll();
+    await daemon?.stop();
+    await mlab?.cleanup();
+  });
+
+  it("re-learned on the new iif from the WRONGMIF upcall (MRT6_ASSERT), the old entry rewritten in place", async () => {
+    const G = `ff3e::${mlab.k.toString(16)}:81`;
+    const S = m6.source;
+    // x1 is an oif of what in0's template teaches: the kernel raises MRT6MSG_WRONGMIF when the
+    // flow arrives there (with MRT6_ASSERT on; never for an arrival MIF outside the oifs).
+    await daemon.client.addRoute({ route: { source: "", group: G, iif: "in0", oifs: ["out1", "x1"] } });
+    await daemon.client.addRoute({ route: { source: "", group: G, iif: "x1", oifs: ["out1"] } });
+    const rcv = mstops.add(await startReceiver6(mlab.receivers[0]!, { group: G, port: PORT, iface: mlab.receiverIface }));
+    const send = (ns: string, iface: string, count: number, firstSeq: number) =>
+      sendMulticast6(ns, { group: G, port: PORT, hops: 8, source: S, iface, count, firstSeq, intervalMs: 5 });
+    const entry = async () => (await daemon.client.listRoutes({})).routes.find((r) => r.learned && r.route?.group === G);
+
+    await send(mlab.source, mlab.sourceIface, 20, 0);
+    await rcv.waitForCount(19);
+    expect(await waitFor(entry)).toMatchObject({ route: { source: S, iif: "in0", oifs: ["out1", "x1"] } });
+    const onIn0 = (await entry())?.counters?.packets ?? 0n;
+    expect(onIn0).toBeGreaterThanOrEqual(19n);
+
+    // The first packet on x1 raises WRONGMIF (and is dropped); the entry moves to x1.
+    await send(mlab.extraPeer!, "p1", 20, 1000);
+    const moved = await waitFor(async () => {
+      const e = await entry();
+      return e?.route?.iif === "x1" && e;
+    });
+    expect(moved).toMatchObject({ route: { source: S, group: G, iif: "x1", oifs: ["out1"] }, template: `(*, ${G}) from x1` });
+    const mifs = new Map(parseIp6MrVif(await execIn(mlab.router, ["cat", "/proc/net/ip6_mr_vif"])).map((m) => [m.name, m.vif]));
+    const cache = parseIp6MrCache(await execIn(mlab.router, ["cat", "/proc/net/ip6_mr_cache"])).filter((e) => !e.unresolved);
+    expect(cache.map((e) => [e.source, e.group, e.parent, [...e.oifs.keys()]])).toEqual([[S, G, mifs.get("x1"), [mifs.get("out1")]]]);
+
+    // Forwarded from x1 now: a later burst arrives whole.
+    const before = rcv.count;
+    await send(mlab.extraPeer!, "p1", 10, 2000);
+    await rcv.waitForCount(before + 10);
+    const { seqs } = await rcv.stop();
+    expect(seqs.filter((q) => q >= 2000)).toEqual(Array.from({ length: 10 }, (_, i) => 2000 + i));
+    const fromX1 = seqs.filter((q) => q >= 1000).length;
+
+    // The WRONGMIF path, not the moved-flow sweep (which deletes the entry and learns it anew
+    // from a NOCACHE upcall, outcome "learned").
+    const log = daemon.stderr().split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = log.filter((l) => l.msg === "route learned from template" && l.group === G);
+    expect(lines.map((l) => [l.family, l.outcome, l.vif])).toEqual([
+      ["ipv6", "learned", mifs.get("in0")],
+      ["ipv6", "relearned", mifs.get("x1")],
+    ]);
+    // Replaced in place (MRT6_ADD_MFC keeps counters): the entry counted the in0 packets too.
+    expect((await entry())?.counters?.packets ?? 0n).toBeGreaterThanOrEqual(onIn0 + BigInt(fromX1));
   });
 });
