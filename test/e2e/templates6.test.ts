@@ -153,3 +153,45 @@ describe("IPv6 templates: a source moving between iifs", () => {
     expect((await entry())?.counters?.packets ?? 0n).toBeGreaterThanOrEqual(onIn0 + BigInt(fromX1));
   });
 });
+
+// Another table, IPv6: mfcd opens an MRT6 socket for table 7 on first use, reads its upcalls,
+// and its own `--mrule 6:x1=7` steers x1's traffic there. Its own lab and daemon.
+describe("IPv6 templates in another table, steered by mfcd's --mrule", () => {
+  let tlab: Lab;
+  let t6: Lab6Addrs;
+  let daemon: MfcdProcess;
+  const tstops = new StopList();
+
+  beforeAll(async () => {
+    tlab = await createLab({ receivers: 1, extraRouterLinks: 1 });
+    t6 = await addIpv6(tlab);
+    await ip(["-6", "addr", "add", `${t6.source}/128`, "dev", "p1", "nodad"], tlab.extraPeer);
+    daemon = await startMfcd(tlab.router, { args: ["--mrule", "6:x1=7"] });
+  });
+  afterAll(async () => {
+    await tstops.stopAll();
+    await daemon?.stop();
+    await tlab?.cleanup();
+  });
+
+  it("a (*,G) template in table 7 learns x1's flow in table 7 only; the learned entry carries the table", async () => {
+    const G = `ff3e::${tlab.k.toString(16)}:91`;
+    expect(await ip(["-6", "mrule", "show"], tlab.router)).toMatch(/iif x1 lookup 7/);
+    const template = { source: "", group: G, iif: "x1", oifs: ["out1"], oifTtl: {}, table: 7 };
+    expect((await daemon.client.addRoute({ route: template })).route?.route).toEqual(template);
+    const rcv = tstops.add(await startReceiver6(tlab.receivers[0]!, { group: G, port: PORT, iface: tlab.receiverIface }));
+    await sendMulticast6(tlab.extraPeer!, { group: G, port: PORT, hops: 8, source: t6.source, iface: "p1", count: 20, intervalMs: 5 });
+    await rcv.waitForCount(19);
+
+    const learned = await waitFor(async () =>
+      (await daemon.client.listRoutes({})).routes.find((r) => r.learned && r.route?.group === G),
+    );
+    expect(learned).toMatchObject({ route: { source: t6.source, group: G, iif: "x1", oifs: ["out1"], table: 7 }, template: `(*, ${G}) from x1` });
+    // The kernel entry is in table 7; the default IPv6 table has none.
+    const table7 = JSON.parse(await ip(["-6", "-j", "mroute", "show", "table", "7"], tlab.router)) as { src: string; iif: string }[];
+    expect(table7.filter((e) => e.iif !== "unresolved").map((e) => [e.src, e.iif])).toEqual([[t6.source, "x1"]]);
+    expect(parseIp6MrCache(await execIn(tlab.router, ["cat", "/proc/net/ip6_mr_cache"]))).toEqual([]);
+    const got = await rcv.stop();
+    expect(got.count).toBeGreaterThanOrEqual(19);
+  });
+});
