@@ -195,3 +195,83 @@ describe("IPv6 templates in another table, steered by mfcd's --mrule", () => {
     expect(got.count).toBeGreaterThanOrEqual(19);
   });
 });
+
+// The rest of the template lifecycle for IPv6: stop filter conversion, template deletion next to
+// an explicit (S,G), idle expiry. Two sources on the source's eth0. Its own lab and daemon.
+describe("IPv6 templates: conversion, deletion, idle expiry", () => {
+  let clab: Lab;
+  let c6: Lab6Addrs;
+  let daemon: MfcdProcess;
+  const cstops = new StopList();
+  const S2 = () => c6.source.replace(/::2$/, "::3");
+
+  beforeAll(async () => {
+    clab = await createLab({ receivers: 2 });
+    c6 = await addIpv6(clab);
+    await ip(["-6", "addr", "add", `${S2()}/128`, "dev", clab.sourceIface, "nodad"], clab.source);
+    daemon = await startMfcd(clab.router, { args: ["--learned-idle", "2"] });
+  });
+  afterAll(async () => {
+    await cstops.stopAll();
+    await daemon?.stop();
+    await clab?.cleanup();
+  });
+
+  it("a stop filter is converted by a new template; deleting a template keeps an explicit (S,G); idle learned entries go", async () => {
+    const kxc = clab.k.toString(16);
+    const G1 = `ff3e::${kxc}:a1`;
+    const G2 = `ff3e::${kxc}:a2`;
+    const send = (source: string, group: string, count: number, firstSeq: number) =>
+      sendMulticast6(clab.source, { group, port: PORT, hops: 8, source, iface: clab.sourceIface, count, firstSeq, intervalMs: 5 });
+    const rows = async (source: string, group: string) =>
+      (await daemon.client.listRoutes({})).routes.filter((r) => r.route?.source === source && r.route.group === group);
+    const cache = async () =>
+      parseIp6MrCache(await execIn(clab.router, ["cat", "/proc/net/ip6_mr_cache"])).filter((e) => !e.unresolved);
+    const mifs = async () =>
+      new Map(parseIp6MrVif(await execIn(clab.router, ["cat", "/proc/net/ip6_mr_vif"])).map((m) => [m.name, m.vif]));
+
+    // G1's template puts templates in play: G2's flow gets a stop filter, counted, not delivered.
+    await daemon.client.addRoute({ route: { source: "", group: G1, iif: "in0", oifs: ["out1"] } });
+    const r2 = cstops.add(await startReceiver6(clab.receivers[1]!, { group: G2, port: PORT, iface: clab.receiverIface }));
+    await send(c6.source, G2, 10, 0);
+    const filter = await waitFor(async () => (await rows(c6.source, G2)).find((r) => r.stopFilter && (r.counters?.packets ?? 0n) > 0n));
+    expect(filter).toMatchObject({ route: { iif: "in0", oifs: [] }, learned: false });
+    const p0 = filter.counters?.packets ?? 0n;
+    expect(r2.count).toBe(0);
+
+    // A template for G2: the stop filter becomes its learned entry at once, in place (no new
+    // upcall needed: the next burst arrives whole, and the entry kept the packets it counted).
+    await daemon.client.addRoute({ route: { source: "", group: G2, iif: "in0", oifs: ["out2"] } });
+    expect(await rows(c6.source, G2)).toMatchObject([{ learned: true, stopFilter: false, route: { oifs: ["out2"] }, template: `(*, ${G2}) from in0` }]);
+    const m = await mifs();
+    expect((await cache()).find((e) => e.group === G2)).toMatchObject({ parent: m.get("in0"), oifs: new Map([[m.get("out2"), 1]]) });
+    await send(c6.source, G2, 10, 100);
+    await r2.waitForCount(10);
+    expect((await r2.stop()).seqs).toEqual(Array.from({ length: 10 }, (_, i) => 100 + i));
+    expect((await rows(c6.source, G2))[0]?.counters?.packets).toBe(p0 + 10n);
+
+    // G1: S2's flow is learned from the template, S's is an explicit route overlapping it.
+    const explicit = { source: c6.source, group: G1, iif: "in0", oifs: ["out1", "out2"], oifTtl: {}, table: 0 };
+    await daemon.client.addRoute({ route: explicit });
+    const r1 = cstops.add(await startReceiver6(clab.receivers[0]!, { group: G1, port: PORT, iface: clab.receiverIface }));
+    await send(S2(), G1, 10, 0);
+    await r1.waitForCount(9);
+    await waitFor(async () => (await rows(S2(), G1)).some((r) => r.learned));
+    await daemon.client.delRoute({ source: "", group: G1, iif: "in0" });
+    expect(await rows(S2(), G1), "what the template taught is gone").toEqual([]);
+    expect((await cache()).some((e) => e.source === S2() && e.group === G1)).toBe(false);
+    expect(await rows(c6.source, G1)).toMatchObject([{ route: explicit, learned: false }]);
+    const before = r1.count;
+    await send(c6.source, G1, 10, 1000);
+    await r1.waitForCount(before + 10);
+    expect((await r1.stop()).seqs.filter((q) => q >= 1000)).toHaveLength(10);
+
+    // --learned-idle 2: (S, G2) carries nothing more and goes, from ListRoutes and the kernel;
+    // the explicit route stays.
+    await waitFor(async () => (await rows(c6.source, G2)).length === 0 && !(await cache()).some((e) => e.group === G2), {
+      timeoutMs: 20_000,
+      intervalMs: 100,
+    });
+    expect((await cache()).map((e) => [e.source, e.group])).toEqual([[c6.source, G1]]);
+  });
+});
