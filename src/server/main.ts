@@ -131,6 +131,8 @@ async function main(): Promise<number> {
       if (family === "ipv4" && table === 0) return socket;
       const opened = family === "ipv4" ? MrouteSocket.open({ table }) : Mroute6Socket.open({ table });
       sockets.push(opened);
+      // WRONGVIF / MRT6MSG_WRONGMIF upcalls re-learn a moved flow at once (as in the default table).
+      opened.setAssert(true);
       logger.info({ family, table }, "multicast routing table opened");
       const reader = UpcallReader.start({
         fd: opened.fd,

@@ -192,6 +192,8 @@ describe("multicast routing tables (real kernel, ip mrule, real traffic)", () =>
     expect(err.code).toBe(Status.RESOURCE_EXHAUSTED);
     expect(err.reason).toBe("VIF_TABLE_FULL");
     expect(err.details).toContain("x33");
+    // The way out is named: another table, with the mrule that steers the iif there.
+    expect(err.details).toMatch(/Another table has its own 32: put the route there \(Route\.table\) and steer its iif with --mrule \/ ip mrule/);
 
     // The other tables have VIFs of their own, also on the same interfaces.
     const in0 = r(S(), G(11), "x1", ["x33", "x2"]);
@@ -209,11 +211,50 @@ describe("multicast routing tables (real kernel, ip mrule, real traffic)", () =>
     expect(vifs.filter((v) => v.interface === "x1").length, "x1 has a VIF in each table").toBe(3);
     expect(Math.max(...vifs.map((v) => v.vif))).toBe(31);
 
+    // Table 0 takes its own 32 too (x1, x33, x2 + x3 … x31), and only then is full itself.
+    const fill0 = r(S(), G(13), "x3", xs(4, 31));
+    expect((await mfcd.client.addRoute({ route: fill0 })).route?.state).toBe(RouteState.ROUTE_STATE_INSTALLED);
+    expect((await kernelVifs(lab.router)).length, "/proc/net/ip_mr_vif: the default table is full").toBe(32);
+    const full0 = await rejection(mfcd.client.addRoute({ route: r(S(), G(14), "x1", ["out1"]) }));
+    expect(full0.code).toBe(Status.RESOURCE_EXHAUSTED);
+    expect(full0.reason).toBe("VIF_TABLE_FULL");
+    expect((await mfcd.client.listRoutes({})).vifs.length, "32 in table 0, 32 in table 7, 2 in table 9").toBe(32 + 32 + 2);
+    await mfcd.client.delRoute({ source: S(), group: G(13) });
+
     // Table 7 frees VIFs when its route goes; then the 33rd interface fits there too.
     await mfcd.client.delRoute({ source: S(), group: G(10), table: 7 });
     const later = await mfcd.client.addRoute({ route: r(S(), G(11), "x1", ["x33"], 7) });
     expect(later.route?.state).toBe(RouteState.ROUTE_STATE_INSTALLED);
     expect((await tableEntries(7)).map(tuple)).toEqual([[S(), G(11), "x1", ["x33"]]]);
+  });
+
+  it("ApplyRoutes carries the table: the same (S,G) in tables 0 and 7 in one set; a later set without table 7's removes it there only", async () => {
+    const g = G(40);
+    const t0 = r(S(), g, "in0", ["out1"]);
+    const t7 = r(S(), g, "x1", ["out2"], 7);
+    const first = await mfcd.client.applyRoutes({ owner: "ctl", routes: [t0, t7] });
+    expect(first).toMatchObject({ added: 2, removed: 0 });
+    expect(first.addedRoutes.map((x) => [x.table, x.iif]).sort()).toEqual([[0, "in0"], [7, "x1"]]);
+    expect((await tableEntries(0)).map(tuple)).toEqual([[S(), g, "in0", ["out1"]]]);
+    expect((await tableEntries(7)).map(tuple)).toEqual([[S(), g, "x1", ["out2"]]]);
+    expect((await mfcd.client.listRoutes({})).routes.map((x) => [x.route?.table, x.owner, x.state]).sort()).toEqual([
+      [0, "ctl", RouteState.ROUTE_STATE_INSTALLED],
+      [7, "ctl", RouteState.ROUTE_STATE_INSTALLED],
+    ]);
+
+    // The same set again changes nothing: each route is matched in its own table.
+    expect(await mfcd.client.applyRoutes({ owner: "ctl", routes: [t7, t0] })).toMatchObject({ added: 0, removed: 0, replaced: 0, unchanged: 2 });
+    // Table 7's route changes oifs: replaced there; table 0's stays.
+    const t7b = r(S(), g, "x1", ["out1", "out2"], 7);
+    const second = await mfcd.client.applyRoutes({ owner: "ctl", routes: [t0, t7b] });
+    expect(second).toMatchObject({ added: 0, removed: 0, replaced: 1, unchanged: 1 });
+    expect(second.replacedRoutes).toEqual([t7b]);
+    expect((await tableEntries(7)).map(tuple)).toEqual([[S(), g, "x1", ["out1", "out2"]]]);
+    const third = await mfcd.client.applyRoutes({ owner: "ctl", routes: [t0] });
+    expect(third).toMatchObject({ added: 0, removed: 1, unchanged: 1 });
+    expect(third.removedRoutes).toEqual([t7b]);
+    expect(await tableEntries(7)).toEqual([]);
+    expect((await tableEntries(0)).map(tuple)).toEqual([[S(), g, "in0", ["out1"]]]);
   });
 
   it("table 253 (the kernel's id of the default table) → INVALID_ARGUMENT naming route.table; nothing installed", async () => {

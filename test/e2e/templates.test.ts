@@ -472,6 +472,51 @@ describe("template routes: (*,G) and prefixes learned from upcalls (real kernel,
     expect(range(0, sent).filter((q) => !seqs.includes(q)).length, "losses on in0").toBeLessThanOrEqual(1);
   });
 
+  it("a source moving to an iif that is an oif of its learned entry: re-learned from the WRONGVIF upcall (MRT_ASSERT), the old entry rewritten in place", async () => {
+    const mfcd = await daemon();
+    const G = "239.52.1.1";
+    // x1 is an oif of what in0's template teaches: the kernel raises WRONGVIF when the flow
+    // arrives there (it never does for an arrival VIF outside the oifs; see the test above).
+    await mfcd.client.addRoute({ route: tpl("", G, "in0", ["out1", "x1"]) });
+    await mfcd.client.addRoute({ route: tpl("", G, "x1", ["out1"]) });
+    const r = await receiver(1, G);
+
+    const viaIn0 = await stream("S@in0", G);
+    await r.waitForCount(20);
+    expect(await waitLearned(mfcd.client, S(), G)).toMatchObject({ route: { iif: "in0", oifs: ["out1", "x1"] }, learned: true });
+    const { sent } = await viaIn0.stop();
+    await r.waitForCount(sent - 1, { timeoutMs: 5000 }).catch(() => undefined);
+    const onIn0 = await waitPackets(mfcd.client, S(), G, BigInt(sent - 1));
+    const before = r.count;
+
+    const viaX1 = await stream("S@x1", G, { firstSeq: 100_000 });
+    await r.waitForCount(before + 20);
+    expect(await waitLearned(mfcd.client, S(), G, (x) => x.route?.iif === "x1")).toMatchObject({
+      route: { source: S(), group: G, iif: "x1", oifs: ["out1"] },
+      learned: true,
+      template: `(*, ${G}) from x1`,
+    });
+    expect(await procEntry(S(), G)).toMatchObject({ iif: "x1", oifs: ["out1"] });
+    await viaX1.stop();
+    const { seqs } = await r.stop();
+    const fromX1 = seqs.filter((q) => q >= 100_000).length;
+    expect(fromX1).toBeGreaterThanOrEqual(20);
+
+    // The WRONGVIF path, not the moved-flow sweep (which deletes the entry and learns it anew
+    // from a NOCACHE upcall, outcome "learned"): the engine says "relearned" ...
+    const vifOf = new Map((await kernelVifs(lab.router)).map((v) => [v.name, v.vif]));
+    const log = mfcd.stderr().split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const learnedLines = log.filter((l) => l.msg === "route learned from template" && l.group === G && l.source === S());
+    expect(learnedLines.map((l) => [l.outcome, l.vif])).toEqual([
+      ["learned", vifOf.get("in0")],
+      ["relearned", vifOf.get("x1")],
+    ]);
+    // ... and the kernel entry was replaced in place (ADD_MFC keeps counters): it counted the
+    // in0 packets and, after them, everything x1 delivered.
+    const after = (await learnedEntry(mfcd.client, S(), G))?.counters?.packets ?? 0n;
+    expect(after).toBeGreaterThanOrEqual(onIn0 + BigInt(fromX1));
+  });
+
   it("persistence: templates survive a restart with the same state file (a deleted one stays deleted); learned entries are re-learned, not stored", async () => {
     const socketPath = tempSocketPath(); // its directory holds mfcd.state across the restart
     const first = await daemon([], socketPath);

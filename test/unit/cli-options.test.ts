@@ -33,6 +33,15 @@ describe("parseCliOptions", () => {
     expect(def.logLevel).toBe("info");
   });
 
+  it("--learned-idle SEC: default 60 s, 0 = never, anything else a usage error", () => {
+    expect(parseCliOptions([]).learnedIdleMs).toBe(60_000);
+    expect(parseCliOptions(["--learned-idle", "2"]).learnedIdleMs).toBe(2000);
+    expect(parseCliOptions(["--learned-idle", "0"]).learnedIdleMs).toBe(0);
+    for (const bad of ["-1", "1.5", "00", "soon"]) {
+      expect(() => parseCliOptions(["--learned-idle", bad]), bad).toThrow(/--learned-idle/);
+    }
+  });
+
   it.each([[["--bogus"]], [["--log-level", "loud"]], [["--listen", "nowhere"]], [["extra"]]])("rejects %j", (argv) => {
     expect(() => parseCliOptions(argv)).toThrow(UsageError);
   });

@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { RouteEngine, type RouteSpec } from "../../src/engine/route-engine.js";
+import { validateRoute } from "../../src/server/validate-route.js";
 import { FakeKernel } from "./fake-kernel.js";
 
 function spec(source: string, group: string, iif: string, oifs: string[]): RouteSpec {
@@ -44,6 +45,30 @@ describe("RouteEngine templates: (*,G) and prefixes learned from upcalls", () =>
     // Outside the group prefix: stop filter.
     expect(engine.onUpcall(up(vifOf("eth0"), "10.1.1.1", "239.2.0.1"))).toBe("stop-filter");
     expect(kernel.mfc.get("10.1.1.1|239.2.0.1")?.oifs.size).toBe(0);
+  });
+
+  it("all four template forms — (*,G), (*,G/len), (S/len,G), (S/len,G/len) — pass validation and learn only what they match", () => {
+    const forms: [string, string, string, string][] = [
+      // source, group, a matching (S,G), an (S,G) outside it
+      ["", "239.1.1.1", "10.9.9.9|239.1.1.1", "10.9.9.9|239.1.1.2"],
+      ["", "239.2.0.0/16", "10.9.9.9|239.2.3.4", "10.9.9.9|239.3.0.1"],
+      ["10.3.0.0/16", "239.4.4.4", "10.3.7.7|239.4.4.4", "10.4.0.1|239.4.4.4"],
+      ["10.5.0.0/16", "239.5.0.0/16", "10.5.1.1|239.5.2.2", "10.5.1.1|239.6.0.1"],
+    ];
+    for (const [source, group] of forms) {
+      const checked = validateRoute({ source, group, iif: "eth0", oifs: ["eth1"], oifTtl: {}, table: 0 });
+      expect(checked, `${source || "*"}, ${group}`).toMatchObject({ family: "ipv4", source, group });
+      expect(engine.add(checked).state).toBe("installed");
+    }
+    expect(kernel.mfc.size, "templates write no kernel entry").toBe(0);
+    for (const [, , inside, outside] of forms) {
+      const [s1, g1] = inside.split("|") as [string, string];
+      const [s2, g2] = outside.split("|") as [string, string];
+      expect(engine.onUpcall(up(vifOf("eth0"), s1, g1)), inside).toBe("learned");
+      expect([...(kernel.mfc.get(inside)?.oifs.keys() ?? [])], inside).toEqual([vifOf("eth1")]);
+      expect(engine.onUpcall(up(vifOf("eth0"), s2, g2)), outside).toBe("stop-filter");
+      expect(kernel.mfc.get(outside)?.oifs.size, outside).toBe(0);
+    }
   });
 
   it("an iif no template allows gets a stop filter; adding a template converts it into forwarding", () => {
