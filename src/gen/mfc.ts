@@ -113,8 +113,8 @@ export function severityToJSON(object: Severity): string {
 export interface Route {
   /**
    * Unicast sender address: IPv4 in strict dotted-quad form ("10.0.0.1") or IPv6 ("2001:db8::1").
-   * IPv4 templates: "" = any source, or a prefix "10.0.0.0/8"; with a group prefix
-   * ("239.1.0.0/16") too. Templates teach concrete (S,G) entries as flows arrive on the iif.
+   * Templates (both families): "" = any source, or a prefix ("10.0.0.0/8", "2001:db8::/32");
+   * with a group prefix ("239.1.0.0/16", "ff3e::/16") too. Templates teach concrete (S,G) entries as flows arrive on the iif.
    */
   source: string;
   /**
