@@ -30,9 +30,22 @@ export interface FlowEvidence {
   /** The interface the flow is expected on (request, else the route's iif). */
   iif: string | undefined;
   windowMs: number;
+  /**
+   * The route that serves the flow: an explicit (S,G) route, else the entry learned from a
+   * template, else a template that would learn it (`template` names the template then).
+   */
   route:
-    | { state: "installed" | "pending" | "drifted"; reason: string; iif: string; oifs: string[]; missing: string[] }
+    | {
+        state: "installed" | "pending" | "drifted";
+        reason: string;
+        iif: string;
+        oifs: string[];
+        missing: string[];
+        template?: string;
+      }
     | undefined;
+  /** No route or template matches, and mfcd's stop filter (an entry without oifs) counts the flow on this iif. */
+  stopFilter?: { iif: string };
   links: LinkEvidence[];
   /** rp_filter of the iif: conf.all, conf.<iif>, effective = max. */
   rpFilter: { all: number; iface: number; effective: number } | undefined;
@@ -95,19 +108,27 @@ export function diagnoseFlow(e: FlowEvidence): Finding[] {
   const nocache = sum(e.upcalls.nocache);
   const wrongvif = sum(e.upcalls.wrongvif);
   if (!e.route) {
+    // Where it arrives: mfcd's stop filter counts the flow (the kernel stopped asking once it
+    // existed), else the kernel's NOCACHE upcalls name the VIF.
+    const arrives = e.stopFilter
+      ? `${e.stopFilter.iif} (mfcd's stop filter, an entry without oifs, counted ${e.mfc.packets} packets in ${secs})`
+      : nocache > 0
+        ? `${where(e.upcalls.nocache)} (${nocache} NOCACHE upcalls; the kernel sends one per unresolved flow every ~10 s)`
+        : undefined;
     add({
       code: "NO_ROUTE",
       severity: "error",
-      explanation:
-        nocache > 0
-          ? `traffic for ${flow} arrives on ${where(e.upcalls.nocache)} (${nocache} NOCACHE upcalls; the kernel sends one per ` +
-            `unresolved flow every ~10 s), but there is no route for it.`
-          : `there is no route for ${flow}.`,
+      explanation: arrives
+        ? `traffic for ${flow} arrives on ${arrives}, but no route or template matches it.`
+        : `no route or template matches ${flow}.`,
       evidence: [
         ["route", "none"],
         ["upcalls NOCACHE", String(nocache)],
+        ...(e.stopFilter ? [["stop filter (no oifs) on", e.stopFilter.iif] as [string, string]] : []),
       ],
-      fix: `Add one: AddRoute{source: ${e.source}, group: ${e.group}, iif: ${e.upcalls.nocache[0]?.iif ?? e.iif ?? "IIF"}, oifs: [...]}.`,
+      fix:
+        `Add one: AddRoute{source: ${e.source}, group: ${e.group}, ` +
+        `iif: ${e.stopFilter?.iif ?? e.upcalls.nocache[0]?.iif ?? e.iif ?? "IIF"}, oifs: [...]}.`,
     });
   } else if (e.route.state === "pending") {
     add({
@@ -265,7 +286,8 @@ export function diagnoseFlow(e: FlowEvidence): Finding[] {
       code: "FORWARDING_OK",
       severity: "info",
       explanation:
-        `forwarding works: ${e.mfc.packets} packets of ${flow} in ${secs}, out on ` +
+        `forwarding works${e.route.template ? ` (learned from template ${e.route.template})` : ""}: ` +
+        `${e.mfc.packets} packets of ${flow} in ${secs}, out on ` +
         `${working.map((o) => `${o.name} +${o.packets}`).join(", ")}.`,
       evidence: working.map((o): [string, string] => [`vif ${o.name} out delta`, String(o.packets)]),
       fix:
@@ -286,7 +308,9 @@ export function diagnoseFlow(e: FlowEvidence): Finding[] {
     add({
       code: "NO_TRAFFIC",
       severity: "warning",
-      explanation: `no packet of ${flow} reached the multicast router in ${secs}.`,
+      explanation:
+        `no packet of ${flow} reached the multicast router in ${secs}` +
+        `${e.route.template ? ` (template ${e.route.template} would route it)` : ""}.`,
       evidence: [
         ["mfc packets delta", "0"],
         ["upcalls", "0"],

@@ -5,7 +5,9 @@
 import { delay } from "abort-controller-x";
 import { diagnoseFlow, renderFindings, type Finding, type FlowEvidence, type LinkEvidence } from "../engine/diagnose-flow.js";
 import { DomainError, type FieldViolation } from "../engine/domain-error.js";
-import type { RouteEngine, VifView } from "../engine/route-engine.js";
+import { isTemplateKey, parsePattern, patternContains } from "../engine/address-pattern.js";
+import type { RouteKey } from "../engine/route-key.js";
+import type { RouteEngine, RouteView, VifView } from "../engine/route-engine.js";
 import { MAX_VIFS } from "../engine/vif-table.js";
 import { KernelError } from "../kernel/kernel-error.js";
 import type { DiagnoseRequest, DiagnoseResponse } from "../gen/mfc.js";
@@ -79,7 +81,8 @@ export async function diagnose(
     throw err;
   }
   const before = engine.flowSnapshot(key);
-  const iif = request.iif || before.route?.spec.iif;
+  const beforeServed = before.route ? { route: before.route } : templateServing(engine, key, request.iif);
+  const iif = request.iif || beforeServed.route?.spec.iif || beforeServed.stopFilter?.spec.iif;
   const sinceMs = Date.now();
   const dropsBefore = probes.rpFilterDrops();
   const probe = iif
@@ -90,7 +93,10 @@ export async function diagnose(
   const ttlResult: { le1: number; gt1: number } | string = ttlPromise ? await ttlPromise : (probe as string);
   const after = engine.flowSnapshot(key);
   const drops = probes.rpFilterDrops() - dropsBefore;
-  const route = after.route;
+  // Without an explicit route, the flow may still be served by a template (learned entry), or
+  // be counted by mfcd's own stop filter: neither is "no route", nor another router's entry.
+  const served = after.route ? { route: after.route } : templateServing(engine, key, iif ?? "");
+  const route = served.route;
   const upcalls = probes.upcalls(request.source, request.group, sinceMs);
   const nocache = route ? upcalls.nocache : probes.upcalls(request.source, request.group, sinceMs - UNRESOLVED_LIFETIME_MS).nocache;
   const vifName = (vif: number) => after.vifs.find((v) => v.vif === vif)?.name ?? `vif ${vif}`;
@@ -120,7 +126,9 @@ export async function diagnose(
       iif: route.spec.iif,
       oifs: route.spec.oifs,
       missing: route.missing,
+      ...(served.template === undefined ? {} : { template: served.template }),
     },
+    ...(served.stopFilter ? { stopFilter: { iif: served.stopFilter.spec.iif } } : {}),
     links,
     rpFilter: iif ? probes.rpFilter(iif) : undefined,
     reversePath: iif ? probes.reversePath(request.source, iif) : undefined,
@@ -137,7 +145,7 @@ export async function diagnose(
     },
     ttl: typeof ttlResult === "string" ? undefined : ttlResult,
     ttlUnavailable: typeof ttlResult === "string" ? ttlResult : undefined,
-    foreignEntry: after.foreign,
+    foreignEntry: after.foreign && !served.learned && !served.stopFilter,
     vifs: { used: after.vifsUsed, limit: MAX_VIFS },
   };
   return response(request, windowMs, iif ?? "", diagnoseFlow(evidence));
@@ -180,6 +188,46 @@ function ownedByOther(request: DiagnoseRequest, windowMs: number, detail: string
     foreignEntry: false,
     vifs: { used: 0, limit: MAX_VIFS },
   };
+}
+
+/**
+ * What serves (S,G) when no explicit route does: the entry learned from a template, or, with
+ * nothing learned yet, the most specific installed-or-waiting template matching S and G (on
+ * `iif`, when known) — or mfcd's stop filter for a flow no template matched. One pass over the
+ * routes; only taken when there is no explicit route.
+ */
+function templateServing(
+  engine: RouteEngine,
+  key: RouteKey,
+  iif: string,
+): { route?: RouteView; template?: string; learned?: boolean; stopFilter?: RouteView } {
+  let learned: RouteView | undefined;
+  let stopFilter: RouteView | undefined;
+  let best: RouteView | undefined;
+  let bestLen = -1;
+  engine.forEachView((v) => {
+    const s = v.spec;
+    if (s.family !== key.family || s.table !== key.table) return;
+    if (v.learned || v.stopFilter) {
+      if (s.source === key.source && s.group === key.group) {
+        if (v.learned) learned = v;
+        else stopFilter = v;
+      }
+      return;
+    }
+    if (!isTemplateKey(s) || (iif !== "" && s.iif !== iif)) return;
+    const sp = parsePattern(s.family, s.source);
+    const gp = parsePattern(s.family, s.group);
+    if (!sp || !gp || !patternContains(s.family, sp, key.source) || !patternContains(s.family, gp, key.group)) return;
+    if (sp.length + gp.length > bestLen) {
+      best = v;
+      bestLen = sp.length + gp.length;
+    }
+  });
+  if (learned) return { route: learned, template: learned.template, learned: true };
+  if (stopFilter) return { stopFilter };
+  if (best) return { route: best, template: `(${best.spec.source || "*"}, ${best.spec.group}) from ${best.spec.iif}` };
+  return {};
 }
 
 function findVif(vifs: VifView[], name: string): VifView | undefined {

@@ -297,6 +297,119 @@ describe("Diagnose (real kernel, real traffic)", () => {
   });
 });
 
+describe("Diagnose: the iif's link flags, WRONGVIF upcalls, the default window", () => {
+  it("iif up without carrier (the sender's end of the veth is down): IIF_NO_CARRIER", async () => {
+    const G = "239.81.12.1";
+    await addRoute(src(), G);
+    await ip(["link", "set", "eth0", "down"], lab.source);
+    try {
+      await waitFor(async () => (await ip(["-o", "link", "show", "in0"], lab.router)).includes("NO-CARRIER"));
+      const res = await diagnose(src(), G);
+      const f = expectOnly(res, "IIF_NO_CARRIER", { severity: Severity.SEVERITY_ERROR });
+      expect(f.explanation).toContain("iif in0");
+      expect(evidence(f, "link in0")).toContain("no carrier");
+    } finally {
+      await ip(["link", "set", "eth0", "up"], lab.source);
+      await ip(["route", "replace", "default", "via", lab.addrs.routerIn, "dev", "eth0"], lab.source);
+    }
+  });
+
+  it("iif without the MULTICAST flag: IIF_NO_MULTICAST", async () => {
+    const G = "239.81.13.1";
+    await addRoute(src(), G);
+    await stream(G);
+    await ip(["link", "set", "in0", "multicast", "off"], lab.router);
+    try {
+      const res = await diagnose(src(), G);
+      const f = expectOnly(res, "IIF_NO_MULTICAST", { severity: Severity.SEVERITY_WARNING });
+      expect(f.explanation).toContain("iif in0");
+    } finally {
+      await ip(["link", "set", "in0", "multicast", "on"], lab.router);
+    }
+  });
+
+  it("traffic arriving on one of the route's oifs: WRONG_IIF names that interface from the kernel's WRONGVIF upcall", async () => {
+    const G = "239.81.14.1";
+    // x1 is an oif of the route, so the kernel (MRT_ASSERT on) reports the wrong arrival as a
+    // WRONGVIF upcall naming x1's VIF; the route is new, so its first wrong packet is reported.
+    await addRoute(peer(), G, "in0", ["out1", "x1"]);
+    const res = await diagnoseAround({ source: peer(), group: G, windowMs: WINDOW_MS }, async () => {
+      const sent = await sendMulticast(lab.extraPeer!, { group: G, port: PORT, ttl: 8, ifaceAddr: peer(), count: N, intervalMs: 1 });
+      expect(sent).toMatchObject({ sent: N, errors: 0 });
+    });
+    const f = expectOnly(res, "WRONG_IIF", { severity: Severity.SEVERITY_ERROR });
+    expect(f.explanation, res.text).toMatch(/arrives on x1 \(\d+\), but the route expects in0/);
+    expect(Number(evidence(f, "upcalls WRONGVIF"))).toBeGreaterThan(0);
+    expect(evidence(f, "mfc wrong_if delta")).toBe(String(N));
+  });
+
+  it("window_ms left out: the default window of 2 s", async () => {
+    const G = "239.81.15.1";
+    await addRoute(src(), G);
+    await stream(G);
+    const res = await mfcd.client.diagnose({ source: src(), group: G });
+    expect(res.windowMs).toBe(2000);
+    expect(res.findings.map((f) => f.code), res.text).toEqual(["FORWARDING_OK"]);
+    expect(res.findings[0]!.explanation).toContain(" in 2.0 s, ");
+  });
+});
+
+describe("Diagnose with templates: 'no route' means no route and no template matches", () => {
+  /** Runs `fn` with the template (*, group) in0 → out1 in place, and deletes it afterwards. */
+  async function withTemplate(group: string, iif: string, fn: () => Promise<void>): Promise<void> {
+    await mfcd.client.addRoute({ route: { source: "", group, iif, oifs: ["out1"] } });
+    try {
+      await fn();
+    } finally {
+      await stops.stopAll();
+      await mfcd.client.delRoute({ source: "", group, iif });
+    }
+  }
+
+  it("a flow learned from a template is routed: FORWARDING_OK only (no NO_ROUTE, no FOREIGN_ENTRY)", async () => {
+    const G = "239.81.16.1";
+    await withTemplate(G, "in0", async () => {
+      await stream(G);
+      await waitFor(async () => (await kernelRoutesAll()).some((e) => e.source === src() && e.group === G && e.oifs.size === 1), {
+        message: "the flow was never learned from the template",
+      });
+      const res = await diagnose(src(), G);
+      expect(res.findings.map((f) => f.code), res.text).toEqual(["FORWARDING_OK"]);
+      expect(res.iif).toBe("in0");
+      expect(res.findings[0]!.explanation).toMatch(/out on out1 \+\d+/);
+      expect(res.findings[0]!.explanation).toContain("template (*, 239.81.16.1) from in0");
+    });
+  });
+
+  it("a template that would match, but no packet yet: NO_TRAFFIC, not NO_ROUTE", async () => {
+    const G = "239.81.17.1";
+    await withTemplate(G, "in0", async () => {
+      const res = await diagnose(src(), G);
+      expectOnly(res, "NO_TRAFFIC", { severity: Severity.SEVERITY_WARNING });
+      expect(res.iif).toBe("in0");
+    });
+  });
+
+  it("traffic no template matches on its iif (mfcd's stop filter): NO_ROUTE naming in0, no FOREIGN_ENTRY", async () => {
+    const G = "239.81.18.1";
+    // The template only allows x1: (src, G) arriving on in0 gets a stop filter (no oifs).
+    await withTemplate(G, "x1", async () => {
+      await addRoute(src(), "239.81.18.99", "in0", ["out2"]); // in0 needs a VIF for the upcall
+      await stream(G);
+      await waitFor(async () => (await kernelRoutesAll()).some((e) => e.source === src() && e.group === G && !e.unresolved && e.oifs.size === 0), {
+        message: "no stop filter for the stream",
+      });
+      const res = await diagnose(src(), G);
+      const f = expectOnly(res, "NO_ROUTE", { severity: Severity.SEVERITY_ERROR });
+      expect(f.explanation, res.text).toMatch(/arrives on in0/);
+      expect(f.explanation).toContain("no route or template matches");
+      expect(f.explanation).toContain("stop filter");
+      expect(evidence(f, "stop filter (no oifs) on")).toBe("in0");
+      expect(f.fix).toContain("iif: in0");
+    });
+  });
+});
+
 /** Every row of /proc/net/ip_mr_cache in the router, unresolved upcall queues included. */
 async function kernelRoutesAll() {
   return parseIpMrCache(await readMrCache(lab.router));

@@ -7,7 +7,7 @@
 // set_ttl} makes mfcd program `table ip mfcd` and the receiver gets every packet from the new
 // source. The table lives exactly as long as mfcd: gone after SIGTERM, back after a restart
 // with the same state file. Without the nft binary the rescue options are refused with the
-// package to install, and plain routes keep working.
+// package to install, and plain routes (and Diagnose, without its TTL probe) keep working.
 //
 // "Delivered 0" is proven by ordering: every burst has its own sequence numbers, and a
 // receiver that later gets a whole burst shows none of the earlier one.
@@ -20,7 +20,7 @@ import { RouteState, Status, type MfcClient } from "../../src/sdk/index.js";
 import { createLab, type Lab } from "../helpers/lab.js";
 import { kernelRoute, startMfcd, StopList, tempStatePath, type MfcdProcess } from "../helpers/mfcd-process.js";
 import { execIn, ip } from "../helpers/netns.js";
-import { sendMulticast, startReceiver, waitFor, type Receiver } from "../helpers/traffic.js";
+import { sendMulticast, startReceiver, startStream, waitFor, type Receiver } from "../helpers/traffic.js";
 import { rejection } from "../helpers/rejection.js";
 
 if (process.getuid?.() !== 0) throw new Error("test/e2e needs root (network namespaces, MRT_INIT, nft)");
@@ -164,7 +164,7 @@ describe("rescue options: the unroutable TTL-1 camera (real kernel, real nftable
     }
   });
 
-  it("without nft: rescue options are FAILED_PRECONDITION naming the package nftables; plain routes still work", async () => {
+  it("without nft: rescue options are FAILED_PRECONDITION naming the package nftables; plain routes and Diagnose still work", async () => {
     const lab = await createLab({ receivers: 1 });
     const stops = new StopList();
     let mfcd: MfcdProcess | undefined;
@@ -191,6 +191,11 @@ describe("rescue options: the unroutable TTL-1 camera (real kernel, real nftable
       await burst(lab, G, { from: src, ttl: 8, firstSeq: 0 });
       await r.waitForCount(N);
       expect((await r.stop()).seqs).toEqual(range(0, N));
+
+      // Diagnose keeps working without nft (no TTL probe): a forwarded stream is FORWARDING_OK.
+      stops.add(await startStream(lab.source, { group: G, port: PORT, ttl: 8, ifaceAddr: src, intervalMs: 10, size: 64, durationMs: 30_000 }));
+      const diag = await mfcd.client.diagnose({ source: src, group: G, windowMs: 1000 });
+      expect(diag.findings.map((f) => f.code), diag.text).toEqual(["FORWARDING_OK"]);
       expect((await tables(lab.router)).filter((t) => /^ip mfcd/.test(t))).toEqual([]);
     } finally {
       await stops.stopAll();

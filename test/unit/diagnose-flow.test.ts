@@ -43,6 +43,24 @@ describe("diagnoseFlow: one cause at a time, and nothing else", () => {
     expect(findings[0]?.explanation).toContain("arrives on eth1");
   });
 
+  it("a flow learned from a template is routed: FORWARDING_OK names the template", () => {
+    const e = healthy();
+    e.route = { ...e.route!, reason: "learned from template (*, 239.1.1.1) from eth0", template: "(*, 239.1.1.1) from eth0" };
+    const findings = diagnoseFlow(e);
+    expect(findings.map((f) => f.code)).toEqual(["FORWARDING_OK"]);
+    expect(findings[0]?.explanation).toContain("learned from template (*, 239.1.1.1) from eth0");
+  });
+
+  it("no route or template, but mfcd's stop filter counts the flow: NO_ROUTE naming its iif", () => {
+    const e = { ...healthy(), route: undefined, mfc: { present: true, packets: 30, wrongIf: 0 }, oifOut: [] };
+    e.stopFilter = { iif: "eth1" };
+    const findings = diagnoseFlow(e);
+    expect(findings.map((f) => f.code)).toEqual(["NO_ROUTE"]);
+    expect(findings[0]?.explanation).toContain("arrives on eth1 (mfcd's stop filter");
+    expect(findings[0]?.explanation).toContain("counted 30 packets");
+    expect(findings[0]?.fix).toContain("iif: eth1");
+  });
+
   it("rp_filter drop with the numbers", () => {
     const e = healthy();
     e.reversePath = { strictOk: false, looseOk: false, detail: "no route to 10.99.0.100" };
