@@ -1,7 +1,7 @@
 // Kernel change notifications for one network namespace: links (RTNLGRP_LINK) and MFC entries
-// (RTNLGRP_IPV4_MROUTE, RTNLGRP_IPV6_MROUTE — the same message shape, ip6mr_fill_mroute), read off the event loop by a worker thread (see
-// rtnetlink-monitor-worker.ts for why a worker and why it forwards raw bytes) and decoded here
-// with the same codecs as the dumps.
+// (RTNLGRP_IPV4_MROUTE, RTNLGRP_IPV6_MROUTE — the same message shape, ip6mr_fill_mroute), read
+// off the event loop on the poll hub's thread (poll-hub.ts; rtnetlink-monitor-handler.ts says
+// why it forwards raw bytes) and decoded here with the same codecs as the dumps.
 //
 // What the kernel sends on RTNLGRP_IPV4_MROUTE (Linux 6.18, observed; test/kernel pins most): one
 // message per change, built like a dump reply (rtm_family RTNL_FAMILY_IPMR, RTA_TABLE, RTA_SRC,
@@ -17,12 +17,11 @@
 // (iifIndex 0) once the input VIF is gone. Adding or deleting a VIF sends no MFC event (and no
 // visible link event) even though entries start or stop using it.
 
-import os from "node:os";
-import { PollWorker } from "./poll-worker.js";
+import { PollHub, type PollHubMember } from "./poll-hub.js";
 import { type LinkInfo, decodeLinkMessage } from "./netlink-link-codec.js";
 import { forEachNetlinkMessage } from "./netlink-messages.js";
 import { type NetlinkMfcEntry, decodeMfc6Message, decodeMfcMessage } from "./netlink-mfc-codec.js";
-import { MONITOR_WORKER_SOURCE, type MonitorWorkerData } from "./rtnetlink-monitor-worker.js";
+import { MONITOR_HANDLER_SOURCE, type MonitorHandlerData } from "./rtnetlink-monitor-handler.js";
 import {
   RTM_DELLINK,
   RTM_DELROUTE,
@@ -64,7 +63,7 @@ export interface RtnetlinkMonitorOptions {
    */
   onEvent: (e: RtnetlinkEvent) => void;
   /**
-   * A failure after start() resolved (KernelError from the worker's poll/recv); the monitor
+   * A failure after start() resolved (KernelError from its poll/recv); the monitor
    * has stopped. Without onError such an error is thrown as an uncaught exception, like an
    * 'error' event nobody listens to.
    */
@@ -88,46 +87,41 @@ export interface RtnetlinkMonitorOptions {
 /** Where the owner's own MFC updates are dropped: a socket filter in the kernel, the worker, or nowhere. */
 export type OwnMfcUpdatesFilter = "kernel" | "worker" | "none";
 
-type WorkerMessage =
+type HandlerMessage =
   | { type: "ready"; ownFilter: OwnMfcUpdatesFilter }
   | { type: "data"; bytes: ArrayBuffer }
-  | { type: "overrun" }
-  | { type: "fatal"; syscall: string; errno: number };
+  | { type: "overrun" };
 
 const GROUPS = (1 << (RTNLGRP_LINK - 1)) | (1 << (RTNLGRP_IPV4_MROUTE - 1)) | (1 << (RTNLGRP_IPV6_MROUTE - 1));
 export class RtnetlinkMonitor {
   readonly #opts: RtnetlinkMonitorOptions;
-  #worker!: PollWorker<WorkerMessage>;
+  #member!: PollHubMember<HandlerMessage>;
 
   private constructor(opts: RtnetlinkMonitorOptions) {
     this.#opts = opts;
   }
 
   /**
-   * Starts the worker; resolves once its socket is bound to the groups, so every change made
-   * after that is reported. Rejects with KernelError if the namespace cannot be entered or the
+   * Opens the socket on the poll hub's thread; resolves once it is bound to the groups and
+   * polled, so every change made after that is reported. Rejects with KernelError if the namespace cannot be entered or the
    * socket cannot be set up (then nothing is left running).
    */
   static async start(options: RtnetlinkMonitorOptions): Promise<RtnetlinkMonitor> {
-    const workerData: Omit<MonitorWorkerData, "koffiPath" | "eventFd"> = {
+    const data: MonitorHandlerData = {
       netns: options.netns ?? null,
       groups: GROUPS,
       rcvbufBytes: options.rcvbufBytes ?? 8 * 1024 * 1024,
       dropOwnMfcUpdates: options.dropOwnMfcUpdates ?? false,
-      errno: {
-        EAGAIN: os.constants.errno.EAGAIN,
-        EINTR: os.constants.errno.EINTR,
-        ENOBUFS: os.constants.errno.ENOBUFS,
-      },
     };
-    if (!Number.isInteger(workerData.rcvbufBytes) || workerData.rcvbufBytes <= 0 || workerData.rcvbufBytes > 0x3fffffff) {
-      throw new RangeError(`rcvbufBytes must be a positive integer, got ${workerData.rcvbufBytes}`);
+    if (!Number.isInteger(data.rcvbufBytes) || data.rcvbufBytes <= 0 || data.rcvbufBytes > 0x3fffffff) {
+      throw new RangeError(`rcvbufBytes must be a positive integer, got ${data.rcvbufBytes}`);
     }
     const monitor = new RtnetlinkMonitor(options);
-    monitor.#worker = await PollWorker.start<WorkerMessage>({
+    monitor.#member = await PollHub.join<HandlerMessage>({
       name: "rtnetlink monitor",
-      source: MONITOR_WORKER_SOURCE,
-      workerData,
+      kind: "rtnetlink-monitor",
+      source: MONITOR_HANDLER_SOURCE,
+      data,
       onMessage: (m) => monitor.#onMessage(m),
       onFail: (err) => monitor.#fail(err),
     });
@@ -135,39 +129,39 @@ export class RtnetlinkMonitor {
   }
 
   /**
-   * Lets the process exit while the monitor runs (its worker no longer keeps the event loop
-   * alive), like unref() on a timer or socket. Events are still delivered while the process
-   * lives; at exit the worker is woken and stops. process.exit() works either way.
+   * Lets the process exit while the monitor runs (it no longer keeps the event loop alive),
+   * like unref() on a timer or socket. Events are still delivered while the process lives; at
+   * exit the hub's thread is woken and stops. process.exit() works either way.
    */
   unref(): this {
-    this.#worker.unref();
+    this.#member.unref();
     return this;
   }
 
   /** Undoes unref(): the running monitor keeps the process alive again (the default). */
   ref(): this {
-    this.#worker.ref();
+    this.#member.ref();
     return this;
   }
 
   /** Where dropOwnMfcUpdates takes effect ("kernel" unless SO_ATTACH_FILTER failed). */
   get ownMfcUpdatesFilter(): OwnMfcUpdatesFilter {
-    const ready = this.#worker.readyMessage;
+    const ready = this.#member.readyMessage;
     return ready?.type === "ready" ? ready.ownFilter : "none";
   }
 
-  /** True once close() was called or the worker stopped after an error. */
+  /** True once close() was called or the monitor stopped after an error. */
   get closed(): boolean {
-    return this.#worker.stopped;
+    return this.#member.stopped;
   }
 
   /**
-   * Stops the worker (it wakes at once from poll through the eventfd), closes its socket and
-   * the eventfd, and resolves when the thread has exited; no event is delivered after close()
-   * was called. Idempotent: later calls return the same promise.
+   * Takes the socket out of the poll hub (woken at once through its eventfd) and resolves once
+   * it is closed (with the hub's thread, if it was the last reader); no event is delivered
+   * after close() was called. Idempotent: later calls return the same promise.
    */
   close(): Promise<void> {
-    return this.#worker.close();
+    return this.#member.close();
   }
 
   #fail(err: Error): void {
@@ -180,7 +174,7 @@ export class RtnetlinkMonitor {
   }
 
   #emit(e: RtnetlinkEvent): void {
-    if (this.#worker.stopped) return;
+    if (this.#member.stopped) return;
     const { onEvent, onError } = this.#opts;
     if (!onError) {
       onEvent(e);
@@ -193,7 +187,7 @@ export class RtnetlinkMonitor {
     }
   }
 
-  #onMessage(m: WorkerMessage): void {
+  #onMessage(m: HandlerMessage): void {
     switch (m.type) {
       case "data":
         this.#decode(Buffer.from(m.bytes));
@@ -208,7 +202,7 @@ export class RtnetlinkMonitor {
 
   #decode(buf: Buffer): void {
     forEachNetlinkMessage(buf, buf.length, (type, _flags, _seq, start, end) => {
-      if (this.#worker.stopped) return false;
+      if (this.#member.stopped) return false;
       switch (type) {
         case RTM_NEWLINK:
         case RTM_DELLINK: {

@@ -1,7 +1,7 @@
 // Kernel upcalls read off the event loop: IGMPMSG_NOCACHE (a packet arrived on a VIF for an
 // (S,G) without an MFC entry) and IGMPMSG_WRONGVIF (a packet for an (S,G) arrived on a VIF other
-// than the entry's input VIF), read from the MRT_INIT socket by a worker thread that blocks in
-// poll([socket, eventfd]) (see upcall-reader-worker.ts).
+// than the entry's input VIF), read from the MRT_INIT socket off the event loop, on the poll hub's
+// thread (poll-hub.ts; the reading code is upcall-reader-handler.ts).
 //
 // Kernel behaviour (Linux 6.18, ipmr.c; the tests pin it):
 //  - NOCACHE: one per new unresolved (S,G), only for packets arriving on a VIF; the kernel
@@ -25,11 +25,11 @@
 
 import os from "node:os";
 import { dupCloexec } from "./libc.js";
-import { PollWorker } from "./poll-worker.js";
+import { PollHub, type PollHubMember } from "./poll-hub.js";
 import { IGMPMSG_NOCACHE } from "./mroute-constants.js";
 import { bufferToIpv4 } from "./mroute-structs.js";
 import { bufferToIpv6 } from "./ipv6-address.js";
-import { UPCALL6_RECORD_SIZE, UPCALL_RECORD_SIZE, UPCALL_WORKER_SOURCE, type UpcallWorkerData } from "./upcall-reader-worker.js";
+import { UPCALL6_RECORD_SIZE, UPCALL_HANDLER_SOURCE, UPCALL_RECORD_SIZE, type UpcallHandlerData } from "./upcall-reader-handler.js";
 
 export type UpcallType = "nocache" | "wrongvif";
 
@@ -39,7 +39,7 @@ export interface Upcall {
   vif: number;
   source: string;
   group: string;
-  /** Date.now() when the worker read the upcall. */
+  /** Date.now() when the upcall was read (off the event loop). */
   at: number;
 }
 
@@ -69,22 +69,21 @@ export interface UpcallReaderOptions {
    */
   onUpcall: (u: Upcall) => void;
   /**
-   * A failure after start() resolved (KernelError from the worker's poll/recv); the reader has
+   * A failure after start() resolved (KernelError from its poll/recv); the reader has
    * stopped. Without onError it is thrown as an uncaught exception.
    */
   onError?: (err: Error) => void;
 }
 
-type WorkerMessage =
+type HandlerMessage =
   | { type: "ready" }
-  | { type: "batch"; records: ArrayBuffer; count: number; igmp: number; wholepkt: number; other: number }
-  | { type: "fatal"; syscall: string; errno: number };
+  | { type: "batch"; records: ArrayBuffer; count: number; igmp: number; wholepkt: number; other: number };
 
 const LE = os.endianness() === "LE";
 
 export class UpcallReader {
   readonly #opts: UpcallReaderOptions;
-  #worker!: PollWorker<WorkerMessage>;
+  #member!: PollHubMember<HandlerMessage>;
   readonly #stats: UpcallReaderStats = { nocache: 0, wrongvif: 0, igmp: 0, wholepkt: 0, other: 0 };
 
   private constructor(opts: UpcallReaderOptions) {
@@ -92,28 +91,24 @@ export class UpcallReader {
   }
 
   /**
-   * Starts the worker; resolves once it is about to poll (upcalls already queued on the socket
-   * are delivered too). Rejects with RangeError for a negative fd, KernelError EBADF for a
-   * closed one, or the worker's error; nothing is left running then.
+   * Adds the socket to the poll hub; resolves once it is polled (upcalls already queued on the
+   * socket are delivered too). Rejects with RangeError for a negative fd, KernelError EBADF for
+   * a closed one, or the hub's error; nothing is left running then.
    */
   static async start(options: UpcallReaderOptions): Promise<UpcallReader> {
     if (!Number.isInteger(options.fd) || options.fd < 0) {
       throw new RangeError(`fd must be a non-negative integer, got ${options.fd}`);
     }
     // A duplicate: the caller may close its fd at any time without the number being reused
-    // under the worker's poll().
+    // under the hub's poll().
     const sockFd = dupCloexec(options.fd);
-    const { EAGAIN, EINTR, EBADF, ENOTSOCK, EFAULT } = os.constants.errno;
-    const workerData: Omit<UpcallWorkerData, "koffiPath" | "eventFd"> = {
-      fd: sockFd,
-      errno: { EAGAIN, EINTR, EBADF, ENOTSOCK, EFAULT },
-      family: options.family === "ipv6" ? 6 : 4,
-    };
+    const data: UpcallHandlerData = { fd: sockFd, family: options.family === "ipv6" ? 6 : 4 };
     const reader = new UpcallReader(options);
-    reader.#worker = await PollWorker.start<WorkerMessage>({
+    reader.#member = await PollHub.join<HandlerMessage>({
       name: "upcall reader",
-      source: UPCALL_WORKER_SOURCE,
-      workerData,
+      kind: "upcall-reader",
+      source: UPCALL_HANDLER_SOURCE,
+      data,
       ownedFds: [sockFd],
       onMessage: (m) => reader.#onMessage(m),
       onFail: (err) => reader.#fail(err),
@@ -123,19 +118,19 @@ export class UpcallReader {
 
   /** Lets the process exit while the reader runs (like unref() on a timer). */
   unref(): this {
-    this.#worker.unref();
+    this.#member.unref();
     return this;
   }
 
   /** Undoes unref(). */
   ref(): this {
-    this.#worker.ref();
+    this.#member.ref();
     return this;
   }
 
-  /** True once close() was called or the worker stopped after an error. */
+  /** True once close() was called or the reader stopped after an error. */
   get closed(): boolean {
-    return this.#worker.stopped;
+    return this.#member.stopped;
   }
 
   /** Datagrams read so far (a copy), updated per batch on the event loop. */
@@ -144,11 +139,12 @@ export class UpcallReader {
   }
 
   /**
-   * Stops the worker (woken at once through the eventfd) and resolves when it has exited and
-   * its descriptors are closed; no upcall is delivered after close() was called. Idempotent.
+   * Takes the socket out of the poll hub (woken at once through its eventfd) and resolves when
+   * it is no longer polled and the duplicate fd is closed; no upcall is delivered after close()
+   * was called. Idempotent.
    */
   close(): Promise<void> {
-    return this.#worker.close();
+    return this.#member.close();
   }
 
   #fail(err: Error): void {
@@ -173,7 +169,7 @@ export class UpcallReader {
     }
   }
 
-  #onMessage(m: WorkerMessage): void {
+  #onMessage(m: HandlerMessage): void {
     switch (m.type) {
       case "batch": {
         this.#stats.igmp += m.igmp;
@@ -181,7 +177,7 @@ export class UpcallReader {
         this.#stats.other += m.other;
         const buf = Buffer.from(m.records);
         const v6 = this.#opts.family === "ipv6";
-        for (let i = 0; i < m.count && !this.#worker.stopped; i++) {
+        for (let i = 0; i < m.count && !this.#member.stopped; i++) {
           if (v6) {
             const off6 = i * UPCALL6_RECORD_SIZE;
             const type6: UpcallType = buf[off6] === 1 ? "nocache" : "wrongvif";

@@ -3,9 +3,10 @@
 // mfcd entry point: MRT_INIT first (health can only be SERVING once we own the table), then
 // listen; on SIGTERM/SIGINT shut down gracefully and MRT_DONE, which clears our kernel state.
 //
-// Start order is about wall time (spawn → SERVING): the two reader workers boot on their own
-// threads (~70 ms each) and the gRPC modules (most of mfcd's code) are imported dynamically, so
-// their loading, the restore on this thread and the nft calls all overlap instead of queueing.
+// Start order is about wall time (spawn → SERVING): the readers' worker (one thread for all of
+// them, src/kernel/poll-hub.ts) boots on its own (~70 ms) and the gRPC modules (most of mfcd's
+// code) are imported dynamically, so their loading, the restore on this thread and the nft
+// calls all overlap instead of queueing.
 
 import { RouteEngine } from "../engine/route-engine.js";
 import { KernelError } from "../kernel/kernel-error.js";
@@ -122,7 +123,7 @@ async function main(): Promise<number> {
   // One MRT_INIT socket per (family, table), opened on first use; the IPv4 default table is
   // taken first (above), so "another multicast router owns it" stops the start.
   const sockets: { close(): void }[] = [socket];
-  // Other tables' upcalls (templates learn from them) are read by their own worker each.
+  // Other tables' upcalls (templates learn from them) are read by a reader each, on the shared thread.
   const extraReaders: Promise<UpcallReader | undefined>[] = [];
   // Every running upcall reader, for the upcall counts in --metrics-listen.
   const upcallReaders: { family: "ipv4" | "ipv6"; reader: UpcallReader }[] = [];
