@@ -6,6 +6,8 @@
 // Start order is about wall time (spawn → SERVING): the two reader workers boot on their own
 // threads (~70 ms each) and the gRPC modules (most of mfcd's code) are imported dynamically, so
 // their loading, the restore on this thread and the nft calls all overlap instead of queueing.
+// Nothing imported statically may import @grpc/grpc-js (~40 ms to evaluate before main() could
+// start the workers: TLS files are read by tls-files.ts, credentials built in the server chunk).
 
 import { RouteEngine } from "../engine/route-engine.js";
 import { KernelError } from "../kernel/kernel-error.js";
@@ -34,7 +36,7 @@ import { missingCapabilities } from "../kernel/capabilities.js";
 import { renderMetrics, type UpcallCount } from "./metrics-exposition.js";
 import { startMetricsServer, type MetricsServer } from "./metrics-server.js";
 import { RpcStats } from "./rpc-stats.js";
-import { loadTls } from "./server-credentials.js";
+import { loadTls } from "./tls-files.js";
 import { resolveGroupId } from "./socket-group.js";
 
 function explainOpenFailure(err: unknown): string {
