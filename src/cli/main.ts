@@ -3,7 +3,7 @@
 // (the gRPC status and its details are printed), 2 on a usage error.
 
 import { ChannelCredentials } from "@grpc/grpc-js";
-import { readFlagFile } from "../server/server-credentials.js";
+import { readFlagFile } from "../server/tls-files.js";
 import { createMfcClient } from "../sdk/index.js";
 import { defaultSocketPath } from "../server/listen-address.js";
 import { commandUsage, GENERAL_USAGE } from "./command-usage.js";

@@ -4,7 +4,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { NFT_PACKAGE, NftError } from "./nft-error.js";
-import { runNftSync } from "./nft-run.js";
+import { runNft, runNftSync } from "./nft-run.js";
+import { type NftJsonDoc, nftJsonObjects } from "./nft-transaction.js";
 
 export type NftAvailability = { available: true; version: string } | { available: false; why: string };
 
@@ -29,26 +30,69 @@ function findInPath(name: string, pathVar: string | undefined): string | undefin
   return undefined;
 }
 
+function notInPath(env: NodeJS.ProcessEnv): NftAvailability {
+  return {
+    available: false,
+    why: `nft not found in PATH (${env.PATH ?? "unset"}); install the Debian package "${NFT_PACKAGE}"`,
+  };
+}
+
+function unusable(file: string, err: unknown): NftAvailability {
+  const why = err instanceof NftError ? err.message : String(err);
+  return { available: false, why: `${file} is not usable: ${why}` };
+}
+
+function parseVersion(out: string): string {
+  return /v(\d+(?:\.\d+)+)/.exec(out)?.[1] ?? out.trim();
+}
+
 /**
  * Finds nft in PATH, reads its version and lists the tables once, which proves the kernel has
- * nf_tables and we may use it (CAP_NET_ADMIN). Synchronous: meant for startup.
+ * nf_tables and we may use it (CAP_NET_ADMIN). Synchronous: blocks the event loop while nft runs.
  */
 export function detectNft(opts: NftDetectOptions = {}): NftAvailability {
   const env = opts.env ?? process.env;
   const file = findInPath("nft", env.PATH);
-  if (file === undefined) {
-    return {
-      available: false,
-      why: `nft not found in PATH (${env.PATH ?? "unset"}); install the Debian package "${NFT_PACKAGE}"`,
-    };
-  }
+  if (file === undefined) return notInPath(env);
   try {
-    const out = runNftSync(["--version"], { env });
-    const version = /v(\d+(?:\.\d+)+)/.exec(out)?.[1] ?? out.trim();
+    const version = parseVersion(runNftSync(["--version"], { env }));
     runNftSync(["list", "tables"], { env, netns: opts.netns });
     return { available: true, version };
   } catch (err) {
-    const why = err instanceof NftError ? err.message : String(err);
-    return { available: false, why: `${file} is not usable: ${why}` };
+    return unusable(file, err);
+  }
+}
+
+/** What detectNftAsync() found: availability, and the `ip` tables when nft could list them. */
+export interface NftStartupProbe {
+  availability: NftAvailability;
+  /** `nft -j list tables ip` output (a JSON document), from the run that proved nft usable. */
+  ipTablesJson?: string;
+}
+
+/**
+ * detectNft() in one child process, without blocking the event loop (startup: the daemon restores
+ * its routes meanwhile, and each spawn costs its thread a fork). `nft -j list tables ip` proves
+ * what `list tables` does, its metainfo carries the version, and the listing is handed on for the
+ * startup clean-up. If it fails (nft built without JSON support, say), detectNft's two runs
+ * decide, asynchronously, so the reason given is the same.
+ */
+export async function detectNftAsync(opts: NftDetectOptions = {}): Promise<NftStartupProbe> {
+  const env = opts.env ?? process.env;
+  const file = findInPath("nft", env.PATH);
+  if (file === undefined) return { availability: notInPath(env) };
+  try {
+    const out = await runNft(["-j", "list", "tables", "ip"], { env, netns: opts.netns });
+    const meta = nftJsonObjects<{ version?: unknown }>(JSON.parse(out) as NftJsonDoc, "metainfo")[0];
+    if (typeof meta?.version === "string") return { availability: { available: true, version: meta.version }, ipTablesJson: out };
+  } catch {
+    // decided below
+  }
+  try {
+    const version = parseVersion(await runNft(["--version"], { env }));
+    await runNft(["list", "tables"], { env, netns: opts.netns });
+    return { availability: { available: true, version } };
+  } catch (err) {
+    return { availability: unusable(file, err) };
   }
 }

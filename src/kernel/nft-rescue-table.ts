@@ -9,7 +9,7 @@
 // counts what it touched. The table is only ever written whole, in one transaction.
 
 import { NftError } from "./nft-error.js";
-import { detectNft, type NftAvailability, type NftDetectOptions } from "./nft-detect.js";
+import { detectNft, detectNftAsync, type NftAvailability, type NftDetectOptions, type NftStartupProbe } from "./nft-detect.js";
 import { nftIdentifier, nftIfname, nftInt, nftIpv4 } from "./nft-literals.js";
 import { runNft } from "./nft-run.js";
 import { type NftJsonDoc, isNftNotFound, nftJsonObjects, nftResetTable } from "./nft-transaction.js";
@@ -85,6 +85,11 @@ export class NftRescueTable {
   /** Whether nft is installed and usable; mfcd runs without it (no rescue, no trace). */
   static detect(opts: NftDetectOptions = {}): NftAvailability {
     return detectNft(opts);
+  }
+
+  /** detect() in one child process, without blocking the event loop; also lists the ip tables (startup). */
+  static detectAsync(opts: NftDetectOptions = {}): Promise<NftStartupProbe> {
+    return detectNftAsync(opts);
   }
 
   constructor(options: NftRescueTableOptions = {}) {
@@ -169,15 +174,25 @@ export class NftRescueTable {
    * table with another pid is stale. Call at startup. Returns the names removed.
    */
   async removeLeftovers(): Promise<string[]> {
-    const out = await runNft(["-j", "list", "tables", "ip"], { netns: this.netns });
+    return (await this.cleanUpAtStart()).removed;
+  }
+
+  /**
+   * removeLeftovers(), and whether this table itself exists (a killed mfcd's rescue rules), from
+   * the same listing: at startup a missing table with no rules to restore needs no `nft -f`.
+   * `ipTablesJson`: the `nft -j list tables ip` output detectAsync() already read, if any.
+   */
+  async cleanUpAtStart(ipTablesJson?: string): Promise<{ removed: string[]; tableExists: boolean }> {
+    const out = ipTablesJson ?? (await runNft(["-j", "list", "tables", "ip"], { netns: this.netns }));
     const re = new RegExp(`^${this.tableName}_(?:probe|trace)_(\\d+)_\\d+$`);
-    const stale = nftJsonObjects<{ family: string; name: string }>(JSON.parse(out) as NftJsonDoc, "table")
-      .filter((t) => t.family === "ip" && Number(re.exec(t.name)?.[1] ?? process.pid) !== process.pid)
-      .map((t) => t.name);
+    const tables = nftJsonObjects<{ family: string; name: string }>(JSON.parse(out) as NftJsonDoc, "table").filter(
+      (t) => t.family === "ip",
+    );
+    const stale = tables.filter((t) => Number(re.exec(t.name)?.[1] ?? process.pid) !== process.pid).map((t) => t.name);
     if (stale.length > 0) {
       await runNft(["-f", "-"], { input: stale.map(nftResetTable).join(""), netns: this.netns });
     }
-    return stale;
+    return { removed: stale, tableExists: tables.some((t) => t.name === this.tableName) };
   }
 
   #serial<T>(fn: () => Promise<T>): Promise<T> {

@@ -6,7 +6,10 @@
 // Start order is about wall time (spawn → SERVING): the readers' worker (one thread for all of
 // them, src/kernel/poll-hub.ts) boots on its own (~70 ms) and the gRPC modules (most of mfcd's
 // code) are imported dynamically, so their loading, the restore on this thread and the nft
-// calls all overlap instead of queueing.
+// calls all overlap instead of queueing. Nothing imported statically may import @grpc/grpc-js
+// (~40 ms to evaluate before main() could start the worker: TLS files are read by tls-files.ts,
+// credentials built in the server chunk), and nft runs in one child process, spawned before
+// the state file is read.
 
 import { RouteEngine } from "../engine/route-engine.js";
 import { KernelError } from "../kernel/kernel-error.js";
@@ -14,6 +17,7 @@ import { MrouteSocket } from "../kernel/mroute-socket.js";
 import { addMrule, delMrule } from "../kernel/mrule.js";
 import { Mroute6Socket } from "../kernel/mroute6-socket.js";
 import { RtnetlinkMonitor, listLinks } from "../kernel/rtnetlink-monitor.js";
+import type { NftAvailability, NftStartupProbe } from "../kernel/nft-detect.js";
 import { NftRescueTable } from "../kernel/nft-rescue-table.js";
 import { NftTrace } from "../kernel/nft-trace.js";
 import { UpcallReader } from "../kernel/upcall-reader.js";
@@ -35,7 +39,7 @@ import { missingCapabilities } from "../kernel/capabilities.js";
 import { renderMetrics, type UpcallCount } from "./metrics-exposition.js";
 import { startMetricsServer, type MetricsServer } from "./metrics-server.js";
 import { RpcStats } from "./rpc-stats.js";
-import { loadTls } from "./server-credentials.js";
+import { loadTls } from "./tls-files.js";
 import { resolveGroupId } from "./socket-group.js";
 
 function explainOpenFailure(err: unknown): string {
@@ -80,6 +84,9 @@ async function main(): Promise<number> {
     return 1;
   };
 
+  // nft runs in child processes while this thread loads and restores the routes; its answer
+  // (rescue options and Trace need it) is in before SERVING.
+  const nftDetecting = NftRescueTable.detectAsync();
   // Everything that can refuse the start happens before we take the kernel table.
   let store: RouteStore & { close(): Promise<void> };
   let persisted: StoredRoute[];
@@ -154,18 +161,9 @@ async function main(): Promise<number> {
   // Diagnose evidence: NOCACHE/WRONGVIF upcalls (MRT_ASSERT enables the latter) in a ring.
   const ring = new UpcallRing();
   let upcalls: UpcallReader | undefined;
-  const nft = NftRescueTable.detect();
-  const nftTable = nft.available ? new NftRescueTable() : undefined;
-  if (!nft.available) logger.warn({ why: nft.why }, "nftables unavailable: rescue options and Trace are disabled");
-  const rescue = new RescueSync(engine, nftTable, nft.available ? "" : nft.why, logger);
-  const trace: TraceStarter = (flow, onEvent) => {
-    if (!nft.available) return nft.why;
-    return NftTrace.start(flow, (e) =>
-      onEvent({ id: e.id, table: e.table, chain: e.chain, hook: e.hook, rule: e.rule, verdict: e.verdict, raw: e.raw }),
-    );
-  };
 
   let server: MfcdServer;
+  let rescue: RescueSync;
   let sync: KernelSync | undefined;
   let metrics: MetricsServer | undefined;
   let startedServer: MfcdServer | undefined;
@@ -191,24 +189,18 @@ async function main(): Promise<number> {
     const restored = engine.restore(persisted.map(fromStoredRoute));
     if (persisted.length > 0) logger.info({ ...restored, file: options.stateFile }, "routes restored");
     for (const why of engine.unopenable) logger.error({ table: why }, "routes of this table not restored now (kept in the state file)");
-    const nftReady = nftTable
-      ? nftTable
-          .removeLeftovers()
-          .catch((err: unknown) => logger.warn({ err }, "could not remove stale nft tables"))
-          // Rules of restored routes (also replaces a table a killed mfcd left behind); config
-          // routes carry no rescue options, so applying the config below cannot change them.
-          .then(() => rescue.sync())
-          .catch((err: unknown) => logger.error({ err }, "nftables rescue rules not restored"))
-      : undefined;
+    // After the restore: the rescue rules are those of the restored routes.
+    const nftReady = startNft(nftDetecting, engine, logger);
     const [[{ MfcdServer }, { applyAndStore }], started] = await Promise.all([modules, syncStarting, upcallsStarting, nftReady]).then(
-      ([m, s, u]) => [m, { sync: s, upcalls: u }] as const,
+      ([m, s, u, n]) => [m, { sync: s, upcalls: u, ...n }] as const,
       async (err: unknown) => {
         // Whatever did start would keep the process alive.
         await Promise.allSettled([syncStarting.then((s) => s.close()), upcallsStarting.then((u) => u.close())]);
         throw err;
       },
     );
-    ({ sync, upcalls } = started);
+    ({ sync, upcalls, rescue } = started);
+    const { nft, nftTable } = started;
     if (configRoutes) {
       const result = applyAndStore(engine, store, CONFIG_OWNER, configRoutes, { allowEmpty: true });
       await store.flush();
@@ -231,7 +223,7 @@ async function main(): Promise<number> {
       maxMessageBytes: options.maxMessageBytes,
       diagnostics: {
         probes: kernelFlowProbes(ring, nftTable ? { table: nftTable } : { why: nft.available ? "" : nft.why }),
-        trace,
+        trace: nftTrace(nft),
         rescue,
         isLocalAddress,
       },
@@ -314,6 +306,44 @@ async function main(): Promise<number> {
     process.on("SIGTERM", () => stop("SIGTERM"));
     process.on("SIGINT", () => stop("SIGINT"));
   });
+}
+
+/**
+ * nftables once `detecting` answers: mfcd's rescue table (whose rules are those of the routes
+ * restored by now), or the reason rescue options and Trace are refused. Never rejects: nft
+ * failures here are logged and leave mfcd serving.
+ */
+async function startNft(
+  detecting: Promise<NftStartupProbe>,
+  engine: RouteEngine,
+  logger: Logger,
+): Promise<{ nft: NftAvailability; nftTable: NftRescueTable | undefined; rescue: RescueSync }> {
+  const { availability: nft, ipTablesJson } = await detecting;
+  if (!nft.available) {
+    logger.warn({ why: nft.why }, "nftables unavailable: rescue options and Trace are disabled");
+    return { nft, nftTable: undefined, rescue: new RescueSync(engine, undefined, nft.why, logger) };
+  }
+  const nftTable = new NftRescueTable();
+  const rescue = new RescueSync(engine, nftTable, "", logger);
+  try {
+    const { tableExists } = await nftTable.cleanUpAtStart(ipTablesJson);
+    if (!tableExists) rescue.noTable();
+  } catch (err) {
+    logger.warn({ err }, "could not remove stale nft tables");
+  }
+  // Rules of restored routes (also replaces a table a killed mfcd left behind); config routes
+  // carry no rescue options, so applying the config later cannot change them.
+  await rescue.sync().catch((err: unknown) => logger.error({ err }, "nftables rescue rules not restored"));
+  return { nft, nftTable, rescue };
+}
+
+function nftTrace(nft: NftAvailability): TraceStarter {
+  return (flow, onEvent) => {
+    if (!nft.available) return nft.why;
+    return NftTrace.start(flow, (e) =>
+      onEvent({ id: e.id, table: e.table, chain: e.chain, hook: e.hook, rule: e.rule, verdict: e.verdict, raw: e.raw }),
+    );
+  };
 }
 
 /** Learning is a kernel event worth a log line; every other upcall outcome is debug noise. */

@@ -47,6 +47,14 @@ export class RescueSync {
     );
   }
 
+  /**
+   * The table is known not to exist (startup listing): until a route needs rules there is
+   * nothing to replace or remove, so the first sync() without rules runs no nft at all.
+   */
+  noTable(): void {
+    if (this.applied === "?") this.applied = "[]";
+  }
+
   /** Whether a change to routes with (or formerly with) these specs can change the table. */
   relevant(specs: readonly RouteSpec[]): boolean {
     return (this.applied !== "[]" && this.applied !== "?") || specs.some((s) => s.rewriteSource !== undefined || s.setTtl !== undefined);

@@ -133,6 +133,21 @@ describe("NftRescueTable.detect", () => {
     expect(d.available ? "" : d.why).toContain('"nftables"');
   });
 
+  it("detectAsync() agrees with detect() in one nft run, and hands on the ip tables it listed", async () => {
+    const ns = await plainNetns();
+    await execIn(ns, ["nft", "-f", "-"], { input: "table ip mfcd_detect_seen {}\n" });
+    const probe = await NftRescueTable.detectAsync({ netns: netnsPath(ns) });
+    expect(probe.availability).toEqual(NftRescueTable.detect({ netns: netnsPath(ns) }));
+    expect(probe.ipTablesJson).toContain('"mfcd_detect_seen"');
+  });
+
+  it("detectAsync() reports nft missing from PATH, naming the Debian package", async () => {
+    const env = { ...process.env, PATH: "/nonexistent:/usr/lib" };
+    const probe = await NftRescueTable.detectAsync({ env });
+    expect(probe).toEqual({ availability: NftRescueTable.detect({ env }) });
+    expect(probe.availability.available ? "" : probe.availability.why).toContain('"nftables"');
+  });
+
   it("running nft without it in PATH rejects with an NftError naming the package", async () => {
     const err = await runNft(["list", "tables"], { env: { PATH: "/nonexistent" } }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NftError);
@@ -223,6 +238,18 @@ describe("NftRescueTable apply/replace/remove", () => {
     await t.apply([]);
     expect((await t.removeLeftovers()).sort()).toEqual(stale.sort());
     expect((await tablesIn(ns)).sort()).toEqual([t.tableName, mine].sort());
+  });
+
+  it("cleanUpAtStart() also says whether the table itself exists, reusing a listing it is given", async () => {
+    const ns = await plainNetns();
+    const t = new NftRescueTable({ netns: netnsPath(ns), tableName: uniqueTable() });
+    expect(await t.cleanUpAtStart()).toEqual({ removed: [], tableExists: false });
+    const stale = `${t.tableName}_trace_999999999_1`;
+    await execIn(ns, ["nft", "-f", "-"], { input: `table ip ${stale} {}\n` });
+    await t.apply([]);
+    const listing = (await NftRescueTable.detectAsync({ netns: netnsPath(ns) })).ipTablesJson;
+    expect(await t.cleanUpAtStart(listing)).toEqual({ removed: [stale], tableExists: true });
+    expect(await tablesIn(ns)).toEqual([t.tableName]);
   });
 });
 
