@@ -34,6 +34,8 @@ export interface MfcdResults {
     afterListKiB: number;
     /** At the end of the 10k session (after adds, ListRoutes and WatchStats). */
     finalKiB: number;
+    /** The same daemon after SETTLE_MS without calls: what it keeps resident with 10k routes. */
+    settledKiB: number;
     peakKiB: number;
   };
 }
@@ -82,7 +84,8 @@ export const TARGETS: Targets = {
   unaryP50Us: 250,
   listP50Ms: 20,
   watchCpuPercent: 3,
-  rssMiB: 100,
+  /** The issue's "≤ 100 MB", in MiB (as RSS is printed). */
+  rssMiB: 100e6 / 2 ** 20,
   applyRoutesPerSec: 100_000,
   restoreMs: 300,
 };
@@ -200,10 +203,11 @@ export function buildRows(
 
   // Memory.
   const mib = (kib: number | undefined) => (kib === undefined ? undefined : kib / 1024);
-  row(`RSS at ${k(seq.routes)} routes [MiB]`, "MiB", mib(m.memory.finalKiB), smcOk ? { value: mib(smcOk.batchLarge.rssKiB), label: "smcrouted" } : na, (v) => fmt(v, 1), {
+  row(`RSS at ${k(seq.routes)} routes, right after ListRoutes + WatchStats [MiB]`, "MiB", mib(m.memory.finalKiB), undefined, (v) => fmt(v, 1));
+  row(`RSS at ${k(seq.routes)} routes, settled (20 s idle) [MiB]`, "MiB", mib(m.memory.settledKiB), smcOk ? { value: mib(smcOk.batchLarge.rssKiB), label: "smcrouted" } : na, (v) => fmt(v, 1), {
     limit: targets.rssMiB,
     better: "lower",
-    text: `≤ ${targets.rssMiB} MiB`,
+    text: `≤ ${fmt(targets.rssMiB, 1)} MiB (100 MB)`,
   });
   row(`RSS peak (VmHWM) at ${k(seq.routes)} [MiB]`, "MiB", mib(m.memory.peakKiB), undefined, (v) => fmt(v, 1));
   row(`RSS empty, just started [MiB]`, "MiB", mib(m.rssEmptyKiB), undefined, (v) => fmt(v, 1));
