@@ -6,6 +6,7 @@
 //
 // Options: --routes N (default 10000), --fill seq|apply (default seq, as the bench),
 //          --window SEC (default 10), --windows N (default 3), --calls N (ListRoutes, default 30),
+//          --settle SEC (idle RSS sampled each second for SEC, default 30),
 //          --runtime build|tsx|dist (default build), --profile (mfcd with --cpu-prof into
 //          bench/profiles/).
 
@@ -34,11 +35,13 @@ const { values } = parseArgs({
     calls: { type: "string", default: "30" },
     runtime: { type: "string", default: "build" },
     profile: { type: "boolean", default: false },
+    settle: { type: "string", default: "30" },
   },
 });
 const routes = Number(values.routes);
 const windowMs = Number(values.window) * 1000;
 const windows = Number(values.windows);
+const settleMs = Number(values.settle) * 1000;
 const calls = Number(values.calls);
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
 const mib = (kib: number) => Math.round((kib / 1024) * 10) / 10;
@@ -71,6 +74,15 @@ async function main(): Promise<void> {
       log(`  window ${i + 1}: idle ${w.idleCpuPercent.toFixed(2)} %, watched ${w.watchCpuPercent.toFixed(2)} % (${w.updatesInWindow} updates)`);
     }
     const final = mfcdMemory(m);
+    // Idle, the heap still breathes (the drift backstop's dump every ~35 s, then a GC and V8's
+    // memory reducer): the time average of 1 s samples, with the range.
+    const samples: number[] = [];
+    for (let t = 0; t < settleMs; t += 1000) {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      samples.push(mfcdMemory(m).rssKiB);
+    }
+    const settled = mfcdMemory(m);
+    const idleMean = samples.reduce((a, b) => a + b, 0) / samples.length;
     process.stdout.write(
       `${JSON.stringify(
         {
@@ -84,7 +96,7 @@ async function main(): Promise<void> {
           watchCpuPercentMedian: median(watched),
           idleCpuPercentMedian: median(idle),
           watchCpuPercent: watched,
-          rssMiB: { empty: mib(rssEmpty), filled: mib(rssFilled), afterList: mib(rssList), afterWatch: mib(rssWatch), final: mib(final.rssKiB), peak: mib(final.hwmKiB) },
+          rssMiB: { empty: mib(rssEmpty), filled: mib(rssFilled), afterList: mib(rssList), afterWatch: mib(rssWatch), final: mib(final.rssKiB), idleMean: mib(idleMean), idleMin: mib(Math.min(...samples)), idleMax: mib(Math.max(...samples)), peak: mib(settled.hwmKiB) },
         },
         null,
         2,

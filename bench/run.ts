@@ -64,8 +64,9 @@ import { nowNs, round, sleep } from "./lib/stats.js";
 const started = nowNs();
 /** WatchStats CPU windows (each preceded by an idle one of the same length). */
 const WATCH_WINDOWS = 3;
-/** Idle time before the settled RSS figure. */
+/** Idle time before the settled RSS figure, and how long it is sampled (1 Hz, mean). */
 const SETTLE_MS = 20_000;
+const SAMPLE_MS = 10_000;
 function log(msg: string): void {
   process.stderr.write(`[bench ${((nowNs() - started) / 1e9).toFixed(1).padStart(5)} s] ${msg}\n`);
 }
@@ -213,9 +214,19 @@ async function main(): Promise<number> {
       // What a daemon holding 10k routes keeps resident: V8's memory reducer compacts the heap
       // and returns pages some seconds after allocation stops (the figures above still hold
       // ListRoutes' and WatchStats' garbage and heap headroom).
+      // Idle, the heap still breathes (the drift backstop's full dump every ~35 s at 10k, then a
+      // GC): after SETTLE_MS, the mean of 1 s samples over SAMPLE_MS.
       await sleep(SETTLE_MS);
-      const settledKiB = mfcdMemory(m1).rssKiB;
-      log(`  RSS ${(final.rssKiB / 1024).toFixed(1)} MiB right after the watch, ${(settledKiB / 1024).toFixed(1)} MiB after ${SETTLE_MS / 1000} s idle`);
+      const samples: number[] = [];
+      for (let t = 0; t < SAMPLE_MS; t += 1000) {
+        samples.push(mfcdMemory(m1).rssKiB);
+        await sleep(1000);
+      }
+      const settledKiB = samples.reduce((a, b) => a + b, 0) / samples.length;
+      log(
+        `  RSS ${(final.rssKiB / 1024).toFixed(1)} MiB right after the watch; idle after ${SETTLE_MS / 1000} s: mean ${(settledKiB / 1024).toFixed(1)} MiB ` +
+          `(${(Math.min(...samples) / 1024).toFixed(1)}–${(Math.max(...samples) / 1024).toFixed(1)}) over ${SAMPLE_MS / 1000} s`,
+      );
       session1 = {
         runtime: entry.runtime,
         startSeconds: m1.startSeconds,

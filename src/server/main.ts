@@ -36,6 +36,7 @@ import type { StoredRoute } from "../state/stored-route.js";
 import { fromStoredRoute } from "./stored-routes.js";
 import { CONFIG_OWNER } from "./validate-route.js";
 import { missingCapabilities } from "../kernel/capabilities.js";
+import { tuneMalloc } from "../kernel/malloc-tuning.js";
 import { renderMetrics, type UpcallCount } from "./metrics-exposition.js";
 import { startMetricsServer, type MetricsServer } from "./metrics-server.js";
 import { RpcStats } from "./rpc-stats.js";
@@ -76,6 +77,8 @@ async function main(): Promise<number> {
     return 0;
   }
   const logger = createLogger(options.logLevel);
+  const mallocTuned = tuneMalloc();
+  if (mallocTuned.length > 0) logger.debug({ mallopt: mallocTuned }, "malloc tuned for a long-running daemon");
   // SIGHUP's default action kills the process: until the config can be reloaded, ignore it.
   let onHangup = () => logger.info("SIGHUP: still starting, ignored");
   process.on("SIGHUP", () => onHangup());
