@@ -86,6 +86,8 @@ export class MfcdServer {
           // Idle or dead clients must not pin resources forever.
           "grpc.keepalive_time_ms": 60_000,
           "grpc.keepalive_timeout_ms": 20_000,
+          // mfcd serves no channelz service: skip its per-call bookkeeping.
+          "grpc.enable_channelz": 0,
         })
           .use(errorDetailsServerMiddleware)
           .use(observer)
