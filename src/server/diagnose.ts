@@ -24,11 +24,12 @@ export interface FlowProbes {
   reversePath(source: string, iif: string): { strictOk: boolean; looseOk: boolean; detail: string } | undefined;
   /** TcpExtIPReversePathFilter now. */
   rpFilterDrops(): number;
-  /** Upcalls for (S,G) since `sinceMs` (Date.now() clock), by VIF index. */
+  /** Upcalls for (S,G) in IPv4 table `table` since `sinceMs` (Date.now() clock), by VIF index of that table. */
   upcalls(
     source: string,
     group: string,
     sinceMs: number,
+    table: number,
   ): { nocache: { vif: number; count: number }[]; wrongvif: { vif: number; count: number }[] };
   /** nft counters on the iif for this flow split by TTL; a string says why it cannot run. */
   ttlProbe(
@@ -97,8 +98,10 @@ export async function diagnose(
   // be counted by mfcd's own stop filter: neither is "no route", nor another router's entry.
   const served = after.route ? { route: after.route } : templateServing(engine, key, iif ?? "");
   const route = served.route;
-  const upcalls = probes.upcalls(request.source, request.group, sinceMs);
-  const nocache = route ? upcalls.nocache : probes.upcalls(request.source, request.group, sinceMs - UNRESOLVED_LIFETIME_MS).nocache;
+  const upcalls = probes.upcalls(request.source, request.group, sinceMs, request.table);
+  const nocache = route
+    ? upcalls.nocache
+    : probes.upcalls(request.source, request.group, sinceMs - UNRESOLVED_LIFETIME_MS, request.table).nocache;
   const vifName = (vif: number) => after.vifs.find((v) => v.vif === vif)?.name ?? `vif ${vif}`;
   const linkList = probes.links();
   const names = route ? [route.spec.iif, ...route.spec.oifs] : iif ? [iif] : [];

@@ -10,7 +10,8 @@ import { rpFilter } from "../kernel/sysctl.js";
 import type { UpcallRing } from "../kernel/upcall-ring.js";
 import type { FlowProbes } from "./diagnose.js";
 
-export function kernelFlowProbes(ring: UpcallRing, nft: { table: NftRescueTable } | { why: string }): FlowProbes {
+/** `rings`: the upcall ring of each IPv4 table mfcd reads upcalls of (a VIF index means something only within its table). */
+export function kernelFlowProbes(rings: ReadonlyMap<number, UpcallRing>, nft: { table: NftRescueTable } | { why: string }): FlowProbes {
   return {
     links: () => listLinks(),
     rpFilter: (iif) => rpFilter(iif),
@@ -22,9 +23,9 @@ export function kernelFlowProbes(ring: UpcallRing, nft: { table: NftRescueTable 
       return { strictOk: strict.ok, looseOk: loose.ok, detail: strict.reason };
     },
     rpFilterDrops: () => readNetstat().TcpExtIPReversePathFilter ?? 0,
-    upcalls(source, group, sinceMs) {
+    upcalls(source, group, sinceMs, table) {
       const by = { nocache: new Map<number, number>(), wrongvif: new Map<number, number>() };
-      for (const u of ring.recent(source, group)) {
+      for (const u of rings.get(table)?.recent(source, group) ?? []) {
         if (u.at < sinceMs) continue;
         by[u.type].set(u.vif, (by[u.type].get(u.vif) ?? 0) + 1);
       }

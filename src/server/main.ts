@@ -137,6 +137,9 @@ async function main(): Promise<number> {
   const extraReaders: Promise<UpcallReader | undefined>[] = [];
   // Every running upcall reader, for the upcall counts in --metrics-listen.
   const upcallReaders: { family: "ipv4" | "ipv6"; reader: UpcallReader }[] = [];
+  // Diagnose evidence: NOCACHE/WRONGVIF upcalls (MRT_ASSERT enables the latter), one ring per
+  // IPv4 table (a VIF index names an interface only within its table).
+  const rings = new Map<number, UpcallRing>([[0, new UpcallRing()]]);
   const engine: RouteEngine = new RouteEngine(
     (family, table) => {
       if (family === "ipv4" && table === 0) return socket;
@@ -148,7 +151,14 @@ async function main(): Promise<number> {
       const reader = UpcallReader.start({
         fd: opened.fd,
         family,
-        onUpcall: (u) => logUpcall(logger, { family, table, ...u }, engine.onUpcall({ family, table, ...u })),
+        onUpcall: (u) => {
+          if (family === "ipv4") {
+            let ring = rings.get(table);
+            if (!ring) rings.set(table, (ring = new UpcallRing()));
+            ring.push(u);
+          }
+          logUpcall(logger, { family, table, ...u }, engine.onUpcall({ family, table, ...u }));
+        },
         onError: (err) => logger.error({ err, family, table }, "upcall reader stopped"),
       }).catch((err: unknown) => {
         logger.error({ err, family, table }, "upcall reader not started: templates in this table will not learn");
@@ -161,8 +171,6 @@ async function main(): Promise<number> {
     { maxRoutes: options.maxRoutes },
   );
 
-  // Diagnose evidence: NOCACHE/WRONGVIF upcalls (MRT_ASSERT enables the latter) in a ring.
-  const ring = new UpcallRing();
   let upcalls: UpcallReader | undefined;
 
   let server: MfcdServer;
@@ -172,7 +180,7 @@ async function main(): Promise<number> {
   let startedServer: MfcdServer | undefined;
   const rpcStats = new RpcStats();
   try {
-    const upcallsStarting = startUpcallReader(socket, engine, ring, logger);
+    const upcallsStarting = startUpcallReader(socket, engine, rings.get(0) as UpcallRing, logger);
     // The rtnetlink worker boots on its own thread (~70 ms) while this thread restores; once it
     // is subscribed KernelSync re-checks every interface, so nothing that changed meanwhile is lost.
     const syncStarting = KernelSync.start({
@@ -225,7 +233,7 @@ async function main(): Promise<number> {
       logger,
       maxMessageBytes: options.maxMessageBytes,
       diagnostics: {
-        probes: kernelFlowProbes(ring, nftTable ? { table: nftTable } : { why: nft.available ? "" : nft.why }),
+        probes: kernelFlowProbes(rings, nftTable ? { table: nftTable } : { why: nft.available ? "" : nft.why }),
         trace: nftTrace(nft),
         rescue,
         isLocalAddress,

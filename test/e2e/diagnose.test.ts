@@ -161,6 +161,35 @@ describe("Diagnose (real kernel, real traffic)", () => {
     expect(f.fix).toContain("iif: in0");
   });
 
+  it("table 7 (traffic steered there by an mrule): NO_ROUTE from that table's own NOCACHE upcalls", async () => {
+    const G = "239.81.2.7";
+    // in0 gets a VIF in table 7 through another flow's route; in0's multicast goes to table 7.
+    await mfcd.client.addRoute({ route: { source: src(), group: "239.81.2.97", iif: "in0", oifs: ["out2"], table: 7 } });
+    await ip(["mrule", "add", "iif", "in0", "lookup", "7"], lab.router);
+    try {
+      await stream(G);
+      // One NOCACHE upcall per unresolved (S,G), read on table 7's socket. Diagnose of table 0
+      // must not see it (VIF numbers are per table), Diagnose of table 7 must.
+      let res: DiagnoseResponse | undefined;
+      await waitFor(
+        async () => {
+          res = await diagnose(src(), G, { table: 7 });
+          return res.findings.some((f) => f.code === "NO_ROUTE" && /arrives on in0/.test(f.explanation));
+        },
+        { timeoutMs: 20_000, message: () => `Diagnose of table 7 never saw the flow arrive:\n${res?.text ?? ""}` },
+      );
+      const f = expectOnly(res!, "NO_ROUTE", { severity: Severity.SEVERITY_ERROR });
+      expect(f.explanation, res!.text).toMatch(/arrives on in0 \(\d+\)/);
+      // Table 0 has no route either, but saw nothing arrive.
+      const inTable0 = await diagnose(src(), G);
+      expect(inTable0.text).toContain("NO_ROUTE");
+      expect(inTable0.text).not.toMatch(/arrives on/);
+    } finally {
+      await ip(["mrule", "del", "iif", "in0", "lookup", "7"], lab.router).catch(() => undefined);
+      await mfcd.client.delRoute({ source: src(), group: "239.81.2.97", table: 7 }).catch(() => undefined);
+    }
+  });
+
   it("rp_filter=1 and an unroutable source: RP_FILTER_DROP with the exact TcpExtIPReversePathFilter delta", async () => {
     const G = "239.81.3.1";
     await addRoute(CAMERA, G);
