@@ -59,6 +59,7 @@ const c = {
   write: lib.func("intptr_t write(int fd, void *buf, size_t count)") as BigFn,
   // Variadic in glibc; a fixed int third argument is ABI-safe on x86_64/aarch64 (as for ioctl).
   fcntl: lib.func("int fcntl(int fd, int cmd, int arg)") as IntFn,
+  mallopt: lib.func("int mallopt(int param, int value)") as IntFn,
 };
 
 // The struct codecs assume LP64 (`unsigned long` counters of 8 bytes).
@@ -191,4 +192,9 @@ export function dupCloexec(fd: number): number {
   const copy = c.fcntl(fd, F_DUPFD_CLOEXEC, 0);
   if (copy < 0) fail("fcntl(F_DUPFD_CLOEXEC)");
   return copy;
+}
+
+/** glibc's mallopt(): true when the parameter was set (it sets no errno). */
+export function mallopt(param: number, value: number): boolean {
+  return c.mallopt(param, value) === 1;
 }

@@ -7,9 +7,9 @@
 //
 // mallopt() at the start of main() measured as effective as the environment variables; an
 // operator's MALLOC_ARENA_MAX / MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ win over
-// these. Not glibc (musl): nothing to tune, no error.
+// these.
 
-import koffi from "koffi";
+import { mallopt } from "./libc.js";
 
 /** mallopt() parameters, from glibc's malloc.h. */
 const M_TRIM_THRESHOLD = -1;
@@ -28,19 +28,13 @@ export const DAEMON_MALLOC_TUNING: MallocTuning = { arenaMax: 2, mmapThreshold: 
 
 /**
  * Applies `tuning` unless the environment already sets that parameter (an operator's choice
- * wins). Returns the parameters applied; [] where mallopt is unavailable (not glibc).
+ * wins). Returns the parameters applied.
  */
 export function tuneMalloc(tuning: MallocTuning = DAEMON_MALLOC_TUNING, env: NodeJS.ProcessEnv = process.env): string[] {
-  let mallopt: (param: number, value: number) => number;
-  try {
-    mallopt = koffi.load("libc.so.6").func("int mallopt(int param, int value)") as typeof mallopt;
-  } catch {
-    return [];
-  }
   const applied: string[] = [];
   const set = (name: string, param: number, value: number) => {
     if (env[name] !== undefined) return;
-    if (mallopt(param, value) === 1) applied.push(`${name}=${value}`);
+    if (mallopt(param, value)) applied.push(`${name}=${value}`);
   };
   set("MALLOC_ARENA_MAX", M_ARENA_MAX, tuning.arenaMax);
   set("MALLOC_MMAP_THRESHOLD_", M_MMAP_THRESHOLD, tuning.mmapThreshold);
