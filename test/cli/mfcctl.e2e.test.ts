@@ -1,3 +1,4 @@
+// kernel-needs: ipv4 nft
 // End-to-end: the built mfcctl (dist/cli/main.js, as `npm run build` leaves it) against a real
 // mfcd in a throwaway namespace lab, with real multicast through the kernel.
 //

@@ -1,3 +1,4 @@
+// kernel-needs: ipv4
 // `npm run demo` as a newcomer runs it: `npx tsx scripts/demo.ts` as a child process, in its own
 // process group (like a terminal's foreground job, so a group SIGINT is exactly Ctrl-C).
 // Checks the exit code, the verdict line, and that nothing is left behind: no namespace with the

@@ -1,3 +1,4 @@
+// kernel-needs: ipv4
 // deploy/: every manifest parses and keeps the invariants users rely on (non-root, only
 // NET_RAW + NET_ADMIN, no privileged, probe ports = mfcd's --health-listen, args = valid mfcd
 // flags), and the systemd unit's ExecStart really runs: in a private mount namespace (so

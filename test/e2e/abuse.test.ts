@@ -1,3 +1,4 @@
+// kernel-needs: ipv4
 // End-to-end: requests and clients that misbehave. mfcd must refuse what is too big, too many or
 // malformed without changing anything, and one stuck client must not stall the others.
 //

@@ -1,3 +1,4 @@
+// kernel-needs: ipv4
 // End-to-end: ApplyRoutes — one owner's complete route set, applied as a diff against the real
 // kernel, with live traffic on the routes it must not touch.
 //

@@ -1,3 +1,4 @@
+// kernel-needs: ipv4
 // End-to-end: many SDK clients mutating an overlapping key space at once. Afterwards the
 // kernel's table, ListRoutes and the persisted state file must be the same set of routes, and a
 // restart must bring that same set back.

@@ -1,3 +1,4 @@
+// kernel-needs: ipv4
 // End-to-end: `mfcd --config FILE` (docs/config.md) — routes from a YAML file owned by "config",
 // applied at start and re-applied on SIGHUP as a declarative set, next to routes added through
 // the API; a broken file never changes the running routes.

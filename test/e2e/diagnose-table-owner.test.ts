@@ -1,3 +1,4 @@
+// kernel-needs: ipv4 tables
 // Diagnose names another multicast router owning the flow's table (MRT_INIT EADDRINUSE),
 // and only then.
 

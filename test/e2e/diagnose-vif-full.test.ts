@@ -1,3 +1,4 @@
+// kernel-needs: ipv4
 // Diagnose with the VIF table full: a route waiting for its interface cannot be installed when
 // the interface appears, because all 32 VIFs are taken — Diagnose names both facts, nothing else.
 

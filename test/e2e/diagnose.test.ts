@@ -1,3 +1,4 @@
+// kernel-needs: ipv4 tables nft
 // End-to-end: Diagnose names the one fault that is really there, from kernel evidence gathered
 // while real multicast streams through the lab.
 //

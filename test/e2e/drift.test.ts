@@ -1,3 +1,4 @@
+// kernel-needs: ipv4
 // End-to-end: kernel entries changed behind mfcd's back by another privileged process — a second
 // raw IGMP socket in the router namespace without MRT_INIT (test/helpers/foreign-mroute.ts).
 //

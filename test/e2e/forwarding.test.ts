@@ -1,3 +1,4 @@
+// kernel-needs: ipv4
 // End-to-end: the real mfcd in a lab namespace, real kernel forwarding, real UDP traffic.
 //
 //   src —in0— router (mfcd) —out1— rcv1

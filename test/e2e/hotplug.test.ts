@@ -1,3 +1,4 @@
+// kernel-needs: ipv4
 // End-to-end: interfaces that appear, vanish, go down or are renamed while mfcd runs. mfcd
 // follows rtnetlink link events (plus a 1 s sweep) without any client call.
 //

@@ -1,3 +1,4 @@
+// kernel-needs: ipv4 ipv6 ipv6-tables
 // End-to-end: IPv6 (S,G) routes through mfcd — real MRT6 kernel forwarding, real IPv6 UDP
 // multicast (hop limit 8) between namespaces.
 //

@@ -1,3 +1,4 @@
+// kernel-needs: ipv4
 // End-to-end: the mfcd process itself — health and reflection, its Unix socket, a second
 // multicast router in the same namespace, and graceful shutdown on SIGTERM.
 //

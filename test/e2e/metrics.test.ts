@@ -1,3 +1,4 @@
+// kernel-needs: ipv4
 // End-to-end: `--metrics-listen 127.0.0.1:9105` inside the router namespace, scraped from there
 // (each namespace has its own loopback) while real multicast flows through mfcd, and the JSON log
 // lines (one per RPC, kernel events). Lab: src —in0— router (mfcd) —out1/out2— rcv1, rcv2.

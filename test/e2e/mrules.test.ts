@@ -1,3 +1,4 @@
+// kernel-needs: ipv4 tables ipv6 ipv6-tables
 // --mrule: mfcd owns the table traffic is steered to and installs / removes the ip mrule itself.
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -1,3 +1,4 @@
+// kernel-needs: ipv4
 // End-to-end: mfcd's state file across crashes and restarts (issue 3, "Route lifecycle").
 //
 //   src —in0— router (mfcd, --state-file <tmp>/mfcd.state) —out1— rcv1

@@ -1,3 +1,4 @@
+// kernel-needs: ipv4 nft
 // End-to-end: the unroutable camera, rescued through the API.
 //
 //   src (eth0 10.k.0.2 + 10.99.0.100/32) —in0— router (mfcd, rp_filter=1) —out1— rcv1

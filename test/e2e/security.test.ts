@@ -1,3 +1,4 @@
+// kernel-needs: ipv4
 // End-to-end security (issue 6 §4), in throwaway namespaces:
 // - mfcd as a non-root user holding only CAP_NET_RAW + CAP_NET_ADMIN (setpriv, ambient caps)
 //   owns the table and forwards real multicast; without CAP_NET_RAW it refuses to start naming it;

@@ -1,3 +1,4 @@
+// kernel-needs: ipv4 tables
 // End-to-end: several kernel multicast routing tables in one mfcd (Route.table), traffic steered
 // into a table with `ip mrule`, real IPv4 multicast.
 //

@@ -1,3 +1,4 @@
+// kernel-needs: ipv4
 // End-to-end: template routes — (*,G) and source/group prefixes — learned into concrete (S,G)
 // kernel entries from NOCACHE upcalls, stop filters, conversion, removal, idle expiry, a source
 // moving between iifs, and persistence (issue 5 §5). Real kernel, real multicast.

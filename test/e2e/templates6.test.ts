@@ -1,3 +1,4 @@
+// kernel-needs: ipv6 ipv6-tables
 // IPv6 templates: (*,G) and source/group prefixes learn concrete (S,G) entries from MRT6
 // NOCACHE upcalls, like IPv4.
 

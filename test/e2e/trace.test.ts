@@ -1,3 +1,4 @@
+// kernel-needs: ipv4 nft
 // End-to-end: Trace follows one flow's real packets through netfilter's hooks (nft trace) and
 // leaves nothing behind.
 //

@@ -1,3 +1,4 @@
+// kernel-needs: ipv4
 // End-to-end: per-oif TTL thresholds (Route.oif_ttl, IPv4) on the real kernel with real traffic.
 //
 //   src —in0— router (mfcd) —out1— rcv1   threshold 1 (the default)

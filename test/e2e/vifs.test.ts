@@ -1,3 +1,4 @@
+// kernel-needs: ipv4
 // End-to-end: VIF allocation of the real mfcd against the real kernel.
 //
 //   src —in0— router (mfcd) —out1— rcv1, —out2— rcv2, —x1..x32— p1..p32 (one "xtra" namespace)

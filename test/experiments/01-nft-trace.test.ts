@@ -1,3 +1,4 @@
+// kernel-needs: ipv4 nft
 // Experiment 1: `nft monitor trace` shows a packet's path through the netfilter hooks.
 //
 //   src —in0— router (mfcd; a local member of GL on in0) —out1— rcv1 (member of GF)

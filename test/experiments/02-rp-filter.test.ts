@@ -1,3 +1,4 @@
+// kernel-needs: ipv4 nft
 // Experiment 2: strict rp_filter silently eats multicast from a source with no route back.
 //
 //   src (eth0 10.k.0.2 + 10.99.0.100/32) —in0— router (mfcd, rp_filter=1) —out1— rcv1

@@ -1,3 +1,4 @@
+// kernel-needs: ipv4 nft
 // Experiment 3: `snat` in a nat prerouting chain is refused at load time, for a multicast and a
 // unicast destination alike — it is a hook restriction, not a multicast one. The same rule in
 // postrouting (and input) loads. Only nft rulesets in a fresh namespace; no traffic, no mfcd.

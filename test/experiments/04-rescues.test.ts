@@ -1,3 +1,4 @@
+// kernel-needs: ipv4 nft
 // Experiment 4: the stateless nft rescues deliver.
 //
 //   src (eth0 10.k.0.2 [+ 10.99.0.100/32]) —in0— router (mfcd) —out1— rcv1

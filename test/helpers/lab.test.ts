@@ -1,3 +1,4 @@
+// kernel-needs: ipv4
 // Self-test of the namespace lab helpers: topology, traffic scripts, kernel views, cleanup.
 // Needs root (network namespaces); fails with a clear message otherwise.
 import { spawn } from "node:child_process";

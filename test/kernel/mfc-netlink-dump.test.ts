@@ -1,3 +1,4 @@
+// kernel-needs: ipv4 tables
 // MfcNetlinkDumper and MrouteSocket.dumpMfc (rtnetlink RTM_GETROUTE dumps of the IPv4 MFC)
 // against the real kernel: per-table filtering, VIF mapping, 10k entries, counters after real
 // traffic, unresolved entries; plus the pure framing/codec code on crafted bytes. Each test

@@ -1,3 +1,4 @@
+// kernel-needs: ipv4 tables
 // Kernel contract of src/kernel against the real kernel: every row of kernel-facts.md's errno
 // table, netns binding, dumps and cleanup. Each test builds its own network namespaces (veth
 // pairs created inside them) and removes them afterwards; no mroute socket ever touches the

@@ -1,3 +1,4 @@
+// kernel-needs: ipv6 ipv6-tables
 // Kernel contract of Mroute6Socket (IPv6 multicast routing: MRT6_* on a raw ICMPv6 socket)
 // against the real kernel: ownership, MIFs, MFC entries, counters with real IPv6 multicast
 // traffic forwarded to a receiver namespace, upcalls, tables and cleanup. Each test builds its

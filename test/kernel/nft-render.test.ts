@@ -1,3 +1,4 @@
+// kernel-needs: nft
 // Pure parts of the nft layer, no kernel needed: the ruleset text mfcd loads (and that nothing a
 // caller passes can inject into it), and the parsers for nft's trace and monitor output, fed with
 // lines recorded from nftables 1.0.6 on Linux 6.18.

@@ -1,3 +1,4 @@
+// kernel-needs: ipv4 nft
 // NftRescueTable, the TTL probe and detectNft against the real kernel and nftables 1.0.6: the
 // table is replaced in one transaction, rules fix real multicast traffic (source rewrite past a
 // strict RPF check, TTL rescue of TTL-1 senders), and the probe tells TTL-1 from TTL-5 senders.

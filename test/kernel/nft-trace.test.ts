@@ -1,3 +1,4 @@
+// kernel-needs: ipv4 nft
 // NftTrace against the real kernel and `nft monitor` (nftables 1.0.6): events for one flow's
 // packets hook by hook — prerouting, then forward and postrouting per output interface (each a
 // clone with its own trace id) — labelled with their hook, other traced flows filtered out, and

@@ -1,3 +1,4 @@
+// kernel-needs: ipv4
 // RouteInspector against the real kernel: RTM_GETROUTE answers compared with `ip route get`,
 // the address dump with `ip addr`, the reverse-path model's verdicts, and — end to end — those
 // verdicts against what the kernel actually does to multicast arriving at a lab router (MFC

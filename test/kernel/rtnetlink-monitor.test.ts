@@ -1,3 +1,4 @@
+// kernel-needs: ipv4 ipv6
 // RtnetlinkMonitor and listLinks against the real kernel: link and MFC change notifications
 // from a namespace, what the kernel reports for each kind of change, shutdown, and the link
 // dump compared with `ip -j link show`. Each test builds its own namespaces (test/helpers) and

@@ -1,3 +1,4 @@
+// kernel-needs: ipv4
 // readSysctl / rpFilter / mcForwarding and readNetstat / readSnmp against the real kernel:
 // every value comes from the namespace asked for (the calling thread enters it), never from the
 // test process's own, and the counters move where the traffic is. Builds its own namespaces and

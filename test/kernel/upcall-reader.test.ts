@@ -1,3 +1,4 @@
+// kernel-needs: ipv4
 // UpcallReader against the real kernel: NOCACHE and WRONGVIF upcalls read off the event loop
 // from an MrouteSocket in a lab router namespace, real IGMP packets on the same socket skipped,
 // when the kernel sends WRONGVIF at all, and shutdown. Each test builds its own lab

@@ -1,0 +1,112 @@
+// `npm test`'s test stage: runs every test file against a real kernel on any Linux host.
+// Unit tests run natively. A kernel test runs natively when the host kernel has what its
+// `// kernel-needs:` line names, otherwise in user-mode Linux guests (one per core, files
+// sharded by their recorded durations). MFCD_TEST_KERNEL=host|uml|auto (default auto) picks the
+// runner; in strict mode (CI=true or MFCD_TEST_STRICT=1) a kernel test that ran nowhere fails.
+// Writes the merged report to .vitest-report.json; its `kernelTests` says where they ran.
+//
+//   tsx scripts/test-runner/main.ts [PATH-FILTER...]
+
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { probeHostKernel, type HostKernel } from "./host-kernel.js";
+import { listTestFiles, type TestFile } from "./test-needs.js";
+import { parseRunnerMode, planTests, shard, type TestPlan } from "./test-plan.js";
+import { runVitest } from "./run-vitest.js";
+import { crashedReport, fileDurations, mergeReports, notRunReport, readReport, type VitestReport } from "./vitest-report.js";
+
+const root = path.resolve(import.meta.dirname, "../..");
+const REPORT = path.join(root, ".vitest-report.json");
+const DURATIONS = path.join(import.meta.dirname, "guest-durations.json");
+
+function readDurations(): Record<string, number> {
+  try {
+    return JSON.parse(fs.readFileSync(DURATIONS, "utf8")) as Record<string, number>;
+  } catch {
+    return {};
+  }
+}
+
+function guestKernel(): { file: string; release: string } {
+  const file = process.env.MFCD_UML_KERNEL || execFileSync(path.join(root, "scripts/uml/build-kernel.sh"), { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
+  const release = execFileSync(file, ["--version"], { encoding: "utf8" }).trim();
+  return { file, release };
+}
+
+function describeWhere(plan: TestPlan, host: HostKernel, guest: { release: string } | undefined): string {
+  const lacks = [...new Set(host.lacks.values())].join(", ");
+  const nativeKernel = plan.native.some((f) => f.needs.length > 0);
+  const parts: string[] = [];
+  if (guest) parts.push(`user-mode Linux ${guest.release}${lacks ? ` (host kernel lacks ${lacks})` : ""}`);
+  if (nativeKernel) parts.push(`host Linux ${host.release}`);
+  if (plan.unrunnable.length > 0) parts.push(`${plan.unrunnable.length} file(s) nowhere (host kernel lacks ${lacks})`);
+  return parts.join(" + ") || "none selected";
+}
+
+async function runGuests(files: TestFile[], kernel: string): Promise<VitestReport[]> {
+  const durations = readDurations();
+  const wanted = Number(process.env.MFCD_UML_GUESTS) || Math.min(os.availableParallelism(), 4);
+  const shards = shard(files, wanted, (f) => durations[f.file] ?? f.size / 1000);
+  console.log(`[test-runner] ${files.length} kernel test file(s) in ${shards.length} user-mode Linux guest(s)`);
+  return Promise.all(
+    shards.map(async (s, i) => {
+      const reportFile = path.join(root, `.vitest-report.uml-${i + 1}.json`);
+      fs.rmSync(reportFile, { force: true });
+      const list = s.map((f) => f.file);
+      const prefix = shards.length > 1 ? `[uml ${i + 1}/${shards.length}] ` : "[uml] ";
+      await runVitest(root, { files: list, reportFile, guestKernel: kernel, prefix, env: { MFCD_TEST_BUNDLED: "1" } });
+      return readReport(reportFile) ?? crashedReport(`user-mode Linux guest ${i + 1}`, list);
+    }),
+  );
+}
+
+async function main(): Promise<number> {
+  // Ctrl-C reaches vitest and the guests through the process group; this process waits for them.
+  process.on("SIGINT", () => undefined);
+  const mode = parseRunnerMode(process.env.MFCD_TEST_KERNEL);
+  const strict = process.env.CI === "true" || process.env.MFCD_TEST_STRICT === "1";
+  const filters = process.argv.slice(2);
+  const files = listTestFiles(root).filter((f) => filters.length === 0 || filters.some((p) => f.file.includes(p)));
+  const host = probeHostKernel();
+  const plan = planTests(files, host.has, mode);
+  fs.rmSync(REPORT, { force: true });
+
+  const reports: VitestReport[] = [];
+  if (plan.native.length > 0) {
+    const reportFile = path.join(root, ".vitest-report.native.json");
+    fs.rmSync(reportFile, { force: true });
+    const list = plan.native.map((f) => f.file);
+    await runVitest(root, { files: list, reportFile, env: { MFCD_TEST_BUNDLED: "1" } });
+    reports.push(readReport(reportFile) ?? crashedReport("native vitest", list));
+  }
+  let guest: { file: string; release: string } | undefined;
+  if (plan.guest.length > 0) {
+    try {
+      guest = guestKernel();
+    } catch (err) {
+      reports.push(crashedReport(`user-mode Linux kernel build (${String(err)})`, plan.guest.map((f) => f.file)));
+    }
+    if (guest) {
+      const guestReports = await runGuests(plan.guest, guest.file);
+      reports.push(...guestReports);
+      if (process.env.MFCD_TEST_RECORD_DURATIONS === "1") {
+        const merged = { ...readDurations(), ...Object.assign({}, ...guestReports.map((r) => fileDurations(r, root))) };
+        fs.writeFileSync(DURATIONS, `${JSON.stringify(merged, Object.keys(merged).sort(), 2)}\n`);
+      }
+    }
+  }
+  for (const { file, missing } of plan.unrunnable) {
+    const why = `not run: needs ${missing.map((m) => `${m} (${host.lacks.get(m)})`).join(", ")}, which the host kernel lacks, and MFCD_TEST_KERNEL=host`;
+    reports.push(notRunReport(path.join(root, file.file), why, strict));
+    console.log(`[test-runner] ${strict ? "FAIL" : "skip"} ${file.file}: ${why}`);
+  }
+  const merged = mergeReports(reports);
+  merged.kernelTests = describeWhere(plan, host, guest);
+  fs.writeFileSync(REPORT, JSON.stringify(merged));
+  console.log(`[test-runner] kernel tests: ${merged.kernelTests}`);
+  return merged.success && merged.numFailedTests === 0 ? 0 : 1;
+}
+
+process.exitCode = await main();

@@ -1,0 +1,45 @@
+// Where each test file runs: natively, in a user-mode Linux guest, or nowhere (with the reason).
+
+import type { KernelNeed, TestFile } from "./test-needs.js";
+
+export type RunnerMode = "host" | "uml" | "auto";
+
+export interface TestPlan {
+  native: TestFile[];
+  guest: TestFile[];
+  /** Files that cannot run in this mode, with what the host lacks. */
+  unrunnable: { file: TestFile; missing: KernelNeed[] }[];
+}
+
+export function parseRunnerMode(value: string | undefined): RunnerMode {
+  const v = (value ?? "auto").trim() || "auto";
+  if (v === "host" || v === "uml" || v === "auto") return v;
+  throw new Error(`MFCD_TEST_KERNEL=${value}: expected host, uml or auto`);
+}
+
+export function planTests(files: TestFile[], hostHas: ReadonlySet<KernelNeed>, mode: RunnerMode): TestPlan {
+  const plan: TestPlan = { native: [], guest: [], unrunnable: [] };
+  for (const f of files) {
+    const missing = f.needs.filter((n) => !hostHas.has(n));
+    if (f.needs.length === 0) plan.native.push(f);
+    else if (mode === "uml") plan.guest.push(f);
+    else if (missing.length === 0) plan.native.push(f);
+    else if (mode === "auto") plan.guest.push(f);
+    else plan.unrunnable.push({ file: f, missing });
+  }
+  return plan;
+}
+
+/**
+ * Splits files into at most `n` shards of similar total weight (longest first, each to the
+ * lightest shard), so parallel guests end at about the same time.
+ */
+export function shard<T>(items: T[], n: number, weight: (t: T) => number): T[][] {
+  const shards = Array.from({ length: Math.max(1, Math.min(n, items.length)) }, () => ({ w: 0, items: [] as T[] }));
+  for (const item of [...items].sort((a, b) => weight(b) - weight(a))) {
+    const lightest = shards.reduce((a, b) => (b.w < a.w ? b : a));
+    lightest.items.push(item);
+    lightest.w += weight(item);
+  }
+  return shards.map((s) => s.items).filter((s) => s.length > 0);
+}

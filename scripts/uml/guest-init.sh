@@ -1,0 +1,45 @@
+#!/bin/bash
+# PID 1 of mfcd's user-mode Linux guest (booted by run-in-guest.sh with the host's / as hostfs).
+# Gives the guest its own /proc, /sys, /dev, /run, /tmp (hostfs would otherwise write the host's),
+# runs the job file's command as root in the host's working directory, writes its exit code
+# next to the job file and powers off. A "<job>.stop" file on the host asks the command to stop
+# (SIGINT), which is how Ctrl-C on the host reaches it. The job lives in /var/tmp: the guest
+# mounts its own /tmp.
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts /dev/shm
+mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts
+mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+mount -t tmpfs -o mode=0755 tmpfs /run
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+ip link set lo up
+hostname "mfcd-guest"
+
+job="$mfcd_job"
+poweroff() {
+  # reboot(2) with LINUX_REBOOT_CMD_POWER_OFF: no init system is running to ask.
+  exec perl -e 'syscall(169, 0xfee1dead, 0x28121969, 0x4321fedc, 0)'
+}
+if [ -z "$job" ] || [ ! -r "$job" ]; then
+  echo "guest-init: no job file (mfcd_job=$job)" >&2
+  echo 70 > /proc/exitcode
+  poweroff
+fi
+
+# The job file sets the environment, cd's and defines run(); its command runs in the background
+# so this shell can watch for the stop request.
+. "$job"
+run &
+child=$!
+while kill -0 "$child" 2>/dev/null; do
+  if [ -e "$job.stop" ]; then kill -INT "$child" 2>/dev/null; rm -f "$job.stop"; fi
+  sleep 0.2
+done
+wait "$child"
+rc=$?
+echo "$rc" > "$job.rc"
+sync
+echo "$rc" > /proc/exitcode
+poweroff
