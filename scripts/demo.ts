@@ -33,6 +33,8 @@ import {
   type VifStatus,
 } from "../src/sdk/index.js";
 import { ipMroute } from "../test/helpers/kernel-view.js";
+import { probeHostKernel } from "./uml/host-kernel.js";
+import { inGuest, KERNEL_RUNNER_VARIABLE, kernelRunner } from "./uml/kernel-runner.js";
 import { createLab, type Lab } from "../test/helpers/lab.js";
 import {
   cleanupAllSync,
@@ -573,6 +575,10 @@ const WORKER_ENV = "MFCD_DEMO_WORKER";
 
 function launch(): void {
   if (!requireRoot()) process.exit(1);
+  if (!inGuest()) {
+    const lacks = guestReason();
+    if (lacks !== undefined) return launchInGuest(lacks);
+  }
   const worker = spawn(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url)], {
     cwd: REPO_ROOT, // where `--import tsx` is resolved
     // The IPC channel only tells the worker when the launcher dies (it then cleans up and exits).
@@ -586,6 +592,33 @@ function launch(): void {
     process.exit(1);
   });
   worker.once("exit", (code, signal) => {
+    process.exit(code ?? 128 + (signal === null ? 0 : (os.constants.signals[signal] ?? 0)));
+  });
+}
+
+/** Why the lab must run in a user-mode Linux guest, or undefined to run it on this kernel. */
+function guestReason(): string | undefined {
+  const runner = kernelRunner();
+  if (runner === "host") return undefined;
+  const host = probeHostKernel();
+  if (runner === "uml") return `${KERNEL_RUNNER_VARIABLE}=uml`;
+  return host.has.has("ipv4") ? undefined : `this kernel (${host.release}) lacks ${host.lacks.get("ipv4")}`;
+}
+
+// The same demo, launcher and all, inside a guest that sees this machine's files; Ctrl-C here
+// reaches it through run-in-guest.sh (same process group), which stops the guest afterwards.
+function launchInGuest(why: string): void {
+  out(`demo: ${why} — running the lab inside a user-mode Linux kernel (scripts/uml; the first run on a machine builds it, 12–25 min)`);
+  const guest = spawn(path.join(REPO_ROOT, "scripts/uml/run-in-guest.sh"), [process.execPath, "--import", "tsx", fileURLToPath(import.meta.url)], {
+    cwd: REPO_ROOT,
+    stdio: "inherit",
+  });
+  for (const sig of SIGNALS) process.on(sig, () => guest.kill(sig));
+  guest.once("error", (err) => {
+    process.stderr.write(`demo: cannot start the user-mode Linux guest: ${err.message}\n`);
+    process.exit(1);
+  });
+  guest.once("exit", (code, signal) => {
     process.exit(code ?? 128 + (signal === null ? 0 : (os.constants.signals[signal] ?? 0)));
   });
 }

@@ -1,7 +1,7 @@
 // `npm test`'s test stage: runs every test file against a real kernel on any Linux host.
 // Unit tests run natively. A kernel test runs natively when the host kernel has what its
 // `// kernel-needs:` line names, otherwise in user-mode Linux guests (one per core, files
-// sharded by their recorded durations). MFCD_TEST_KERNEL=host|uml|auto (default auto) picks the
+// sharded by their recorded durations). MFCD_KERNEL=host|uml|auto (default auto) picks the
 // runner; in strict mode (CI=true or MFCD_TEST_STRICT=1) a kernel test that ran nowhere fails.
 // Writes the merged report to .vitest-report.json; its `kernelTests` says where they ran.
 //
@@ -11,9 +11,10 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { probeHostKernel, type HostKernel } from "./host-kernel.js";
+import { probeHostKernel, type HostKernel } from "../uml/host-kernel.js";
+import { kernelRunner } from "../uml/kernel-runner.js";
 import { listTestFiles, type TestFile } from "./test-needs.js";
-import { parseRunnerMode, planTests, shard, type TestPlan } from "./test-plan.js";
+import { planTests, shard, type TestPlan } from "./test-plan.js";
 import { runVitest } from "./run-vitest.js";
 import { crashedReport, fileDurations, mergeReports, notRunReport, readReport, type VitestReport } from "./vitest-report.js";
 
@@ -65,7 +66,7 @@ async function runGuests(files: TestFile[], kernel: string): Promise<VitestRepor
 async function main(): Promise<number> {
   // Ctrl-C reaches vitest and the guests through the process group; this process waits for them.
   process.on("SIGINT", () => undefined);
-  const mode = parseRunnerMode(process.env.MFCD_TEST_KERNEL);
+  const mode = kernelRunner();
   const strict = process.env.CI === "true" || process.env.MFCD_TEST_STRICT === "1";
   const filters = process.argv.slice(2);
   const files = listTestFiles(root).filter((f) => filters.length === 0 || filters.some((p) => f.file.includes(p)));
@@ -74,13 +75,8 @@ async function main(): Promise<number> {
   fs.rmSync(REPORT, { force: true });
 
   const reports: VitestReport[] = [];
-  if (plan.native.length > 0) {
-    const reportFile = path.join(root, ".vitest-report.native.json");
-    fs.rmSync(reportFile, { force: true });
-    const list = plan.native.map((f) => f.file);
-    await runVitest(root, { files: list, reportFile, env: { MFCD_TEST_BUNDLED: "1" } });
-    reports.push(readReport(reportFile) ?? crashedReport("native vitest", list));
-  }
+  // The guest kernel first (built on the first run on a machine): native tests of the guest
+  // path itself (the demo in a guest) use it too.
   let guest: { file: string; release: string } | undefined;
   if (plan.guest.length > 0) {
     try {
@@ -88,17 +84,25 @@ async function main(): Promise<number> {
     } catch (err) {
       reports.push(crashedReport(`user-mode Linux kernel build (${String(err)})`, plan.guest.map((f) => f.file)));
     }
-    if (guest) {
-      const guestReports = await runGuests(plan.guest, guest.file);
-      reports.push(...guestReports);
-      if (process.env.MFCD_TEST_RECORD_DURATIONS === "1") {
-        const merged = { ...readDurations(), ...Object.assign({}, ...guestReports.map((r) => fileDurations(r, root))) };
-        fs.writeFileSync(DURATIONS, `${JSON.stringify(merged, Object.keys(merged).sort(), 2)}\n`);
-      }
+  }
+  const env = { MFCD_TEST_BUNDLED: "1", ...(guest ? { MFCD_UML_KERNEL: guest.file } : {}) };
+  if (plan.native.length > 0) {
+    const reportFile = path.join(root, ".vitest-report.native.json");
+    fs.rmSync(reportFile, { force: true });
+    const list = plan.native.map((f) => f.file);
+    await runVitest(root, { files: list, reportFile, env });
+    reports.push(readReport(reportFile) ?? crashedReport("native vitest", list));
+  }
+  if (guest) {
+    const guestReports = await runGuests(plan.guest, guest.file);
+    reports.push(...guestReports);
+    if (process.env.MFCD_TEST_RECORD_DURATIONS === "1") {
+      const merged = { ...readDurations(), ...Object.assign({}, ...guestReports.map((r) => fileDurations(r, root))) };
+      fs.writeFileSync(DURATIONS, `${JSON.stringify(merged, Object.keys(merged).sort(), 2)}\n`);
     }
   }
   for (const { file, missing } of plan.unrunnable) {
-    const why = `not run: needs ${missing.map((m) => `${m} (${host.lacks.get(m)})`).join(", ")}, which the host kernel lacks, and MFCD_TEST_KERNEL=host`;
+    const why = `not run: needs ${missing.map((m) => `${m} (${host.lacks.get(m)})`).join(", ")}, which the host kernel lacks, and MFCD_KERNEL=host`;
     reports.push(notRunReport(path.join(root, file.file), why, strict));
     console.log(`[test-runner] ${strict ? "FAIL" : "skip"} ${file.file}: ${why}`);
   }

@@ -2,7 +2,7 @@
 
 import type { KernelNeed, TestFile } from "./test-needs.js";
 
-export type RunnerMode = "host" | "uml" | "auto";
+import type { KernelRunner } from "../uml/kernel-runner.js";
 
 export interface TestPlan {
   native: TestFile[];
@@ -11,13 +11,7 @@ export interface TestPlan {
   unrunnable: { file: TestFile; missing: KernelNeed[] }[];
 }
 
-export function parseRunnerMode(value: string | undefined): RunnerMode {
-  const v = (value ?? "auto").trim() || "auto";
-  if (v === "host" || v === "uml" || v === "auto") return v;
-  throw new Error(`MFCD_TEST_KERNEL=${value}: expected host, uml or auto`);
-}
-
-export function planTests(files: TestFile[], hostHas: ReadonlySet<KernelNeed>, mode: RunnerMode): TestPlan {
+export function planTests(files: TestFile[], hostHas: ReadonlySet<KernelNeed>, mode: KernelRunner): TestPlan {
   const plan: TestPlan = { native: [], guest: [], unrunnable: [] };
   for (const f of files) {
     const missing = f.needs.filter((n) => !hostHas.has(n));

@@ -17,6 +17,15 @@ mount -t tmpfs -o mode=1777 tmpfs /tmp
 ip link set lo up
 hostname "mfcd-guest"
 
+# A modular kernel (Debian's user-mode-linux package, used to test kernels lacking options)
+# keeps its modules outside /lib/modules: mfcd_modprobe="veth ..." loads them from there.
+if [ -n "${mfcd_modprobe:-}" ]; then
+  release="$(uname -r)"
+  mkdir -p /run/uml-modules/lib/modules
+  ln -s "/usr/lib/uml/modules/$release" "/run/uml-modules/lib/modules/$release"
+  modprobe -d /run/uml-modules -a $mfcd_modprobe || echo "guest-init: modprobe $mfcd_modprobe failed" >&2
+fi
+
 job="$mfcd_job"
 poweroff() {
   # reboot(2) with LINUX_REBOOT_CMD_POWER_OFF: no init system is running to ask.

@@ -1,7 +1,7 @@
 // The host kernel's multicast routing features, in the words of the tests' needs.
 
 import { probeKernelCapabilities, type KernelCapabilities } from "../../src/kernel/kernel-capabilities.js";
-import type { KernelNeed } from "./test-needs.js";
+import type { KernelNeed } from "../test-runner/test-needs.js";
 
 export interface HostKernel {
   release: string;
