@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds (once per machine) the user-mode Linux kernel the tests and the demo boot where the host
 # kernel lacks multicast routing. Prints the kernel's path on stdout; progress goes to stderr.
-# The result is cached outside the repo, keyed by the config fragment, this script and the
-# source package's version, so only the first run on a machine pays the 12–25 min build.
+# The result is cached outside the repo, keyed by the config fragment and the source package's
+# version, so only the first run on a machine pays the 12–25 min build. Concurrent callers (parallel
+# guests, a demo beside a test run) wait for one build under a lock.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 fragment="$here/kernel.config"
@@ -25,8 +26,12 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 version="$(dpkg-query -W -f='${Version}' "$src_pkg")"
-key="$( { cat "$fragment" "$0"; echo "$version"; } | sha256sum | cut -c1-16)"
+key="$( { cat "$fragment"; echo "$version"; } | sha256sum | cut -c1-16)"
 out="$cache_root/$key"
+if [ -x "$out/linux" ]; then echo "$out/linux"; exit 0; fi
+mkdir -p "$cache_root"
+exec 9>"$cache_root/.lock"
+flock 9
 if [ -x "$out/linux" ]; then echo "$out/linux"; exit 0; fi
 
 tarball="$(ls /usr/src/linux-source-6.1.tar.* | head -n1)"
