@@ -63,6 +63,28 @@ async function runGuests(files: TestFile[], kernel: string): Promise<VitestRepor
   );
 }
 
+/** Files that prove how mfcd degrades, in Debian's user-mode kernel (it lacks options). */
+async function runDebianGuest(files: TestFile[]): Promise<VitestReport> {
+  const list = files.map((f) => f.file);
+  let kernel: string;
+  try {
+    kernel = execFileSync(path.join(root, "scripts/uml/debian-kernel.sh"), { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
+  } catch (err) {
+    return crashedReport(`Debian's user-mode kernel (${String(err)})`, list);
+  }
+  const reportFile = path.join(root, ".vitest-report.uml-debian.json");
+  fs.rmSync(reportFile, { force: true });
+  console.log(`[test-runner] ${list.length} file(s) in Debian's user-mode kernel (lacks options on purpose)`);
+  await runVitest(root, {
+    files: list,
+    reportFile,
+    guestKernel: kernel,
+    prefix: "[uml-debian] ",
+    env: { MFCD_TEST_BUNDLED: "1", MFCD_UML_APPEND: "mfcd_modprobe=veth" },
+  });
+  return readReport(reportFile) ?? crashedReport("Debian user-mode Linux guest", list);
+}
+
 async function main(): Promise<number> {
   // Ctrl-C reaches vitest and the guests through the process group; this process waits for them.
   process.on("SIGINT", () => undefined);
@@ -93,6 +115,7 @@ async function main(): Promise<number> {
     await runVitest(root, { files: list, reportFile, env });
     reports.push(readReport(reportFile) ?? crashedReport("native vitest", list));
   }
+  if (plan.debianGuest.length > 0) reports.push(await runDebianGuest(plan.debianGuest));
   if (guest) {
     const guestReports = await runGuests(plan.guest, guest.file);
     reports.push(...guestReports);
@@ -102,7 +125,7 @@ async function main(): Promise<number> {
     }
   }
   for (const { file, missing } of plan.unrunnable) {
-    const why = `not run: needs ${missing.map((m) => `${m} (${host.lacks.get(m)})`).join(", ")}, which the host kernel lacks, and MFCD_KERNEL=host`;
+    const why = `not run: needs ${missing.map((m) => `${m} (${host.lacks.get(m) ?? "a user-mode guest"})`).join(", ")}, which the host kernel lacks, and MFCD_KERNEL=host`;
     reports.push(notRunReport(path.join(root, file.file), why, strict));
     console.log(`[test-runner] ${strict ? "FAIL" : "skip"} ${file.file}: ${why}`);
   }

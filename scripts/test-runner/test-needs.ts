@@ -1,10 +1,12 @@
 // What each test file needs from the kernel, from its `// kernel-needs: ipv4 nft` line.
 // Files without the line are unit tests: they run natively and need no kernel feature.
+// `// kernel-needs: debian-uml` is a file that must run in Debian's packaged user-mode kernel,
+// which LACKS options (tests of how mfcd degrades on a partial kernel).
 
 import fs from "node:fs";
 import path from "node:path";
 
-export const KERNEL_NEEDS = ["ipv4", "tables", "ipv6", "ipv6-tables", "nft"] as const;
+export const KERNEL_NEEDS = ["ipv4", "tables", "ipv6", "ipv6-tables", "nft", "debian-uml"] as const;
 export type KernelNeed = (typeof KERNEL_NEEDS)[number];
 
 export interface TestFile {

@@ -7,15 +7,21 @@ import type { KernelRunner } from "../uml/kernel-runner.js";
 export interface TestPlan {
   native: TestFile[];
   guest: TestFile[];
+  /** Files for Debian's user-mode kernel (a kernel lacking options). */
+  debianGuest: TestFile[];
   /** Files that cannot run in this mode, with what the host lacks. */
   unrunnable: { file: TestFile; missing: KernelNeed[] }[];
 }
 
 export function planTests(files: TestFile[], hostHas: ReadonlySet<KernelNeed>, mode: KernelRunner): TestPlan {
-  const plan: TestPlan = { native: [], guest: [], unrunnable: [] };
+  const plan: TestPlan = { native: [], guest: [], debianGuest: [], unrunnable: [] };
   for (const f of files) {
     const missing = f.needs.filter((n) => !hostHas.has(n));
     if (f.needs.length === 0) plan.native.push(f);
+    else if (f.needs.includes("debian-uml")) {
+      if (mode === "host") plan.unrunnable.push({ file: f, missing: ["debian-uml"] });
+      else plan.debianGuest.push(f);
+    }
     else if (mode === "uml") plan.guest.push(f);
     else if (missing.length === 0) plan.native.push(f);
     else if (mode === "auto") plan.guest.push(f);
