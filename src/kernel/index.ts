@@ -34,3 +34,22 @@ export {
   isIpv6Multicast,
   parseIpv6,
 } from "./ipv6-address.js";
+// What this kernel offers (multicast routing per family, tables, nft, MFC dumps) and the
+// messages built from it.
+export {
+  type KernelCapabilities,
+  type KernelCapability,
+  type KernelCapabilityName,
+  type ProbeOptions,
+  capability,
+  hasCapability,
+  probeKernelCapabilities,
+  withNftCapability,
+} from "./kernel-capabilities.js";
+export {
+  CAPABILITY_OPTIONS,
+  capabilitiesForTable,
+  missingForTable,
+  noRoutingMessage,
+  probeFailureDetail,
+} from "./kernel-requirements.js";
