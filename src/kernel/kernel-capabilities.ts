@@ -28,7 +28,7 @@ import {
 } from "./libc.js";
 import { MRT6_TABLE, MRT6_VERSION, MRT_TABLE, MRT_VERSION, RT6_TABLE_DFLT, RT_TABLE_DEFAULT } from "./mroute-constants.js";
 import { NetlinkRouteSocket } from "./netlink-route-socket.js";
-import { NftError } from "./nft-error.js";
+import { nftIpFamilyProbeArgs, nftProbeResult } from "./nft-detect.js";
 import { runNftSync } from "./nft-run.js";
 import { RTM_GETROUTE, RTM_NEWROUTE, RTMSG_SIZE, RTNL_FAMILY_IPMR } from "./rtnetlink-constants.js";
 import { CAPABILITY_NAMES, capabilityEntry, probeFailureDetail, CAPABILITY_OPTIONS } from "./kernel-requirements.js";
@@ -170,32 +170,6 @@ function probeMfcDump(ipv4: { available: boolean; detail: string } | undefined):
   } finally {
     sock?.close();
   }
-}
-
-let probeSeq = 0;
-
-/** A table name no one uses: check mode never creates it anyway. */
-function probeTableName(): string {
-  return `mfcd_probe_${process.pid}_${++probeSeq}`;
-}
-
-/** The argv of nft's check-mode probe of the `ip` family. */
-export function nftIpFamilyProbeArgs(): string[] {
-  return ["-c", "add", "table", "ip", probeTableName()];
-}
-
-/** KernelCapability fields from the outcome of `nft -c add table ip …` (undefined: success). */
-export function nftProbeResult(err: unknown): { available: boolean; detail: string } {
-  if (err === undefined) return { available: true, detail: "" };
-  if (err instanceof NftError && err.missing) return { available: false, detail: err.stderr };
-  const text = err instanceof NftError ? err.stderr || err.message : err instanceof Error ? err.message : String(err);
-  if (/Operation not permitted|Permission denied/i.test(text)) {
-    return { available: false, detail: `nft: ${text} (mfcd lacks CAP_NET_ADMIN; the kernel option is not the cause)` };
-  }
-  if (/not supported|No such file or directory|Protocol not supported/i.test(text)) {
-    return { available: false, detail: `nft: ${text} (the kernel lacks nf_tables' ip family: ${CAPABILITY_OPTIONS.nft.option})` };
-  }
-  return { available: false, detail: `nft: ${text}` };
 }
 
 function probeNftIpFamily(netns: string | undefined): { available: boolean; detail: string } {

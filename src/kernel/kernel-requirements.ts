@@ -116,3 +116,15 @@ export function noRoutingMessage(caps: KernelCapabilities): string | undefined {
 export function unavailableSummary(caps: KernelCapabilities): { name: string; option: string; detail: string }[] {
   return caps.capabilities.filter((c) => !c.available).map((c) => ({ name: c.name, option: c.option, detail: c.detail }));
 }
+
+/**
+ * The kernel option whose absence makes `syscall` fail with ENOPROTOOPT, when the syscall says
+ * (e.g. "setsockopt(MRT6_TABLE)" → CONFIG_IPV6_MROUTE_MULTIPLE_TABLES); undefined otherwise.
+ */
+export function optionForSyscall(syscall: string): string | undefined {
+  if (/\bMRT6_TABLE\b/.test(syscall)) return CAPABILITY_OPTIONS["ipv6-tables"].option;
+  if (/\bMRT_TABLE\b/.test(syscall)) return CAPABILITY_OPTIONS.tables.option;
+  if (/\bMRT6_\w+/.test(syscall)) return CAPABILITY_OPTIONS.ipv6.option;
+  if (/\bMRT_\w+/.test(syscall)) return CAPABILITY_OPTIONS.ipv4.option;
+  return undefined;
+}
