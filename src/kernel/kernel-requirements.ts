@@ -25,7 +25,7 @@ export const WHERE_USUALLY_MISSING =
   "WSL2, gVisor and some microVM/sandbox kernels have no multicast routing; Docker Desktop's LinuxKit kernel lacks IPv6 multicast routing";
 
 /** How an operator checks the kernel's options. */
-export const HOW_TO_CHECK = "check with `zcat /proc/config.gz | grep MROUTE` or `grep MROUTE /boot/config-$(uname -r)`";
+export const HOW_TO_CHECK = "Check with `zcat /proc/config.gz | grep MROUTE` or `grep MROUTE /boot/config-$(uname -r)`";
 
 /** The Linux capability a failed syscall of a probe most likely lacked. */
 export function neededLinuxCapability(syscall: string): "CAP_NET_RAW" | "CAP_NET_ADMIN" {

@@ -93,6 +93,25 @@ async function main(): Promise<number> {
   // (rescue options and Trace need it) is in before SERVING.
   const nftDetecting = NftRescueTable.detectAsync();
   // Everything that can refuse the start happens before we take the kernel table.
+  // Without these the raw socket or MRT_INIT fails with a bare EPERM; say which one is missing.
+  const missing = missingCapabilities();
+  if (missing.length > 0) {
+    return fail(
+      `missing ${missing.map((c) => `${c.name} (${c.why})`).join(" and ")}; ` +
+        "run as root or grant them (systemd AmbientCapabilities=, Kubernetes securityContext.capabilities.add)",
+    );
+  }
+
+  // What this kernel offers, decided from syscalls' errnos (nft's ip family is asked off this
+  // thread with the detection above): nothing usable stops the start with one message naming the
+  // missing options; a missing part (IPv6, tables, IPv4) is refused per request (FAILED_PRECONDITION).
+  // Kept for GetInfo; its nft entry is filled in once nft has answered.
+  let kernelCapabilities = probeKernelCapabilities({ nft: false });
+  const noRouting = noRoutingMessage(kernelCapabilities);
+  if (noRouting !== undefined) return fail(noRouting);
+  const lacking = unavailableSummary(kernelCapabilities).filter((c) => c.name !== "nft");
+  if (lacking.length > 0) logger.warn({ unavailable: lacking }, "this kernel lacks parts of multicast routing: serving what works");
+
   let store: RouteStore & { close(): Promise<void> };
   let persisted: StoredRoute[];
   try {
@@ -117,25 +136,6 @@ async function main(): Promise<number> {
   } catch (err) {
     return fail(err instanceof Error ? err.message : String(err));
   }
-  // Without these the raw socket or MRT_INIT fails with a bare EPERM; say which one is missing.
-  const missing = missingCapabilities();
-  if (missing.length > 0) {
-    return fail(
-      `missing ${missing.map((c) => `${c.name} (${c.why})`).join(" and ")}; ` +
-        "run as root or grant them (systemd AmbientCapabilities=, Kubernetes securityContext.capabilities.add)",
-    );
-  }
-
-  // What this kernel offers, decided from syscalls' errnos (nft's ip family is asked off this
-  // thread with the detection above): nothing usable stops the start with one message naming the
-  // missing options; a missing part (IPv6, tables, IPv4) is refused per request (FAILED_PRECONDITION).
-  // Kept for GetInfo; its nft entry is filled in once nft has answered.
-  let kernelCapabilities = probeKernelCapabilities({ nft: false });
-  const noRouting = noRoutingMessage(kernelCapabilities);
-  if (noRouting !== undefined) return fail(noRouting);
-  const lacking = unavailableSummary(kernelCapabilities).filter((c) => c.name !== "nft");
-  if (lacking.length > 0) logger.warn({ unavailable: lacking }, "this kernel lacks parts of multicast routing: serving what works");
-
   let socket: MrouteSocket | undefined;
   if (hasCapability(kernelCapabilities, "ipv4")) {
     try {
