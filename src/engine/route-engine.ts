@@ -21,6 +21,7 @@ import type { KernelMfcEntry, KernelPort, SgCounters, SgCountersLookup, VifCount
 import { routeKeyString, tableKeyString, type AddressFamily, type RouteKey } from "./route-key.js";
 import { MAX_VIFS, VifTable, type VifSlot } from "./vif-table.js";
 import { isTemplateKey, parsePattern, patternContains } from "./address-pattern.js";
+import { kernelOptionMissing, type KernelSupport } from "./kernel-support.js";
 
 /** A route as the client asked for it (already validated). */
 export interface RouteSpec extends RouteKey {
@@ -150,6 +151,12 @@ export interface RouteEngineOptions {
   maxRoutes?: number;
   /** Wall clock for drift timestamps (tests pin it). */
   now?: () => Date;
+  /**
+   * Which (family, table)s this kernel cannot serve (e.g. IPv6 without CONFIG_IPV6_MROUTE):
+   * clients' routes there are refused (FAILED_PRECONDITION naming the option), restored ones
+   * stay PENDING with that reason. Default: every table can be opened.
+   */
+  kernelSupport?: KernelSupport;
 }
 
 /** Opens (or returns the already open) kernel table for a family and table id. */
@@ -208,6 +215,8 @@ interface TableState {
   /** VIF indexes that foreign kernel entries name (from the last dump): never handed out. */
   foreignVifs: Set<number>;
   foreign: ForeignView[];
+  /** Set when the kernel lacks what this table needs: its port is a stub, nothing installs. */
+  unavailable?: DomainError;
 }
 
 /** Interface name → ifindex lookups for one operation (a bulk apply resolves each name once). */
@@ -239,7 +248,10 @@ export class RouteEngine {
   ) {
     this.maxRoutes = options.maxRoutes ?? DEFAULT_MAX_ROUTES;
     this.now = options.now ?? (() => new Date());
+    this.kernelSupport = options.kernelSupport;
   }
+
+  private readonly kernelSupport: KernelSupport | undefined;
 
   get size(): number {
     return this.routes.size;
@@ -268,6 +280,7 @@ export class RouteEngine {
     const table = this.table(spec.family, spec.table);
     const cache: IfindexCache = new Map();
     if (existing && existing.owner !== owner) throw ownedByOther(existing, owner);
+    if (table.unavailable) throw table.unavailable;
     if (options.requireInterfaces) this.requireInterfaces(table, [spec], cache);
 
     if (existing && sameForwarding(existing.spec, spec)) {
@@ -398,6 +411,8 @@ export class RouteEngine {
     }
     const total = this.routes.size + result.added.length - removed.length;
     if (result.added.length > 0 && total > this.maxRoutes) throw routeLimit(this.maxRoutes, result.added.length);
+    this.refuseUnavailable(result.added);
+    this.refuseUnavailable(result.replaced);
     const cache: IfindexCache = new Map();
     if (options.requireInterfaces) {
       for (const spec of [...result.added, ...result.replaced]) {
@@ -1025,17 +1040,64 @@ export class RouteEngine {
 
   /** Open (own) a kernel table now, e.g. one traffic is steered to by an mrule. */
   ensureTable(family: AddressFamily, tableId: number): void {
-    this.table(family, tableId);
+    const table = this.table(family, tableId);
+    if (table.unavailable) throw table.unavailable;
+  }
+
+  /**
+   * The FAILED_PRECONDITION error when this kernel cannot serve `family`/`tableId` (a missing
+   * option), undefined when it can. Opens nothing.
+   */
+  unavailableTable(family: AddressFamily, tableId: number): DomainError | undefined {
+    const open = this.tables.get(tableKeyString(family, tableId));
+    if (open) return open.unavailable;
+    const part = this.kernelSupport?.(family, tableId);
+    return part && kernelOptionMissing(part, family, tableId);
+  }
+
+  private refuseUnavailable(specs: readonly RouteSpec[]): void {
+    let family: AddressFamily | undefined;
+    let id = -1;
+    for (const spec of specs) {
+      if (spec.family === family && spec.table === id) continue;
+      family = spec.family;
+      id = spec.table;
+      const err = this.unavailableTable(family, id);
+      if (err) throw err;
+    }
+  }
+
+  /** A stand-in port for a table this kernel cannot serve: looks names up elsewhere, installs nothing. */
+  private stubPort(unavailable: DomainError): KernelPort {
+    const fail = (): never => {
+      throw unavailable;
+    };
+    return {
+      ifindex: (name) => {
+        for (const t of this.tables.values()) if (!t.unavailable) return t.port.ifindex(name);
+        return undefined;
+      },
+      addVif: fail,
+      delVif: fail,
+      addMfc: fail,
+      delMfc: fail,
+      sgCounters: () => undefined,
+      vifCounters: () => undefined,
+      dumpMfc: () => undefined,
+    };
   }
 
   private table(family: AddressFamily, tableId: number): TableState {
     const id = tableKeyString(family, tableId);
     let table = this.tables.get(id);
     if (!table) {
+      const part = this.kernelSupport?.(family, tableId);
+      const unavailable = part && kernelOptionMissing(part, family, tableId);
       table = {
         family,
         id: tableId,
-        port: this.openTable(family, tableId),
+        port: unavailable ? this.stubPort(unavailable) : this.openTable(family, tableId),
+        unavailable,
         vifs: new VifTable(),
         stale: new Set(),
         foreignVifs: new Set(),
@@ -1095,6 +1157,7 @@ export class RouteEngine {
    * Returns true when something changed.
    */
   private realize(route: Route, table: TableState, cache: IfindexCache, force: boolean): boolean {
+    if (table.unavailable) throw table.unavailable;
     if (isTemplateKey(route.spec)) return this.realizeTemplate(route, table, cache);
     const { spec } = route;
     // Hot path of bulk applies and restores: plain arrays, no per-route Maps or closures.
@@ -1211,7 +1274,8 @@ export class RouteEngine {
       route.error = "";
       return changed;
     } catch (err) {
-      route.error = `could not install: ${err instanceof Error ? err.message : String(err)}`;
+      // A table this kernel cannot serve: the route waits (PENDING) with the missing option.
+      route.error = table.unavailable ? table.unavailable.message : `could not install: ${err instanceof Error ? err.message : String(err)}`;
       return false;
     }
   }

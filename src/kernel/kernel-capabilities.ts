@@ -28,9 +28,9 @@ import {
 } from "./libc.js";
 import { MRT6_TABLE, MRT6_VERSION, MRT_TABLE, MRT_VERSION, RT6_TABLE_DFLT, RT_TABLE_DEFAULT } from "./mroute-constants.js";
 import { NetlinkRouteSocket } from "./netlink-route-socket.js";
-import { NftError } from "./nft-error.js";
+import { nftIpFamilyProbeArgs, nftProbeResult } from "./nft-detect.js";
 import { runNftSync } from "./nft-run.js";
-import { RTM_GETROUTE, RTM_NEWROUTE, RTMSG_SIZE, RTNL_FAMILY_IPMR } from "./rtnetlink-constants.js";
+import { RTA_TABLE, RTM_GETROUTE, RTM_NEWROUTE, RTMSG_SIZE, RTNL_FAMILY_IPMR } from "./rtnetlink-constants.js";
 import { CAPABILITY_NAMES, capabilityEntry, probeFailureDetail, CAPABILITY_OPTIONS } from "./kernel-requirements.js";
 
 export type KernelCapabilityName = "ipv4" | "tables" | "ipv6" | "ipv6-tables" | "nft" | "mfc-dump";
@@ -148,15 +148,28 @@ function failure(syscall: string, err: unknown, option: string): string {
   return `${syscall}: ${err instanceof Error ? err.message : String(err)}`;
 }
 
-/** One RTM_GETROUTE dump of RTNL_FAMILY_IPMR; every reply must be an IPMR route. */
+/**
+ * One RTM_GETROUTE dump of RTNL_FAMILY_IPMR; every reply must be an IPMR route. Measured on a
+ * kernel without CONFIG_IP_MROUTE: the unfiltered request is answered with every family's
+ * routes (rtm_family 2 and 10), the RTA_TABLE-filtered one with nothing and no error — so
+ * without the ipv4 capability (the same option registers the ipmr dump) it is unavailable
+ * without asking.
+ */
 function probeMfcDump(ipv4: { available: boolean; detail: string } | undefined): { available: boolean; detail: string } {
   const call = "rtnetlink RTM_GETROUTE dump (family RTNL_FAMILY_IPMR)";
   if (ipv4 && !ipv4.available) return { available: false, detail: `needs IPv4 multicast routing (${ipv4.detail})` };
   let sock: NetlinkRouteSocket | undefined;
   try {
     sock = NetlinkRouteSocket.open();
-    const body = Buffer.alloc(RTMSG_SIZE);
+    // Only the default table (with strict checking the kernel walks just that one): cheap even
+    // when other tables hold many entries.
+    const body = Buffer.alloc(RTMSG_SIZE + (sock.strict ? 8 : 0));
     body[0] = RTNL_FAMILY_IPMR;
+    if (sock.strict) {
+      body.writeUInt16LE(8, RTMSG_SIZE);
+      body.writeUInt16LE(RTA_TABLE, RTMSG_SIZE + 2);
+      body.writeUInt32LE(RT_TABLE_DEFAULT, RTMSG_SIZE + 4);
+    }
     let other: number | undefined;
     sock.dump(RTM_GETROUTE, body, (type, buf, start) => {
       if (type === RTM_NEWROUTE && buf[start] !== RTNL_FAMILY_IPMR && other === undefined) other = buf[start];
@@ -170,32 +183,6 @@ function probeMfcDump(ipv4: { available: boolean; detail: string } | undefined):
   } finally {
     sock?.close();
   }
-}
-
-let probeSeq = 0;
-
-/** A table name no one uses: check mode never creates it anyway. */
-function probeTableName(): string {
-  return `mfcd_probe_${process.pid}_${++probeSeq}`;
-}
-
-/** The argv of nft's check-mode probe of the `ip` family. */
-export function nftIpFamilyProbeArgs(): string[] {
-  return ["-c", "add", "table", "ip", probeTableName()];
-}
-
-/** KernelCapability fields from the outcome of `nft -c add table ip …` (undefined: success). */
-export function nftProbeResult(err: unknown): { available: boolean; detail: string } {
-  if (err === undefined) return { available: true, detail: "" };
-  if (err instanceof NftError && err.missing) return { available: false, detail: err.stderr };
-  const text = err instanceof NftError ? err.stderr || err.message : err instanceof Error ? err.message : String(err);
-  if (/Operation not permitted|Permission denied/i.test(text)) {
-    return { available: false, detail: `nft: ${text} (mfcd lacks CAP_NET_ADMIN; the kernel option is not the cause)` };
-  }
-  if (/not supported|No such file or directory|Protocol not supported/i.test(text)) {
-    return { available: false, detail: `nft: ${text} (the kernel lacks nf_tables' ip family: ${CAPABILITY_OPTIONS.nft.option})` };
-  }
-  return { available: false, detail: `nft: ${text}` };
 }
 
 function probeNftIpFamily(netns: string | undefined): { available: boolean; detail: string } {

@@ -14,10 +14,17 @@ export class KernelError extends Error {
     /** What was attempted, e.g. "setsockopt(MRT_ADD_VIF)". */
     readonly syscall: string,
     readonly errno: number,
-    detail?: string,
+    readonly detail?: string,
+    /** The multicast routing table (mfcd numbering, 0 = default) the call was about, when known. */
+    readonly table?: number,
   ) {
     const code = errnoNames.get(errno) ?? `errno ${errno}`;
     super(`${syscall} failed: ${code}${detail ? ` (${detail})` : ""}`);
     this.code = code;
+  }
+
+  /** The same error, noting which table it was about (MRT_TABLE/MRT_INIT at open). */
+  inTable(table: number): KernelError {
+    return this.table === table ? this : new KernelError(this.syscall, this.errno, this.detail, table);
   }
 }

@@ -25,7 +25,7 @@ export const WHERE_USUALLY_MISSING =
   "WSL2, gVisor and some microVM/sandbox kernels have no multicast routing; Docker Desktop's LinuxKit kernel lacks IPv6 multicast routing";
 
 /** How an operator checks the kernel's options. */
-export const HOW_TO_CHECK = "check with `zcat /proc/config.gz | grep MROUTE` or `grep MROUTE /boot/config-$(uname -r)`";
+export const HOW_TO_CHECK = "Check with `zcat /proc/config.gz | grep MROUTE` or `grep MROUTE /boot/config-$(uname -r)`";
 
 /** The Linux capability a failed syscall of a probe most likely lacked. */
 export function neededLinuxCapability(syscall: string): "CAP_NET_RAW" | "CAP_NET_ADMIN" {
@@ -115,4 +115,16 @@ export function noRoutingMessage(caps: KernelCapabilities): string | undefined {
 /** One line per unavailable capability, for the start log ("serving what works"). */
 export function unavailableSummary(caps: KernelCapabilities): { name: string; option: string; detail: string }[] {
   return caps.capabilities.filter((c) => !c.available).map((c) => ({ name: c.name, option: c.option, detail: c.detail }));
+}
+
+/**
+ * The kernel option whose absence makes `syscall` fail with ENOPROTOOPT, when the syscall says
+ * (e.g. "setsockopt(MRT6_TABLE)" → CONFIG_IPV6_MROUTE_MULTIPLE_TABLES); undefined otherwise.
+ */
+export function optionForSyscall(syscall: string): string | undefined {
+  if (/\bMRT6_TABLE\b/.test(syscall)) return CAPABILITY_OPTIONS["ipv6-tables"].option;
+  if (/\bMRT_TABLE\b/.test(syscall)) return CAPABILITY_OPTIONS.tables.option;
+  if (/\bMRT6_\w+/.test(syscall)) return CAPABILITY_OPTIONS.ipv6.option;
+  if (/\bMRT_\w+/.test(syscall)) return CAPABILITY_OPTIONS.ipv4.option;
+  return undefined;
 }

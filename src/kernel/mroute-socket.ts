@@ -153,7 +153,7 @@ export class MrouteSocket implements KernelPort {
     } catch (err) {
       for (const fd of fds) closeQuietly(fd);
       dumper?.close();
-      throw err;
+      throw err instanceof KernelError ? err.inTable(table) : err;
     }
   }
 

@@ -177,7 +177,7 @@ export class Mroute6Socket implements KernelPort {
     } catch (err) {
       for (const fd of fds) closeQuietly(fd);
       dumper?.close();
-      throw err;
+      throw err instanceof KernelError ? err.inTable(table) : err;
     }
   }
 

@@ -3,6 +3,7 @@
 
 import fs from "node:fs";
 import path from "node:path";
+import { CAPABILITY_OPTIONS } from "./kernel-requirements.js";
 import { NFT_PACKAGE, NftError } from "./nft-error.js";
 import { runNft, runNftSync } from "./nft-run.js";
 import { type NftJsonDoc, nftJsonObjects } from "./nft-transaction.js";
@@ -66,6 +67,12 @@ export function detectNft(opts: NftDetectOptions = {}): NftAvailability {
 /** What detectNftAsync() found: availability, and the `ip` tables when nft could list them. */
 export interface NftStartupProbe {
   availability: NftAvailability;
+  /**
+   * Whether the kernel accepts a table of nf_tables' `ip` family (`nft -c add table ip …`,
+   * CONFIG_NF_TABLES_IPV4): the kernel capability "nft". Unavailable with nft's reason when
+   * nft itself is unusable.
+   */
+  ipFamily: { available: boolean; detail: string };
   /** `nft -j list tables ip` output (a JSON document), from the run that proved nft usable. */
   ipTablesJson?: string;
 }
@@ -78,6 +85,12 @@ export interface NftStartupProbe {
  * decide, asynchronously, so the reason given is the same.
  */
 export async function detectNftAsync(opts: NftDetectOptions = {}): Promise<NftStartupProbe> {
+  const found = await detectNftUsable(opts);
+  if (!found.availability.available) return { ...found, ipFamily: { available: false, detail: found.availability.why } };
+  return { ...found, ipFamily: await probeIpFamily(opts) };
+}
+
+async function detectNftUsable(opts: NftDetectOptions): Promise<Omit<NftStartupProbe, "ipFamily">> {
   const env = opts.env ?? process.env;
   const file = findInPath("nft", env.PATH);
   if (file === undefined) return { availability: notInPath(env) };
@@ -95,4 +108,41 @@ export async function detectNftAsync(opts: NftDetectOptions = {}): Promise<NftSt
   } catch (err) {
     return { availability: unusable(file, err) };
   }
+}
+
+/** `nft -c add table ip …` once nft is known usable: does the kernel have the ip family? */
+async function probeIpFamily(opts: NftDetectOptions): Promise<{ available: boolean; detail: string }> {
+  try {
+    await runNft(nftIpFamilyProbeArgs(), { env: opts.env ?? process.env, netns: opts.netns, timeoutMs: 5000 });
+    return nftProbeResult(undefined);
+  } catch (err) {
+    return nftProbeResult(err);
+  }
+}
+
+
+let probeSeq = 0;
+
+/** A table name no one uses: check mode never creates it anyway. */
+function probeTableName(): string {
+  return `mfcd_probe_${process.pid}_${++probeSeq}`;
+}
+
+/** The argv of nft's check-mode probe of the `ip` family. */
+export function nftIpFamilyProbeArgs(): string[] {
+  return ["-c", "add", "table", "ip", probeTableName()];
+}
+
+/** KernelCapability fields from the outcome of `nft -c add table ip …` (undefined: success). */
+export function nftProbeResult(err: unknown): { available: boolean; detail: string } {
+  if (err === undefined) return { available: true, detail: "" };
+  if (err instanceof NftError && err.missing) return { available: false, detail: err.stderr };
+  const text = err instanceof NftError ? err.stderr || err.message : err instanceof Error ? err.message : String(err);
+  if (/Operation not permitted|Permission denied/i.test(text)) {
+    return { available: false, detail: `nft: ${text} (mfcd lacks CAP_NET_ADMIN; the kernel option is not the cause)` };
+  }
+  if (/not supported|No such file or directory|Protocol not supported/i.test(text)) {
+    return { available: false, detail: `nft: ${text} (the kernel lacks nf_tables' ip family: ${CAPABILITY_OPTIONS.nft.option})` };
+  }
+  return { available: false, detail: `nft: ${text}` };
 }

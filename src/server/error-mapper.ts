@@ -6,6 +6,7 @@ import { isAbortError } from "abort-controller-x";
 import { BadRequest, ErrorInfo, RichServerError } from "nice-grpc-error-details";
 import { DomainError, type DomainErrorKind } from "../engine/domain-error.js";
 import { KernelError } from "../kernel/kernel-error.js";
+import { neededLinuxCapability, optionForSyscall } from "../kernel/kernel-requirements.js";
 
 export const ERROR_DOMAIN = "mfcd.v1";
 
@@ -26,7 +27,41 @@ const STATUS_OF_ERRNO: Record<string, Status> = {
   ENOMEM: Status.RESOURCE_EXHAUSTED,
   EPERM: Status.PERMISSION_DENIED,
   EACCES: Status.PERMISSION_DENIED,
+  // The kernel lacks the option (CONFIG_IP_MROUTE, …_MULTIPLE_TABLES, CONFIG_IPV6_MROUTE).
+  ENOPROTOOPT: Status.FAILED_PRECONDITION,
+  // Another multicast router (smcroute, pimd, another mfcd) owns the table, or a VIF slot.
+  EADDRINUSE: Status.FAILED_PRECONDITION,
 };
+
+/** What the errno means for the client, added to the kernel's message ("" when nothing to add). */
+export function explainKernelError(err: KernelError): string {
+  switch (err.code) {
+    case "ENOPROTOOPT": {
+      const option = optionForSyscall(err.syscall);
+      return option ? `this kernel was built without ${option}` : "this kernel lacks the option this needs";
+    }
+    case "EADDRINUSE":
+      if (/MRT6?_INIT|MRT6?_TABLE/.test(err.syscall)) {
+        return `another multicast router owns table ${err.table ?? 0} (smcroute, pimd, igmpproxy or another mfcd)`;
+      }
+      return "the kernel slot is taken (another multicast router's VIF or entry?)";
+    case "EPERM":
+    case "EACCES":
+      return `mfcd lacks ${neededLinuxCapability(err.syscall)}: run it as root or grant the capability`;
+    default:
+      return "";
+  }
+}
+
+/** ErrorInfo metadata of a kernel error: syscall, errno, and the option/table/capability when known. */
+function kernelMetadata(err: KernelError): Record<string, string> {
+  const metadata: Record<string, string> = { syscall: err.syscall, errno: String(err.errno) };
+  if (err.table !== undefined) metadata.table = String(err.table);
+  const option = err.code === "ENOPROTOOPT" ? optionForSyscall(err.syscall) : undefined;
+  if (option) metadata.option = option;
+  if (err.code === "EPERM" || err.code === "EACCES") metadata.capability = neededLinuxCapability(err.syscall);
+  return metadata;
+}
 
 export function toServerError(err: unknown): ServerError {
   if (err instanceof ServerError) return err;
@@ -41,13 +76,12 @@ export function toServerError(err: unknown): ServerError {
     return new RichServerError(STATUS_OF_KIND[err.kind], err.message, details);
   }
   if (err instanceof KernelError) {
-    return new RichServerError(STATUS_OF_ERRNO[err.code] ?? Status.INTERNAL, `kernel refused: ${err.message}`, [
-      ErrorInfo.fromPartial({
-        reason: `KERNEL_${err.code}`,
-        domain: ERROR_DOMAIN,
-        metadata: { syscall: err.syscall, errno: String(err.errno) },
-      }),
-    ]);
+    const why = explainKernelError(err);
+    return new RichServerError(
+      STATUS_OF_ERRNO[err.code] ?? Status.INTERNAL,
+      `kernel refused: ${err.message}${why ? `: ${why}` : ""}`,
+      [ErrorInfo.fromPartial({ reason: `KERNEL_${err.code}`, domain: ERROR_DOMAIN, metadata: kernelMetadata(err) })],
+    );
   }
   return new ServerError(Status.INTERNAL, `internal error: ${err instanceof Error ? err.message : String(err)}`);
 }

@@ -36,6 +36,8 @@ import type { StoredRoute } from "../state/stored-route.js";
 import { fromStoredRoute } from "./stored-routes.js";
 import { CONFIG_OWNER } from "./validate-route.js";
 import { missingCapabilities } from "../kernel/capabilities.js";
+import { hasCapability, probeKernelCapabilities, withNftCapability } from "../kernel/kernel-capabilities.js";
+import { missingForTable, noRoutingMessage, unavailableSummary } from "../kernel/kernel-requirements.js";
 import { tuneMalloc } from "../kernel/malloc-tuning.js";
 import { renderMetrics, type UpcallCount } from "./metrics-exposition.js";
 import { startMetricsServer, type MetricsServer } from "./metrics-server.js";
@@ -91,6 +93,25 @@ async function main(): Promise<number> {
   // (rescue options and Trace need it) is in before SERVING.
   const nftDetecting = NftRescueTable.detectAsync();
   // Everything that can refuse the start happens before we take the kernel table.
+  // Without these the raw socket or MRT_INIT fails with a bare EPERM; say which one is missing.
+  const missing = missingCapabilities();
+  if (missing.length > 0) {
+    return fail(
+      `missing ${missing.map((c) => `${c.name} (${c.why})`).join(" and ")}; ` +
+        "run as root or grant them (systemd AmbientCapabilities=, Kubernetes securityContext.capabilities.add)",
+    );
+  }
+
+  // What this kernel offers, decided from syscalls' errnos (nft's ip family is asked off this
+  // thread with the detection above): nothing usable stops the start with one message naming the
+  // missing options; a missing part (IPv6, tables, IPv4) is refused per request (FAILED_PRECONDITION).
+  // Kept for GetInfo; its nft entry is filled in once nft has answered.
+  let kernelCapabilities = probeKernelCapabilities({ nft: false });
+  const noRouting = noRoutingMessage(kernelCapabilities);
+  if (noRouting !== undefined) return fail(noRouting);
+  const lacking = unavailableSummary(kernelCapabilities).filter((c) => c.name !== "nft");
+  if (lacking.length > 0) logger.warn({ unavailable: lacking }, "this kernel lacks parts of multicast routing: serving what works");
+
   let store: RouteStore & { close(): Promise<void> };
   let persisted: StoredRoute[];
   try {
@@ -115,24 +136,17 @@ async function main(): Promise<number> {
   } catch (err) {
     return fail(err instanceof Error ? err.message : String(err));
   }
-  // Without these the raw socket or MRT_INIT fails with a bare EPERM; say which one is missing.
-  const missing = missingCapabilities();
-  if (missing.length > 0) {
-    return fail(
-      `missing ${missing.map((c) => `${c.name} (${c.why})`).join(" and ")}; ` +
-        "run as root or grant them (systemd AmbientCapabilities=, Kubernetes securityContext.capabilities.add)",
-    );
-  }
-
-  let socket: MrouteSocket;
-  try {
-    socket = MrouteSocket.open();
-  } catch (err) {
-    return fail(explainOpenFailure(err));
+  let socket: MrouteSocket | undefined;
+  if (hasCapability(kernelCapabilities, "ipv4")) {
+    try {
+      socket = MrouteSocket.open();
+    } catch (err) {
+      return fail(explainOpenFailure(err));
+    }
   }
   // One MRT_INIT socket per (family, table), opened on first use; the IPv4 default table is
   // taken first (above), so "another multicast router owns it" stops the start.
-  const sockets: { close(): void }[] = [socket];
+  const sockets: { close(): void }[] = socket ? [socket] : [];
   // Other tables' upcalls (templates learn from them) are read by a reader each, on the shared thread.
   const extraReaders: Promise<UpcallReader | undefined>[] = [];
   // Every running upcall reader, for the upcall counts in --metrics-listen.
@@ -142,7 +156,7 @@ async function main(): Promise<number> {
   const rings = new Map<number, UpcallRing>([[0, new UpcallRing()]]);
   const engine: RouteEngine = new RouteEngine(
     (family, table) => {
-      if (family === "ipv4" && table === 0) return socket;
+      if (family === "ipv4" && table === 0 && socket) return socket;
       const opened = family === "ipv4" ? MrouteSocket.open({ table }) : Mroute6Socket.open({ table });
       sockets.push(opened);
       // WRONGVIF / MRT6MSG_WRONGMIF upcalls re-learn a moved flow at once (as in the default table).
@@ -168,7 +182,11 @@ async function main(): Promise<number> {
       void reader.then((r) => r && upcallReaders.push({ family, reader: r }));
       return opened;
     },
-    { maxRoutes: options.maxRoutes },
+    {
+      maxRoutes: options.maxRoutes,
+      // Tables this kernel cannot serve: refused per request, restored routes wait (PENDING).
+      kernelSupport: (family, table) => missingForTable(kernelCapabilities, family, table),
+    },
   );
 
   let upcalls: UpcallReader | undefined;
@@ -180,7 +198,9 @@ async function main(): Promise<number> {
   let startedServer: MfcdServer | undefined;
   const rpcStats = new RpcStats();
   try {
-    const upcallsStarting = startUpcallReader(socket, engine, rings.get(0) as UpcallRing, logger);
+    const upcallsStarting = socket
+      ? startUpcallReader(socket, engine, rings.get(0) as UpcallRing, logger)
+      : Promise.resolve(undefined);
     // The rtnetlink worker boots on its own thread (~70 ms) while this thread restores; once it
     // is subscribed KernelSync re-checks every interface, so nothing that changed meanwhile is lost.
     const syncStarting = KernelSync.start({
@@ -206,12 +226,13 @@ async function main(): Promise<number> {
       ([m, s, u, n]) => [m, { sync: s, upcalls: u, ...n }] as const,
       async (err: unknown) => {
         // Whatever did start would keep the process alive.
-        await Promise.allSettled([syncStarting.then((s) => s.close()), upcallsStarting.then((u) => u.close())]);
+        await Promise.allSettled([syncStarting.then((s) => s.close()), upcallsStarting.then((u) => u?.close())]);
         throw err;
       },
     );
     ({ sync, upcalls, rescue } = started);
     const { nft, nftTable } = started;
+    kernelCapabilities = withNftCapability(kernelCapabilities, started.ipFamily.available, started.ipFamily.detail);
     if (configRoutes) {
       const result = applyAndStore(engine, store, CONFIG_OWNER, configRoutes, { allowEmpty: true });
       await store.flush();
@@ -232,6 +253,7 @@ async function main(): Promise<number> {
       rpcStats,
       logger,
       maxMessageBytes: options.maxMessageBytes,
+      kernelCapabilities,
       diagnostics: {
         probes: kernelFlowProbes(rings, nftTable ? { table: nftTable } : { why: nft.available ? "" : nft.why }),
         trace: nftTrace(nft),
@@ -240,7 +262,7 @@ async function main(): Promise<number> {
       },
     });
     startedServer = server;
-    upcallReaders.push({ family: "ipv4", reader: started.upcalls });
+    if (started.upcalls) upcallReaders.push({ family: "ipv4", reader: started.upcalls });
     if (options.metricsListen) {
       metrics = await startMetricsServer(options.metricsListen, () => {
         const { routes, vifs, foreign } = engine.list();
@@ -260,7 +282,7 @@ async function main(): Promise<number> {
     await startedServer?.stop().catch(() => undefined);
     await sync?.close().catch(() => undefined);
     await upcalls?.close().catch(() => undefined);
-    socket.close();
+    for (const s of sockets) s.close();
     return fail(err instanceof Error ? err.message : String(err));
   }
   const running = sync;
@@ -288,7 +310,7 @@ async function main(): Promise<number> {
     const stop = (signal: string) => {
       if (stopping) {
         logger.warn({ signal }, "second signal: exiting now");
-        socket.close();
+        for (const s of sockets) s.close();
         resolve(1);
         return;
       }
@@ -328,11 +350,18 @@ async function startNft(
   detecting: Promise<NftStartupProbe>,
   engine: RouteEngine,
   logger: Logger,
-): Promise<{ nft: NftAvailability; nftTable: NftRescueTable | undefined; rescue: RescueSync }> {
-  const { availability: nft, ipTablesJson } = await detecting;
+): Promise<{
+  nft: NftAvailability;
+  nftTable: NftRescueTable | undefined;
+  rescue: RescueSync;
+  ipFamily: NftStartupProbe["ipFamily"];
+}> {
+  const { availability, ipTablesJson, ipFamily } = await detecting;
+  // nft runs, but the kernel has no nf_tables `ip` family (CONFIG_NF_TABLES_IPV4): as unusable.
+  const nft: NftAvailability = availability.available && !ipFamily.available ? { available: false, why: ipFamily.detail } : availability;
   if (!nft.available) {
     logger.warn({ why: nft.why }, "nftables unavailable: rescue options and Trace are disabled");
-    return { nft, nftTable: undefined, rescue: new RescueSync(engine, undefined, nft.why, logger) };
+    return { nft, nftTable: undefined, rescue: new RescueSync(engine, undefined, nft.why, logger), ipFamily };
   }
   const nftTable = new NftRescueTable();
   const rescue = new RescueSync(engine, nftTable, "", logger);
@@ -345,7 +374,7 @@ async function startNft(
   // Rules of restored routes (also replaces a table a killed mfcd left behind); config routes
   // carry no rescue options, so applying the config later cannot change them.
   await rescue.sync().catch((err: unknown) => logger.error({ err }, "nftables rescue rules not restored"));
-  return { nft, nftTable, rescue };
+  return { nft, nftTable, rescue, ipFamily };
 }
 
 function nftTrace(nft: NftAvailability): TraceStarter {

@@ -14,6 +14,7 @@ import { watchStats } from "./watch-stats.js";
 import { diagnose, type FlowProbes } from "./diagnose.js";
 import type { RescueSync } from "./rescue-sync.js";
 import { traceFlow, type TraceStarter } from "./trace-flow.js";
+import { nftUnavailable } from "./nft-unavailable.js";
 
 /** Kernel probes and tracing for Diagnose/Trace; absent in unit tests with a fake kernel. */
 export interface Diagnostics {
@@ -46,10 +47,7 @@ export function createMfcService(
   const checkRescue = (specs: RouteSpec[], field: (i: number) => string) => {
     rescue?.check(specs);
     if (!rescue && specs.some((s) => s.rewriteSource !== undefined || s.setTtl !== undefined)) {
-      throw new DomainError("failed-precondition", "rescue options need nftables, which this mfcd does not manage", {
-        reason: "NFT_UNAVAILABLE",
-        metadata: { package: "nftables" },
-      });
+      throw nftUnavailable("rescue options need nftables", "this mfcd does not manage nftables");
     }
     const local = diagnostics.isLocalAddress;
     if (!local) return;

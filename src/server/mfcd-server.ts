@@ -1,6 +1,7 @@
 // Assembles the gRPC servers (one per listen address: a nice-grpc server listens once) around
 // one route engine, with health, reflection, error mapping and graceful shutdown.
 
+import type { KernelCapabilities } from "../kernel/kernel-capabilities.js";
 import fs from "node:fs";
 import { createServer, type Server } from "nice-grpc";
 import { errorDetailsServerMiddleware } from "nice-grpc-error-details";
@@ -44,6 +45,8 @@ export interface MfcdServerOptions {
   socketGid?: number;
   /** Plaintext listeners serving only grpc.health.v1 (kubelet probes). */
   healthListen?: ListenAddress[];
+  /** What the kernel offers (probed at start), for GetInfo. */
+  kernelCapabilities?: KernelCapabilities;
 }
 
 export class MfcdServer {

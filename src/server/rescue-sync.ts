@@ -4,6 +4,7 @@
 // routes with rescue options are refused up front; everything else keeps working.
 
 import { DomainError } from "../engine/domain-error.js";
+import { nftUnavailable } from "./nft-unavailable.js";
 import type { RouteEngine, RouteSpec } from "../engine/route-engine.js";
 import type { Logger } from "./logger.js";
 
@@ -34,17 +35,15 @@ export class RescueSync {
     private readonly logger: Logger,
   ) {}
 
-  /** FAILED_PRECONDITION naming the Debian package when a spec needs nft and there is none. */
+  /**
+   * FAILED_PRECONDITION naming the Debian package (and the kernel option when the kernel is the
+   * cause) when a spec needs nft and it cannot be used.
+   */
   check(specs: readonly RouteSpec[], field = "route"): void {
     if (this.table) return;
     const needs = specs.find((s) => s.rewriteSource !== undefined || s.setTtl !== undefined);
     if (!needs) return;
-    throw new DomainError(
-      "failed-precondition",
-      `${field}: rewrite_source and set_ttl are programmed with nftables, which is not available here ` +
-        `(nft not found); install the Debian package "nftables"`,
-      { reason: "NFT_UNAVAILABLE", metadata: { package: "nftables" } },
-    );
+    throw nftUnavailable(`${field}: rewrite_source and set_ttl are programmed with nftables`, this.why);
   }
 
   /**

@@ -6,6 +6,7 @@ import { abortable, delay, isAbortError } from "abort-controller-x";
 import { DomainError, type FieldViolation } from "../engine/domain-error.js";
 import type { RouteEngine } from "../engine/route-engine.js";
 import type { TraceRequest, TraceResponse } from "../gen/mfc.js";
+import { nftUnavailable } from "./nft-unavailable.js";
 import { toTimestamp } from "./proto-views.js";
 import { validateGroup, validateInterfaceName, validateSource } from "./validate-route.js";
 
@@ -43,6 +44,9 @@ export async function* traceFlow(
     violations.push({ field: "duration_ms", description: `${duration} ms: at most ${MAX_TRACE_MS} ms` });
   }
   if (violations.length > 0) throw DomainError.invalid(violations);
+  // Trace follows IPv4 packets through the default table: without IPv4 multicast routing, say so.
+  const noIpv4 = engine.unavailableTable("ipv4", 0);
+  if (noIpv4) throw noIpv4;
   const route = engine.get({ family: "ipv4", table: 0, source: request.source, group: request.group });
   const iif = request.iif || route?.spec.iif;
   if (!iif) {
@@ -55,7 +59,7 @@ export async function* traceFlow(
     queue.push(e);
     wake?.();
   });
-  if (typeof started === "string") throw nftMissing("nft not found");
+  if (typeof started === "string") throw nftMissing(started || "nft not found");
   const tracer = await started;
   const done = new AbortController();
   const onAbort = () => done.abort();
@@ -96,9 +100,5 @@ export async function* traceFlow(
 }
 
 function nftMissing(why: string): DomainError {
-  return new DomainError(
-    "failed-precondition",
-    `${why}: Trace needs nftables (\`apt install nftables\`, Debian package "nftables")`,
-    { reason: "NFT_UNAVAILABLE", metadata: { package: "nftables" } },
-  );
+  return nftUnavailable("Trace needs nftables", why);
 }

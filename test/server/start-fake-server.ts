@@ -3,7 +3,7 @@ import { NullStateStore } from "../../src/state/null-state-store.js";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { RouteEngine } from "../../src/engine/route-engine.js";
+import { RouteEngine, type RouteEngineOptions } from "../../src/engine/route-engine.js";
 import { createLogger } from "../../src/server/logger.js";
 import { MfcdServer } from "../../src/server/mfcd-server.js";
 import { createMfcClient, type MfcClient } from "../../src/sdk/index.js";
@@ -18,10 +18,11 @@ export interface FakeServer {
   close(): Promise<void>;
 }
 
-export async function startFakeServer(interfaces = 40): Promise<FakeServer> {
+/** `engineOptions`: e.g. kernelSupport, to play a kernel lacking IPv6 or tables. */
+export async function startFakeServer(interfaces = 40, engineOptions: RouteEngineOptions = {}): Promise<FakeServer> {
   const kernel = new FakeKernel();
   for (let i = 0; i < interfaces; i++) kernel.addInterface(`eth${i}`, 100 + i);
-  const engine = new RouteEngine(() => kernel);
+  const engine = new RouteEngine(() => kernel, engineOptions);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mfcd-test-"));
   const socketPath = path.join(dir, "mfcd.sock");
   const server = await MfcdServer.start({

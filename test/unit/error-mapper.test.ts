@@ -44,3 +44,57 @@ describe("toServerError", () => {
     expect(err.details).toContain("boom");
   });
 });
+
+describe("toServerError: kernel answers about missing options, owners and privileges", () => {
+  const ENOPROTOOPT = 92;
+  const EADDRINUSE = 98;
+  const EPERM = 1;
+  const EACCES = 13;
+  const info = (err: unknown) => ((err as RichServerError).extra.find((d) => d.$type === ErrorInfo.$type) as ErrorInfo);
+
+  it.each([
+    ["setsockopt(MRT_INIT)", "CONFIG_IP_MROUTE"],
+    ["setsockopt(MRT_TABLE)", "CONFIG_IP_MROUTE_MULTIPLE_TABLES"],
+    ["setsockopt(MRT6_INIT)", "CONFIG_IPV6_MROUTE"],
+    ["setsockopt(MRT6_TABLE)", "CONFIG_IPV6_MROUTE_MULTIPLE_TABLES"],
+  ])("ENOPROTOOPT from %s → FAILED_PRECONDITION naming %s", (syscall, option) => {
+    const err = toServerError(new KernelError(syscall, ENOPROTOOPT));
+    expect(err.code).toBe(Status.FAILED_PRECONDITION);
+    expect(err.details).toContain(option);
+    expect(info(err).reason).toBe("KERNEL_ENOPROTOOPT");
+    expect(info(err).metadata.option).toBe(option);
+  });
+
+  it("ENOPROTOOPT from an unknown call is still FAILED_PRECONDITION", () => {
+    const err = toServerError(new KernelError("getsockopt(X)", ENOPROTOOPT));
+    expect(err.code).toBe(Status.FAILED_PRECONDITION);
+    expect(err.details).toContain("lacks the option");
+  });
+
+  it("EADDRINUSE opening a non-default table → FAILED_PRECONDITION naming the table (not INTERNAL)", () => {
+    const err = toServerError(new KernelError("setsockopt(MRT_INIT)", EADDRINUSE, undefined, 7));
+    expect(err.code).toBe(Status.FAILED_PRECONDITION);
+    expect(err.details).toContain("another multicast router owns table 7");
+    expect(info(err).metadata.table).toBe("7");
+    const v6 = toServerError(new KernelError("setsockopt(MRT6_INIT)", EADDRINUSE).inTable(3));
+    expect(v6.details).toContain("owns table 3");
+    expect(toServerError(new KernelError("setsockopt(MRT_ADD_VIF)", EADDRINUSE)).code).toBe(Status.FAILED_PRECONDITION);
+  });
+
+  it.each([
+    ["socket", EPERM, "CAP_NET_RAW"],
+    ["setsockopt(MRT_TABLE)", EACCES, "CAP_NET_ADMIN"],
+    ["setsockopt(MRT_ADD_VIF)", EPERM, "CAP_NET_ADMIN"],
+  ])("%s errno %d → PERMISSION_DENIED naming %s", (syscall, errno, cap) => {
+    const err = toServerError(new KernelError(syscall, errno));
+    expect(err.code).toBe(Status.PERMISSION_DENIED);
+    expect(err.details).toContain(cap);
+    expect(info(err).metadata.capability).toBe(cap);
+  });
+
+  it("none of these is ever INTERNAL", () => {
+    for (const errno of [ENOPROTOOPT, EADDRINUSE, EPERM, EACCES]) {
+      expect(toServerError(new KernelError("setsockopt(MRT_INIT)", errno)).code).not.toBe(Status.INTERNAL);
+    }
+  });
+});
