@@ -36,6 +36,8 @@ import type { StoredRoute } from "../state/stored-route.js";
 import { fromStoredRoute } from "./stored-routes.js";
 import { CONFIG_OWNER } from "./validate-route.js";
 import { missingCapabilities } from "../kernel/capabilities.js";
+import os from "node:os";
+import { daemonInfoSource } from "./daemon-info.js";
 import { tuneMalloc } from "../kernel/malloc-tuning.js";
 import { renderMetrics, type UpcallCount } from "./metrics-exposition.js";
 import { startMetricsServer, type MetricsServer } from "./metrics-server.js";
@@ -123,6 +125,7 @@ async function main(): Promise<number> {
         "run as root or grant them (systemd AmbientCapabilities=, Kubernetes securityContext.capabilities.add)",
     );
   }
+  const kernelCapabilities = { release: os.release(), capabilities: [] }; // GetInfo placeholder: replaced by probeKernelCapabilities() on merge
 
   let socket: MrouteSocket;
   try {
@@ -132,7 +135,7 @@ async function main(): Promise<number> {
   }
   // One MRT_INIT socket per (family, table), opened on first use; the IPv4 default table is
   // taken first (above), so "another multicast router owns it" stops the start.
-  const sockets: { close(): void }[] = [socket];
+  const sockets: { close(): void; family: "ipv4" | "ipv6"; table: number }[] = [socket];
   // Other tables' upcalls (templates learn from them) are read by a reader each, on the shared thread.
   const extraReaders: Promise<UpcallReader | undefined>[] = [];
   // Every running upcall reader, for the upcall counts in --metrics-listen.
@@ -232,6 +235,7 @@ async function main(): Promise<number> {
       rpcStats,
       logger,
       maxMessageBytes: options.maxMessageBytes,
+      info: daemonInfoSource({ kernel: kernelCapabilities, sockets, stateFile: options.stateFile }),
       diagnostics: {
         probes: kernelFlowProbes(rings, nftTable ? { table: nftTable } : { why: nft.available ? "" : nft.why }),
         trace: nftTrace(nft),
@@ -250,6 +254,7 @@ async function main(): Promise<number> {
           foreignEntries: foreign.length,
           upcalls: upcallCounts(upcallReaders),
           rpc: rpcStats,
+          kernelCapabilities: kernelCapabilities.capabilities,
           includeLearned: options.metricsLearned,
         });
       });

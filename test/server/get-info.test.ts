@@ -1,0 +1,43 @@
+// GetInfo over real gRPC (fake kernel): what the daemon reports about itself.
+import fs from "node:fs";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { FAKE_KERNEL_INFO, FAKE_STATE_FILE, startFakeServer, type FakeServer } from "./start-fake-server.js";
+
+describe("GetInfo over gRPC (fake kernel)", () => {
+  let s: FakeServer;
+  beforeEach(async () => {
+    s = await startFakeServer();
+  });
+  afterEach(async () => {
+    await s.close();
+  });
+
+  it("reports version, kernel, capabilities, start time and state file", async () => {
+    const info = await s.client.getInfo({});
+    const pkg = JSON.parse(fs.readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+    expect(info.version).toBe(pkg.version);
+    expect(info.kernelRelease).toBe(FAKE_KERNEL_INFO.release);
+    expect(info.kernelCapabilities).toEqual(
+      FAKE_KERNEL_INFO.capabilities.map((c) => ({
+        name: c.name,
+        option: c.option,
+        description: c.what,
+        available: c.available,
+        detail: c.detail,
+      })),
+    );
+    expect(info.stateFile).toBe(FAKE_STATE_FILE);
+    const started = Number(info.startTime?.seconds ?? 0n) * 1000;
+    expect(started).toBeGreaterThan(Date.now() - process.uptime() * 1000 - 2000);
+    expect(started).toBeLessThanOrEqual(Date.now());
+  });
+
+  it("lists IPv4 table 0 from the start, and a table once a route needs it", async () => {
+    expect((await s.client.getInfo({})).ownedTables).toEqual([{ family: "ipv4", table: 0 }]);
+    await s.client.addRoute({ route: { source: "10.0.0.1", group: "239.1.1.1", iif: "eth0", oifs: ["eth1"], table: 7 } });
+    expect((await s.client.getInfo({})).ownedTables).toEqual([
+      { family: "ipv4", table: 0 },
+      { family: "ipv4", table: 7 },
+    ]);
+  });
+});
