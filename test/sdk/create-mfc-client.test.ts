@@ -29,9 +29,13 @@ describe("createMfcClient", () => {
         if (calls.listRoutes === 1) throw new ServerError(Status.UNAVAILABLE, "flaky");
         return { routes: [], vifs: [], foreignEntries: [] };
       },
-      async getInfo() {
+      async getInfo(_req, ctx) {
         calls.getInfo++;
-        if (calls.getInfo === 1) throw new ServerError(Status.UNAVAILABLE, "flaky");
+        if (calls.getInfo <= 2) throw new ServerError(Status.UNAVAILABLE, "flaky");
+        if (calls.getInfo === 4) {
+          await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
+          return {};
+        }
         return { version: "1.2.3", kernelRelease: "6.1.0", kernelCapabilities: [], ownedTables: [{ family: "ipv4", table: 0 }] };
       },
       async applyRoutes() {
@@ -66,11 +70,20 @@ describe("createMfcClient", () => {
     expect(calls.listRoutes).toBe(2);
   });
 
-  it("retries GetInfo (NO_SIDE_EFFECTS) on UNAVAILABLE", async () => {
-    const info = await client.getInfo({});
-    expect(info.version).toBe("1.2.3");
-    expect(info.ownedTables).toEqual([{ family: "ipv4", table: 0 }]);
-    expect(calls.getInfo).toBe(2);
+  it("retries GetInfo (NO_SIDE_EFFECTS) on UNAVAILABLE as often as ListRoutes, then bounds it by the deadline", async () => {
+    // Two failures in a row: more than the retry middleware's default of one retry.
+    const patient = createMfcClient(`unix:${dir}/s.sock`, { deadlineMs: 5000 });
+    try {
+      const info = await patient.getInfo({});
+      expect(info.version).toBe("1.2.3");
+      expect(info.ownedTables).toEqual([{ family: "ipv4", table: 0 }]);
+      expect(calls.getInfo).toBe(3);
+    } finally {
+      patient.close();
+    }
+    // The 4th call never answers: the default deadline ends it.
+    const err = await client.getInfo({}).catch((e: unknown) => e);
+    expect((err as MfcError).code).toBe(Status.DEADLINE_EXCEEDED);
   });
 
   it("never retries a mutation, and surfaces MfcError with the status", async () => {
