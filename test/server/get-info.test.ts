@@ -1,6 +1,7 @@
 // GetInfo over real gRPC (fake kernel): what the daemon reports about itself.
 import fs from "node:fs";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { runCommand } from "../../src/cli/run-command.js";
 import { FAKE_KERNEL_INFO, FAKE_STATE_FILE, startFakeServer, type FakeServer } from "./start-fake-server.js";
 
 describe("GetInfo over gRPC (fake kernel)", () => {
@@ -39,5 +40,31 @@ describe("GetInfo over gRPC (fake kernel)", () => {
       { family: "ipv4", table: 0 },
       { family: "ipv4", table: 7 },
     ]);
+  });
+
+  it("mfcctl info renders it, and --json prints proto3 JSON", async () => {
+    const run = async (json: boolean) => {
+      let out = "";
+      const stdout = { write: (t: string) => ((out += t), true) };
+      const code = await runCommand(
+        { addr: undefined, json, help: false, command: { name: "info" } },
+        { client: s.client, addr: s.socketPath, stdout, signal: new AbortController().signal },
+      );
+      expect(code).toBe(0);
+      return out;
+    };
+    const text = await run(false);
+    expect(text).toContain(`kernel      ${FAKE_KERNEL_INFO.release}\n`);
+    expect(text).toContain(`state file  ${FAKE_STATE_FILE}\n`);
+    expect(text).toContain("tables      ipv4 0\n");
+    expect(text).toMatch(/^ {2}ipv4\s+yes\s+CONFIG_IP_MROUTE\s+fake kernel$/m);
+    expect(text).toMatch(/^ {2}ipv6\s+no\s+CONFIG_IPV6_MROUTE\s+fake kernel$/m);
+    const json = JSON.parse(await run(true)) as Record<string, unknown>;
+    expect(json).toMatchObject({
+      kernel_release: FAKE_KERNEL_INFO.release,
+      owned_tables: [{ family: "ipv4", table: 0 }],
+      state_file: FAKE_STATE_FILE,
+    });
+    expect(json.start_time).toMatch(/^\d{4}-\d\d-\d\dT/);
   });
 });
