@@ -1,5 +1,7 @@
 // GetInfo over real gRPC (fake kernel): what the daemon reports about itself.
+import { execFile } from "node:child_process";
 import fs from "node:fs";
+import { promisify } from "node:util";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { runCommand } from "../../src/cli/run-command.js";
 import { FAKE_KERNEL_INFO, FAKE_STATE_FILE, startFakeServer, type FakeServer } from "./start-fake-server.js";
@@ -40,6 +42,18 @@ describe("GetInfo over gRPC (fake kernel)", () => {
       { family: "ipv4", table: 0 },
       { family: "ipv4", table: 7 },
     ]);
+  });
+
+  it("is callable through reflection (buf curl), as grpcurl users would", async () => {
+    // Async: the server runs in this process, a blocking exec would deadlock it.
+    const { stdout } = await promisify(execFile)(
+      "npx",
+      ["buf", "curl", "--protocol", "grpc", "--http2-prior-knowledge", "--unix-socket", s.socketPath, "-d", "{}", "http://localhost/mfc.v1.MfcService/GetInfo"],
+      { encoding: "utf8" },
+    );
+    const reply = JSON.parse(stdout) as { kernelRelease: string; ownedTables: unknown[] };
+    expect(reply.kernelRelease).toBe(FAKE_KERNEL_INFO.release);
+    expect(reply.ownedTables).toEqual([{ family: "ipv4" }]); // table 0 is proto3's default: omitted
   });
 
   it("mfcctl info renders it, and --json prints proto3 JSON", async () => {
