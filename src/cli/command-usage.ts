@@ -25,6 +25,7 @@ Commands:
   apply FILE                         make an owner's routes exactly those of a route file
   diagnose SRC GROUP                 explain why a flow is (not) forwarded
   trace SRC GROUP                    follow a flow's packets through netfilter
+  info                               mfcd's version, kernel capabilities, owned tables
   health                             is mfcd serving?
   help [COMMAND]                     help on a command
 
@@ -92,6 +93,12 @@ RP_FILTER_DROP, TTL_TOO_LOW, WRONG_IIF, ...), the numbers, the evidence and the 
 
 Prints the nft trace events (hook, chain, rule, verdict) of the flow's packets on its input
 interface for --duration milliseconds (default 5000, at most 60000). Ctrl-C stops early.`,
+  info: `Usage: mfcctl info [--json]
+
+Prints what mfcd reports about itself (GetInfo): its version, the kernel release, when it
+started, its state file, the kernel multicast routing tables it owns, and which kernel features
+it can use here: one row per capability with whether this kernel offers it (AVAILABLE yes/no),
+the kernel option it needs (NEEDS, e.g. CONFIG_IP_MROUTE) and how that was found out (DETAIL).`,
   health: `Usage: mfcctl health
 
 Prints mfcd's grpc.health.v1 status; exits 0 only when it is SERVING.`,

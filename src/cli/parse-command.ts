@@ -7,7 +7,7 @@
 import { didYouMean } from "../server/did-you-mean.js";
 import type { Route } from "../gen/mfc.js";
 
-export const COMMAND_NAMES = ["add", "del", "ls", "watch", "apply", "diagnose", "trace", "health", "help"] as const;
+export const COMMAND_NAMES = ["add", "del", "ls", "watch", "apply", "diagnose", "trace", "info", "health", "help"] as const;
 export type CommandName = (typeof COMMAND_NAMES)[number];
 
 /** Other spellings people reach for. */
@@ -34,6 +34,7 @@ export type Command =
     }
   | { name: "diagnose"; source: string; group: string; iif: string; table: number; windowMs: number }
   | { name: "trace"; source: string; group: string; iif: string; durationMs: number }
+  | { name: "info" }
   | { name: "health" }
   | { name: "help"; topic: CommandName | undefined };
 
@@ -308,7 +309,7 @@ function parseTrace(args: string[]): Command {
   };
 }
 
-function noArgs(name: "ls" | "health"): (args: string[]) => Command {
+function noArgs(name: "ls" | "info" | "health"): (args: string[]) => Command {
   return (args) => {
     if (args.length > 0) throw new CliUsageError(`${name}: unexpected argument "${args[0]}"`, name);
     return { name };
@@ -328,6 +329,7 @@ const PARSERS: Record<CommandName, (args: string[]) => Command> = {
   apply: parseApply,
   diagnose: parseDiagnose,
   trace: parseTrace,
+  info: noArgs("info"),
   health: noArgs("health"),
   help: parseHelp,
 };

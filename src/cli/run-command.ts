@@ -6,6 +6,7 @@ import {
   AddRouteResponse,
   ApplyRoutesResponse,
   DiagnoseResponse,
+  GetInfoResponse,
   ListRoutesResponse,
   TraceResponse,
   WatchStatsResponse,
@@ -15,6 +16,7 @@ import type { MfcClient } from "../sdk/index.js";
 import { describeFlow, describeRoute } from "./describe-route.js";
 import type { Command, Invocation } from "./parse-command.js";
 import { readRouteFile } from "./read-route-file.js";
+import { renderInfo } from "./render-info.js";
 import { renderRouteList, stateName } from "./render-route-list.js";
 import { toProtoJson } from "./to-proto-json.js";
 import { renderWatchLines, WatchScreen, type Terminal } from "./watch-screen.js";
@@ -175,6 +177,12 @@ const trace: Handler<"trace"> = async (cmd, json, { client, stdout, signal }) =>
   return 0;
 };
 
+const info: Handler<"info"> = async (_cmd, json, { client, stdout }) => {
+  const res = await client.getInfo({});
+  stdout.write(json ? `${JSON.stringify(toProtoJson(GetInfoResponse, "mfc.v1.GetInfoResponse", res), null, 2)}\n` : renderInfo(res));
+  return 0;
+};
+
 const health: Handler<"health"> = async (_cmd, json, { client, stdout }) => {
   const status = await client.health();
   stdout.write(json ? jsonLine({ status }) : `${status}\n`);
@@ -199,6 +207,8 @@ export async function runCommand(inv: Invocation, ctx: RunContext): Promise<numb
       return diagnose(cmd, inv.json, ctx);
     case "trace":
       return trace(cmd, inv.json, ctx);
+    case "info":
+      return info(cmd, inv.json, ctx);
     case "health":
       return health(cmd, inv.json, ctx);
     case "help":

@@ -423,6 +423,59 @@ export interface TraceResponse {
   raw: string;
 }
 
+export interface GetInfoRequest {
+}
+
+export interface GetInfoResponse {
+  /** mfcd's own version (the version of its npm package), e.g. "0.1.0". */
+  version: string;
+  /** Release of the running kernel, as `uname -r` prints it, e.g. "6.12.48+deb13-amd64". */
+  kernelRelease: string;
+  /** Every kernel feature mfcd can use, whether this kernel offers it or not. */
+  kernelCapabilities: KernelCapability[];
+  /**
+   * The kernel multicast routing tables mfcd owns (holds an MRT_INIT socket for), ordered by
+   * family, then table. The IPv4 default table (0) from the start; others once a route, an
+   * --mrule or a Diagnose needed them.
+   */
+  ownedTables: OwnedTable[];
+  /** When this mfcd process started. */
+  startTime:
+    | Timestamp
+    | undefined;
+  /**
+   * Path of the state file that keeps the routes across restarts; empty when mfcd keeps none
+   * (--state-file none).
+   */
+  stateFile: string;
+}
+
+/** One kernel feature mfcd uses, as probed on the running kernel at startup. */
+export interface KernelCapability {
+  /**
+   * Stable identifier: "ipv4" (IPv4 multicast routing), "tables" (several IPv4 tables),
+   * "ipv6", "ipv6-tables", "nft" (nftables: rescue options and Trace), "mfc-dump" (reading the
+   * MFC over rtnetlink). New names may be added.
+   */
+  name: string;
+  /** The kernel build option (or package) it needs, e.g. "CONFIG_IP_MROUTE". */
+  option: string;
+  /** What mfcd does with it, in a few words. */
+  description: string;
+  /** Whether this kernel offers it. */
+  available: boolean;
+  /** How that was found out or why it is missing (e.g. the errno of the probe); may be empty. */
+  detail: string;
+}
+
+/** A kernel multicast routing table: each (family, table) has its own 32 VIFs and MFC. */
+export interface OwnedTable {
+  /** "ipv4" or "ipv6", as in VifStatus.family. */
+  family: string;
+  /** Table id (0 = the default table; others are selected with `ip mrule`). */
+  table: number;
+}
+
 function createBaseRoute(): Route {
   return {
     source: "",
@@ -3783,6 +3836,454 @@ export const TraceResponse: MessageFns<TraceResponse> = {
   },
 };
 
+function createBaseGetInfoRequest(): GetInfoRequest {
+  return {};
+}
+
+export const GetInfoRequest: MessageFns<GetInfoRequest> = {
+  encode(_: GetInfoRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetInfoRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetInfoRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): GetInfoRequest {
+    return {};
+  },
+
+  toJSON(_: GetInfoRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetInfoRequest>): GetInfoRequest {
+    return GetInfoRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<GetInfoRequest>): GetInfoRequest {
+    const message = createBaseGetInfoRequest();
+    return message;
+  },
+};
+
+function createBaseGetInfoResponse(): GetInfoResponse {
+  return {
+    version: "",
+    kernelRelease: "",
+    kernelCapabilities: [],
+    ownedTables: [],
+    startTime: undefined,
+    stateFile: "",
+  };
+}
+
+export const GetInfoResponse: MessageFns<GetInfoResponse> = {
+  encode(message: GetInfoResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.version !== "") {
+      writer.uint32(10).string(message.version);
+    }
+    if (message.kernelRelease !== "") {
+      writer.uint32(18).string(message.kernelRelease);
+    }
+    for (const v of message.kernelCapabilities) {
+      KernelCapability.encode(v!, writer.uint32(26).fork()).join();
+    }
+    for (const v of message.ownedTables) {
+      OwnedTable.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.startTime !== undefined) {
+      Timestamp.encode(message.startTime, writer.uint32(42).fork()).join();
+    }
+    if (message.stateFile !== "") {
+      writer.uint32(50).string(message.stateFile);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetInfoResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetInfoResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.version = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kernelRelease = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.kernelCapabilities.push(KernelCapability.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.ownedTables.push(OwnedTable.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.startTime = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.stateFile = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetInfoResponse {
+    return {
+      version: isSet(object.version) ? globalThis.String(object.version) : "",
+      kernelRelease: isSet(object.kernelRelease)
+        ? globalThis.String(object.kernelRelease)
+        : isSet(object.kernel_release)
+        ? globalThis.String(object.kernel_release)
+        : "",
+      kernelCapabilities: globalThis.Array.isArray(object?.kernelCapabilities)
+        ? object.kernelCapabilities.map((e: any) => KernelCapability.fromJSON(e))
+        : globalThis.Array.isArray(object?.kernel_capabilities)
+        ? object.kernel_capabilities.map((e: any) => KernelCapability.fromJSON(e))
+        : [],
+      ownedTables: globalThis.Array.isArray(object?.ownedTables)
+        ? object.ownedTables.map((e: any) => OwnedTable.fromJSON(e))
+        : globalThis.Array.isArray(object?.owned_tables)
+        ? object.owned_tables.map((e: any) => OwnedTable.fromJSON(e))
+        : [],
+      startTime: isSet(object.startTime)
+        ? fromJsonTimestamp(object.startTime)
+        : isSet(object.start_time)
+        ? fromJsonTimestamp(object.start_time)
+        : undefined,
+      stateFile: isSet(object.stateFile)
+        ? globalThis.String(object.stateFile)
+        : isSet(object.state_file)
+        ? globalThis.String(object.state_file)
+        : "",
+    };
+  },
+
+  toJSON(message: GetInfoResponse): unknown {
+    const obj: any = {};
+    if (message.version !== "") {
+      obj.version = message.version;
+    }
+    if (message.kernelRelease !== "") {
+      obj.kernelRelease = message.kernelRelease;
+    }
+    if (message.kernelCapabilities?.length) {
+      obj.kernelCapabilities = message.kernelCapabilities.map((e) => KernelCapability.toJSON(e));
+    }
+    if (message.ownedTables?.length) {
+      obj.ownedTables = message.ownedTables.map((e) => OwnedTable.toJSON(e));
+    }
+    if (message.startTime !== undefined) {
+      obj.startTime = fromTimestamp(message.startTime).toISOString();
+    }
+    if (message.stateFile !== "") {
+      obj.stateFile = message.stateFile;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetInfoResponse>): GetInfoResponse {
+    return GetInfoResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetInfoResponse>): GetInfoResponse {
+    const message = createBaseGetInfoResponse();
+    message.version = object.version ?? "";
+    message.kernelRelease = object.kernelRelease ?? "";
+    message.kernelCapabilities = object.kernelCapabilities?.map((e) => KernelCapability.fromPartial(e)) || [];
+    message.ownedTables = object.ownedTables?.map((e) => OwnedTable.fromPartial(e)) || [];
+    message.startTime = (object.startTime !== undefined && object.startTime !== null)
+      ? Timestamp.fromPartial(object.startTime)
+      : undefined;
+    message.stateFile = object.stateFile ?? "";
+    return message;
+  },
+};
+
+function createBaseKernelCapability(): KernelCapability {
+  return { name: "", option: "", description: "", available: false, detail: "" };
+}
+
+export const KernelCapability: MessageFns<KernelCapability> = {
+  encode(message: KernelCapability, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.option !== "") {
+      writer.uint32(18).string(message.option);
+    }
+    if (message.description !== "") {
+      writer.uint32(26).string(message.description);
+    }
+    if (message.available !== false) {
+      writer.uint32(32).bool(message.available);
+    }
+    if (message.detail !== "") {
+      writer.uint32(42).string(message.detail);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): KernelCapability {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseKernelCapability();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.option = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.available = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.detail = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): KernelCapability {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      option: isSet(object.option) ? globalThis.String(object.option) : "",
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+      available: isSet(object.available) ? globalThis.Boolean(object.available) : false,
+      detail: isSet(object.detail) ? globalThis.String(object.detail) : "",
+    };
+  },
+
+  toJSON(message: KernelCapability): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.option !== "") {
+      obj.option = message.option;
+    }
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
+    if (message.available !== false) {
+      obj.available = message.available;
+    }
+    if (message.detail !== "") {
+      obj.detail = message.detail;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<KernelCapability>): KernelCapability {
+    return KernelCapability.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<KernelCapability>): KernelCapability {
+    const message = createBaseKernelCapability();
+    message.name = object.name ?? "";
+    message.option = object.option ?? "";
+    message.description = object.description ?? "";
+    message.available = object.available ?? false;
+    message.detail = object.detail ?? "";
+    return message;
+  },
+};
+
+function createBaseOwnedTable(): OwnedTable {
+  return { family: "", table: 0 };
+}
+
+export const OwnedTable: MessageFns<OwnedTable> = {
+  encode(message: OwnedTable, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.family !== "") {
+      writer.uint32(10).string(message.family);
+    }
+    if (message.table !== 0) {
+      writer.uint32(16).uint32(message.table);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OwnedTable {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOwnedTable();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.family = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.table = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OwnedTable {
+    return {
+      family: isSet(object.family) ? globalThis.String(object.family) : "",
+      table: isSet(object.table) ? globalThis.Number(object.table) : 0,
+    };
+  },
+
+  toJSON(message: OwnedTable): unknown {
+    const obj: any = {};
+    if (message.family !== "") {
+      obj.family = message.family;
+    }
+    if (message.table !== 0) {
+      obj.table = Math.round(message.table);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<OwnedTable>): OwnedTable {
+    return OwnedTable.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<OwnedTable>): OwnedTable {
+    const message = createBaseOwnedTable();
+    message.family = object.family ?? "";
+    message.table = object.table ?? 0;
+    return message;
+  },
+};
+
 export type MfcServiceDefinition = typeof MfcServiceDefinition;
 export const MfcServiceDefinition = {
   name: "MfcService",
@@ -3854,6 +4355,18 @@ export const MfcServiceDefinition = {
       responseStream: true,
       options: {},
     },
+    /**
+     * What this mfcd is and can do: its version, the kernel it runs on and which of mfcd's
+     * features that kernel supports, the kernel tables mfcd owns, when it started, its state file.
+     */
+    getInfo: {
+      name: "GetInfo",
+      requestType: GetInfoRequest as typeof GetInfoRequest,
+      requestStream: false,
+      responseType: GetInfoResponse as typeof GetInfoResponse,
+      responseStream: false,
+      options: { idempotencyLevel: "NO_SIDE_EFFECTS" },
+    },
   },
 } as const;
 
@@ -3887,6 +4400,11 @@ export interface MfcServiceImplementation<CallContextExt = {}> {
     request: TraceRequest,
     context: CallContext & CallContextExt,
   ): ServerStreamingMethodResult<DeepPartial<TraceResponse>>;
+  /**
+   * What this mfcd is and can do: its version, the kernel it runs on and which of mfcd's
+   * features that kernel supports, the kernel tables mfcd owns, when it started, its state file.
+   */
+  getInfo(request: GetInfoRequest, context: CallContext & CallContextExt): Promise<DeepPartial<GetInfoResponse>>;
 }
 
 export interface MfcServiceClient<CallOptionsExt = {}> {
@@ -3916,6 +4434,11 @@ export interface MfcServiceClient<CallOptionsExt = {}> {
   diagnose(request: DeepPartial<DiagnoseRequest>, options?: CallOptions & CallOptionsExt): Promise<DiagnoseResponse>;
   /** Follow one flow's packets through netfilter (nft trace) on its iif for up to duration_ms. */
   trace(request: DeepPartial<TraceRequest>, options?: CallOptions & CallOptionsExt): AsyncIterable<TraceResponse>;
+  /**
+   * What this mfcd is and can do: its version, the kernel it runs on and which of mfcd's
+   * features that kernel supports, the kernel tables mfcd owns, when it started, its state file.
+   */
+  getInfo(request: DeepPartial<GetInfoRequest>, options?: CallOptions & CallOptionsExt): Promise<GetInfoResponse>;
 }
 
 function floatToJson(value: number | null | undefined): number | string | null | undefined {

@@ -85,6 +85,8 @@ const NO_OIFS: ReadonlyMap<number, number> = new Map();
 export const FOREIGN_VIF_BASE = 1000;
 
 export class MrouteSocket implements KernelPort {
+  /** The address family of this socket's tables (GetInfo lists the tables mfcd owns). */
+  readonly family = "ipv4" as const;
   #fd: number;
   #closed = false;
   /** NETLINK_ROUTE socket in the socket's netns, for dumpMfc (any table). */

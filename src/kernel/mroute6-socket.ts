@@ -117,6 +117,8 @@ export class Ipv6ThresholdError extends RangeError {
 const NO_OIFS: readonly number[] = [];
 
 export class Mroute6Socket implements KernelPort {
+  /** The address family of this socket's tables (GetInfo lists the tables mfcd owns). */
+  readonly family = "ipv6" as const;
   #fd: number;
   #closed = false;
   /** NETLINK_ROUTE socket in the socket's netns, for dumpMfc (any table). */

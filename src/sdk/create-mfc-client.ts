@@ -17,7 +17,7 @@ export interface MfcClientOptions {
   deadlineMs?: number;
   /** Deadline of ApplyRoutes in ms (default 60000). */
   applyDeadlineMs?: number;
-  /** Attempts for idempotent reads (ListRoutes) on UNAVAILABLE etc. (default 3). */
+  /** Attempts for idempotent reads (ListRoutes, GetInfo) on UNAVAILABLE etc. (default 3). */
   readAttempts?: number;
   credentials?: ChannelCredentials;
   channelOptions?: ChannelOptions;
@@ -75,6 +75,7 @@ export function createMfcClient(address: string, options: MfcClientOptions = {})
     addRoute: { deadline },
     delRoute: { deadline },
     listRoutes: { deadline, retryMaxAttempts: options.readAttempts ?? 3, retryBaseDelayMs: 100 },
+    getInfo: { deadline, retryMaxAttempts: options.readAttempts ?? 3, retryBaseDelayMs: 100 },
     // A 100k-route apply takes about a second; leave room on slow machines.
     applyRoutes: { deadline: Math.max(deadline, options.applyDeadlineMs ?? 60_000) },
     // Diagnose observes the flow for window_ms (≤ 30 s) before it answers.

@@ -10,4 +10,7 @@ export {
   type RouteStats,
   type WatchStatsResponse,
   type ListRoutesResponse,
+  type GetInfoResponse,
+  type KernelCapability,
+  type OwnedTable,
 } from "../gen/mfc.js";

@@ -38,6 +38,7 @@ import { CONFIG_OWNER } from "./validate-route.js";
 import { missingCapabilities } from "../kernel/capabilities.js";
 import { hasCapability, probeKernelCapabilities, withNftCapability } from "../kernel/kernel-capabilities.js";
 import { missingForTable, noRoutingMessage, unavailableSummary } from "../kernel/kernel-requirements.js";
+import { daemonInfoSource } from "./daemon-info.js";
 import { tuneMalloc } from "../kernel/malloc-tuning.js";
 import { renderMetrics, type UpcallCount } from "./metrics-exposition.js";
 import { startMetricsServer, type MetricsServer } from "./metrics-server.js";
@@ -146,7 +147,7 @@ async function main(): Promise<number> {
   }
   // One MRT_INIT socket per (family, table), opened on first use; the IPv4 default table is
   // taken first (above), so "another multicast router owns it" stops the start.
-  const sockets: { close(): void }[] = socket ? [socket] : [];
+  const sockets: { close(): void; family: "ipv4" | "ipv6"; table: number }[] = socket ? [socket] : [];
   // Other tables' upcalls (templates learn from them) are read by a reader each, on the shared thread.
   const extraReaders: Promise<UpcallReader | undefined>[] = [];
   // Every running upcall reader, for the upcall counts in --metrics-listen.
@@ -254,6 +255,7 @@ async function main(): Promise<number> {
       logger,
       maxMessageBytes: options.maxMessageBytes,
       kernelCapabilities,
+      info: daemonInfoSource({ kernel: kernelCapabilities, sockets, stateFile: options.stateFile }),
       diagnostics: {
         probes: kernelFlowProbes(rings, nftTable ? { table: nftTable } : { why: nft.available ? "" : nft.why }),
         trace: nftTrace(nft),
@@ -272,6 +274,7 @@ async function main(): Promise<number> {
           foreignEntries: foreign.length,
           upcalls: upcallCounts(upcallReaders),
           rpc: rpcStats,
+          kernelCapabilities: kernelCapabilities.capabilities,
           includeLearned: options.metricsLearned,
         });
       });

@@ -21,6 +21,8 @@ export interface MetricsInput {
   foreignEntries: number;
   upcalls: readonly UpcallCount[];
   rpc: RpcStats;
+  /** The kernel features mfcd probed at startup (GetInfo's kernel_capabilities). */
+  kernelCapabilities?: readonly { name: string; available: boolean }[];
   /** One series per learned (S,G) and stop filter instead of sums per template. */
   includeLearned: boolean;
 }
@@ -113,6 +115,11 @@ export function renderMetrics(input: MetricsInput): string {
   for (const u of input.upcalls) out.sample("mfcd_upcalls_total", { family: u.family, type: u.type }, u.count);
 
   input.rpc.writeTo(out);
+
+  if (input.kernelCapabilities) {
+    out.family("mfcd_kernel_capability", "gauge", "1 when the running kernel offers this feature mfcd can use (probed at startup), else 0.");
+    for (const c of input.kernelCapabilities) out.sample("mfcd_kernel_capability", { name: c.name }, c.available ? 1 : 0);
+  }
 
   out.family("process_resident_memory_bytes", "gauge", "Resident memory of the mfcd process.");
   out.sample("process_resident_memory_bytes", {}, process.memoryUsage.rss());

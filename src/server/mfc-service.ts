@@ -15,6 +15,8 @@ import { diagnose, type FlowProbes } from "./diagnose.js";
 import type { RescueSync } from "./rescue-sync.js";
 import { traceFlow, type TraceStarter } from "./trace-flow.js";
 import { nftUnavailable } from "./nft-unavailable.js";
+import type { DaemonInfoSource } from "./daemon-info.js";
+import { getInfoReply } from "./get-info.js";
 
 /** Kernel probes and tracing for Diagnose/Trace; absent in unit tests with a fake kernel. */
 export interface Diagnostics {
@@ -30,6 +32,7 @@ export function createMfcService(
   engine: RouteEngine,
   store: RouteStore,
   diagnostics: Diagnostics = {},
+  info?: DaemonInfoSource,
 ): MfcWireServiceImplementation {
   const durable = async (): Promise<void> => {
     try {
@@ -104,6 +107,10 @@ export function createMfcService(
     },
     trace(request, context: CallContext) {
       return traceFlow(engine, diagnostics.trace, request, context.signal);
+    },
+    async getInfo() {
+      if (!info) throw new DomainError("unavailable", "GetInfo is not available in this mfcd (no daemon information)");
+      return getInfoReply(info);
     },
     async applyRoutes(request) {
       const owner = validateOwner(request.owner);

@@ -11,6 +11,7 @@ import { MfcServiceDefinition } from "../gen/mfc.js";
 import { errorMapperMiddleware } from "./error-mapper.js";
 import { formatListenAddress, grpcTarget, type ListenAddress } from "./listen-address.js";
 import type { Logger } from "./logger.js";
+import type { DaemonInfoSource } from "./daemon-info.js";
 import { createMfcService, type Diagnostics } from "./mfc-service.js";
 import { MfcWireServiceDefinition } from "./mfc-service-definition.js";
 import { addReflection } from "./reflection.js";
@@ -29,6 +30,8 @@ export interface MfcdServerOptions {
   store: RouteStore;
   /** Kernel probes and nft tracing for Diagnose/Trace. */
   diagnostics?: Diagnostics;
+  /** What GetInfo reports (version, kernel capabilities, owned tables...); without it GetInfo is UNAVAILABLE. */
+  info?: DaemonInfoSource;
   /** Largest request accepted (larger → RESOURCE_EXHAUSTED); default 32 MiB (100k-route applies). */
   maxMessageBytes?: number;
   listen: ListenAddress[];
@@ -65,7 +68,7 @@ export class MfcdServer {
     health.setStatus("unknown");
     const terminator = createTerminator();
     const observer = createRpcObserver(options.logger, options.rpcStats ?? new RpcStats());
-    const service = createMfcService(options.engine, options.store, options.diagnostics);
+    const service = createMfcService(options.engine, options.store, options.diagnostics, options.info);
     const servers: Server[] = [];
     const unixPaths: string[] = [];
     const addresses: string[] = [];

@@ -103,6 +103,34 @@ describe("mfcctl against a real mfcd", () => {
     expect(r.stdout.trim()).toBe("SERVING");
   });
 
+  it("info", async () => {
+    const j = await mfcctl("info", "--json");
+    expect(j.code, show(j)).toBe(0);
+    const info = JSON.parse(j.stdout) as {
+      version: string;
+      kernel_release: string;
+      kernel_capabilities: { name: string; option: string; available: boolean; detail: string }[];
+      owned_tables: { family: string; table: number }[];
+      start_time: string;
+      state_file: string;
+    };
+    const pkg = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "package.json"), "utf8")) as { version: string };
+    expect(info.version).toBe(pkg.version);
+    expect(info.kernel_release).toBe(os.release());
+    expect(info.kernel_capabilities.find((c) => c.name === "ipv4"), j.stdout).toMatchObject({ available: true });
+    expect(info.owned_tables).toContainEqual({ family: "ipv4", table: 0 });
+    expect(info.state_file).toBe(mfcd.statePath ?? "");
+    expect(Date.parse(info.start_time)).toBeLessThanOrEqual(Date.now());
+
+    const r = await mfcctl("info");
+    expect(r.code, show(r)).toBe(0);
+    expect(r.stdout).toContain(`mfcd        ${pkg.version}\n`);
+    expect(r.stdout).toContain(`kernel      ${os.release()}\n`);
+    expect(r.stdout).toMatch(/^tables {6}ipv4 0\b/m);
+    expect(r.stdout).toMatch(/^ {2}NAME\s+AVAILABLE\s+NEEDS\s+DETAIL$/m);
+    expect(r.stdout).toMatch(/^ {2}ipv4\s+yes\s/m);
+  });
+
   it("add in the shell-friendly form; the route shows in ls and ls --json", async () => {
     const add = await mfcctl("add", lab.addrs.source, "239.5.1.1", "from", "in0", "to", "out1", "out2");
     expect(add.code, show(add)).toBe(0);

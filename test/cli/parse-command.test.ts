@@ -2,6 +2,7 @@
 // name the bad argument.
 import { describe, expect, it } from "vitest";
 import { CliUsageError, DEFAULT_APPLY_OWNER, parseCommand } from "../../src/cli/parse-command.js";
+import { commandUsage, GENERAL_USAGE } from "../../src/cli/command-usage.js";
 
 const words = (s: string) => s.split(" ").filter(Boolean);
 const parse = (s: string) => parseCommand(words(s));
@@ -169,6 +170,16 @@ describe("other commands", () => {
       iif: "",
       durationMs: 2000,
     });
+  });
+
+  it("info, with --json, and its help", () => {
+    expect(parse("info").command).toEqual({ name: "info" });
+    expect(parse("info --json")).toMatchObject({ json: true, command: { name: "info" } });
+    expect(parse("help info").command).toEqual({ name: "help", topic: "info" });
+    expect(usageError(words("info ipv4")).message).toContain('info: unexpected argument "ipv4"');
+    expect(usageError(["inof"]).message).toContain('(did you mean "info"?)');
+    expect(GENERAL_USAGE).toMatch(/^ {2}info {2,}\S/m);
+    expect(commandUsage("info")).toContain("Usage: mfcctl info [--json]");
   });
 
   it("health, help and --help", () => {

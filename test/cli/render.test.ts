@@ -4,12 +4,13 @@ import { describe, expect, it } from "vitest";
 import { BadRequest, ErrorInfo, PreconditionFailure, RichClientError } from "nice-grpc-error-details";
 import { describeError } from "../../src/cli/describe-error.js";
 import { formatBitRate, formatSi } from "../../src/cli/format-quantity.js";
+import { formatUptime, renderInfo } from "../../src/cli/render-info.js";
 import { renderRouteList } from "../../src/cli/render-route-list.js";
 import { renderTable } from "../../src/cli/render-table.js";
 import { toProtoJson } from "../../src/cli/to-proto-json.js";
 import { renderWatchFrame, renderWatchLines, WatchScreen } from "../../src/cli/watch-screen.js";
 import { watchUpdates } from "../../src/cli/watch-updates.js";
-import { ListRoutesResponse, RouteState, WatchStatsResponse, type RouteStats } from "../../src/gen/mfc.js";
+import { GetInfoResponse, ListRoutesResponse, RouteState, WatchStatsResponse, type RouteStats } from "../../src/gen/mfc.js";
 import { ConfigFileError } from "../../src/server/config-file.js";
 import { MfcError, Status } from "../../src/sdk/index.js";
 
@@ -60,7 +61,85 @@ describe("renderRouteList", () => {
   });
 });
 
+const info = GetInfoResponse.fromPartial({
+  version: "0.1.0",
+  kernelRelease: "6.12.0-uml",
+  kernelCapabilities: [
+    { name: "ipv4", option: "CONFIG_IP_MROUTE", description: "IPv4 multicast routing", available: true, detail: "MRT_INIT ok" },
+    { name: "ipv6-tables", option: "CONFIG_IPV6_MROUTE_MULTIPLE_TABLES", description: "IPv6 tables", available: false, detail: "ENOPROTOOPT" },
+  ],
+  ownedTables: [
+    { family: "ipv4", table: 0 },
+    { family: "ipv4", table: 7 },
+  ],
+  startTime: { seconds: BigInt(Date.parse("2026-12-07T10:00:00Z") / 1000), nanos: 0 },
+  stateFile: "/var/lib/mfcd/host.state",
+});
+
+describe("renderInfo", () => {
+  it("version, kernel, start, state file, tables, then the capability table", () => {
+    const lines = renderInfo(info, new Date("2026-12-07T12:05:09Z")).split("\n");
+    expect(lines.slice(0, 5)).toEqual([
+      "mfcd        0.1.0",
+      "kernel      6.12.0-uml",
+      "started     2026-12-07T10:00:00.000Z (up 2h 5m)",
+      "state file  /var/lib/mfcd/host.state",
+      "tables      ipv4 0, ipv4 7",
+    ]);
+    expect(lines[6]).toBe("kernel capabilities:");
+    expect(lines[7]).toMatch(/^ {2}NAME\s+AVAILABLE\s+NEEDS\s+DETAIL$/);
+    expect(lines[8]).toMatch(/^ {2}ipv4\s+yes\s+CONFIG_IP_MROUTE\s+MRT_INIT ok$/);
+    expect(lines[9]).toMatch(/^ {2}ipv6-tables\s+no\s+CONFIG_IPV6_MROUTE_MULTIPLE_TABLES\s+ENOPROTOOPT$/);
+    expect(lines.at(-1)).toBe("");
+  });
+
+  it("says so when there is no state file, no table, no capability", () => {
+    const text = renderInfo(
+      GetInfoResponse.fromPartial({ version: "0.1.0", kernelRelease: "6.1.0", startTime: { seconds: 0n, nanos: 0 } }),
+      new Date(40_000),
+    );
+    expect(text).toContain("state file  none (--state-file none)");
+    expect(text).toContain("tables      none");
+    expect(text).toContain("started     1970-01-01T00:00:00.000Z (up 40s)");
+    expect(text).toContain("kernel capabilities: not reported by this mfcd");
+  });
+
+  it.each([
+    [0, "0s"],
+    [59_999, "59s"],
+    [61_000, "1m 1s"],
+    [3_600_000, "1h"],
+    [90_061_000, "1d 1h"],
+  ])("formatUptime(%d) = %s", (ms, text) => {
+    expect(formatUptime(ms)).toBe(text);
+  });
+});
+
 describe("toProtoJson", () => {
+  it("GetInfoResponse: capabilities, owned tables, RFC 3339 start time, snake_case", () => {
+    const json = toProtoJson(GetInfoResponse, "mfc.v1.GetInfoResponse", info) as Record<string, unknown>;
+    expect(json).toEqual({
+      version: "0.1.0",
+      kernel_release: "6.12.0-uml",
+      kernel_capabilities: [
+        { name: "ipv4", option: "CONFIG_IP_MROUTE", description: "IPv4 multicast routing", available: true, detail: "MRT_INIT ok" },
+        {
+          name: "ipv6-tables",
+          option: "CONFIG_IPV6_MROUTE_MULTIPLE_TABLES",
+          description: "IPv6 tables",
+          available: false,
+          detail: "ENOPROTOOPT",
+        },
+      ],
+      owned_tables: [
+        { family: "ipv4", table: 0 },
+        { family: "ipv4", table: 7 },
+      ],
+      start_time: "2026-12-07T10:00:00Z",
+      state_file: "/var/lib/mfcd/host.state",
+    });
+  });
+
   it("proto3 JSON with defaults and snake_case names", () => {
     const json = toProtoJson(ListRoutesResponse, "mfc.v1.ListRoutesResponse", list) as {
       routes: { state: string; counters: Record<string, string>; missing_interfaces: string[]; route: { oif_ttl: object } }[];

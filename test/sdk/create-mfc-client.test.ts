@@ -8,7 +8,7 @@ import { MfcServiceDefinition, type MfcServiceImplementation } from "../../src/g
 import { createMfcClient, MfcError, type MfcClient } from "../../src/sdk/index.js";
 
 describe("createMfcClient", () => {
-  const calls = { addRoute: 0, listRoutes: 0 };
+  const calls = { addRoute: 0, listRoutes: 0, getInfo: 0 };
   let server: Server;
   let client: MfcClient;
   let dir: string;
@@ -28,6 +28,15 @@ describe("createMfcClient", () => {
         calls.listRoutes++;
         if (calls.listRoutes === 1) throw new ServerError(Status.UNAVAILABLE, "flaky");
         return { routes: [], vifs: [], foreignEntries: [] };
+      },
+      async getInfo(_req, ctx) {
+        calls.getInfo++;
+        if (calls.getInfo <= 2) throw new ServerError(Status.UNAVAILABLE, "flaky");
+        if (calls.getInfo === 4) {
+          await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
+          return {};
+        }
+        return { version: "1.2.3", kernelRelease: "6.1.0", kernelCapabilities: [], ownedTables: [{ family: "ipv4", table: 0 }] };
       },
       async applyRoutes() {
         throw new ServerError(Status.UNIMPLEMENTED, "not in this test");
@@ -59,6 +68,22 @@ describe("createMfcClient", () => {
   it("retries the idempotent ListRoutes on UNAVAILABLE", async () => {
     expect(await client.listRoutes({})).toEqual({ routes: [], vifs: [], foreignEntries: [] });
     expect(calls.listRoutes).toBe(2);
+  });
+
+  it("retries GetInfo (NO_SIDE_EFFECTS) on UNAVAILABLE as often as ListRoutes, then bounds it by the deadline", async () => {
+    // Two failures in a row: more than the retry middleware's default of one retry.
+    const patient = createMfcClient(`unix:${dir}/s.sock`, { deadlineMs: 5000 });
+    try {
+      const info = await patient.getInfo({});
+      expect(info.version).toBe("1.2.3");
+      expect(info.ownedTables).toEqual([{ family: "ipv4", table: 0 }]);
+      expect(calls.getInfo).toBe(3);
+    } finally {
+      patient.close();
+    }
+    // The 4th call never answers: the default deadline ends it.
+    const err = await client.getInfo({}).catch((e: unknown) => e);
+    expect((err as MfcError).code).toBe(Status.DEADLINE_EXCEEDED);
   });
 
   it("never retries a mutation, and surfaces MfcError with the status", async () => {

@@ -5,6 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { RouteEngine, type RouteEngineOptions } from "../../src/engine/route-engine.js";
 import { createLogger } from "../../src/server/logger.js";
+import { daemonInfoSource } from "../../src/server/daemon-info.js";
 import { MfcdServer } from "../../src/server/mfcd-server.js";
 import { createMfcClient, type MfcClient } from "../../src/sdk/index.js";
 import { FakeKernel } from "../unit/fake-kernel.js";
@@ -18,11 +19,26 @@ export interface FakeServer {
   close(): Promise<void>;
 }
 
+/** What GetInfo of the fake server reports besides the tables (as mfcd's main.ts would). */
+export const FAKE_KERNEL_INFO = {
+  release: "6.1.0-fake",
+  capabilities: [
+    { name: "ipv4", option: "CONFIG_IP_MROUTE", what: "IPv4 multicast routing", available: true, detail: "fake kernel" },
+    { name: "ipv6", option: "CONFIG_IPV6_MROUTE", what: "IPv6 multicast routing", available: false, detail: "fake kernel" },
+  ],
+};
+export const FAKE_STATE_FILE = "/nonexistent/fake.state";
+
 /** `engineOptions`: e.g. kernelSupport, to play a kernel lacking IPv6 or tables. */
 export async function startFakeServer(interfaces = 40, engineOptions: RouteEngineOptions = {}): Promise<FakeServer> {
   const kernel = new FakeKernel();
   for (let i = 0; i < interfaces; i++) kernel.addInterface(`eth${i}`, 100 + i);
-  const engine = new RouteEngine(() => kernel, engineOptions);
+  // As in main.ts: the IPv4 default table is owned from the start, others when first opened.
+  const sockets: { family: "ipv4" | "ipv6"; table: number }[] = [{ family: "ipv4", table: 0 }];
+  const engine = new RouteEngine((family, table) => {
+    if (family !== "ipv4" || table !== 0) sockets.push({ family, table });
+    return kernel;
+  }, engineOptions);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mfcd-test-"));
   const socketPath = path.join(dir, "mfcd.sock");
   const server = await MfcdServer.start({
@@ -30,6 +46,7 @@ export async function startFakeServer(interfaces = 40, engineOptions: RouteEngin
     store: new NullStateStore(),
     listen: [{ kind: "unix", path: socketPath }],
     logger: createLogger("silent"),
+    info: daemonInfoSource({ kernel: FAKE_KERNEL_INFO, sockets, stateFile: FAKE_STATE_FILE }),
   });
   const client = createMfcClient(`unix:${socketPath}`);
   let closed = false;

@@ -73,6 +73,23 @@ describe("renderMetrics", () => {
     expect(s.get('mfcd_route_packets_total{family="ipv4",table="0",source="10.0.0.9",group="239.2.0.1",iif="eth0",kind="learned",template="*,239.2.0.0/16@eth0"}')).toBe("3");
   });
 
+  it("exports one 0/1 gauge per kernel capability, with HELP and TYPE", () => {
+    const text = renderMetrics({
+      ...input(routes),
+      kernelCapabilities: [
+        { name: "ipv4", available: true },
+        { name: "ipv6-tables", available: false },
+      ],
+    });
+    const s = samples(text);
+    expect(s.get('mfcd_kernel_capability{name="ipv4"}')).toBe("1");
+    expect(s.get('mfcd_kernel_capability{name="ipv6-tables"}')).toBe("0");
+    const lines = text.split("\n");
+    const type = lines.indexOf("# TYPE mfcd_kernel_capability gauge");
+    expect(lines[type - 1]).toMatch(/^# HELP mfcd_kernel_capability \S/);
+    expect(lines[type + 1]).toBe('mfcd_kernel_capability{name="ipv4"} 1');
+  });
+
   it("writes HELP and TYPE once per family, before its samples", () => {
     const text = renderMetrics(input(routes));
     for (const family of ["mfcd_route_packets_total", "mfcd_routes", "mfcd_rpc_requests_total"]) {
