@@ -42,6 +42,7 @@ function describeWhere(plan: TestPlan, host: HostKernel, guest: { release: strin
   const parts: string[] = [];
   if (guest) parts.push(`user-mode Linux ${guest.release}${lacks ? ` (host kernel lacks ${lacks})` : ""}`);
   if (nativeKernel) parts.push(`host Linux ${host.release}`);
+  if (plan.debianGuest.length > 0) parts.push(`Debian's user-mode Linux for ${plan.debianGuest.length} file(s) on a kernel lacking options`);
   if (plan.unrunnable.length > 0) parts.push(`${plan.unrunnable.length} file(s) nowhere (host kernel lacks ${lacks})`);
   return parts.join(" + ") || "none selected";
 }

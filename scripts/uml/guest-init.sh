@@ -40,7 +40,16 @@ fi
 # The job file sets the environment, cd's and defines run(); its command runs in the background
 # so this shell can watch for the stop request.
 . "$job"
-run &
+# The console is a terminal; the command sees one only when run-in-guest.sh's stdout is one
+# (vitest's live TTY renderer would otherwise fill logs with escape codes).
+if [ "${MFCD_GUEST_TTY:-1}" = 0 ]; then
+  mkfifo /run/guest-output
+  cat /run/guest-output &
+  relay=$!
+  run >/run/guest-output 2>&1 &
+else
+  run &
+fi
 child=$!
 while kill -0 "$child" 2>/dev/null; do
   if [ -e "$job.stop" ]; then kill -INT "$child" 2>/dev/null; rm -f "$job.stop"; fi
@@ -48,6 +57,7 @@ while kill -0 "$child" 2>/dev/null; do
 done
 wait "$child"
 rc=$?
+[ -n "${relay:-}" ] && wait "$relay"
 echo "$rc" > "$job.rc"
 sync
 echo "$rc" > /proc/exitcode

@@ -21,6 +21,7 @@ umid="mfcd-$$-$RANDOM"
   # Everything but variables that describe this shell or the host's session.
   export -p | grep -vE '^declare -x (PWD|OLDPWD|SHLVL|_|HOSTNAME|TMPDIR|XDG_RUNTIME_DIR|INVOCATION_ID|JOURNAL_STREAM|NOTIFY_SOCKET|LISTEN_[A-Z]+)='
   echo "export MFCD_IN_UML_GUEST=1"
+  if [ -t 1 ]; then echo "export MFCD_GUEST_TTY=1"; else echo "export MFCD_GUEST_TTY=0"; fi
   printf 'cd %q || exit 1\n' "$PWD"
   printf 'run() { exec'; printf ' %q' "$@"; printf '; }\n'
 } > "$job"

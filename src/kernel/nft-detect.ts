@@ -38,9 +38,14 @@ function notInPath(env: NodeJS.ProcessEnv): NftAvailability {
   };
 }
 
+/** nft's words when the kernel has no nf_tables at all (no NETLINK_NETFILTER socket). */
+const NO_NF_TABLES = /Unable to initialize Netlink socket|Protocol not supported/;
+
 function unusable(file: string, err: unknown): NftAvailability {
   const why = err instanceof NftError ? err.message : String(err);
-  return { available: false, why: `${file} is not usable: ${why}` };
+  // Name the kernel options when the kernel is the cause, so no one reinstalls nftables for it.
+  const kernel = NO_NF_TABLES.test(why) ? " (the kernel lacks nf_tables: CONFIG_NF_TABLES, CONFIG_NF_TABLES_IPV4)" : "";
+  return { available: false, why: `${file} is not usable: ${why}${kernel}` };
 }
 
 function parseVersion(out: string): string {
