@@ -1,6 +1,7 @@
 // What each test file needs from the kernel, from its `// kernel-needs: ipv4 nft` line.
 // Files without the line are unit tests: they run natively and need no kernel feature.
-// `// kernel-needs: debian-uml` is a file that must run in Debian's packaged user-mode kernel,
+// `// kernel-needs: none` is a file that touches the kernel but needs none of its multicast options
+// (it runs natively). `// kernel-needs: debian-uml` is a file that must run in Debian's packaged user-mode kernel,
 // which LACKS options (tests of how mfcd degrades on a partial kernel).
 
 import fs from "node:fs";
@@ -25,6 +26,7 @@ export function parseNeeds(text: string, file: string): KernelNeed[] {
   const m = NEEDS_LINE.exec(text);
   if (!m) return [];
   const words = (m[1] ?? "").trim().split(/\s+/).filter((w) => w !== "");
+  if (words.length === 1 && words[0] === "none") return [];
   if (words.length === 0) throw new Error(`${file}: "// kernel-needs:" names nothing (expected some of ${KERNEL_NEEDS.join(", ")})`);
   for (const w of words) {
     if (!(KERNEL_NEEDS as readonly string[]).includes(w)) {
@@ -40,6 +42,11 @@ function walk(dir: string, out: string[]): void {
     if (entry.isDirectory()) walk(full, out);
     else if (entry.name.endsWith(".test.ts")) out.push(full);
   }
+}
+
+/** Whether the file says what it needs at all (`none` included). */
+export function declaresNeeds(text: string): boolean {
+  return NEEDS_LINE.test(text);
 }
 
 /** Every test file under `root/test`, sorted, with its needs. */

@@ -1,3 +1,4 @@
+// kernel-needs: ipv4 tables
 // End-to-end: GetInfo of a real mfcd — what it reports about itself, and the kernel tables it
 // owns: the IPv4 default table from the start, table 7 once a route needs it.
 //

@@ -1,3 +1,4 @@
+// kernel-needs: none
 // End-to-end: mfcd on a kernel without any multicast routing (CONFIG_IP_MROUTE and
 // CONFIG_IPV6_MROUTE both off — WSL2, gVisor, some microVM/sandbox kernels). The bin must not
 // fail with a bare errno from MRT_INIT or /proc: it exits 1 before taking anything, with one

@@ -1,3 +1,4 @@
+// kernel-needs: none
 // PollHub: every blocking reader shares one worker thread. Members join and leave at run time,
 // a failure of one member's fd is reported to that member only, and the thread (with its
 // eventfd) goes away with the last member. Most tests use a small handler over eventfds (no

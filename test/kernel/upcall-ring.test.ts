@@ -1,3 +1,4 @@
+// kernel-needs: none
 // UpcallRing: per-(S,G) rings of recent upcalls, LRU-bounded flows. Pure data structure: no
 // kernel, no root.
 import { describe, expect, it } from "vitest";

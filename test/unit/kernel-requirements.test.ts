@@ -1,3 +1,4 @@
+// kernel-needs: none
 // The pure side of the kernel probe: errno → reason text, which capabilities a table needs, and
 // the fatal start message when no multicast routing is usable. Runs on any host.
 import { describe, expect, it } from "vitest";

@@ -1,3 +1,4 @@
+// kernel-needs: none
 // nft that cannot even open its netlink socket means the kernel has no nf_tables: the reason must
 // name the kernel options (seen in Debian's user-mode kernel, whose nf_tables is an unloaded module),
 // so the refusal does not send the operator to reinstall the nftables package.

@@ -1,3 +1,4 @@
+// kernel-needs: none
 // "Needs nftables" refusals: the Debian package always, the kernel option when the kernel (not a
 // missing nft) is the cause — also through RescueSync.check for rescue options.
 import { describe, expect, it } from "vitest";
