@@ -30,9 +30,13 @@ function readDurations(): Record<string, number> {
   }
 }
 
+const since = (t0: number): string => `${((performance.now() - t0) / 1000).toFixed(0)} s`;
+
 function guestKernel(): { file: string; release: string } {
+  const t0 = performance.now();
   const file = process.env.MFCD_UML_KERNEL || execFileSync(path.join(root, "scripts/uml/build-kernel.sh"), { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
   const release = execFileSync(file, ["--version"], { encoding: "utf8" }).trim();
+  console.log(`[test-runner] user-mode Linux ${release} ready in ${since(t0)}: ${file}`);
   return { file, release };
 }
 
@@ -52,6 +56,7 @@ async function runGuests(files: TestFile[], kernel: string): Promise<VitestRepor
   const wanted = Number(process.env.MFCD_UML_GUESTS) || Math.min(os.availableParallelism(), 4);
   const shards = shard(files, wanted, (f) => durations[f.file] ?? f.size / 1000);
   console.log(`[test-runner] ${files.length} kernel test file(s) in ${shards.length} user-mode Linux guest(s)`);
+  const t0 = performance.now();
   return Promise.all(
     shards.map(async (s, i) => {
       const reportFile = path.join(root, `.vitest-report.uml-${i + 1}.json`);
@@ -59,6 +64,7 @@ async function runGuests(files: TestFile[], kernel: string): Promise<VitestRepor
       const list = s.map((f) => f.file);
       const prefix = shards.length > 1 ? `[uml ${i + 1}/${shards.length}] ` : "[uml] ";
       await runVitest(root, { files: list, reportFile, guestKernel: kernel, prefix, env: { MFCD_TEST_BUNDLED: "1" } });
+      console.log(`[test-runner] guest ${i + 1}/${shards.length} done after ${since(t0)}`);
       return readReport(reportFile) ?? crashedReport(`user-mode Linux guest ${i + 1}`, list);
     }),
   );
@@ -113,7 +119,9 @@ async function main(): Promise<number> {
     const reportFile = path.join(root, ".vitest-report.native.json");
     fs.rmSync(reportFile, { force: true });
     const list = plan.native.map((f) => f.file);
+    const t0 = performance.now();
     await runVitest(root, { files: list, reportFile, env });
+    console.log(`[test-runner] native run done in ${since(t0)}`);
     reports.push(readReport(reportFile) ?? crashedReport("native vitest", list));
   }
   if (plan.debianGuest.length > 0) reports.push(await runDebianGuest(plan.debianGuest));
