@@ -16,6 +16,7 @@ import { type Lab, createLab } from "../helpers/lab.js";
 import { addNetns, delNetns, execIn, ip, uniqueName } from "../helpers/netns.js";
 import { type Receiver, type Stream, startReceiver, startStream, waitFor } from "../helpers/traffic.js";
 import { cleanupAfterEach } from "../helpers/cleanup-after-each.js";
+import { bound } from "../helpers/time-bounds.js";
 
 if (process.getuid?.() !== 0) {
   throw new Error("test/kernel/nft-rescue-table.test.ts needs root (network namespaces, nftables)");
@@ -58,6 +59,26 @@ async function stream(ns: string, opts: Parameters<typeof startStream>[1]): Prom
   cleanups.push(() => s.stop().catch(() => undefined));
   return s;
 }
+
+/**
+ * Waits until the router has received at least `n` more multicast datagrams than now, i.e. a
+ * stream that was just started is really arriving (its sender may still be starting up on a
+ * slow machine); resolves then.
+ */
+async function arriving(l: Lab, start: () => Promise<unknown>, n = 5): Promise<void> {
+  const before = await netstat(l.router, "IpExtInMcastPkts");
+  await start();
+  await waitFor(async () => (await netstat(l.router, "IpExtInMcastPkts")) >= before + n, {
+    intervalMs: 50,
+    message: `fewer than ${n} multicast datagrams arrived at the router`,
+  });
+}
+
+/**
+ * The TTL probe's window: long enough that the running stream (one datagram every 10 ms) is
+ * seen in it even where processes get little CPU (time-bounds.ts).
+ */
+const PROBE_WINDOW_MS = bound(1000);
 
 async function nftJson(ns: string, ...args: string[]): Promise<{ nftables: Record<string, unknown>[] }> {
   return JSON.parse(await execIn(ns, ["nft", "-j", ...args])) as { nftables: Record<string, unknown>[] };
@@ -365,20 +386,22 @@ describe("probeTtl", () => {
     const flow = { iif: "in0", source: l.addrs.source, group: GROUP };
     const p = nextPort();
 
-    const s1 = await stream(l.source, { group: GROUP, port: p, ttl: 1, ifaceAddr: l.addrs.source });
+    let s1: Stream | undefined;
+    await arriving(l, async () => (s1 = await stream(l.source, { group: GROUP, port: p, ttl: 1, ifaceAddr: l.addrs.source })));
     // A rescue rule rewriting the TTL must not hide the sender's TTL from the probe.
     await t.apply([{ ...flow, setTtl: 64 }]);
-    const low = await t.probeTtl(flow, 1000);
-    await s1.stop();
+    const low = await t.probeTtl(flow, PROBE_WINDOW_MS);
+    await s1!.stop();
     expect(low.ttlLe1).toBeGreaterThan(0n);
     expect(low.ttlGt1).toBe(0n);
     expect(low.minTtlSeen).toBe(1);
     expect([...low.byTtl.keys()]).toEqual([1]);
     expect(low.byTtl.get(1)).toBe(low.ttlLe1);
 
-    const s5 = await stream(l.source, { group: GROUP, port: p, ttl: 5, ifaceAddr: l.addrs.source });
-    const high = await t.probeTtl(flow, 1000);
-    await s5.stop();
+    let s5: Stream | undefined;
+    await arriving(l, async () => (s5 = await stream(l.source, { group: GROUP, port: p, ttl: 5, ifaceAddr: l.addrs.source })));
+    const high = await t.probeTtl(flow, PROBE_WINDOW_MS);
+    await s5!.stop();
     expect(high.ttlLe1).toBe(0n);
     expect(high.ttlGt1).toBeGreaterThan(0n);
     expect(high.minTtlSeen).toBe(5);
