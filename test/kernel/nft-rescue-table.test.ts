@@ -60,17 +60,24 @@ async function stream(ns: string, opts: Parameters<typeof startStream>[1]): Prom
   return s;
 }
 
+/** Packets received on the router's in0 (its link counter: counted before any routing). */
+async function in0RxPackets(l: Lab): Promise<number> {
+  const [link] = JSON.parse(await ip(["-j", "-s", "link", "show", "in0"], l.router)) as { stats64: { rx: { packets: number } } }[];
+  return link!.stats64.rx.packets;
+}
+
 /**
- * Waits until the router has received at least `n` more multicast datagrams than now, i.e. a
- * stream that was just started is really arriving (its sender may still be starting up on a
- * slow machine); resolves then.
+ * Runs `start` (which starts a stream) and waits until the router's in0 has received at least `n`
+ * more packets, i.e. the stream is really arriving (its sender may still be starting up on a slow
+ * machine). IpExtInMcastPkts would not do: without an mroute socket the router drops a group it
+ * has not joined before counting it there.
  */
 async function arriving(l: Lab, start: () => Promise<unknown>, n = 5): Promise<void> {
-  const before = await netstat(l.router, "IpExtInMcastPkts");
+  const before = await in0RxPackets(l);
   await start();
-  await waitFor(async () => (await netstat(l.router, "IpExtInMcastPkts")) >= before + n, {
+  await waitFor(async () => (await in0RxPackets(l)) >= before + n, {
     intervalMs: 50,
-    message: `fewer than ${n} multicast datagrams arrived at the router`,
+    message: `fewer than ${n} packets arrived on the router's in0`,
   });
 }
 
@@ -109,15 +116,25 @@ async function monitor(ns: string): Promise<{ lines: string[]; child: ChildProce
   const lines: string[] = [];
   createInterface({ input: child.stdout! }).on("line", (l) => lines.push(l));
   const marker = uniqueTable();
+  const touch = (name: string) => execIn(ns, ["nft", "-f", "-"], { input: `table ip ${name} {}\ndelete table ip ${name}\n` });
+  let i = 0;
   await waitFor(
     async () => {
-      await execIn(ns, ["nft", "-f", "-"], { input: `table ip ${marker} {}\ndelete table ip ${marker}\n` });
-      return lines.some((l) => l === `delete table ip ${marker}`);
+      await touch(`${marker}_${++i}`);
+      return lines.some((l) => l.startsWith(`delete table ip ${marker}_`));
     },
-    { intervalMs: 50, message: "nft monitor never printed the marker table" },
+    { intervalMs: 50, message: "nft monitor never printed a marker table" },
   );
-  await waitFor(() => lines.some((l) => l.startsWith("# new generation")));
-  lines.splice(0);
+  // Subscribed. Earlier markers may still be on their way (a slow monitor): one last marker, and
+  // everything up to its transaction's end is dropped, so the caller sees only its own.
+  const last = `${marker}_last`;
+  await touch(last);
+  const endOfLast = (): number => {
+    const k = lines.indexOf(`delete table ip ${last}`);
+    return k < 0 ? -1 : lines.findIndex((l, j) => j > k && l.startsWith("# new generation"));
+  };
+  await waitFor(() => endOfLast() >= 0, { message: "nft monitor never finished the last marker's transaction" });
+  lines.splice(0, endOfLast() + 1);
   return { lines, child };
 }
 
