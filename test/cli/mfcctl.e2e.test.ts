@@ -17,6 +17,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createLab, type Lab } from "../helpers/lab.js";
 import { REPO_ROOT, startMfcd, StopList, type MfcdProcess } from "../helpers/mfcd-process.js";
 import { sendMulticast, startStream, waitFor } from "../helpers/traffic.js";
+import { bound } from "../helpers/time-bounds.js";
 
 if (process.getuid?.() !== 0) throw new Error("test/cli e2e needs root (network namespaces, MRT_INIT)");
 
@@ -301,7 +302,7 @@ describe("mfcctl against a real mfcd", () => {
   it("diagnose prints the finding codes", async () => {
     expect((await mfcctl("add", lab.addrs.source, "239.5.5.1", "from", "in0", "to", "out1")).code).toBe(0);
     stops.add(
-      await startStream(lab.source, { group: "239.5.5.1", port: PORT, ttl: 8, ifaceAddr: lab.addrs.source, intervalMs: 10, size: 64, durationMs: 30_000 }),
+      await startStream(lab.source, { group: "239.5.5.1", port: PORT, ttl: 8, ifaceAddr: lab.addrs.source, intervalMs: 10, size: 64, durationMs: bound(30_000) }),
     );
     const json = await mfcctl("diagnose", lab.addrs.source, "239.5.5.1", "--window", "1000", "--json");
     expect(json.code, show(json)).toBe(0);
@@ -321,7 +322,7 @@ describe("mfcctl against a real mfcd", () => {
   it("trace prints one timestamped nft line per event of a forwarded flow, and --json the events", async () => {
     const G = "239.5.7.1";
     expect((await mfcctl("add", lab.addrs.source, G, "from", "in0", "to", "out1")).code).toBe(0);
-    stops.add(await startStream(lab.source, { group: G, port: PORT, ttl: 8, ifaceAddr: lab.addrs.source, intervalMs: 10, size: 64, durationMs: 30_000 }));
+    stops.add(await startStream(lab.source, { group: G, port: PORT, ttl: 8, ifaceAddr: lab.addrs.source, intervalMs: 10, size: 64, durationMs: bound(30_000) }));
     const r = await mfcctl("trace", lab.addrs.source, G, "--duration", "2000");
     expect(r.code, show(r)).toBe(0);
     const lines = r.stdout.trim().split("\n");

@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { listNetns } from "../helpers/netns.js";
 import { settle, waitFor } from "../helpers/traffic.js";
+import { bound } from "../helpers/time-bounds.js";
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -88,7 +89,7 @@ afterEach(async () => {
     signalGroup(child, "SIGINT");
     const gone = await Promise.race([
       new Promise<boolean>((resolve) => child.once("close", () => resolve(true))),
-      settle(10_000).then(() => false),
+      settle(bound(10_000)).then(() => false),
     ]);
     if (!gone) signalGroup(child, "SIGKILL");
   }
@@ -112,7 +113,7 @@ describe("npm run demo", () => {
       expect(output).toMatch(new RegExp(`receiver${i} +\\S+ +${verdict![1]}/${verdict![1]} datagrams +from 10\\.\\d+\\.0\\.2`));
     }
     expectNothingLeft(output);
-  }, 90_000);
+  }, bound(90_000));
 
   it("cleans up on Ctrl-C (SIGINT to the process group) in the middle of the traffic", async () => {
     const demo = runDemo();
@@ -130,5 +131,5 @@ describe("npm run demo", () => {
     expect(output).toMatch(/^INTERRUPTED: demo aborted by SIGINT; lab removed/m);
     expect(output).not.toMatch(/^OK:/m);
     expectNothingLeft(output);
-  }, 90_000);
+  }, bound(90_000));
 });

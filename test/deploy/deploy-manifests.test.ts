@@ -16,6 +16,7 @@ import { addNetns, delNetns, ip, uniqueName } from "../helpers/netns.js";
 import { REPO_ROOT } from "../helpers/mfcd-process.js";
 import { readableMfcdMain } from "../helpers/readable-runtime.js";
 import { waitFor } from "../helpers/traffic.js";
+import { bound } from "../helpers/time-bounds.js";
 
 const DEPLOY = path.join(REPO_ROOT, "deploy");
 const read = (p: string) => fs.readFileSync(path.join(DEPLOY, p), "utf8");
@@ -129,7 +130,7 @@ describe("the image's runtime stage", () => {
         // Reflection reads the descriptor set the image copies (src/gen/mfc.binpb).
         const services = await new Promise<string>((resolve, reject) =>
           execFile("npx", ["--no-install", "buf", "curl", "--protocol", "grpc", "--http2-prior-knowledge", "--unix-socket", sock,
-            "--list-services", "http://localhost"], { cwd: REPO_ROOT, timeout: 30_000 }, (err, out) => (err ? reject(err) : resolve(out))),
+            "--list-services", "http://localhost"], { cwd: REPO_ROOT, timeout: bound(30_000) }, (err, out) => (err ? reject(err) : resolve(out))),
         );
         expect(services).toContain("mfc.v1.MfcService");
         child.kill("SIGTERM");
@@ -316,7 +317,7 @@ describe("systemd mfcd@.service", () => {
         const p = `/proc/${child.pid}/root/run/mfcd/${ns}.sock`;
         return fs.existsSync(p) ? p : undefined;
       }, { message: () => stderr });
-      client = createMfcClient(`unix:${sock}`, { deadlineMs: 5000 });
+      client = createMfcClient(`unix:${sock}`, { deadlineMs: bound(5000) });
       const c = client;
       await waitFor(async () => (await c.health().catch(() => "")) === "SERVING", { message: () => stderr });
       const added = await c.addRoute({ route: { source: "10.9.0.1", group: "239.9.0.1", iif: "u0", oifs: ["u2"] } });

@@ -24,6 +24,7 @@ import {
 import { addNetns, delNetns, uniqueName } from "../helpers/netns.js";
 import { sendMulticast, settle, startReceiver } from "../helpers/traffic.js";
 import { rejection } from "../helpers/rejection.js";
+import { bound } from "../helpers/time-bounds.js";
 
 if (process.getuid?.() !== 0) throw new Error("test/e2e needs root (network namespaces, MRT_INIT)");
 
@@ -269,7 +270,7 @@ describe("abuse: slow and idle clients", () => {
       watch.pause();
 
       // Meanwhile another client gets every answer, also after many watch intervals.
-      const client = createMfcClient(`unix:${other.socketPath}`, { deadlineMs: 15_000 });
+      const client = createMfcClient(`unix:${other.socketPath}`, { deadlineMs: bound(15_000) });
       cleanup.push(() => client.close());
       for (let i = 0; i < 5; i++) {
         const added = await client.addRoute({ route: { source: "10.9.9.9", group: `239.91.0.${i + 1}`, iif: "nosuch0", oifs: ["nosuch1"] } });

@@ -19,6 +19,7 @@ import {
 } from "../helpers/mfcd-process.js";
 import { sendMulticast, startReceiver, startStream, type Receiver } from "../helpers/traffic.js";
 import { rejection, range } from "../helpers/rejection.js";
+import { bound } from "../helpers/time-bounds.js";
 
 if (process.getuid?.() !== 0) throw new Error("test/e2e needs root (network namespaces, MRT_INIT)");
 
@@ -108,7 +109,7 @@ describe("ApplyRoutes (real kernel, real traffic)", () => {
     await g2.waitForCount(10);
     const r1 = await receiver(1, G1);
     const stream = stops.add(
-      await startStream(lab.source, { group: G1, port: PORT, ttl: 8, ifaceAddr: src(), intervalMs: 2, durationMs: 40_000 }),
+      await startStream(lab.source, { group: G1, port: PORT, ttl: 8, ifaceAddr: src(), intervalMs: 2, durationMs: bound(40_000) }),
     );
     await r1.waitForCount(25);
 

@@ -23,6 +23,7 @@ import {
   type RouteTuple,
 } from "../helpers/mfcd-process.js";
 import { settle } from "../helpers/traffic.js";
+import { bound } from "../helpers/time-bounds.js";
 
 if (process.getuid?.() !== 0) throw new Error("test/e2e needs root (network namespaces, MRT_INIT)");
 
@@ -114,13 +115,13 @@ describe("concurrent clients (real daemon, real kernel)", () => {
     }
 
     const clients = Array.from({ length: CLIENTS }, () =>
-      createMfcClient(`unix:${socketPath}`, { deadlineMs: 30_000 }),
+      createMfcClient(`unix:${socketPath}`, { deadlineMs: bound(30_000) }),
     );
     let done = false;
     try {
       // A reader alongside: every ListRoutes during the storm shows only INSTALLED routes.
       const reader = (async () => {
-        const rc = createMfcClient(`unix:${socketPath}`, { deadlineMs: 30_000 });
+        const rc = createMfcClient(`unix:${socketPath}`, { deadlineMs: bound(30_000) });
         try {
           while (!done) {
             const { routes } = await rc.listRoutes({});

@@ -29,6 +29,7 @@ import {
 } from "../helpers/mfcd-process.js";
 import { onProcessExit } from "../helpers/netns.js";
 import { startReceiver, startStream, waitFor } from "../helpers/traffic.js";
+import { bound } from "../helpers/time-bounds.js";
 
 if (process.getuid?.() !== 0) throw new Error("test/e2e needs root (network namespaces, MRT_INIT)");
 
@@ -127,7 +128,7 @@ describe("--config FILE (real daemon, real kernel)", () => {
     // A sequence-numbered stream on the route that the edit leaves unchanged.
     const rcv = stops.add(await startReceiver(lab.receivers[0]!, { group: U, port: PORT, ifaceAddr: lab.addrs.receivers[0]! }));
     const stream = stops.add(
-      await startStream(lab.source, { group: U, port: PORT, ttl: 8, ifaceAddr: src(), intervalMs: 2, durationMs: 30_000 }),
+      await startStream(lab.source, { group: U, port: PORT, ttl: 8, ifaceAddr: src(), intervalMs: 2, durationMs: bound(30_000) }),
     );
     await rcv.waitForCount(25);
 

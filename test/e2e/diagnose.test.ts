@@ -23,12 +23,20 @@ import { netstat, readMrCache } from "../helpers/kernel-view.js";
 import { createLab, type Lab } from "../helpers/lab.js";
 import { deleteAllRoutes, kernelRoute, startMfcd, StopList, type MfcdProcess } from "../helpers/mfcd-process.js";
 import { execIn, ip } from "../helpers/netns.js";
+import { bound } from "../helpers/time-bounds.js";
 import { sendMulticast, startStream, waitFor, type Stream } from "../helpers/traffic.js";
 
 if (process.getuid?.() !== 0) throw new Error("test/e2e needs root (network namespaces, MRT_INIT, nft)");
 
 const PORT = 5000;
+/** Diagnose window while a stream (started before the call) runs. */
 const WINDOW_MS = 1500;
+/**
+ * Diagnose window that must contain a counted burst (diagnoseAround): the test polls for the
+ * probe table, starts a sender process and checks the table is still there, which takes seconds
+ * where processes start slowly. A bound (time-bounds.ts), capped at Diagnose's 30 s maximum.
+ */
+const BURST_WINDOW_MS = Math.min(bound(1500), 30_000);
 /** A sender address the router has no route back to. */
 const CAMERA = "10.99.0.100";
 const N = 20;
@@ -70,7 +78,7 @@ async function stream(group: string, opts: { ttl?: number; from?: string; ns?: s
       ifaceAddr: opts.from ?? src(),
       intervalMs: 10,
       size: 64,
-      durationMs: 30_000,
+      durationMs: bound(30_000),
     }),
   );
 }
@@ -197,7 +205,7 @@ describe("Diagnose (real kernel, real traffic)", () => {
     await sysctl("net.ipv4.conf.all.rp_filter=1", "net.ipv4.conf.in0.rp_filter=1");
     try {
       const before = await netstat(lab.router, "TcpExtIPReversePathFilter");
-      const res = await diagnoseAround({ source: CAMERA, group: G, windowMs: WINDOW_MS }, () => burst(G, { ttl: 8, from: CAMERA }));
+      const res = await diagnoseAround({ source: CAMERA, group: G, windowMs: BURST_WINDOW_MS }, () => burst(G, { ttl: 8, from: CAMERA }));
       const delta = (await netstat(lab.router, "TcpExtIPReversePathFilter")) - before;
       const f = expectOnly(res, "RP_FILTER_DROP", { severity: Severity.SEVERITY_ERROR });
       const said = Number(/^(\d+) packets dropped by rp_filter=1 on in0/.exec(f.explanation)?.[1]);
@@ -215,7 +223,7 @@ describe("Diagnose (real kernel, real traffic)", () => {
     const G = "239.81.4.1";
     await addRoute(src(), G);
     const before = (await kernelRoute(lab.router, src(), G))?.counters.packets ?? 0n;
-    const res = await diagnoseAround({ source: src(), group: G, windowMs: WINDOW_MS }, () => burst(G, { ttl: 1, from: src() }));
+    const res = await diagnoseAround({ source: src(), group: G, windowMs: BURST_WINDOW_MS }, () => burst(G, { ttl: 1, from: src() }));
     const mfcDelta = Number(((await kernelRoute(lab.router, src(), G))?.counters.packets ?? 0n) - before);
     const f = expectOnly(res, "TTL_TOO_LOW", { severity: Severity.SEVERITY_ERROR });
     expect(evidence(f, "nft counter ttl<=1")).toBe(String(N));
@@ -363,7 +371,7 @@ describe("Diagnose: the iif's link flags, WRONGVIF upcalls, the default window",
     // x1 is an oif of the route, so the kernel (MRT_ASSERT on) reports the wrong arrival as a
     // WRONGVIF upcall naming x1's VIF; the route is new, so its first wrong packet is reported.
     await addRoute(peer(), G, "in0", ["out1", "x1"]);
-    const res = await diagnoseAround({ source: peer(), group: G, windowMs: WINDOW_MS }, async () => {
+    const res = await diagnoseAround({ source: peer(), group: G, windowMs: BURST_WINDOW_MS }, async () => {
       const sent = await sendMulticast(lab.extraPeer!, { group: G, port: PORT, ttl: 8, ifaceAddr: peer(), count: N, intervalMs: 1 });
       expect(sent).toMatchObject({ sent: N, errors: 0 });
     });

@@ -21,6 +21,7 @@ import {
 } from "../helpers/mfcd-process.js";
 import { sendMulticast, startReceiver, startStream, waitFor, type Receiver } from "../helpers/traffic.js";
 import { rejection, range } from "../helpers/rejection.js";
+import { bound } from "../helpers/time-bounds.js";
 
 if (process.getuid?.() !== 0) throw new Error("test/e2e needs root (network namespaces, MRT_INIT)");
 
@@ -231,7 +232,7 @@ describe("mfcd forwarding (real kernel, real traffic)", () => {
     const counted = async () => (await listed(G)).route?.counters?.packets ?? -1n;
 
     const stream = stops.add(
-      await startStream(lab.source, { group: G, port: PORT, ttl: 8, ifaceAddr: src(), intervalMs: 2, size: PAYLOAD, durationMs: 30_000 }),
+      await startStream(lab.source, { group: G, port: PORT, ttl: 8, ifaceAddr: src(), intervalMs: 2, size: PAYLOAD, durationMs: bound(30_000) }),
     );
     await r1.waitForCount(25);
 

@@ -24,6 +24,7 @@ import {
 import { addNetns, delNetns, ip, ipBatch, uniqueName } from "../helpers/netns.js";
 import { sendMulticast, startReceiver, startStream, waitFor, type Receiver } from "../helpers/traffic.js";
 import { rejection, range } from "../helpers/rejection.js";
+import { bound } from "../helpers/time-bounds.js";
 
 if (process.getuid?.() !== 0) throw new Error("test/e2e needs root (network namespaces, MRT_INIT)");
 
@@ -197,7 +198,7 @@ describe("hot-plug: interfaces that come and go under mfcd", () => {
     await mfcd.client.addRoute({ route: { source: src(), group: G, iif: "in0", oifs: ["out1", OIF] } });
     const [r1, r2] = await Promise.all([rcv1(G), behind(l2, G)]);
     const stream = stops.add(
-      await startStream(lab.source, { group: G, port: PORT, ttl: 8, ifaceAddr: src(), intervalMs: 2, durationMs: 40_000 }),
+      await startStream(lab.source, { group: G, port: PORT, ttl: 8, ifaceAddr: src(), intervalMs: 2, durationMs: bound(40_000) }),
     );
     await Promise.all([r1.waitForCount(25), r2.waitForCount(25)]);
 

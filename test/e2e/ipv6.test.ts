@@ -20,6 +20,7 @@ import { addIpv6, sendMulticast6, startReceiver6, type Lab6Addrs, type Receiver6
 import { rejection, range } from "../helpers/rejection.js";
 import { foreignDelMfc6 } from "../helpers/foreign-mroute.js";
 import { waitFor } from "../helpers/traffic.js";
+import { bound } from "../helpers/time-bounds.js";
 
 if (process.getuid?.() !== 0) throw new Error("test/e2e needs root (network namespaces, MRT_INIT)");
 
@@ -317,10 +318,10 @@ describe("IPv6 routes (real kernel, real IPv6 multicast)", () => {
     await mfcd.client.addRoute({ route: { source: lab.addrs.source, group: G4, iif: "in0", oifs: ["out1"] } });
     const r4 = stops.add(await startReceiver(lab.receivers[0]!, { group: G4, port: PORT, ifaceAddr: lab.addrs.receivers[0]! }));
     stops.add(
-      await startStream(lab.source, { group: G4, port: PORT, ttl: 8, ifaceAddr: lab.addrs.source, intervalMs: 5, durationMs: 30_000 }),
+      await startStream(lab.source, { group: G4, port: PORT, ttl: 8, ifaceAddr: lab.addrs.source, intervalMs: 5, durationMs: bound(30_000) }),
     );
     await r4.waitForCount(5);
-    const report = await mfcd.client.diagnose({ source: lab.addrs.source, group: G4, windowMs: 500 });
+    const report = await mfcd.client.diagnose({ source: lab.addrs.source, group: G4, windowMs: bound(500) });
     const ok = report.findings.find((f) => f.code === "FORWARDING_OK");
     expect(ok, `findings: ${report.text}`).toBeDefined();
     expect(ok?.explanation).toMatch(/out on out1 \+\d+/);

@@ -22,6 +22,7 @@ import {
   type MfcdProcess,
 } from "../helpers/mfcd-process.js";
 import { sendMulticast, startReceiver } from "../helpers/traffic.js";
+import { bound } from "../helpers/time-bounds.js";
 
 if (process.getuid?.() !== 0) throw new Error("test/e2e needs root (network namespaces, MRT_INIT)");
 
@@ -75,7 +76,7 @@ describe("mfcd process (real daemon)", () => {
         "--list-services",
         "http://localhost",
       ],
-      { cwd: REPO_ROOT, timeout: 30_000 },
+      { cwd: REPO_ROOT, timeout: bound(30_000) },
     );
     const services = stdout.split("\n").map((l) => l.trim()).filter(Boolean);
     expect(services).toContain("mfc.v1.MfcService");

@@ -9,6 +9,7 @@ import { execIn } from "../helpers/netns.js";
 import { startMfcd, tempSocketPath, type MfcdProcess } from "../helpers/mfcd-process.js";
 import { rejection } from "../helpers/rejection.js";
 import { sendMulticast, startReceiver, startStream, waitFor } from "../helpers/traffic.js";
+import { bound } from "../helpers/time-bounds.js";
 
 if (process.getuid?.() !== 0) throw new Error("test/e2e needs root (network namespaces, MRT_INIT)");
 
@@ -121,7 +122,7 @@ describe("metrics and logs", () => {
     await mfcd.client.addRoute({ route: { source: src, group, iif: "in0", oifs: ["out1"] } });
     const labels = `family="ipv4",table="0",source="${src}",group="${group}",iif="in0",kind="static"`;
     const packets = async () => value((await scrape()).body, `mfcd_route_packets_total{${labels}}`) ?? 0;
-    const stream = await startStream(lab.source, { group, port: PORT, ttl: 8, ifaceAddr: src, intervalMs: 5, size: 64, durationMs: 30_000 });
+    const stream = await startStream(lab.source, { group, port: PORT, ttl: 8, ifaceAddr: src, intervalMs: 5, size: 64, durationMs: bound(30_000) });
     try {
       const first = await waitFor(async () => {
         const n = await packets();

@@ -33,6 +33,7 @@ import {
 } from "../helpers/mfcd-process.js";
 import { execIn, ip, onProcessExit } from "../helpers/netns.js";
 import { settle, startReceiver, startStream, waitFor, type Receiver } from "../helpers/traffic.js";
+import { bound } from "../helpers/time-bounds.js";
 
 if (process.getuid?.() !== 0) throw new Error("test/e2e needs root (network namespaces, MRT_INIT)");
 
@@ -70,12 +71,12 @@ async function rxPackets(ns: string, iface: string): Promise<number> {
   return link.stats64.rx.packets;
 }
 
-/** The receivers' counts once they stopped changing (unchanged over 200 ms). */
+/** The receivers' counts once they stopped changing (unchanged over 200 ms, scaled by bound()). */
 async function settledCounts(rs: readonly Receiver[]): Promise<number[]> {
   let last = rs.map((r) => r.count);
   const counts = await waitFor<number[] | false>(
     async () => {
-      await settle(200);
+      await settle(bound(200));
       const now = rs.map((r) => r.count);
       const stable = now.every((c, i) => c === last[i]);
       last = now;
@@ -125,7 +126,7 @@ describe("state file: restart after kill -9 (real kernel, real traffic)", () => 
 
     const [r1g1, r2g1, r1g2, r2g3] = await Promise.all([receiver(1, G1), receiver(2, G1), receiver(1, G2), receiver(2, G3)]);
     for (const G of [G1, G2, G3]) {
-      stops.add(await startStream(lab.source, { group: G, port: PORT, ttl: 8, ifaceAddr: src(), intervalMs: 5, durationMs: 50_000 }));
+      stops.add(await startStream(lab.source, { group: G, port: PORT, ttl: 8, ifaceAddr: src(), intervalMs: 5, durationMs: bound(50_000) }));
     }
     const flowing = [r1g1, r2g1, r1g2];
     await Promise.all(flowing.map((r) => r.waitForCount(20)));

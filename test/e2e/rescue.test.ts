@@ -23,12 +23,19 @@ import { kernelRoute, startMfcd, StopList, tempStatePath, type MfcdProcess } fro
 import { execIn, ip } from "../helpers/netns.js";
 import { sendMulticast, startReceiver, startStream, waitFor, type Receiver } from "../helpers/traffic.js";
 import { rejection } from "../helpers/rejection.js";
+import { bound } from "../helpers/time-bounds.js";
 
 if (process.getuid?.() !== 0) throw new Error("test/e2e needs root (network namespaces, MRT_INIT, nft)");
 
 const PORT = 5000;
 const CAMERA = "10.99.0.100";
 const N = 20;
+/**
+ * Diagnose window that must contain a counted burst (diagnoseAround): polling for the probe table
+ * and starting a sender take seconds where processes start slowly. A bound (time-bounds.ts),
+ * capped at Diagnose's 30 s maximum.
+ */
+const BURST_WINDOW_MS = Math.min(bound(1500), 30_000);
 const range = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
 
 async function receiver(lab: Lab, stops: StopList, group: string): Promise<Receiver> {
@@ -105,7 +112,7 @@ describe("rescue options: the unroutable TTL-1 camera (real kernel, real nftable
 
       // 1. No rescue: dropped, and Diagnose names both causes (and nothing else).
       const client = mfcd.client;
-      const before = await diagnoseAround(lab.router, client, { source: CAMERA, group: G, windowMs: 1500 }, () =>
+      const before = await diagnoseAround(lab.router, client, { source: CAMERA, group: G, windowMs: BURST_WINDOW_MS }, () =>
         burst(lab, G, { from: CAMERA, ttl: 1, firstSeq: 0 }),
       );
       expect(problems(before), before.text).toEqual(["RP_FILTER_DROP", "TTL_TOO_LOW"]);
@@ -123,7 +130,7 @@ describe("rescue options: the unroutable TTL-1 camera (real kernel, real nftable
       expect(await kernelRoute(lab.router, NEW, G)).toBeDefined(); // keyed on the new source
 
       // 3. Delivered, with the new source; Diagnose now only says forwarding works.
-      const after = await diagnoseAround(lab.router, client, { source: CAMERA, group: G, windowMs: 1500 }, () =>
+      const after = await diagnoseAround(lab.router, client, { source: CAMERA, group: G, windowMs: BURST_WINDOW_MS }, () =>
         burst(lab, G, { from: CAMERA, ttl: 1, firstSeq: 1000 }),
       );
       await r1.waitForCount(N);
@@ -194,8 +201,8 @@ describe("rescue options: the unroutable TTL-1 camera (real kernel, real nftable
       expect((await r.stop()).seqs).toEqual(range(0, N));
 
       // Diagnose keeps working without nft (no TTL probe): a forwarded stream is FORWARDING_OK.
-      stops.add(await startStream(lab.source, { group: G, port: PORT, ttl: 8, ifaceAddr: src, intervalMs: 10, size: 64, durationMs: 30_000 }));
-      const diag = await mfcd.client.diagnose({ source: src, group: G, windowMs: 1000 });
+      stops.add(await startStream(lab.source, { group: G, port: PORT, ttl: 8, ifaceAddr: src, intervalMs: 10, size: 64, durationMs: bound(30_000) }));
+      const diag = await mfcd.client.diagnose({ source: src, group: G, windowMs: bound(1000) });
       expect(diag.findings.map((f) => f.code), diag.text).toEqual(["FORWARDING_OK"]);
       expect((await tables(lab.router)).filter((t) => /^ip mfcd/.test(t))).toEqual([]);
     } finally {

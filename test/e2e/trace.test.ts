@@ -21,6 +21,7 @@ import { createLab, type Lab } from "../helpers/lab.js";
 import { deleteAllRoutes, startMfcd, StopList, type MfcdProcess } from "../helpers/mfcd-process.js";
 import { execIn, ip, run } from "../helpers/netns.js";
 import { startStream, waitFor, type Stream } from "../helpers/traffic.js";
+import { bound } from "../helpers/time-bounds.js";
 
 if (process.getuid?.() !== 0) throw new Error("test/e2e needs root (network namespaces, MRT_INIT, nft)");
 
@@ -50,7 +51,7 @@ const src = () => lab.addrs.source;
 
 async function stream(group: string, from: string): Promise<Stream> {
   return stops.add(
-    await startStream(lab.source, { group, port: PORT, ttl: 8, ifaceAddr: from, intervalMs: 10, size: 64, durationMs: 30_000 }),
+    await startStream(lab.source, { group, port: PORT, ttl: 8, ifaceAddr: from, intervalMs: 10, size: 64, durationMs: bound(30_000) }),
   );
 }
 

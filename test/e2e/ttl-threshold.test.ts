@@ -25,6 +25,7 @@ import {
 } from "../helpers/mfcd-process.js";
 import { sendMulticast, startReceiver, startStream, type Receiver } from "../helpers/traffic.js";
 import { rejection, range } from "../helpers/rejection.js";
+import { bound } from "../helpers/time-bounds.js";
 
 if (process.getuid?.() !== 0) throw new Error("test/e2e needs root (network namespaces, MRT_INIT)");
 
@@ -122,7 +123,7 @@ describe("per-oif TTL thresholds (real kernel, real traffic)", () => {
     const counted = async () => Number((await mfcd.client.listRoutes({})).routes[0]?.counters?.packets ?? -1n);
 
     const stream = stops.add(
-      await startStream(lab.source, { group: g, port: PORT, ttl: 4, ifaceAddr: src(), intervalMs: 2, durationMs: 30_000 }),
+      await startStream(lab.source, { group: g, port: PORT, ttl: 4, ifaceAddr: src(), intervalMs: 2, durationMs: bound(30_000) }),
     );
     await r2.waitForCount(20);
     const p1 = await counted();

@@ -9,6 +9,7 @@ import { ipMroute, netstat, readMrCache, readMrVif, readNetstat, readSysctl } fr
 import { createLab, withLab, type Lab } from "./lab.js";
 import { ip, listNetns, netnsExists, ownedNamespaces, sweepStaleNamespaces } from "./netns.js";
 import { sendMulticast, settle, startReceiver, startStream, waitFor, type Receiver } from "./traffic.js";
+import { bound } from "./time-bounds.js";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, "../..");
@@ -137,7 +138,7 @@ describe("lab (2 receivers, default options)", () => {
     // Positive control: once the router's own socket on in0 has every datagram, a forwarded copy
     // would have reached the receivers too; a short grace period covers scheduling only.
     await near.waitForCount(20, { timeoutMs: 10_000 });
-    await settle(200);
+    await settle(bound(200));
     const [n, f1, f2] = await Promise.all([near.stop(), far1.stop(), far2.stop()]);
     expect(n.count).toBe(20);
     expect(n.seqs).toEqual(Array.from({ length: 20 }, (_, i) => i));
@@ -157,7 +158,7 @@ describe("lab (2 receivers, default options)", () => {
     );
     await sendMulticast(lab.source, { group, port: p, count: 10, intervalMs: 2, ttl: 8, ifaceAddr: lab.addrs.source });
     await right.waitForCount(10);
-    await settle(100);
+    await settle(bound(100));
     expect((await right.stop()).count).toBe(10);
     expect((await wrong.stop()).count).toBe(0);
   });

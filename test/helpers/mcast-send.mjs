@@ -10,6 +10,9 @@
 // firstSeq, elapsedMs}. Always stops by itself: after --count datagrams, or when --duration-ms
 // is over (whichever comes first), or on SIGTERM/SIGINT; with --stop-on-stdin-end also when
 // stdin ends (so a stream dies with the process that started it).
+// --start-interval-ms N: send one datagram every N ms until a line `FULL` arrives on stdin, then
+// every --interval-ms (a flow whose first packets wait in the kernel's 4-packet queue for an
+// unresolved (S,G) starts slowly and speeds up once it is delivered; see traffic.ts).
 // Exit codes: 0 done (send errors are counted in the summary), 2 bad arguments or setup error.
 
 import dgram from "node:dgram";
@@ -50,6 +53,7 @@ try {
       "duration-ms": { type: "string" },
       "first-seq": { type: "string" },
       "stop-on-stdin-end": { type: "boolean", default: false },
+      "start-interval-ms": { type: "string" },
     },
     strict: true,
     allowPositionals: false,
@@ -73,6 +77,10 @@ const count =
     ? Infinity
     : intArg(values, "count", { min: 0, max: 2 ** 32 - 1 - firstSeq });
 const ifaceAddr = values["iface-addr"];
+const startIntervalMs =
+  values["start-interval-ms"] === undefined
+    ? undefined
+    : intArg(values, "start-interval-ms", { min: 0, max: 60_000 });
 
 let stopping = false;
 let wake = () => {};
@@ -86,6 +94,23 @@ if (values["stop-on-stdin-end"]) {
   process.stdin.on("end", stop);
   process.stdin.on("close", stop);
   process.stdin.on("error", stop);
+  process.stdin.resume();
+}
+
+// Slow start: FULL on stdin switches to --interval-ms (and ends the current slow gap).
+let fullRequested = startIntervalMs === undefined;
+if (startIntervalMs !== undefined) {
+  let buf = "";
+  process.stdin.setEncoding("utf8");
+  process.stdin.on("data", (d) => {
+    buf += d;
+    if (!fullRequested && buf.split("\n").includes("FULL")) {
+      fullRequested = true;
+      wake();
+    }
+    if (buf.length > 4096) buf = buf.slice(-16);
+  });
+  process.stdin.on("error", () => {});
   process.stdin.resume();
 }
 
@@ -126,6 +151,10 @@ let errors = 0;
 let firstError = null;
 const start = Date.now();
 const deadline = durationMs === undefined ? Infinity : start + durationMs;
+// Datagram i is due at phaseStart + (i - phaseFirst) * phaseInterval (no drift within a phase).
+let phaseStart = start;
+let phaseFirst = 0;
+let phaseInterval = fullRequested ? intervalMs : startIntervalMs;
 
 for (let i = 0; i < count && !stopping && Date.now() < deadline; i++) {
   payload.writeUInt32BE(firstSeq + i, 4);
@@ -137,7 +166,12 @@ for (let i = 0; i < count && !stopping && Date.now() < deadline; i++) {
   } else {
     sent += 1;
   }
-  if (i + 1 < count) await sleepUntil(Math.min(start + (i + 1) * intervalMs, deadline));
+  if (fullRequested && phaseInterval !== intervalMs) {
+    phaseStart = Date.now();
+    phaseFirst = i + 1;
+    phaseInterval = intervalMs;
+  }
+  if (i + 1 < count) await sleepUntil(Math.min(phaseStart + (i + 1 - phaseFirst) * phaseInterval, deadline));
 }
 
 const summary = {

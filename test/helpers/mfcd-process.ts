@@ -24,6 +24,7 @@ import { parseIpMrCache, parseIpMrVif, type ProcMfcEntry, type ProcVif } from ".
 import { createMfcClient, type MfcClient } from "../../src/sdk/index.js";
 import { readMrCache, readMrVif } from "./kernel-view.js";
 import { onProcessExit } from "./netns.js";
+import { bound } from "./time-bounds.js";
 import { settle } from "./traffic.js";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -63,7 +64,7 @@ export interface SpawnMfcdOptions {
 }
 
 export interface StartMfcdOptions extends SpawnMfcdOptions {
-  /** Give up waiting for SERVING after this long (default 20 s). */
+  /** Give up waiting for SERVING after this long (default 20 s; scaled by bound()). */
   readyTimeoutMs?: number;
 }
 
@@ -79,11 +80,11 @@ export interface SpawnedMfcd {
   readonly proc: ChildProcess;
   /** Resolves once the process has exited (never rejects). */
   readonly exited: Promise<ExitStatus>;
-  /** The exit status, or a rejection (quoting stderr) if it still runs after `ms` (default 20 s). */
+  /** The exit status, or a rejection (quoting stderr) if it still runs after `ms` (default 20 s; scaled by bound()). */
   exitWithin(ms?: number): Promise<ExitStatus>;
   /** Everything the daemon wrote on stderr so far (its JSON log lines). */
   stderr(): string;
-  /** Sends `signal` (default SIGTERM) and waits for the exit; SIGKILL after killAfterMs (10 s). */
+  /** Sends `signal` (default SIGTERM) and waits for the exit; SIGKILL after killAfterMs (10 s; scaled by bound()). */
   stop(signal?: NodeJS.Signals, killAfterMs?: number): Promise<ExitStatus>;
 }
 
@@ -199,7 +200,8 @@ export function spawnMfcd(ns: string, opts: SpawnMfcdOptions = {}): SpawnedMfcd 
     proc,
     exited,
     stderr: () => err,
-    async exitWithin(ms = 20_000) {
+    async exitWithin(unscaledMs = 20_000) {
+      const ms = bound(unscaledMs);
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(
@@ -216,7 +218,7 @@ export function spawnMfcd(ns: string, opts: SpawnMfcdOptions = {}): SpawnedMfcd 
     stop(signal: NodeJS.Signals = "SIGTERM", killAfterMs = 10_000) {
       stopP ??= (async () => {
         if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
-        const timer = setTimeout(() => proc.kill("SIGKILL"), killAfterMs);
+        const timer = setTimeout(() => proc.kill("SIGKILL"), bound(killAfterMs));
         try {
           return await exited;
         } finally {
@@ -235,8 +237,8 @@ export function spawnMfcd(ns: string, opts: SpawnMfcdOptions = {}): SpawnedMfcd 
  */
 export async function startMfcd(ns: string, opts: StartMfcdOptions = {}): Promise<MfcdProcess> {
   const spawned = spawnMfcd(ns, opts);
-  const client = createMfcClient(`unix:${spawned.socketPath}`, { deadlineMs: 5000 });
-  const timeoutMs = opts.readyTimeoutMs ?? 20_000;
+  const client = createMfcClient(`unix:${spawned.socketPath}`, { deadlineMs: bound(5000) });
+  const timeoutMs = bound(opts.readyTimeoutMs ?? 20_000);
   const deadline = Date.now() + timeoutMs;
   let exitedEarly: ExitStatus | undefined;
   void spawned.exited.then((s) => (exitedEarly = s));
@@ -251,7 +253,7 @@ export async function startMfcd(ns: string, opts: StartMfcdOptions = {}): Promis
       }
       if (fs.existsSync(spawned.socketPath)) {
         try {
-          const status = await withDeadline(client.health(), 1000);
+          const status = await withDeadline(client.health(), bound(1000));
           if (status === "SERVING") break;
           lastError = `health ${status}`;
         } catch (err) {

@@ -12,6 +12,7 @@
 import { execFile, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import { isMainThread, threadId } from "node:worker_threads";
+import { bound } from "./time-bounds.js";
 
 export const NS_PREFIX = "mfct-";
 const NETNS_DIR = "/run/netns";
@@ -57,7 +58,7 @@ export function uniqueName(role: string): string {
 export interface RunOptions {
   /** Written to the child's stdin (then closed). */
   input?: string;
-  /** Kill the command after this long (default 30 s). */
+  /** Kill the command after this long (default 30 s; scaled by bound(), see time-bounds.ts). */
   timeoutMs?: number;
   env?: NodeJS.ProcessEnv;
 }
@@ -87,7 +88,7 @@ export function run(argv: readonly string[], opts: RunOptions = {}): Promise<str
       {
         encoding: "utf8",
         maxBuffer: 256 * 1024 * 1024,
-        timeout: opts.timeoutMs ?? 30_000,
+        timeout: bound(opts.timeoutMs ?? 30_000),
         killSignal: "SIGKILL",
         env: opts.env ?? process.env,
       },

@@ -7,6 +7,7 @@
 import fs from "node:fs";
 import { ChannelCredentials } from "@grpc/grpc-js";
 import { createMfcClient, MfcError } from "../../src/sdk/index.js";
+import { bound } from "./time-bounds.js";
 
 interface Request {
   address: string;
@@ -22,7 +23,7 @@ const read = (p: string | undefined) => (p === undefined ? null : fs.readFileSyn
 const credentials =
   req.ca === undefined ? undefined : ChannelCredentials.createSsl(read(req.ca), read(req.key), read(req.cert));
 const client = createMfcClient(req.address, {
-  deadlineMs: 5000,
+  deadlineMs: bound(5000),
   readAttempts: 1,
   ...(credentials ? { credentials } : {}),
   ...(req.serverName ? { channelOptions: { "grpc.ssl_target_name_override": req.serverName } } : {}),

@@ -10,6 +10,7 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { onProcessExit } from "./netns.js";
+import { bound } from "./time-bounds.js";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const SEND_SCRIPT = path.join(HERE, "mcast-send.mjs");
@@ -19,7 +20,10 @@ export const RECV_SCRIPT = path.join(HERE, "mcast-recv.mjs");
 // Polling
 
 export interface WaitForOptions {
-  /** Give up after this long (default 10 s). */
+  /**
+   * Give up after this long (default 10 s). Like every bound in the helpers, it is scaled for
+   * this machine (time-bounds.ts: ×10 in a user-mode Linux guest): only a broken test waits it out.
+   */
   timeoutMs?: number;
   /** Pause between polls (default 25 ms). */
   intervalMs?: number;
@@ -39,7 +43,7 @@ export async function waitFor<T>(
   predicate: () => T | Promise<T>,
   opts: WaitForOptions = {},
 ): Promise<Exclude<T, undefined | null | false>> {
-  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const timeoutMs = bound(opts.timeoutMs ?? 10_000);
   const intervalMs = opts.intervalMs ?? 25;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -162,7 +166,7 @@ export interface ReceiverOptions {
   ifaceAddr: string;
   /** Join (source, group) only (IGMPv3 source-specific membership). */
   source?: string;
-  /** Reject if the receiver is not joined within this time (default 10 s). */
+  /** Reject if the receiver is not joined within this time (default 10 s, scaled by bound()). */
   readyTimeoutMs?: number;
 }
 
@@ -200,10 +204,10 @@ export async function startReceiver(ns: string, opts: ReceiverOptions): Promise<
       }
     });
   });
-  const readyTimeoutMs = opts.readyTimeoutMs ?? 10_000;
+  const readyTimeoutMs = bound(opts.readyTimeoutMs ?? 10_000);
   const first = await withTimeout(Promise.race([readyP, s.exited]), readyTimeoutMs);
   if (!ready) {
-    await terminate(s, 1000);
+    await terminate(s, bound(1000));
     const why = first === TIMEOUT ? `not ready within ${readyTimeoutMs} ms` : `exited (${String(first)})`;
     throw new Error(`receiver in ${ns} ${why}: ${s.stderr() || "(no stderr)"}`);
   }
@@ -230,7 +234,7 @@ export async function startReceiver(ns: string, opts: ReceiverOptions): Promise<
     },
     stop() {
       stopP ??= (async () => {
-        const { status, killed } = await terminate(s, 5000);
+        const { status, killed } = await terminate(s, bound(5000));
         const result = lastJson<ReceiveResult>(s.lines);
         if (killed || status !== 0 || result === undefined) {
           throw new Error(
@@ -299,17 +303,31 @@ export async function sendMulticast(
   opts: SendOptions & { count: number; timeoutMs?: number },
 ): Promise<SendResult> {
   const s = startScript(ns, SEND_SCRIPT, [...sendArgs(opts), "--count", String(opts.count)]);
-  const timeoutMs = opts.timeoutMs ?? opts.count * (opts.intervalMs ?? 10) + 15_000;
+  const timeoutMs = bound(opts.timeoutMs ?? opts.count * (opts.intervalMs ?? 10) + 15_000);
   const status = await withTimeout(s.exited, timeoutMs);
   if (status === TIMEOUT) {
-    await terminate(s, 1000);
+    await terminate(s, bound(1000));
     throw new Error(`sender in ${ns} did not finish within ${timeoutMs} ms: ${s.stderr()}`);
   }
   return collectSend(s, `sender in ${ns}`);
 }
 
+export interface StreamOptions extends SendOptions {
+  /** End by itself after this long (default 60 s). */
+  durationMs?: number;
+  /**
+   * Slow start: one datagram every startIntervalMs until fullRate() is called, then every
+   * intervalMs. For a flow the router learns from its first packet: while the kernel waits for
+   * the daemon to resolve an (S,G) it queues at most 4 of its packets and drops the rest, so
+   * sending slowly until the first delivery keeps "nothing lost" meaningful on a slow machine.
+   */
+  startIntervalMs?: number;
+}
+
 export interface Stream {
   readonly pid: number | undefined;
+  /** With startIntervalMs: switch to intervalMs now. Idempotent; a no-op otherwise. */
+  fullRate(): void;
   /** Resolves when the stream ends by itself (duration over) or after stop(). */
   readonly done: Promise<SendResult>;
   /** Ends the stream now and returns its summary. Idempotent. */
@@ -321,36 +339,40 @@ export interface Stream {
  * the sender's socket is set up. The stream ends by itself after durationMs (default 60 s),
  * on stop(), or when this process exits.
  */
-export async function startStream(
-  ns: string,
-  opts: SendOptions & { durationMs?: number },
-): Promise<Stream> {
+export async function startStream(ns: string, opts: StreamOptions): Promise<Stream> {
   const durationMs = opts.durationMs ?? 60_000;
   const s = startScript(ns, SEND_SCRIPT, [
     ...sendArgs(opts),
     "--duration-ms",
     String(durationMs),
     "--stop-on-stdin-end",
+    ...(opts.startIntervalMs === undefined ? [] : ["--start-interval-ms", String(opts.startIntervalMs)]),
   ]);
   const started = new Promise<void>((resolve) => {
     s.onLine((line) => {
       if (line === "STARTED") resolve();
     });
   });
-  const first = await withTimeout(Promise.race([started, s.exited.then(() => "exited" as const)]), 10_000);
+  const first = await withTimeout(Promise.race([started, s.exited.then(() => "exited" as const)]), bound(10_000));
   if (first !== undefined) {
-    await terminate(s, 1000);
+    await terminate(s, bound(1000));
     throw new Error(`stream in ${ns} did not start (${String(first)}): ${s.stderr() || "(no stderr)"}`);
   }
   const done = collectSend(s, `stream in ${ns}`);
   done.catch(() => undefined); // observed through stop() / done by the caller
   let stopP: Promise<SendResult> | undefined;
+  let full = opts.startIntervalMs === undefined;
   return {
     pid: s.child.pid,
     done,
+    fullRate() {
+      if (full) return;
+      full = true;
+      s.child.stdin?.write("FULL\n");
+    },
     stop() {
       stopP ??= (async () => {
-        const { killed } = await terminate(s, 5000);
+        const { killed } = await terminate(s, bound(5000));
         if (killed) throw new Error(`stream in ${ns} ignored SIGTERM: ${s.stderr()}`);
         return done;
       })();

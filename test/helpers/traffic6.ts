@@ -15,6 +15,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import type { Lab } from "./lab.js";
 import { execIn, ipBatch, onProcessExit } from "./netns.js";
+import { bound } from "./time-bounds.js";
 import { waitFor, type ReceiveResult, type SendResult, type WaitForOptions } from "./traffic.js";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -124,7 +125,7 @@ export async function startReceiver6(ns: string, opts: { group: string; port: nu
     stop() {
       stopP ??= (async () => {
         if (!gone()) child.kill("SIGTERM");
-        const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+        const timer = setTimeout(() => child.kill("SIGKILL"), bound(5000));
         const status = await closed;
         clearTimeout(timer);
         await stdoutDone;

@@ -16,6 +16,7 @@ import { type Lab, createLab } from "../helpers/lab.js";
 import { addNetns, delNetns, execIn, ip, uniqueName } from "../helpers/netns.js";
 import { type Receiver, type Stream, startReceiver, startStream, waitFor } from "../helpers/traffic.js";
 import { cleanupAfterEach } from "../helpers/cleanup-after-each.js";
+import { bound } from "../helpers/time-bounds.js";
 
 if (process.getuid?.() !== 0) {
   throw new Error("test/kernel/nft-rescue-table.test.ts needs root (network namespaces, nftables)");
@@ -59,6 +60,33 @@ async function stream(ns: string, opts: Parameters<typeof startStream>[1]): Prom
   return s;
 }
 
+/** Packets received on the router's in0 (its link counter: counted before any routing). */
+async function in0RxPackets(l: Lab): Promise<number> {
+  const [link] = JSON.parse(await ip(["-j", "-s", "link", "show", "in0"], l.router)) as { stats64: { rx: { packets: number } } }[];
+  return link!.stats64.rx.packets;
+}
+
+/**
+ * Runs `start` (which starts a stream) and waits until the router's in0 has received at least `n`
+ * more packets, i.e. the stream is really arriving (its sender may still be starting up on a slow
+ * machine). IpExtInMcastPkts would not do: without an mroute socket the router drops a group it
+ * has not joined before counting it there.
+ */
+async function arriving(l: Lab, start: () => Promise<unknown>, n = 5): Promise<void> {
+  const before = await in0RxPackets(l);
+  await start();
+  await waitFor(async () => (await in0RxPackets(l)) >= before + n, {
+    intervalMs: 50,
+    message: `fewer than ${n} packets arrived on the router's in0`,
+  });
+}
+
+/**
+ * The TTL probe's window: long enough that the running stream (one datagram every 10 ms) is
+ * seen in it even where processes get little CPU (time-bounds.ts).
+ */
+const PROBE_WINDOW_MS = bound(1000);
+
 async function nftJson(ns: string, ...args: string[]): Promise<{ nftables: Record<string, unknown>[] }> {
   return JSON.parse(await execIn(ns, ["nft", "-j", ...args])) as { nftables: Record<string, unknown>[] };
 }
@@ -88,15 +116,25 @@ async function monitor(ns: string): Promise<{ lines: string[]; child: ChildProce
   const lines: string[] = [];
   createInterface({ input: child.stdout! }).on("line", (l) => lines.push(l));
   const marker = uniqueTable();
+  const touch = (name: string) => execIn(ns, ["nft", "-f", "-"], { input: `table ip ${name} {}\ndelete table ip ${name}\n` });
+  let i = 0;
   await waitFor(
     async () => {
-      await execIn(ns, ["nft", "-f", "-"], { input: `table ip ${marker} {}\ndelete table ip ${marker}\n` });
-      return lines.some((l) => l === `delete table ip ${marker}`);
+      await touch(`${marker}_${++i}`);
+      return lines.some((l) => l.startsWith(`delete table ip ${marker}_`));
     },
-    { intervalMs: 50, message: "nft monitor never printed the marker table" },
+    { intervalMs: 50, message: "nft monitor never printed a marker table" },
   );
-  await waitFor(() => lines.some((l) => l.startsWith("# new generation")));
-  lines.splice(0);
+  // Subscribed. Earlier markers may still be on their way (a slow monitor): one last marker, and
+  // everything up to its transaction's end is dropped, so the caller sees only its own.
+  const last = `${marker}_last`;
+  await touch(last);
+  const endOfLast = (): number => {
+    const k = lines.indexOf(`delete table ip ${last}`);
+    return k < 0 ? -1 : lines.findIndex((l, j) => j > k && l.startsWith("# new generation"));
+  };
+  await waitFor(() => endOfLast() >= 0, { message: "nft monitor never finished the last marker's transaction" });
+  lines.splice(0, endOfLast() + 1);
   return { lines, child };
 }
 
@@ -365,20 +403,22 @@ describe("probeTtl", () => {
     const flow = { iif: "in0", source: l.addrs.source, group: GROUP };
     const p = nextPort();
 
-    const s1 = await stream(l.source, { group: GROUP, port: p, ttl: 1, ifaceAddr: l.addrs.source });
+    let s1: Stream | undefined;
+    await arriving(l, async () => (s1 = await stream(l.source, { group: GROUP, port: p, ttl: 1, ifaceAddr: l.addrs.source })));
     // A rescue rule rewriting the TTL must not hide the sender's TTL from the probe.
     await t.apply([{ ...flow, setTtl: 64 }]);
-    const low = await t.probeTtl(flow, 1000);
-    await s1.stop();
+    const low = await t.probeTtl(flow, PROBE_WINDOW_MS);
+    await s1!.stop();
     expect(low.ttlLe1).toBeGreaterThan(0n);
     expect(low.ttlGt1).toBe(0n);
     expect(low.minTtlSeen).toBe(1);
     expect([...low.byTtl.keys()]).toEqual([1]);
     expect(low.byTtl.get(1)).toBe(low.ttlLe1);
 
-    const s5 = await stream(l.source, { group: GROUP, port: p, ttl: 5, ifaceAddr: l.addrs.source });
-    const high = await t.probeTtl(flow, 1000);
-    await s5.stop();
+    let s5: Stream | undefined;
+    await arriving(l, async () => (s5 = await stream(l.source, { group: GROUP, port: p, ttl: 5, ifaceAddr: l.addrs.source })));
+    const high = await t.probeTtl(flow, PROBE_WINDOW_MS);
+    await s5!.stop();
     expect(high.ttlLe1).toBe(0n);
     expect(high.ttlGt1).toBeGreaterThan(0n);
     expect(high.minTtlSeen).toBe(5);

@@ -21,6 +21,7 @@ import { type RtnetlinkEvent, RtnetlinkMonitor } from "../../src/kernel/rtnetlin
 import { addNetns, delNetns, ip, uniqueName } from "../helpers/netns.js";
 import { waitFor } from "../helpers/traffic.js";
 import { cleanupAfterEach } from "../helpers/cleanup-after-each.js";
+import { bound } from "../helpers/time-bounds.js";
 
 // ---- lab ------------------------------------------------------------------------------------
 
@@ -456,7 +457,7 @@ describe("start and close", () => {
       execFile(
         process.execPath,
         ["--import", "tsx", script],
-        { cwd: REPO_ROOT, timeout: 60_000, killSignal: "SIGKILL", encoding: "utf8" },
+        { cwd: REPO_ROOT, timeout: bound(60_000), killSignal: "SIGKILL", encoding: "utf8" },
         (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === "number" ? err.code : null) : 0, stdout, stderr }),
       );
     });

@@ -18,6 +18,7 @@ import { type Lab, createLab } from "../helpers/lab.js";
 import { execIn, ip } from "../helpers/netns.js";
 import { sendMulticast, startReceiver, waitFor } from "../helpers/traffic.js";
 import { cleanupAfterEach } from "../helpers/cleanup-after-each.js";
+import { bound } from "../helpers/time-bounds.js";
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -277,7 +278,7 @@ describe("start and close", () => {
       execFile(
         process.execPath,
         ["--import", "tsx", script],
-        { cwd: REPO_ROOT, timeout: 60_000, killSignal: "SIGKILL", encoding: "utf8" },
+        { cwd: REPO_ROOT, timeout: bound(60_000), killSignal: "SIGKILL", encoding: "utf8" },
         (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === "number" ? err.code : null) : 0, stdout, stderr }),
       );
     });

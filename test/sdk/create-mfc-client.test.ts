@@ -6,11 +6,15 @@ import { createServer, ServerError, Status, type Server } from "nice-grpc";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MfcServiceDefinition, type MfcServiceImplementation } from "../../src/gen/mfc.js";
 import { createMfcClient, MfcError, type MfcClient } from "../../src/sdk/index.js";
+import { bound } from "../helpers/time-bounds.js";
 
 describe("createMfcClient", () => {
   const calls = { addRoute: 0, listRoutes: 0, getInfo: 0 };
   let server: Server;
+  /** A generous deadline (time-bounds.ts): the calls that must answer have time to. */
   let client: MfcClient;
+  /** A short deadline, for the call that never answers (only its deadline can end it). */
+  let shortDeadline: MfcClient;
   let dir: string;
 
   beforeAll(async () => {
@@ -56,11 +60,13 @@ describe("createMfcClient", () => {
     server.add(MfcServiceDefinition, impl);
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "mfcd-sdk-"));
     await server.listen(`unix://${dir}/s.sock`);
-    client = createMfcClient(`unix:${dir}/s.sock`, { deadlineMs: 300 });
+    client = createMfcClient(`unix:${dir}/s.sock`, { deadlineMs: bound(5000) });
+    shortDeadline = createMfcClient(`unix:${dir}/s.sock`, { deadlineMs: 300 });
   });
 
   afterAll(async () => {
     client.close();
+    shortDeadline.close();
     await server.shutdown();
     fs.rmSync(dir, { recursive: true, force: true });
   });
@@ -94,7 +100,7 @@ describe("createMfcClient", () => {
   });
 
   it("applies the default deadline to unary calls", async () => {
-    const err = await client.delRoute({ source: "10.0.0.1", group: "239.1.1.1" }).catch((e: unknown) => e);
+    const err = await shortDeadline.delRoute({ source: "10.0.0.1", group: "239.1.1.1" }).catch((e: unknown) => e);
     expect((err as MfcError).code).toBe(Status.DEADLINE_EXCEEDED);
   });
 

@@ -91,20 +91,20 @@ describe("parseIpMrCache", () => {
     expect(() => parseIpMrCache(text)).toThrow(/bad .* in \/proc row/);
   });
 
-  it("parses 10k rows quickly", () => {
+  // How fast is measured in bench/, not here (a timed assertion fails on a slow machine).
+  it("parses 10k rows", () => {
     const rows = ["Group    Origin   Iif     Pkts    Bytes    Wrong Oifs"];
     for (let i = 0; i < 10_000; i++) {
       const hex = (v: number) => v.toString(16).toUpperCase().padStart(8, "0");
       rows.push(`${hex(0x0000_01ef + (i << 16))} ${hex(0x0100_000a + (i << 8))} 0   ${i}  ${i * 100}  0  1:1    3:1  `);
     }
     const bytes = Buffer.from(rows.join("\n") + "\n", "latin1");
-    parseIpMrCache(bytes); // warm up the JIT
-    const t0 = performance.now();
     const parsed = parseIpMrCache(bytes);
-    const ms = performance.now() - t0;
     expect(parsed).toHaveLength(10_000);
-    // Generous bound for shared CI machines; typical is a few ms (see the report in the PR).
-    expect(ms).toBeLessThan(250);
+    // The last row: 0x270F01EF and 0x01270F0A (i = 9999 = 0x270F) in host (little-endian) order.
+    expect(parsed[9_999]).toMatchObject({ group: "239.1.15.39", source: "10.15.39.1", parent: 0 });
+    expect(parsed[9_999]!.counters).toMatchObject({ packets: 9_999n, bytes: 999_900n });
+    expect([...parsed[9_999]!.oifs.keys()]).toEqual([1, 3]);
   });
 });
 
