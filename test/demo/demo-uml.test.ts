@@ -4,38 +4,14 @@
 // runs inside the guest with the same output and exit code, and Ctrl-C stops the lab in the
 // guest and then the guest. Needs the guest kernel the test runner prepared (MFCD_UML_KERNEL);
 // skipped with that reason when run without it.
-import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { settle, waitFor } from "../helpers/traffic.js";
+import { runDemo as run, runningDemos as running, signalGroup } from "./run-demo.js";
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const runDemo = () => run({ ...process.env, MFCD_KERNEL: "uml" });
+
 const kernel = process.env.MFCD_UML_KERNEL;
-const running = new Set<ChildProcess>();
-
-function runDemo(): { child: ChildProcess; output(): string; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> } {
-  const child = spawn("npx", ["tsx", "scripts/demo.ts"], {
-    cwd: REPO_ROOT,
-    detached: true, // own process group: kill(-pid, SIGINT) is what Ctrl-C does
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, MFCD_KERNEL: "uml" },
-  });
-  running.add(child);
-  let text = "";
-  child.stdout?.setEncoding("utf8");
-  child.stderr?.setEncoding("utf8");
-  child.stdout?.on("data", (d: string) => (text += d));
-  child.stderr?.on("data", (d: string) => (text += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once("close", (code, signal) => {
-      running.delete(child);
-      resolve({ code, signal });
-    }),
-  );
-  return { child, output: () => text, exited };
-}
 
 /** Host processes of guests (user-mode Linux runs as host processes; its command line names the job). */
 function guestProcesses(): Set<string> {
@@ -54,9 +30,9 @@ const newGuests = (before: Set<string>) => [...guestProcesses()].filter((p) => !
 
 afterEach(async () => {
   for (const child of [...running]) {
-    process.kill(-child.pid!, "SIGINT");
+    signalGroup(child, "SIGINT");
     if (!(await Promise.race([new Promise<boolean>((r) => child.once("close", () => r(true))), settle(60_000).then(() => false)]))) {
-      process.kill(-child.pid!, "SIGKILL");
+      signalGroup(child, "SIGKILL");
     }
   }
 });
@@ -82,7 +58,7 @@ describe.skipIf(!kernel)(`npm run demo in a user-mode Linux guest${kernel ? "" :
       intervalMs: 100,
       message: () => `no WatchStats row printed:\n${demo.output()}`,
     });
-    process.kill(-demo.child.pid!, "SIGINT");
+    signalGroup(demo.child, "SIGINT");
     const { code, signal } = await demo.exited;
     const output = demo.output();
     expect(code === 130 || signal === "SIGINT", `${String(code)}/${String(signal)}\n${output}`).toBe(true);

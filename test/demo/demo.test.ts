@@ -4,53 +4,14 @@
 // Checks the exit code, the verdict line, and that nothing is left behind: no namespace with the
 // demo's `mfct-<pid>-` prefix, no process still using its socket, no socket directory.
 
-import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { listNetns } from "../helpers/netns.js";
 import { settle, waitFor } from "../helpers/traffic.js";
 import { bound } from "../helpers/time-bounds.js";
+import { runDemo, runningDemos as running, signalGroup } from "./run-demo.js";
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-
-interface DemoRun {
-  child: ChildProcess;
-  output(): string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-const running = new Set<ChildProcess>();
-
-function runDemo(): DemoRun {
-  const child = spawn("npx", ["tsx", "scripts/demo.ts"], {
-    cwd: REPO_ROOT,
-    detached: true, // own process group: kill(-pid, SIGINT) is what Ctrl-C does
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  running.add(child);
-  let text = "";
-  child.stdout?.setEncoding("utf8");
-  child.stderr?.setEncoding("utf8");
-  child.stdout?.on("data", (d: string) => (text += d));
-  child.stderr?.on("data", (d: string) => (text += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once("close", (code, signal) => {
-      running.delete(child);
-      resolve({ code, signal });
-    });
-  });
-  return { child, output: () => text, exited };
-}
-
-function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-child.pid!, signal);
-  } catch {
-    // group already gone
-  }
-}
 
 /** What the demo created, from its own output: namespace prefix and socket path. */
 function traces(output: string): { prefix: string; socketPath: string } {

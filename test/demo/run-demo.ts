@@ -1,0 +1,47 @@
+// `npm run demo` as a newcomer runs it: `npx tsx scripts/demo.ts` as a child process in its own
+// process group (like a terminal's foreground job, so a group SIGINT is exactly Ctrl-C).
+
+import { spawn, type ChildProcess } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+export interface DemoRun {
+  child: ChildProcess;
+  output(): string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Demos still running (a test's afterEach stops them). */
+export const runningDemos = new Set<ChildProcess>();
+
+export function runDemo(env: NodeJS.ProcessEnv = process.env): DemoRun {
+  const child = spawn("npx", ["tsx", "scripts/demo.ts"], {
+    cwd: REPO_ROOT,
+    detached: true, // own process group: kill(-pid, SIGINT) is what Ctrl-C does
+    stdio: ["ignore", "pipe", "pipe"],
+    env,
+  });
+  runningDemos.add(child);
+  let text = "";
+  child.stdout?.setEncoding("utf8");
+  child.stderr?.setEncoding("utf8");
+  child.stdout?.on("data", (d: string) => (text += d));
+  child.stderr?.on("data", (d: string) => (text += d));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once("close", (code, signal) => {
+      runningDemos.delete(child);
+      resolve({ code, signal });
+    });
+  });
+  return { child, output: () => text, exited };
+}
+
+export function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-child.pid!, signal);
+  } catch {
+    // group already gone
+  }
+}
