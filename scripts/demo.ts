@@ -33,6 +33,7 @@ import {
   type VifStatus,
 } from "../src/sdk/index.js";
 import { ipMroute } from "../test/helpers/kernel-view.js";
+import { bound } from "../test/helpers/time-bounds.js";
 import { probeHostKernel } from "./uml/host-kernel.js";
 import { inGuest, KERNEL_RUNNER_VARIABLE, kernelRunner } from "./uml/kernel-runner.js";
 import { createLab, type Lab } from "../test/helpers/lab.js";
@@ -145,7 +146,7 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   });
 }
 
-async function startDaemon(ns: string, socketDir: string, timeoutMs = 20_000): Promise<Daemon> {
+async function startDaemon(ns: string, socketDir: string, timeoutMs = bound(20_000)): Promise<Daemon> {
   const socketPath = path.join(socketDir, "mfcd.sock");
   const argv = ["netns", "exec", ns, process.execPath, "--import", "tsx", MFCD_MAIN, "--listen", `unix:${socketPath}`, "--state-file", "none"];
   // `ip netns exec` execs node, so proc.pid is mfcd itself and our signals reach it.
