@@ -6,6 +6,10 @@
 # (SIGINT), which is how Ctrl-C on the host reaches it. The job lives in /var/tmp: the guest
 # mounts its own /tmp.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+# The kernel logs to a null serial line (console=ttyS0); the command's output goes to con0
+# (/dev/tty0, the host's stdout) with no newline translation: it reads exactly as on the host.
+exec </dev/null >/dev/tty0 2>&1
+stty -opost </dev/tty0
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev

@@ -30,11 +30,11 @@ stopping=0
 request_stop() { stopping=1; : > "$job.stop"; }
 trap request_stop INT TERM
 
-# UML's own stdout chatter and the kernel log stay out of the way: the console (the command's
-# stdout/stderr) is this process's stderr/stdout; the kernel prints only emergencies.
+# UML's own stdout chatter and the kernel log stay out of the way: con0 (the command's
+# stdout/stderr) is this process's stdout; the kernel logs to a null serial console.
 setsid "$kernel" umid="$umid" mem="${MFCD_UML_MEM:-2G}" \
   root=/dev/root rootfstype=hostfs rootflags=/ rw quiet loglevel=1 \
-  con=null con0=null,fd:1 ssl=null \
+  con=null con0=null,fd:1 ssl=null console=ttyS0 \
   init="$here/guest-init.sh" mfcd_job="$job" ${MFCD_UML_APPEND:-} \
   </dev/null 2> >(grep -vE '^(Checking|Core dump|Locating|Adding|  Checking|Checking environment|Using)' >&2) &
 uml=$!
