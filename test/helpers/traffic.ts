@@ -10,7 +10,7 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { onProcessExit } from "./netns.js";
-import { bound } from "./time-bounds.js";
+import { bound, IN_UML_GUEST } from "./time-bounds.js";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const SEND_SCRIPT = path.join(HERE, "mcast-send.mjs");
@@ -25,7 +25,7 @@ export interface WaitForOptions {
    * this machine (time-bounds.ts: ×10 in a user-mode Linux guest): only a broken test waits it out.
    */
   timeoutMs?: number;
-  /** Pause between polls (default 25 ms). */
+  /** Pause between polls (default 25 ms; 100 ms in a user-mode Linux guest). */
   intervalMs?: number;
   /** Added to the timeout error, or computed when the timeout hits. */
   message?: string | (() => string);
@@ -44,7 +44,8 @@ export async function waitFor<T>(
   opts: WaitForOptions = {},
 ): Promise<Exclude<T, undefined | null | false>> {
   const timeoutMs = bound(opts.timeoutMs ?? 10_000);
-  const intervalMs = opts.intervalMs ?? 25;
+  // Polls cost CPU (a gRPC call, a /proc read): in a single-CPU guest poll less often.
+  const intervalMs = opts.intervalMs ?? (IN_UML_GUEST ? 100 : 25);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await predicate();
