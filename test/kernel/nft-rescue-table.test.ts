@@ -183,8 +183,11 @@ describe("NftRescueTable.detect", () => {
   it("detectAsync() reports nft missing from PATH, naming the Debian package", async () => {
     const env = { ...process.env, PATH: "/nonexistent:/usr/lib" };
     const probe = await NftRescueTable.detectAsync({ env });
-    expect(probe).toEqual({ availability: NftRescueTable.detect({ env }) });
+    expect(probe.availability).toEqual(NftRescueTable.detect({ env }));
+    expect(probe.ipTablesJson).toBeUndefined();
     expect(probe.availability.available ? "" : probe.availability.why).toContain('"nftables"');
+    // Without nft the kernel's ip family cannot be probed either: same reason, not a kernel verdict.
+    expect(probe.ipFamily).toEqual({ available: false, detail: probe.availability.available ? "" : probe.availability.why });
   });
 
   it("running nft without it in PATH rejects with an NftError naming the package", async () => {
