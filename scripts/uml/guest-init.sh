@@ -17,7 +17,18 @@ mkdir -p /dev/pts /dev/shm
 mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm
 mount -t tmpfs -o mode=0755 tmpfs /run
+job="$mfcd_job"
+# The guest gets its own /tmp (on the host's, a non-root process in the guest gets EPERM on
+# chmod), but the command's working directory may live under the host's /tmp (a CI checkout
+# made with mktemp -d): the host's /tmp stays reachable at /run/host-tmp and that directory is
+# bound back in place.
+cwd="$(sed -n 's/^# cwd: //p' "$job" 2>/dev/null)"
+mkdir -p /run/host-tmp
+mount --bind /tmp /run/host-tmp
 mount -t tmpfs -o mode=1777 tmpfs /tmp
+case "$cwd" in
+  /tmp/*) mkdir -p "$cwd" && mount --bind "/run/host-tmp/${cwd#/tmp/}" "$cwd" ;;
+esac
 ip link set lo up
 hostname "mfcd-guest"
 
@@ -30,7 +41,6 @@ if [ -n "${mfcd_modprobe:-}" ]; then
   modprobe -d /run/uml-modules -a $mfcd_modprobe || echo "guest-init: modprobe $mfcd_modprobe failed" >&2
 fi
 
-job="$mfcd_job"
 poweroff() {
   # reboot(2) with LINUX_REBOOT_CMD_POWER_OFF: no init system is running to ask.
   exec perl -e 'syscall(169, 0xfee1dead, 0x28121969, 0x4321fedc, 0)'

@@ -22,8 +22,9 @@ umid="mfcd-$$-$RANDOM"
   export -p | grep -vE '^declare -x (PWD|OLDPWD|SHLVL|_|HOSTNAME|TMPDIR|XDG_RUNTIME_DIR|INVOCATION_ID|JOURNAL_STREAM|NOTIFY_SOCKET|LISTEN_[A-Z]+)='
   echo "export MFCD_IN_UML_GUEST=1"
   if [ -t 1 ]; then echo "export MFCD_GUEST_TTY=1"; else echo "export MFCD_GUEST_TTY=0"; fi
-  printf 'cd %q || exit 1\n' "$PWD"
-  printf 'run() { exec'; printf ' %q' "$@"; printf '; }\n'
+  printf '# cwd: %s\n' "$PWD"
+  # cd inside run(): this file is sourced by the guest's PID 1, which must never exit.
+  printf 'run() { cd %q || return 1; exec' "$PWD"; printf ' %q' "$@"; printf '; }\n'
 } > "$job"
 
 stopping=0
