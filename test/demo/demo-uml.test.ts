@@ -7,7 +7,7 @@
 import fs from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { settle, waitFor } from "../helpers/traffic.js";
-import { runDemo as run, runningDemos as running, signalGroup } from "./run-demo.js";
+import { runDemo as run, runningDemos as running, signalGroup, ctrlCWhileStreaming } from "./run-demo.js";
 
 const runDemo = () => run({ ...process.env, MFCD_KERNEL: "uml" });
 
@@ -53,14 +53,7 @@ describe.skipIf(!kernel)(`npm run demo in a user-mode Linux guest${kernel ? "" :
   it("Ctrl-C in the middle of the traffic removes the lab inside the guest, then the guest stops", async () => {
     const before = guestProcesses();
     const demo = runDemo();
-    await waitFor(() => /^ {4}\d+\.\d s +10\.\d+\.0\.2 → /m.test(demo.output()), {
-      timeoutMs: 300_000,
-      intervalMs: 100,
-      message: () => `no WatchStats row printed:\n${demo.output()}`,
-    });
-    signalGroup(demo.child, "SIGINT");
-    const { code, signal } = await demo.exited;
-    const output = demo.output();
+    const { code, signal, output } = await ctrlCWhileStreaming(demo, { timeoutMs: 300_000, intervalMs: 100 });
     expect(code === 130 || signal === "SIGINT", `${String(code)}/${String(signal)}\n${output}`).toBe(true);
     expect(output).toMatch(/^INTERRUPTED: demo aborted by SIGINT; lab removed/m);
     await waitFor(() => newGuests(before).length === 0, { timeoutMs: 30_000, message: () => `guest still running: ${newGuests(before).join(" ")}` });

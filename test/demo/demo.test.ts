@@ -8,9 +8,9 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { listNetns } from "../helpers/netns.js";
-import { settle, waitFor } from "../helpers/traffic.js";
+import { settle } from "../helpers/traffic.js";
 import { bound } from "../helpers/time-bounds.js";
-import { runDemo, runningDemos as running, signalGroup } from "./run-demo.js";
+import { runDemo, runningDemos as running, signalGroup, ctrlCWhileStreaming } from "./run-demo.js";
 
 
 /** What the demo created, from its own output: namespace prefix and socket path. */
@@ -78,15 +78,7 @@ describe("npm run demo", () => {
 
   it("cleans up on Ctrl-C (SIGINT to the process group) in the middle of the traffic", async () => {
     const demo = runDemo();
-    // Wait until traffic flows and mfcd holds a route, so there is something to clean up.
-    await waitFor(() => /^ {4}\d+\.\d s +10\.\d+\.0\.2 → /m.test(demo.output()), {
-      timeoutMs: 45_000,
-      intervalMs: 50,
-      message: () => `no WatchStats row printed:\n${demo.output()}`,
-    });
-    signalGroup(demo.child, "SIGINT");
-    const { code, signal } = await demo.exited;
-    const output = demo.output();
+    const { code, signal, output } = await ctrlCWhileStreaming(demo, { timeoutMs: 45_000, intervalMs: 50 });
     // npx itself dies of the group's SIGINT (like npm in a terminal); the demo under it exits 130.
     expect(code === 130 || signal === "SIGINT", `${String(code)}/${String(signal)}\n${output}`).toBe(true);
     expect(output).toMatch(/^INTERRUPTED: demo aborted by SIGINT; lab removed/m);

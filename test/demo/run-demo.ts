@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { waitFor } from "../helpers/traffic.js";
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -44,4 +45,21 @@ export function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   } catch {
     // group already gone
   }
+}
+
+/**
+ * Waits until the demo prints a WatchStats row (traffic flows, mfcd holds a route: there is
+ * something to clean up), then Ctrl-C's its process group and waits for it to end.
+ */
+export async function ctrlCWhileStreaming(
+  demo: DemoRun,
+  opts: { timeoutMs: number; intervalMs: number },
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }> {
+  await waitFor(() => /^ {4}\d+\.\d s +10\.\d+\.0\.2 → /m.test(demo.output()), {
+    ...opts,
+    message: () => `no WatchStats row printed:\n${demo.output()}`,
+  });
+  signalGroup(demo.child, "SIGINT");
+  const { code, signal } = await demo.exited;
+  return { code, signal, output: demo.output() };
 }
