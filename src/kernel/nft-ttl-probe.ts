@@ -1,8 +1,10 @@
 // Which TTLs a flow arrives with, for Diagnose: "the sender uses TTL 1" is the most common reason
 // a correct MFC entry forwards nothing, and the kernel counts such packets as forwarded-to-nobody
-// without saying why. A temporary table counts the flow's packets on its iif by TTL (two rule
-// counters, plus a dynamic set whose per-element counters give the full histogram), is read back
-// after the window and deleted. Stateless: no conntrack.
+// without saying why. A temporary table counts the flow's packets on its iif by TTL in a dynamic
+// set with per-element counters, is read back after the window and deleted. Stateless: no conntrack.
+// The totals are sums over that one histogram, not separate rule counters: one nft dump reads
+// rules and set elements at different instants, so packets arriving meanwhile made the totals and
+// the histogram disagree (seen in a slow user-mode guest). 256 elements hold every possible TTL.
 
 import { setTimeout as sleep } from "node:timers/promises";
 import { nftIdentifier, nftIfname, nftIpv4 } from "./nft-literals.js";
@@ -49,8 +51,6 @@ export function renderTtlProbe(tableName: string, flow: TtlProbeFlow): string {
     `\tset ${SET} {\n\t\ttypeof ip ttl\n\t\tsize 256\n\t\tflags dynamic\n\t\tcounter\n\t}\n` +
     `\tchain probe {\n` +
     `\t\ttype filter hook prerouting priority ${TTL_PROBE_PRIORITY}; policy accept;\n` +
-    `\t\t${match} ip ttl <= 1 counter\n` +
-    `\t\t${match} ip ttl > 1 counter\n` +
     `\t\t${match} add @${SET} { ip ttl }\n` +
     `\t}\n}\n`
   );
@@ -60,9 +60,6 @@ interface JsonCounter {
   packets: number;
   bytes: number;
 }
-interface JsonRule {
-  expr?: { match?: { op: string; left: { payload?: { field: string } } }; counter?: JsonCounter }[];
-}
 interface JsonSet {
   name: string;
   elem?: ({ elem: { val: number; counter?: JsonCounter } } | number)[];
@@ -71,17 +68,13 @@ interface JsonSet {
 /** Reads a probe table's counters from `nft -j list table` output. Pure. */
 export function parseTtlProbe(doc: NftJsonDoc): TtlProbeResult {
   const result: TtlProbeResult = { ttlLe1: 0n, ttlGt1: 0n, byTtl: new Map() };
-  for (const rule of nftJsonObjects<JsonRule>(doc, "rule")) {
-    const exprs = rule.expr ?? [];
-    const op = exprs.find((e) => e.match?.left.payload?.field === "ttl")?.match?.op;
-    const packets = BigInt(exprs.find((e) => e.counter)?.counter?.packets ?? 0);
-    if (op === "<=") result.ttlLe1 = packets;
-    else if (op === ">") result.ttlGt1 = packets;
-  }
   const set = nftJsonObjects<JsonSet>(doc, "set").find((s) => s.name === SET);
   for (const e of set?.elem ?? []) {
     if (typeof e === "number") continue; // an element without counter: cannot count it
-    result.byTtl.set(e.elem.val, BigInt(e.elem.counter?.packets ?? 0));
+    const packets = BigInt(e.elem.counter?.packets ?? 0);
+    result.byTtl.set(e.elem.val, packets);
+    if (e.elem.val <= 1) result.ttlLe1 += packets;
+    else result.ttlGt1 += packets;
   }
   const ttls = [...result.byTtl.keys()];
   if (ttls.length > 0) result.minTtlSeen = Math.min(...ttls);
