@@ -16,6 +16,7 @@ import { netstat } from "../helpers/kernel-view.js";
 import { createLab, type Lab, type LabOptions } from "../helpers/lab.js";
 import { kernelRoute, startMfcd, StopList, type MfcdProcess } from "../helpers/mfcd-process.js";
 import { CommandError, execIn, ip, onProcessExit } from "../helpers/netns.js";
+import { bound } from "../helpers/time-bounds.js";
 import { sendMulticast, startReceiver, waitFor, type Receiver, type SendResult } from "../helpers/traffic.js";
 
 export const PORT = 5000;
@@ -325,8 +326,12 @@ export function startTraceMonitor(ns: string): TraceMonitor {
       }
     },
     async stop() {
+      // SIGTERM, then SIGKILL after a bound: a guest run once never saw this monitor exit, and the
+      // file hung after its test had passed.
       if (alive()) child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), bound(3_000));
       await exited;
+      clearTimeout(timer);
       unregister();
     },
   };
