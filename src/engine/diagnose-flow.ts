@@ -2,7 +2,7 @@
 // findings. Every finding is backed by numbers the kernel gave (counters, sysctls, upcalls, a
 // route lookup, nft counters); a fault without evidence is not reported.
 
-import { isIpv4LinkLocalMulticast, parseIpv4 } from "./ipv4.js";
+import { isIpv4LinkLocalMulticast, parseIpv4 } from "../address/index.js";
 
 export type Severity = "info" | "warning" | "error";
 

@@ -20,7 +20,7 @@ import { DomainError } from "./domain-error.js";
 import type { KernelMfcEntry, KernelPort, SgCounters, SgCountersLookup, VifCounters } from "./kernel-port.js";
 import { routeKeyString, tableKeyString, type AddressFamily, type RouteKey } from "./route-key.js";
 import { MAX_VIFS, VifTable, type VifSlot } from "./vif-table.js";
-import { isTemplateKey, parsePattern, patternContains } from "./address-pattern.js";
+import { isTemplateKey, parsePattern, patternContains } from "../address/index.js";
 import { kernelOptionMissing, type KernelSupport } from "./kernel-support.js";
 
 /** A route as the client asked for it (already validated). */

@@ -1,7 +1,8 @@
 // Routes are keyed by (family, table, source, group) from the start: IPv6, several kernel
 // tables and any-source templates only add values to these fields, never new model shapes.
 
-export type AddressFamily = "ipv4" | "ipv6";
+import type { AddressFamily } from "../address/address-family.js";
+export type { AddressFamily };
 
 export interface RouteKey {
   family: AddressFamily;

@@ -11,13 +11,8 @@ export { listLinks } from "./list-links.js";
 export { RtnetlinkMonitor, type RtnetlinkEvent, type RtnetlinkMonitorOptions } from "./rtnetlink-monitor.js";
 export { inNetns } from "./in-netns.js";
 export { parseIpMrCache, parseIpMrVif, type ProcMfcEntry, type ProcVif } from "./proc-mroute.js";
-export {
-  IGMPMSG_SIZE,
-  type IgmpMsg,
-  bufferToIpv4,
-  decodeIgmpmsg,
-  ipv4ToBuffer,
-} from "./mroute-structs.js";
+export { IGMPMSG_SIZE, type IgmpMsg, decodeIgmpmsg } from "./mroute-structs.js";
+export { bufferToIpv4, ipv4ToBuffer } from "../address/index.js";
 export * from "./mroute-constants.js";
 // IPv6: the MRT6_INIT socket, its rtnetlink dump and /proc parsers, upcall decoder, address text.
 export { Ipv6ThresholdError, Mroute6Socket, type Mroute6SocketOptions } from "./mroute6-socket.js";
@@ -33,7 +28,7 @@ export {
   isCanonicalIpv6,
   isIpv6Multicast,
   parseIpv6,
-} from "./ipv6-address.js";
+} from "../address/index.js";
 // What this kernel offers (multicast routing per family, tables, nft, MFC dumps) and the
 // messages built from it.
 export {

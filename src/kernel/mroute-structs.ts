@@ -7,6 +7,7 @@ import os from "node:os";
 import { readCounter } from "./read-counter.js";
 import type { SgCounters, VifCounters } from "../engine/kernel-port.js";
 import { IFNAMSIZ, VIFF_USE_IFINDEX } from "./mroute-constants.js";
+import { bufferToIpv4, ipv4ToBuffer } from "../address/index.js";
 
 export const VIFCTL_SIZE = 16;
 export const MFCCTL_SIZE = 60;
@@ -62,46 +63,6 @@ function checkRange(what: string, value: number, max: number): void {
   if (!Number.isInteger(value) || value < 0 || value > max) {
     throw new RangeError(`${what} must be an integer in 0..${max}, got ${value}`);
   }
-}
-
-/**
- * Writes a canonical dotted quad ("10.0.0.1"; no shorthand, no leading zeros) in network order
- * into `out` at `offset` (a new 4-byte Buffer by default). Throws RangeError on anything else:
- * inet_aton-style guessing ("10.1", "010.0.0.1") has no place in router config.
- */
-export function ipv4ToBuffer(text: string, out: Buffer = Buffer.alloc(4), offset = 0): Buffer {
-  const len = text.length;
-  let pos = 0;
-  for (let octet = 0; octet < 4; octet++) {
-    if (octet > 0) {
-      if (text.charCodeAt(pos) !== 0x2e) throw badIpv4(text);
-      pos++;
-    }
-    const start = pos;
-    let value = 0;
-    while (pos < len) {
-      const d = text.charCodeAt(pos) - 0x30;
-      if (d < 0 || d > 9) break;
-      value = value * 10 + d;
-      pos++;
-    }
-    const digits = pos - start;
-    if (digits === 0 || digits > 3 || value > 255 || (digits > 1 && text.charCodeAt(start) === 0x30)) {
-      throw badIpv4(text);
-    }
-    out[offset + octet] = value;
-  }
-  if (pos !== len) throw badIpv4(text);
-  return out;
-}
-
-function badIpv4(text: string): RangeError {
-  return new RangeError(`not a canonical IPv4 dotted quad: ${JSON.stringify(text)}`);
-}
-
-/** Dotted quad of the network-order address at `offset`. */
-export function bufferToIpv4(buf: Buffer, offset = 0): string {
-  return `${buf[offset]}.${buf[offset + 1]}.${buf[offset + 2]}.${buf[offset + 3]}`;
 }
 
 export interface VifctlFields {

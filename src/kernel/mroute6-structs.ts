@@ -10,7 +10,7 @@
 import os from "node:os";
 import { readCounter } from "./read-counter.js";
 import type { SgCounters, VifCounters } from "../engine/kernel-port.js";
-import { bufferToIpv6, ipv6ToBuffer } from "./ipv6-address.js";
+import { bufferToIpv6, ipv6ToBuffer } from "../address/index.js";
 import { MAXMIFS } from "./mroute-constants.js";
 
 export const SOCKADDR_IN6_SIZE = 28;

@@ -17,8 +17,8 @@
 // Interfaces are reported by ifindex, never by VIF number: callers map them to their VIFs.
 
 import os from "node:os";
-import { bufferToIpv4 } from "./mroute-structs.js";
-import { bufferToIpv6 } from "./ipv6-address.js";
+import { bufferToIpv4 } from "../address/index.js";
+import { bufferToIpv6 } from "../address/index.js";
 import { RTNL_FAMILY_IP6MR } from "./mroute-constants.js";
 import { NLA_TYPE_MASK, align4, readI32, readU16, readU32 } from "./netlink-messages.js";
 import { readCounter } from "./read-counter.js";

@@ -8,7 +8,7 @@
 // or 00001 for the PIM register MIF); no ifindex column.
 
 import type { KernelMfcEntry, KernelVif, VifCounters } from "../engine/kernel-port.js";
-import { canonicalIpv6 } from "./ipv6-address.js";
+import { canonicalIpv6 } from "../address/index.js";
 
 /** An ip6_mr_cache row. Unresolved rows are included with `unresolved: true` and parent -1. */
 export interface ProcMfc6Entry extends KernelMfcEntry {

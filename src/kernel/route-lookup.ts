@@ -18,7 +18,7 @@
 import os from "node:os";
 import { forEachNetlinkAttribute, readI32, readU16, readU32, writeU16, writeU32 } from "./netlink-messages.js";
 import { type NetlinkReply, NetlinkRouteSocket } from "./netlink-route-socket.js";
-import { bufferToIpv4, ipv4ToBuffer } from "./mroute-structs.js";
+import { bufferToIpv4, ipv4ToBuffer } from "../address/index.js";
 import { RTA_DST, RTA_IIF, RTA_MULTIPATH, RTA_SRC, RTA_TABLE, RTMSG_SIZE, RTM_GETROUTE, RTM_NEWROUTE } from "./rtnetlink-constants.js";
 
 const errnoNames = new Map<number, string>(Object.entries(os.constants.errno).map(([name, num]) => [num, name]));

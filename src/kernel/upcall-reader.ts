@@ -27,8 +27,8 @@ import os from "node:os";
 import { dupCloexec } from "./libc.js";
 import { PollHub, type PollHubMember } from "./poll-hub.js";
 import { IGMPMSG_NOCACHE } from "./mroute-constants.js";
-import { bufferToIpv4 } from "./mroute-structs.js";
-import { bufferToIpv6 } from "./ipv6-address.js";
+import { bufferToIpv4 } from "../address/index.js";
+import { bufferToIpv6 } from "../address/index.js";
 import { UPCALL6_RECORD_SIZE, UPCALL_HANDLER_SOURCE, UPCALL_RECORD_SIZE, type UpcallHandlerData } from "./upcall-reader-handler.js";
 
 export type UpcallType = "nocache" | "wrongvif";

@@ -5,7 +5,7 @@
 import { delay } from "abort-controller-x";
 import { diagnoseFlow, renderFindings, type Finding, type FlowEvidence, type LinkEvidence } from "../engine/diagnose-flow.js";
 import { DomainError, type FieldViolation } from "../engine/domain-error.js";
-import { isTemplateKey, parsePattern, patternContains } from "../engine/address-pattern.js";
+import { isTemplateKey, parsePattern, patternContains } from "../address/index.js";
 import type { RouteKey } from "../engine/route-key.js";
 import type { RouteEngine, RouteView, VifView } from "../engine/route-engine.js";
 import { MAX_VIFS } from "../engine/vif-table.js";

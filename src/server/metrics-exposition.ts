@@ -5,7 +5,7 @@
 // (`--metrics-learned`), otherwise summed per template.
 
 import type { RouteView, VifView } from "../engine/route-engine.js";
-import { isTemplateKey } from "../engine/address-pattern.js";
+import { isTemplateKey } from "../address/index.js";
 import { PrometheusText } from "./prometheus-text.js";
 import type { RpcStats } from "./rpc-stats.js";
 

@@ -8,14 +8,14 @@ import {
   isIpv4Multicast,
   isIpv4UnicastSource,
   parseIpv4,
-} from "../engine/ipv4.js";
+} from "../address/index.js";
 import type { RouteSpec } from "../engine/route-engine.js";
 import type { AddressFamily, RouteKey } from "../engine/route-key.js";
 import { MAX_VIFS } from "../engine/vif-table.js";
 import type { Route } from "../gen/mfc.js";
-import { canonicalIpv6, ipv6MulticastScope, isIpv6Multicast } from "../kernel/ipv6-address.js";
+import { canonicalIpv6, ipv6MulticastScope, isIpv6Multicast } from "../address/index.js";
 import { RT6_TABLE_DFLT, RT_TABLE_DEFAULT } from "../kernel/mroute-constants.js";
-import { formatPattern, isTemplateKey, parsePattern } from "../engine/address-pattern.js";
+import { formatPattern, isTemplateKey, parsePattern } from "../address/index.js";
 
 /** "10.0.0.5/8" → "10.0.0.0/8": one key per template, however it was spelled. */
 function normalizePattern(text: string): string {

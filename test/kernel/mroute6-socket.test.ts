@@ -11,7 +11,7 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import { createInterface } from "node:readline";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { canonicalIpv6 } from "../../src/kernel/ipv6-address.js";
+import { canonicalIpv6 } from "../../src/address/index.js";
 import { inNetns } from "../../src/kernel/in-netns.js";
 import { KernelError } from "../../src/kernel/kernel-error.js";
 import {

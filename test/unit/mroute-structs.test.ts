@@ -13,7 +13,6 @@ import {
   SIOC_VIF_REQ_SIZE,
   VIFCTL,
   VIFCTL_SIZE,
-  bufferToIpv4,
   decodeIfreqIndex,
   decodeIfreqName,
   decodeIgmpmsg,
@@ -26,9 +25,9 @@ import {
   encodeSiocVifReq,
   encodeVifctl,
   ifnameLength,
-  ipv4ToBuffer,
 } from "../../src/kernel/mroute-structs.js";
 import { IGMPMSG_NOCACHE, VIFF_USE_IFINDEX } from "../../src/kernel/mroute-constants.js";
+import { bufferToIpv4, ipv4ToBuffer } from "../../src/address/index.js";
 
 describe("struct sizes (optlen must match exactly or the kernel says EINVAL)", () => {
   it("match kernel-facts.md", () => {

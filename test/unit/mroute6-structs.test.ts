@@ -12,7 +12,7 @@ import {
   isCanonicalIpv6,
   isIpv6Multicast,
   parseIpv6,
-} from "../../src/kernel/ipv6-address.js";
+} from "../../src/address/index.js";
 import {
   MRT6MSG_NOCACHE,
   MRT6MSG_WRONGMIF,

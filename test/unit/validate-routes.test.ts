@@ -2,7 +2,7 @@
 // route must still get exactly the answer of the full check validateRoute (AddRoute) gives.
 import { describe, expect, it } from "vitest";
 import { DomainError } from "../../src/engine/domain-error.js";
-import { parseIpv4 } from "../../src/engine/ipv4.js";
+import { parseIpv4 } from "../../src/address/index.js";
 import type { Route } from "../../src/gen/mfc.js";
 import { validateRoute, validateRoutes } from "../../src/server/validate-route.js";
 

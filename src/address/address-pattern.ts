@@ -1,9 +1,9 @@
 // Template patterns of either family: "" (any), an address, or "address/len". Matching works
 // on address bytes, so IPv4 and IPv6 share one rule (the v4 parser stays strict dotted-quad).
 
-import { bufferToIpv6, parseIpv6 } from "../kernel/ipv6-address.js";
+import type { AddressFamily } from "./address-family.js";
 import { formatIpv4, parseIpv4 } from "./ipv4.js";
-import type { AddressFamily } from "./route-key.js";
+import { bufferToIpv6, parseIpv6 } from "./ipv6.js";
 
 export interface AddressPattern {
   bytes: Buffer;

@@ -8,6 +8,7 @@
 // their canonical forms are equal, so canonical text is what keys (S,G) maps.
 
 import { isIPv6 } from "node:net";
+import { parseIpv4 } from "./ipv4.js";
 
 export const IPV6_SIZE = 16;
 
@@ -42,7 +43,7 @@ export function parseIpv6(text: string, out?: Buffer, offset = 0): Buffer | unde
     }
     if (i < len && text.charCodeAt(i) === DOT) {
       // Dotted IPv4 as the last 32 bits: re-read this group as the first decimal octet.
-      const v4 = dottedQuad(text, start);
+      const v4 = parseIpv4(text, start);
       if (v4 === undefined || n > 6) return undefined;
       w[n++] = v4 >>> 16;
       w[n++] = v4 & 0xffff;
@@ -85,28 +86,6 @@ function hexDigit(c: number): number {
   if (c >= 0x61 && c <= 0x66) return c - 0x57;
   if (c >= 0x41 && c <= 0x46) return c - 0x37;
   return -1;
-}
-
-/** The dotted quad that makes up text[start..] as a u32; undefined unless it is exactly one. */
-function dottedQuad(text: string, start: number): number | undefined {
-  let value = 0;
-  let i = start;
-  for (let octet = 0; octet < 4; octet++) {
-    if (octet > 0) {
-      if (text.charCodeAt(i) !== DOT) return undefined;
-      i++;
-    }
-    const from = i;
-    let v = 0;
-    for (; i < text.length; i++) {
-      const d = text.charCodeAt(i) - 0x30;
-      if (d < 0 || d > 9) break;
-      v = v * 10 + d;
-    }
-    if (i === from || i - from > 3 || v > 255 || (i - from > 1 && text.charCodeAt(from) === 0x30)) return undefined;
-    value = value * 256 + v;
-  }
-  return i === text.length ? value : undefined;
 }
 
 /** Like parseIpv6, but throws RangeError for anything that is not an IPv6 address. */
