@@ -1,20 +1,28 @@
 // Buffer codecs for the structs of the IPv4 multicast routing API, with explicit offsets
-// (linux/mroute.h, linux/if.h; LP64). Pure: no koffi, so layouts are unit-testable.
+// (linux/mroute.h; LP64). Pure: no koffi, so layouts are unit-testable.
 // Addresses are network order; every other field is host order. Each encoder can write into a
 // caller-owned Buffer so hot paths (counters at 10k/s) do not allocate.
 
-import os from "node:os";
-import { readCounter } from "./read-counter.js";
 import type { SgCounters, VifCounters } from "../engine/kernel-port.js";
-import { IFNAMSIZ, VIFF_USE_IFINDEX } from "./mroute-constants.js";
+import { VIFF_USE_IFINDEX } from "./mroute-constants.js";
+import {
+  SIOC_VIF_COUNT,
+  SIOC_VIF_COUNT_SIZE,
+  checkRange,
+  decodeVifCountReq,
+  encodeVifCountReq,
+  readSgCounters,
+  writeI32,
+  writeU16,
+  writeU32,
+} from "./struct-fields.js";
 import { bufferToIpv4, ipv4ToBuffer } from "../address/index.js";
 
 export const VIFCTL_SIZE = 16;
 export const MFCCTL_SIZE = 60;
 export const SIOC_SG_REQ_SIZE = 32;
-export const SIOC_VIF_REQ_SIZE = 40;
+export const SIOC_VIF_REQ_SIZE = SIOC_VIF_COUNT_SIZE;
 export const IGMPMSG_SIZE = 20;
-export const IFREQ_SIZE = 40;
 
 /** struct vifctl */
 export const VIFCTL = { vifi: 0, flags: 2, threshold: 3, rateLimit: 4, lclIfindex: 8, rmtAddr: 12 } as const;
@@ -31,39 +39,10 @@ export const MFCCTL = {
 } as const;
 /** struct sioc_sg_req: counters are `unsigned long`. */
 export const SIOC_SG_REQ = { src: 0, grp: 4, pktcnt: 8, bytecnt: 16, wrongIf: 24 } as const;
-/** struct sioc_vif_req: vifi is padded to 8. */
-export const SIOC_VIF_REQ = { vifi: 0, icount: 8, ocount: 16, ibytes: 24, obytes: 32 } as const;
+/** struct sioc_vif_req: vifi is padded to 8 (the layout of sioc_mif_req6 too). */
+export const SIOC_VIF_REQ = { vifi: SIOC_VIF_COUNT.index, icount: 8, ocount: 16, ibytes: 24, obytes: 32 } as const;
 /** struct igmpmsg: two unused u32, then type, mbz, vif (low byte), vif_hi, src, dst. */
 export const IGMPMSG = { msgtype: 8, mbz: 9, vif: 10, vifHi: 11, src: 12, dst: 16 } as const;
-/** struct ifreq: name[16], then a 24-byte union of which ifr_ifindex is the first int. */
-export const IFREQ = { name: 0, ifindex: 16 } as const;
-
-const LE = os.endianness() === "LE";
-
-function writeU16(buf: Buffer, offset: number, value: number): void {
-  if (LE) buf.writeUInt16LE(value, offset);
-  else buf.writeUInt16BE(value, offset);
-}
-
-function writeU32(buf: Buffer, offset: number, value: number): void {
-  if (LE) buf.writeUInt32LE(value, offset);
-  else buf.writeUInt32BE(value, offset);
-}
-
-function writeI32(buf: Buffer, offset: number, value: number): void {
-  if (LE) buf.writeInt32LE(value, offset);
-  else buf.writeInt32BE(value, offset);
-}
-
-function readI32(buf: Buffer, offset: number): number {
-  return LE ? buf.readInt32LE(offset) : buf.readInt32BE(offset);
-}
-
-function checkRange(what: string, value: number, max: number): void {
-  if (!Number.isInteger(value) || value < 0 || value > max) {
-    throw new RangeError(`${what} must be an integer in 0..${max}, got ${value}`);
-  }
-}
 
 export interface VifctlFields {
   vifi: number;
@@ -119,28 +98,14 @@ export function encodeSiocSgReq(source: string, group: string, out: Buffer = Buf
 }
 
 export function decodeSiocSgReq(buf: Buffer): SgCounters {
-  return {
-    packets: readCounter(buf, SIOC_SG_REQ.pktcnt),
-    bytes: readCounter(buf, SIOC_SG_REQ.bytecnt),
-    wrongIf: readCounter(buf, SIOC_SG_REQ.wrongIf),
-  };
+  return readSgCounters(buf, SIOC_SG_REQ.pktcnt);
 }
 
 export function encodeSiocVifReq(vif: number, out: Buffer = Buffer.alloc(SIOC_VIF_REQ_SIZE)): Buffer {
-  checkRange("vifi", vif, 0xffff);
-  out.fill(0, 0, SIOC_VIF_REQ_SIZE);
-  writeU16(out, SIOC_VIF_REQ.vifi, vif);
-  return out;
+  return encodeVifCountReq("vifi", vif, out);
 }
 
-export function decodeSiocVifReq(buf: Buffer): VifCounters {
-  return {
-    inPackets: readCounter(buf, SIOC_VIF_REQ.icount),
-    inBytes: readCounter(buf, SIOC_VIF_REQ.ibytes),
-    outPackets: readCounter(buf, SIOC_VIF_REQ.ocount),
-    outBytes: readCounter(buf, SIOC_VIF_REQ.obytes),
-  };
-}
+export const decodeSiocVifReq: (buf: Buffer) => VifCounters = decodeVifCountReq;
 
 /** A kernel upcall read from the MRT_INIT socket. */
 export interface IgmpMsg {
@@ -164,38 +129,4 @@ export function decodeIgmpmsg(buf: Buffer): IgmpMsg | undefined {
     source: bufferToIpv4(buf, IGMPMSG.src),
     group: bufferToIpv4(buf, IGMPMSG.dst),
   };
-}
-
-/**
- * Byte length of `name` if it fits ifr_name (at most IFNAMSIZ-1 bytes, no NUL), else undefined:
- * the kernel would silently truncate and resolve a different interface.
- */
-export function ifnameLength(name: string): number | undefined {
-  const len = Buffer.byteLength(name);
-  return len === 0 || len >= IFNAMSIZ || name.includes("\0") ? undefined : len;
-}
-
-/** ifreq for SIOCGIFINDEX. Throws RangeError for a name that does not fit (see ifnameLength). */
-export function encodeIfreqName(name: string, out: Buffer = Buffer.alloc(IFREQ_SIZE)): Buffer {
-  if (ifnameLength(name) === undefined) throw new RangeError(`invalid interface name ${JSON.stringify(name)}`);
-  out.fill(0, 0, IFREQ_SIZE);
-  out.write(name, IFREQ.name, IFNAMSIZ - 1, "utf8");
-  return out;
-}
-
-/** ifreq for SIOCGIFNAME. */
-export function encodeIfreqIndex(ifindex: number, out: Buffer = Buffer.alloc(IFREQ_SIZE)): Buffer {
-  checkRange("ifindex", ifindex, 0x7fffffff);
-  out.fill(0, 0, IFREQ_SIZE);
-  writeI32(out, IFREQ.ifindex, ifindex);
-  return out;
-}
-
-export function decodeIfreqIndex(buf: Buffer): number {
-  return readI32(buf, IFREQ.ifindex);
-}
-
-export function decodeIfreqName(buf: Buffer): string {
-  const end = buf.indexOf(0, IFREQ.name);
-  return buf.toString("utf8", IFREQ.name, end < 0 || end > IFNAMSIZ ? IFNAMSIZ : end);
 }

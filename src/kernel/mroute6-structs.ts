@@ -7,9 +7,19 @@
 // a TTL threshold per output VIF. The kernel turns every set bit into threshold 1, i.e. "forward
 // packets whose hop limit is ≥ 2", and nothing else can be expressed.
 
-import os from "node:os";
-import { readCounter } from "./read-counter.js";
 import type { SgCounters, VifCounters } from "../engine/kernel-port.js";
+import {
+  SIOC_VIF_COUNT,
+  SIOC_VIF_COUNT_SIZE,
+  checkRange,
+  decodeVifCountReq,
+  encodeVifCountReq,
+  readSgCounters,
+  readU16,
+  readU32,
+  writeU16,
+  writeU32,
+} from "./struct-fields.js";
 import { bufferToIpv6, ipv6ToBuffer } from "../address/index.js";
 import { MAXMIFS } from "./mroute-constants.js";
 
@@ -17,7 +27,7 @@ export const SOCKADDR_IN6_SIZE = 28;
 export const MIF6CTL_SIZE = 12;
 export const MF6CCTL_SIZE = 92;
 export const SIOC_SG_REQ6_SIZE = 80;
-export const SIOC_MIF_REQ6_SIZE = 40;
+export const SIOC_MIF_REQ6_SIZE = SIOC_VIF_COUNT_SIZE;
 export const MRT6MSG_SIZE = 40;
 /** struct icmp6_filter: u32 data[8], one bit per ICMPv6 type; a set bit blocks the type. */
 export const ICMP6_FILTER_SIZE = 32;
@@ -32,34 +42,13 @@ export const MIF6CTL = { mifi: 0, flags: 2, threshold: 3, pifi: 4, rateLimit: 8 
 export const MF6CCTL = { origin: 0, group: 28, parent: 56, ifset: 60 } as const;
 /** struct sioc_sg_req6: counters are `unsigned long`. */
 export const SIOC_SG_REQ6 = { src: 0, grp: 28, pktcnt: 56, bytecnt: 64, wrongIf: 72 } as const;
-/** struct sioc_mif_req6: mifi is padded to 8. */
-export const SIOC_MIF_REQ6 = { mifi: 0, icount: 8, ocount: 16, ibytes: 24, obytes: 32 } as const;
+/** struct sioc_mif_req6: the layout of sioc_vif_req (mifi padded to 8). */
+export const SIOC_MIF_REQ6 = { mifi: SIOC_VIF_COUNT.index, icount: 8, ocount: 16, ibytes: 24, obytes: 32 } as const;
 /** struct mrt6msg: mbz, msgtype, mif, pad, src, dst. */
 export const MRT6MSG = { mbz: 0, msgtype: 1, mif: 2, pad: 4, src: 8, dst: 24 } as const;
 
-const LE = os.endianness() === "LE";
 /** sockaddr_in6.sin6_family (libc.ts has it too, but this module stays free of koffi). */
 const AF_INET6 = 10;
-
-function writeU16(buf: Buffer, offset: number, value: number): void {
-  if (LE) buf.writeUInt16LE(value, offset);
-  else buf.writeUInt16BE(value, offset);
-}
-
-function writeU32(buf: Buffer, offset: number, value: number): void {
-  if (LE) buf.writeUInt32LE(value, offset);
-  else buf.writeUInt32BE(value, offset);
-}
-
-function readU16(buf: Buffer, offset: number): number {
-  return LE ? buf.readUInt16LE(offset) : buf.readUInt16BE(offset);
-}
-
-function checkRange(what: string, value: number, max: number): void {
-  if (!Number.isInteger(value) || value < 0 || value > max) {
-    throw new RangeError(`${what} must be an integer in 0..${max}, got ${value}`);
-  }
-}
 
 /**
  * A sockaddr_in6 for `address` (any IPv6 text, see ipv6-address.ts) at `offset`: family
@@ -123,7 +112,7 @@ export function encodeMf6cctl(m: Mf6cctlFields, out: Buffer = Buffer.alloc(MF6CC
 export function decodeMf6cctlOifs(buf: Buffer): number[] {
   const out: number[] = [];
   for (let word = 0; word < IF_SET_SIZE / 4; word++) {
-    const v = LE ? buf.readUInt32LE(MF6CCTL.ifset + 4 * word) : buf.readUInt32BE(MF6CCTL.ifset + 4 * word);
+    const v = readU32(buf, MF6CCTL.ifset + 4 * word);
     for (let bit = 0; bit < 32; bit++) if ((v >>> bit) & 1) out.push(word * 32 + bit);
   }
   return out;
@@ -141,28 +130,14 @@ export function encodeSiocSgReq6(
 }
 
 export function decodeSiocSgReq6(buf: Buffer): SgCounters {
-  return {
-    packets: readCounter(buf, SIOC_SG_REQ6.pktcnt),
-    bytes: readCounter(buf, SIOC_SG_REQ6.bytecnt),
-    wrongIf: readCounter(buf, SIOC_SG_REQ6.wrongIf),
-  };
+  return readSgCounters(buf, SIOC_SG_REQ6.pktcnt);
 }
 
 export function encodeSiocMifReq6(mif: number, out: Buffer = Buffer.alloc(SIOC_MIF_REQ6_SIZE)): Buffer {
-  checkRange("mifi", mif, 0xffff);
-  out.fill(0, 0, SIOC_MIF_REQ6_SIZE);
-  writeU16(out, SIOC_MIF_REQ6.mifi, mif);
-  return out;
+  return encodeVifCountReq("mifi", mif, out);
 }
 
-export function decodeSiocMifReq6(buf: Buffer): VifCounters {
-  return {
-    inPackets: readCounter(buf, SIOC_MIF_REQ6.icount),
-    inBytes: readCounter(buf, SIOC_MIF_REQ6.ibytes),
-    outPackets: readCounter(buf, SIOC_MIF_REQ6.ocount),
-    outBytes: readCounter(buf, SIOC_MIF_REQ6.obytes),
-  };
-}
+export const decodeSiocMifReq6: (buf: Buffer) => VifCounters = decodeVifCountReq;
 
 /** An icmp6_filter that blocks every ICMPv6 type (upcalls bypass the filter). */
 export function encodeIcmp6FilterBlockAll(out: Buffer = Buffer.alloc(ICMP6_FILTER_SIZE)): Buffer {

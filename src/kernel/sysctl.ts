@@ -11,7 +11,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { inNetns } from "./in-netns.js";
-import { ifnameLength } from "./mroute-structs.js";
+import { ifnameLength } from "./ifreq.js";
 
 export interface ProcReadOptions {
   /** Network namespace file (e.g. /run/netns/NAME) to read in; default: the calling thread's. */

@@ -1,8 +1,6 @@
 // Struct layouts of the multicast routing API against kernel-facts.md (x86_64, Linux 6.18).
 import { describe, expect, it } from "vitest";
 import {
-  IFREQ,
-  IFREQ_SIZE,
   IGMPMSG,
   IGMPMSG_SIZE,
   MFCCTL,
@@ -13,21 +11,25 @@ import {
   SIOC_VIF_REQ_SIZE,
   VIFCTL,
   VIFCTL_SIZE,
-  decodeIfreqIndex,
-  decodeIfreqName,
   decodeIgmpmsg,
   decodeSiocSgReq,
   decodeSiocVifReq,
-  encodeIfreqIndex,
-  encodeIfreqName,
   encodeMfcctl,
   encodeSiocSgReq,
   encodeSiocVifReq,
   encodeVifctl,
-  ifnameLength,
 } from "../../src/kernel/mroute-structs.js";
 import { IGMPMSG_NOCACHE, VIFF_USE_IFINDEX } from "../../src/kernel/mroute-constants.js";
 import { bufferToIpv4, ipv4ToBuffer } from "../../src/address/index.js";
+import {
+  IFREQ,
+  IFREQ_SIZE,
+  decodeIfreqIndex,
+  decodeIfreqName,
+  encodeIfreqIndex,
+  encodeIfreqName,
+  ifnameLength,
+} from "../../src/kernel/ifreq.js";
 
 describe("struct sizes (optlen must match exactly or the kernel says EINVAL)", () => {
   it("match kernel-facts.md", () => {
