@@ -1,10 +1,13 @@
 #!/usr/bin/env node
-// Multicast UDP receiver for the namespace lab. Run inside a namespace:
+// Multicast UDP receiver of either family for the namespace lab. Run inside a namespace:
 //   ip netns exec NS node mcast-recv.mjs --group 239.1.1.1 --port 5000 --iface-addr 10.1.1.2 \
 //       [--source 10.1.0.2] [--progress-ms 25] [--ignore-stdin]
+//   ip netns exec NS node mcast-recv.mjs --group ff3e::1 --port 5000 --iface eth0
 //
-// Binds group:port (so only that group's datagrams arrive), joins the group on the interface
-// with address --iface-addr (source-specific when --source is given), then prints `READY`.
+// The group's family picks the socket (udp4 or udp6). Binds group:port (so only that group's
+// datagrams arrive), joins the group on the interface with address --iface-addr (IPv4;
+// source-specific when --source is given) or on interface --iface by index (IPv6: a receiver
+// needs no address of its own), then prints `READY`.
 // While running it prints `COUNT <n>` whenever the count changed (at most every --progress-ms).
 // On SIGTERM, SIGINT or end of stdin (unless --ignore-stdin) it prints one JSON line
 // {count, seqs, from} and exits 0: count = datagrams received, seqs = their sequence numbers
@@ -27,6 +30,7 @@ try {
       group: { type: "string" },
       port: { type: "string" },
       "iface-addr": { type: "string" },
+      iface: { type: "string" },
       source: { type: "string" },
       "progress-ms": { type: "string", default: "25" },
       "ignore-stdin": { type: "boolean", default: false },
@@ -39,7 +43,11 @@ try {
 }
 
 const group = values.group ?? fail("--group is required");
-const ifaceAddr = values["iface-addr"] ?? fail("--iface-addr is required");
+const ipv6 = group.includes(":");
+// IPv6 joins by interface index ("::%eth0"), IPv4 by the interface's address.
+const joinOn = ipv6
+  ? `::%${values.iface ?? fail("--iface is required for an IPv6 group")}`
+  : (values["iface-addr"] ?? fail("--iface-addr is required for an IPv4 group"));
 const port = Number(values.port ?? fail("--port is required"));
 if (!Number.isInteger(port) || port < 1 || port > 65535) fail(`bad --port ${values.port}`);
 const progressMs = Number(values["progress-ms"]);
@@ -50,7 +58,7 @@ let count = 0;
 const seqs = [];
 const from = new Set();
 
-const sock = dgram.createSocket({ type: "udp4", reuseAddr: true });
+const sock = dgram.createSocket({ type: ipv6 ? "udp6" : "udp4", reuseAddr: true });
 sock.on("error", (err) => fail(`socket error: ${err.message}`));
 sock.on("message", (msg, rinfo) => {
   count += 1;
@@ -84,10 +92,10 @@ if (!values["ignore-stdin"]) {
 sock.bind({ port, address: group }, () => {
   if (finished) return;
   try {
-    if (source === undefined) sock.addMembership(group, ifaceAddr);
-    else sock.addSourceSpecificMembership(source, group, ifaceAddr);
+    if (source === undefined) sock.addMembership(group, joinOn);
+    else sock.addSourceSpecificMembership(source, group, joinOn);
   } catch (err) {
-    fail(`join ${source === undefined ? "" : `(${source}, `}${group}${source === undefined ? "" : ")"} on ${ifaceAddr}: ${err.message}`);
+    fail(`join ${source === undefined ? "" : `(${source}, `}${group}${source === undefined ? "" : ")"} on ${joinOn}: ${err.message}`);
   }
   if (progressMs > 0) {
     let reported = 0;

@@ -1,9 +1,14 @@
 #!/usr/bin/env node
-// Multicast UDP sender for the namespace lab. Run inside a namespace:
+// Multicast UDP sender of either family for the namespace lab. Run inside a namespace:
 //   ip netns exec NS node mcast-send.mjs --group 239.1.1.1 --port 5000 --ttl 8 \
 //       --iface-addr 10.1.0.2 --count 10 --interval-ms 20 [--size 64] [--first-seq 0]
 //   ip netns exec NS node mcast-send.mjs ... --duration-ms 5000 [--count N]   (steady stream)
+//   ip netns exec NS node mcast-send.mjs --group ff3e::1 --port 5000 --ttl 8 \
+//       --iface-addr fd00:0:1::2 --iface eth0 --count 10
 //
+// The group's family picks the socket (udp4 or udp6). It binds --iface-addr and sends through
+// that interface (IPv4) or through --iface (IPv6, required there; the address must be usable
+// at once: add it `nodad`). --ttl is the hop limit for IPv6; a router forwards only ≥ 2.
 // Each datagram starts with the magic "MFCT" and a big-endian uint32 sequence number, then
 // zero padding up to --size bytes (>= 8). Prints `STARTED` once the socket is set up, and one
 // JSON summary line on exit: {sent, errors, firstError, group, port, ttl, ifaceAddr, size,
@@ -49,6 +54,7 @@ try {
       "interval-ms": { type: "string" },
       ttl: { type: "string" },
       "iface-addr": { type: "string" },
+      iface: { type: "string" },
       size: { type: "string" },
       "duration-ms": { type: "string" },
       "first-seq": { type: "string" },
@@ -77,6 +83,10 @@ const count =
     ? Infinity
     : intArg(values, "count", { min: 0, max: 2 ** 32 - 1 - firstSeq });
 const ifaceAddr = values["iface-addr"];
+const ipv6 = group.includes(":");
+if (ipv6 && values.iface === undefined) fail("--iface is required for an IPv6 group");
+// IPv6 names the outgoing interface by index ("::%eth0"), IPv4 by its address.
+const multicastIf = ipv6 ? `::%${values.iface}` : ifaceAddr;
 const startIntervalMs =
   values["start-interval-ms"] === undefined
     ? undefined
@@ -130,7 +140,7 @@ function sleepUntil(t) {
   });
 }
 
-const sock = dgram.createSocket({ type: "udp4" });
+const sock = dgram.createSocket({ type: ipv6 ? "udp6" : "udp4" });
 sock.on("error", (err) => fail(`socket error: ${err.message}`));
 
 await new Promise((resolve) => {
@@ -138,7 +148,7 @@ await new Promise((resolve) => {
 });
 try {
   sock.setMulticastTTL(ttl);
-  if (ifaceAddr !== undefined) sock.setMulticastInterface(ifaceAddr);
+  if (multicastIf !== undefined) sock.setMulticastInterface(multicastIf);
 } catch (err) {
   fail(`socket setup: ${err.message}`);
 }

@@ -163,8 +163,10 @@ async function terminate(s: Script, graceMs: number): Promise<{ status: number |
 export interface ReceiverOptions {
   group: string;
   port: number;
-  /** Address of the interface to join on. */
-  ifaceAddr: string;
+  /** IPv4: address of the interface to join on. */
+  ifaceAddr?: string;
+  /** IPv6: name of the interface to join on (by index; no address needed). */
+  iface?: string;
   /** Join (source, group) only (IGMPv3 source-specific membership). */
   source?: string;
   /** Reject if the receiver is not joined within this time (default 10 s, scaled by bound()). */
@@ -190,7 +192,9 @@ export interface Receiver {
 
 /** Starts a receiver in namespace `ns`; resolves once it has joined the group (READY). */
 export async function startReceiver(ns: string, opts: ReceiverOptions): Promise<Receiver> {
-  const args = ["--group", opts.group, "--port", String(opts.port), "--iface-addr", opts.ifaceAddr];
+  const args = ["--group", opts.group, "--port", String(opts.port)];
+  if (opts.ifaceAddr !== undefined) args.push("--iface-addr", opts.ifaceAddr);
+  if (opts.iface !== undefined) args.push("--iface", opts.iface);
   if (opts.source !== undefined) args.push("--source", opts.source);
   const s = startScript(ns, RECV_SCRIPT, args);
   let count = 0;
@@ -214,7 +218,7 @@ export async function startReceiver(ns: string, opts: ReceiverOptions): Promise<
   }
 
   let stopP: Promise<ReceiveResult> | undefined;
-  const desc = `receiver ${opts.source ?? "*"},${opts.group}:${opts.port} on ${opts.ifaceAddr} in ${ns}`;
+  const desc = `receiver ${opts.source ?? "*"},${opts.group}:${opts.port} on ${opts.ifaceAddr ?? opts.iface} in ${ns}`;
   return {
     ns,
     pid: s.child.pid,
@@ -256,10 +260,12 @@ export async function startReceiver(ns: string, opts: ReceiverOptions): Promise<
 export interface SendOptions {
   group: string;
   port: number;
-  /** Multicast TTL; 1 is never forwarded by a router (use for negative tests). */
+  /** Multicast TTL (IPv6: hop limit); 1 is never forwarded by a router (use for negative tests). */
   ttl: number;
-  /** Address of the interface to send from (setMulticastInterface + bind). */
+  /** Address to bind; IPv4 also sends through its interface (setMulticastInterface). */
   ifaceAddr?: string;
+  /** IPv6: interface to send through (required for an IPv6 group). */
+  iface?: string;
   /** Gap between datagrams (default 10 ms; 0 = as fast as the sends complete). */
   intervalMs?: number;
   /** Datagram size in bytes, ≥ 8 (default 64). */
@@ -278,6 +284,7 @@ export interface SendResult {
 function sendArgs(opts: SendOptions): string[] {
   const args = ["--group", opts.group, "--port", String(opts.port), "--ttl", String(opts.ttl)];
   if (opts.ifaceAddr !== undefined) args.push("--iface-addr", opts.ifaceAddr);
+  if (opts.iface !== undefined) args.push("--iface", opts.iface);
   if (opts.intervalMs !== undefined) args.push("--interval-ms", String(opts.intervalMs));
   if (opts.size !== undefined) args.push("--size", String(opts.size));
   if (opts.firstSeq !== undefined) args.push("--first-seq", String(opts.firstSeq));

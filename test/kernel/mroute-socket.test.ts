@@ -9,9 +9,8 @@
 //
 // "Nothing was forwarded" is never asserted by waiting: a later packet that is forwarded (a
 // barrier) shows that everything sent before it has been through the router.
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
-import { createInterface } from "node:readline";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { canonicalIpv6 } from "../../src/address/index.js";
 import { inNetns } from "../../src/kernel/in-netns.js";
@@ -50,7 +49,7 @@ import { MRT6MSG_SIZE, decodeMrt6msg } from "../../src/kernel/mroute6-structs.js
 import { type ProcMfcEntry, type ProcVif, parseIpMrCache, parseIpMrVif } from "../../src/kernel/proc-mroute.js";
 import { parseIp6MrCache, parseIp6MrVif } from "../../src/kernel/proc-mroute6.js";
 import { addNetns, delNetns, uniqueName } from "../helpers/netns.js";
-import { waitFor } from "../helpers/traffic.js";
+import { type Receiver, sendMulticast, startReceiver, waitFor } from "../helpers/traffic.js";
 
 // ---- what differs per family ----------------------------------------------------------------
 
@@ -107,24 +106,8 @@ interface Family {
   dumpKeys: string[];
   /** The second entry, spelled as delMfc is given it. */
   dumpDelete: [string, string];
-  /** Sends `count` UDP datagrams of `size` bytes to [group]:5000 from `src` on `dev` in `ns`. */
-  send(ns: string, src: string, dev: string, group: string, count: number, size: number, hops?: number): void;
-}
-
-function sendScript(udp: "udp4" | "udp6", src: string, iface: string, group: string, count: number, size: number, hops: number): string {
-  return `
-    const s = require("node:dgram").createSocket(${JSON.stringify(udp)});
-    s.bind(0, ${JSON.stringify(src)}, async () => {
-      s.setMulticastTTL(${hops});
-      s.setMulticastInterface(${JSON.stringify(iface)});
-      for (let i = 0; i < ${count}; i++)
-        await new Promise((r, j) => s.send(Buffer.alloc(${size}), 5000, ${JSON.stringify(group)}, (e) => (e ? j(e) : r())));
-      s.close();
-    });`;
-}
-
-function runIn(ns: string, script: string): void {
-  execFileSync("ip", ["netns", "exec", ns, process.execPath, "-e", script], { stdio: ["ignore", "ignore", "pipe"] });
+  /** IPv6 names the sending and joining interface by name (traffic.ts's `iface`); IPv4 by address. */
+  byIfaceName: boolean;
 }
 
 const IPV4: Family = {
@@ -163,9 +146,7 @@ const IPV4: Family = {
   ],
   dumpKeys: ["10.0.0.2|239.1.1.1", "0.0.0.0|239.1.1.2", "192.168.7.9|232.255.0.1"],
   dumpDelete: ["0.0.0.0", "239.1.1.2"],
-  // The source address picks the interface (udp4 has no "%dev").
-  send: (ns, src, _dev, group, count, size, hops = 8) =>
-    runIn(ns, sendScript("udp4", src, src, group, count, size, hops)),
+  byIfaceName: false,
 };
 
 const IPV6: Family = {
@@ -208,8 +189,7 @@ const IPV6: Family = {
   ],
   dumpKeys: ["fd00:1::2|ff3e::4321", "::|ff05::1:3", "2001:db8::77|ff08::abcd"],
   dumpDelete: ["0::0", "FF05::1:3"],
-  send: (ns, src, dev, group, count, size, hops = 8) =>
-    runIn(ns, sendScript("udp6", src, `::%${dev}`, group, count, size, hops)),
+  byIfaceName: true,
 };
 
 const FAMILIES = [IPV4, IPV6];
@@ -218,7 +198,7 @@ const FAMILIES = [IPV4, IPV6];
 
 const namespaces: string[] = [];
 const sockets: { close(): void }[] = [];
-const children: ChildProcess[] = [];
+const receivers: Receiver[] = [];
 
 function ip(...args: string[]): string {
   return execFileSync("ip", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
@@ -269,35 +249,21 @@ function openFdCount(): number {
   return fs.readdirSync("/proc/self/fd").length;
 }
 
-interface Receiver {
-  count(): number;
+/**
+ * Sends `count` UDP datagrams of `size` payload bytes to [group]:5000 from `src` on `dev` in
+ * `ns` (TTL / hop limit `hops`, ≥ 2 to be forwarded); resolves when all were sent.
+ */
+async function send(f: Family, ns: string, src: string, dev: string, group: string, count: number, size: number, hops = 8): Promise<void> {
+  const iface = f.byIfaceName ? { iface: dev } : {};
+  const r = await sendMulticast(ns, { group, port: 5000, ttl: hops, ifaceAddr: src, ...iface, count, size, intervalMs: 0 });
+  if (r.errors > 0) throw new Error(`sender in ${ns}: ${r.errors} send errors (${r.firstError})`);
 }
 
-/** An IPv6 UDP receiver on port 5000 in `ns` that joined `group` on `dev`; resolves once joined. */
+/** An IPv6 receiver of [group]:5000 joined on `dev` in `ns`; resolves once joined. */
 async function receiver6(ns: string, dev: string, group: string): Promise<Receiver> {
-  const script = `
-    const s = require("node:dgram").createSocket({ type: "udp6", reuseAddr: true });
-    let n = 0;
-    s.on("message", () => process.stdout.write("COUNT " + ++n + "\\n"));
-    s.bind(5000, "::", () => {
-      s.addMembership(${JSON.stringify(group)}, ${JSON.stringify(`::%${dev}`)});
-      process.stdout.write("READY\\n");
-    });
-    process.stdin.on("end", () => process.exit(0));
-    process.stdin.resume();`;
-  const child = spawn("ip", ["netns", "exec", ns, process.execPath, "-e", script], { stdio: ["pipe", "pipe", "pipe"] });
-  children.push(child);
-  let count = 0;
-  let ready = false;
-  let stderr = "";
-  child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
-  createInterface({ input: child.stdout! }).on("line", (line) => {
-    if (line === "READY") ready = true;
-    else if (line.startsWith("COUNT ")) count = Number(line.slice(6));
-  });
-  await waitFor(() => ready || child.exitCode !== null, { message: () => `receiver in ${ns}: ${stderr}` });
-  if (!ready) throw new Error(`receiver in ${ns} exited: ${stderr}`);
-  return { count: () => count };
+  const rx = await startReceiver(ns, { group, port: 5000, iface: dev });
+  receivers.push(rx);
+  return rx;
 }
 
 /** Every datagram queued on the socket, decoded where it is an upcall (raw length kept). */
@@ -324,10 +290,7 @@ beforeAll(() => {
 
 afterEach(async () => {
   for (const s of sockets.splice(0)) s.close();
-  for (const c of children.splice(0)) {
-    c.stdin?.end();
-    c.kill("SIGKILL");
-  }
+  await Promise.allSettled(receivers.splice(0).map((rx) => rx.stop()));
   const failures: string[] = [];
   for (const ns of namespaces.splice(0)) {
     try {
@@ -489,8 +452,8 @@ describe.each(FAMILIES.map((f) => [f.name, f] as const))("%s", (_name, f) => {
       ip("-n", r, "-6", "mrule", "add", "iif", "a0", "lookup", "7");
       t7.addMfc(SRC, GROUP, 0, new Map([[1, 1]]));
       const rx = await receiver6(v, "v0", GROUP);
-      f.send(h, SRC, "h0", GROUP, 3, 50);
-      await waitFor(() => rx.count() >= 3, { message: () => `receiver has ${rx.count()} of 3` });
+      await send(f, h, SRC, "h0", GROUP, 3, 50);
+      await waitFor(() => rx.count >= 3, { message: () => `receiver has ${rx.count} of 3` });
       expect(t7.sgCounters(SRC, GROUP)).toEqual({ packets: 3n, bytes: 3n * (50n + f.headerBytes), wrongIf: 0n });
       expect(t7.vifCounters(1)?.outPackets).toBe(3n);
       expect(main.vifCounters(0)?.inPackets).toBe(0n);
@@ -691,9 +654,9 @@ describe.each(FAMILIES.map((f) => [f.name, f] as const))("%s", (_name, f) => {
       const { r, h, v, s } = await trafficLab();
       const rx = ipv6 ? await receiver6(v, "v0", GROUP) : undefined;
       s.addMfc(SRC, GROUP, 0, new Map([[1, 1]]));
-      f.send(h, SRC, "h0", GROUP, 5, 100);
+      await send(f, h, SRC, "h0", GROUP, 5, 100);
       await waitFor(() => s.vifCounters(1)?.outPackets === 5n, { message: () => `out ${s.vifCounters(1)?.outPackets} of 5` });
-      if (rx) await waitFor(() => rx.count() >= 5, { message: () => `receiver has ${rx.count()} of 5` });
+      if (rx) await waitFor(() => rx.count >= 5, { message: () => `receiver has ${rx.count} of 5` });
       const wire = 100n + f.headerBytes; // the kernel counts the IP and UDP headers
       expect(s.sgCounters(SRC, GROUP)).toEqual({ packets: 5n, bytes: 5n * wire, wrongIf: 0n });
       expect(s.vifCounters(0)).toMatchObject({ inPackets: 5n, inBytes: 5n * wire });
@@ -707,10 +670,10 @@ describe.each(FAMILIES.map((f) => [f.name, f] as const))("%s", (_name, f) => {
       if (rx) {
         // Hop limit 1 is never forwarded (threshold 1 means hop limit > 1); one hop-limit-8
         // packet behind them is the barrier: once it arrived, the others went through the router too.
-        f.send(h, SRC, "h0", GROUP, 3, 100, 1);
-        f.send(h, SRC, "h0", GROUP, 1, 100);
-        await waitFor(() => rx.count() >= 6, { message: () => `receiver has ${rx.count()} of 6` });
-        expect(rx.count()).toBe(6);
+        await send(f, h, SRC, "h0", GROUP, 3, 100, 1);
+        await send(f, h, SRC, "h0", GROUP, 1, 100);
+        await waitFor(() => rx.count >= 6, { message: () => `receiver has ${rx.count} of 6` });
+        expect(rx.count).toBe(6);
         expect(s.vifCounters(1)?.outPackets).toBe(6n);
         expect(s.sgCounters(SRC, GROUP)?.packets).toBe(9n); // counted, just not sent on
         packets = 9n;
@@ -720,7 +683,7 @@ describe.each(FAMILIES.map((f) => [f.name, f] as const))("%s", (_name, f) => {
       // Replace in place: no oifs now (a stop filter still counts), counters kept.
       s.addMfc(SRC, GROUP, 0, new Map());
       expect(s.sgCounters(SRC, GROUP)?.packets).toBe(packets);
-      f.send(h, SRC, "h0", GROUP, 2, 100);
+      await send(f, h, SRC, "h0", GROUP, 2, 100);
       await waitFor(() => s.sgCounters(SRC, GROUP)?.packets === packets + 2n);
       expect(s.vifCounters(1)?.outPackets).toBe(sent);
       expect(f.parseCache(catProc(r, f.procCache)).find((e) => e.group === GROUP)).toMatchObject({
@@ -734,31 +697,31 @@ describe.each(FAMILIES.map((f) => [f.name, f] as const))("%s", (_name, f) => {
       const { h, v, s } = await trafficLab();
       const rx = await receiver6(v, "v0", GROUP);
       s.addMfc(SRC, GROUP, 0, new Map([[1, 1]]));
-      f.send(h, SRC, "h0", GROUP, 2, 10);
-      await waitFor(() => rx.count() >= 2);
+      await send(f, h, SRC, "h0", GROUP, 2, 10);
+      await waitFor(() => rx.count >= 2);
 
       // Without the entry the kernel queues the packets and asks for a route (NOCACHE).
       s.delMfc(SRC, GROUP);
       drain(f, s);
-      f.send(h, SRC, "h0", GROUP, 1, 10);
+      await send(f, h, SRC, "h0", GROUP, 1, 10);
       await waitFor(() => drain(f, s).some((d) => d.msg?.msgtype === f.nocache));
       expect(s.vifCounters(1)?.outPackets).toBe(2n);
 
       // Re-adding releases the queued packet; then dropping the oif MIF stops forwarding again.
       s.addMfc(SRC, GROUP, 0, new Map([[1, 1]]));
-      await waitFor(() => rx.count() >= 3, { message: () => `receiver has ${rx.count()} of 3` });
+      await waitFor(() => rx.count >= 3, { message: () => `receiver has ${rx.count} of 3` });
       s.delVif(1);
       expect(s.dumpMfc().get(`${SRC}|${GROUP}`)?.oifs).toEqual(new Map());
-      f.send(h, SRC, "h0", GROUP, 2, 10);
+      await send(f, h, SRC, "h0", GROUP, 2, 10);
       // The new entry counts the released packet and the two that went nowhere.
       await waitFor(() => s.sgCounters(SRC, GROUP)?.packets === 3n);
-      expect(rx.count()).toBe(3);
+      expect(rx.count).toBe(3);
       expect(s.vifCounters(1)).toBeUndefined();
     });
 
     it("unknown (S,G): one NOCACHE upcall (IPv6: nothing else on the socket); unresolved entry in /proc but not in dumpMfc", async () => {
       const { r, h, s } = await trafficLab();
-      f.send(h, SRC, "h0", f.unknownGroup, 2, 10);
+      await send(f, h, SRC, "h0", f.unknownGroup, 2, 10);
       const reads = await waitFor(() => {
         // IPv4 reads IGMP next to the upcalls; IPv6's ICMP6_FILTER lets only upcalls through.
         const d = drain(f, s).filter((x) => ipv6 || x.msg !== undefined);
