@@ -3,7 +3,9 @@
 // (MFC dumps of any table, link listing, change notifications), and the struct codecs and
 // constants for code that talks to the socket directly (upcall readers).
 export { KernelError } from "./kernel-error.js";
-export { FOREIGN_VIF_BASE, MrouteSocket, type MrouteSocketOptions } from "./mroute-socket.js";
+export { FOREIGN_VIF_BASE, MrouteFamilySocket, type MrouteOpenOptions } from "./mroute-family-socket.js";
+export type { MrouteCodec, MrouteFamily } from "./mroute-family.js";
+export { IPV4_MROUTE, MrouteSocket, type MrouteSocketOptions } from "./mroute-socket.js";
 export { MfcNetlinkDumper, type MfcDumpOptions } from "./mfc-netlink-dump.js";
 export { type NetlinkMfcEntry, decodeMfcMessage } from "./netlink-mfc-codec.js";
 export { type LinkInfo, decodeLinkMessage } from "./netlink-link-codec.js";
@@ -15,7 +17,7 @@ export { IGMPMSG_SIZE, type IgmpMsg, decodeIgmpmsg } from "./mroute-structs.js";
 export { bufferToIpv4, ipv4ToBuffer } from "../address/index.js";
 export * from "./mroute-constants.js";
 // IPv6: the MRT6_INIT socket, its rtnetlink dump and /proc parsers, upcall decoder, address text.
-export { Ipv6ThresholdError, Mroute6Socket, type Mroute6SocketOptions } from "./mroute6-socket.js";
+export { IPV6_MROUTE, Ipv6ThresholdError, Mroute6Socket, type Mroute6SocketOptions } from "./mroute6-socket.js";
 export { type NetlinkMfc6Entry, decodeMfc6Message } from "./netlink-mfc-codec.js";
 export { parseIp6MrCache, parseIp6MrVif, type ProcMfc6Entry, type ProcMif } from "./proc-mroute6.js";
 export { MRT6MSG_SIZE, type Mrt6Msg, decodeMrt6msg } from "./mroute6-structs.js";

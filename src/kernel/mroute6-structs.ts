@@ -51,7 +51,7 @@ export const MRT6MSG = { mbz: 0, msgtype: 1, mif: 2, pad: 4, src: 8, dst: 24 } a
 const AF_INET6 = 10;
 
 /**
- * A sockaddr_in6 for `address` (any IPv6 text, see ipv6-address.ts) at `offset`: family
+ * A sockaddr_in6 for `address` (any IPv6 text, see src/address/ipv6.ts) at `offset`: family
  * AF_INET6, port, flowinfo and scope id 0. Throws RangeError for anything but an IPv6 address.
  */
 export function writeSockaddrIn6(address: string, out: Buffer, offset = 0): void {

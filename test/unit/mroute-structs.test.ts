@@ -20,7 +20,6 @@ import {
   encodeVifctl,
 } from "../../src/kernel/mroute-structs.js";
 import { IGMPMSG_NOCACHE, VIFF_USE_IFINDEX } from "../../src/kernel/mroute-constants.js";
-import { bufferToIpv4, ipv4ToBuffer } from "../../src/address/index.js";
 import {
   IFREQ,
   IFREQ_SIZE,
@@ -48,44 +47,6 @@ describe("struct sizes (optlen must match exactly or the kernel says EINVAL)", (
     expect(encodeSiocVifReq(0).length).toBe(40);
     expect(encodeIfreqName("eth0").length).toBe(40);
     expect(encodeIfreqIndex(1).length).toBe(40);
-  });
-});
-
-describe("ipv4ToBuffer / bufferToIpv4", () => {
-  it("writes network order", () => {
-    expect([...ipv4ToBuffer("239.1.2.3")]).toEqual([239, 1, 2, 3]);
-    expect([...ipv4ToBuffer("0.0.0.0")]).toEqual([0, 0, 0, 0]);
-    expect([...ipv4ToBuffer("255.255.255.255")]).toEqual([255, 255, 255, 255]);
-    const out = Buffer.alloc(8, 0xaa);
-    ipv4ToBuffer("10.20.30.40", out, 2);
-    expect([...out]).toEqual([0xaa, 0xaa, 10, 20, 30, 40, 0xaa, 0xaa]);
-  });
-
-  it.each([
-    "",
-    "10.1",
-    "10.0.1",
-    "1.2.3.4.5",
-    "010.0.0.1",
-    "1.2.3.00",
-    "256.0.0.1",
-    "1.2.3.1000",
-    "1..2.3",
-    " 1.2.3.4",
-    "1.2.3.4 ",
-    "+1.2.3.4",
-    "-1.2.3.4",
-    "1.2.3.4\n",
-    "0x1.2.3.4",
-    "1.2.3.",
-    "١.٢.٣.٤",
-  ])("rejects %j", (text) => {
-    expect(() => ipv4ToBuffer(text)).toThrow(RangeError);
-  });
-
-  it("round-trips", () => {
-    for (const a of ["1.2.3.4", "224.0.0.1", "10.255.0.7"]) expect(bufferToIpv4(ipv4ToBuffer(a))).toBe(a);
-    expect(bufferToIpv4(Buffer.from([9, 9, 192, 168, 1, 2]), 2)).toBe("192.168.1.2");
   });
 });
 

@@ -1,18 +1,11 @@
 // Struct layouts of the IPv6 multicast routing API against kernel-facts.md (x86_64, Linux 6.18),
 // cross-checked against koffi's C layout of the same declarations (linux/mroute6.h, in6.h), plus
-// the IPv6 text helpers, the rtnetlink IP6MR decoder and the /proc parsers. Pure: no kernel.
+// the rtnetlink IP6MR decoder. Pure: no kernel. (IPv6 text: address.test.ts; /proc:
+// proc-mroute.test.ts.)
 import koffi from "koffi";
 import os from "node:os";
 import { describe, expect, it } from "vitest";
-import {
-  bufferToIpv6,
-  canonicalIpv6,
-  ipv6MulticastScope,
-  ipv6ToBuffer,
-  isCanonicalIpv6,
-  isIpv6Multicast,
-  parseIpv6,
-} from "../../src/address/index.js";
+import { bufferToIpv6, ipv6ToBuffer } from "../../src/address/index.js";
 import {
   MRT6MSG_NOCACHE,
   MRT6MSG_WRONGMIF,
@@ -45,7 +38,6 @@ import {
   writeSockaddrIn6,
 } from "../../src/kernel/mroute6-structs.js";
 import { decodeMfc6Message } from "../../src/kernel/netlink-mfc-codec.js";
-import { parseIp6MrCache, parseIp6MrVif } from "../../src/kernel/proc-mroute6.js";
 
 const LE = os.endianness() === "LE";
 const u16 = (b: Buffer, o: number): number => (LE ? b.readUInt16LE(o) : b.readUInt16BE(o));
@@ -148,91 +140,6 @@ describe("struct sizes (kernel-facts.md; the kernel rejects a short optlen with 
     expect(encodeSiocSgReq6("fd00::1", "ff3e::1").length).toBe(80);
     expect(encodeSiocMifReq6(0).length).toBe(40);
     expect(encodeIcmp6FilterBlockAll().length).toBe(32);
-  });
-});
-
-describe("IPv6 text", () => {
-  it.each([
-    ["ff3e::4321", "ff3e::4321"],
-    ["FF3E:0:0:0:0:0:0:4321", "ff3e::4321"],
-    ["ff3e:0000:0000:0000:0000:0000:0000:4321", "ff3e::4321"], // the kernel's %pI6 form
-    ["::", "::"],
-    ["0:0:0:0:0:0:0:0", "::"],
-    ["::1", "::1"],
-    ["1::", "1::"],
-    ["fd00:1::2", "fd00:1::2"],
-    ["2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1"], // first of two equal runs
-    ["2001:db8:0:1:0:0:0:1", "2001:db8:0:1::1"], // longest run wins
-    ["2001:db8:0:1:1:1:1:1", "2001:db8:0:1:1:1:1:1"], // a single zero group stays
-    ["2001:0db8::0001", "2001:db8::1"],
-    ["::ffff:192.0.2.1", "::ffff:192.0.2.1"],
-    ["::ffff:c000:201", "::ffff:192.0.2.1"],
-    ["::192.0.2.1", "::c000:201"],
-    ["ff05::1:3", "ff05::1:3"],
-    ["1:2:3:4:5:6:7::", "1:2:3:4:5:6:7:0"],
-  ])("%s → %s", (text, canonical) => {
-    expect(canonicalIpv6(text)).toBe(canonical);
-    expect(isCanonicalIpv6(canonical)).toBe(true);
-    expect(bufferToIpv6(ipv6ToBuffer(text))).toBe(canonical);
-  });
-
-  it.each([
-    "",
-    ":",
-    ":::",
-    "1::2::3",
-    "1:2:3:4:5:6:7:8:9",
-    "1:2:3:4:5:6:7",
-    "12345::",
-    "g::1",
-    "fe80::1%eth0",
-    " ::1",
-    "::1 ",
-    "239.1.1.1",
-    "::ffff:1.2.3.256",
-    "::ffff:01.2.3.4",
-    "1.2.3.4::",
-    "[::1]",
-  ])("rejects %j", (text) => {
-    expect(parseIpv6(text)).toBeUndefined();
-    expect(canonicalIpv6(text)).toBeUndefined();
-    expect(() => ipv6ToBuffer(text)).toThrow(RangeError);
-  });
-
-  it("round-trips random addresses and agrees with the WHATWG URL serialiser (RFC 5952 rules)", () => {
-    let seed = 12345;
-    const rnd = (n: number): number => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
-    for (let k = 0; k < 3000; k++) {
-      const b = Buffer.alloc(16);
-      // Mostly zero groups, so runs of every length and position occur.
-      for (let g = 0; g < 8; g++) if (rnd(3) === 0) b.writeUInt16BE(rnd(0x10000), 2 * g);
-      const text = bufferToIpv6(b);
-      expect(parseIpv6(text)).toEqual(b);
-      expect(parseIpv6(text.toUpperCase())).toEqual(b);
-      if (!text.startsWith("::ffff:") || text.includes(":", 7)) {
-        expect(`[${text}]`).toBe(new URL(`http://[${text}]/`).hostname);
-      }
-    }
-  });
-
-  it("writes network order at an offset, leaving the rest alone", () => {
-    const out = Buffer.alloc(20, 0xaa);
-    ipv6ToBuffer("ff3e::1:2", out, 2);
-    expect(out.subarray(2, 18).toString("hex")).toBe("ff3e0000000000000000000000010002");
-    expect([out[0], out[1], out[18], out[19]]).toEqual([0xaa, 0xaa, 0xaa, 0xaa]);
-    expect(bufferToIpv6(out, 2)).toBe("ff3e::1:2");
-    expect(isCanonicalIpv6("FF3E::1")).toBe(false);
-  });
-
-  it("multicast and scope", () => {
-    expect(isIpv6Multicast("ff3e::1")).toBe(true);
-    expect(isIpv6Multicast("fd00::1")).toBe(false);
-    expect(isIpv6Multicast("nope")).toBe(false);
-    expect(isIpv6Multicast(ipv6ToBuffer("ff02::1"))).toBe(true);
-    expect(ipv6MulticastScope("ff3e::1")).toBe(14);
-    expect(ipv6MulticastScope("ff05::1:3")).toBe(5);
-    expect(ipv6MulticastScope("ff02::16")).toBe(2);
-    expect(ipv6MulticastScope("fd00::1")).toBeUndefined();
   });
 });
 
@@ -470,53 +377,5 @@ describe("decodeMfc6Message (rtnetlink RTNL_FAMILY_IP6MR)", () => {
     const v4 = rtmsg6({ family: RTNL_FAMILY_IPMR, attrs: [] });
     expect(decodeMfc6Message(v4, 0, v4.length)).toBeUndefined();
     expect(decodeMfc6Message(Buffer.alloc(8), 0, 8)).toBeUndefined();
-  });
-});
-
-describe("/proc/net/ip6_mr_cache and ip6_mr_vif", () => {
-  // Captured from Linux 6.18 (trailing spaces included).
-  const cache =
-    "Group                            Origin                           Iif      Pkts  Bytes     Wrong  Oifs\n" +
-    "ff3e:0000:0000:0000:0000:0000:0000:4321 fd00:0001:0000:0000:0000:0000:0000:0002 0          2      296        0  1:1  \n" +
-    "ff3e:0000:0000:0000:0000:0000:0000:0009 fd00:0001:0000:0000:0000:0000:0000:0002 -1         0        0        0\n";
-  const vif =
-    "Interface      BytesIn  PktsIn  BytesOut PktsOut Flags\n" +
-    " 0 a0                0       0         0       0 00000\n" +
-    " 1 a1              296       2         0       0 00000\n";
-
-  it("parses resolved and unresolved rows with canonical addresses", () => {
-    expect(parseIp6MrCache(cache)).toEqual([
-      {
-        source: "fd00:1::2",
-        group: "ff3e::4321",
-        parent: 0,
-        oifs: new Map([[1, 1]]),
-        counters: { packets: 2n, bytes: 296n, wrongIf: 0n },
-        unresolved: false,
-      },
-      {
-        source: "fd00:1::2",
-        group: "ff3e::9",
-        parent: -1,
-        oifs: new Map(),
-        counters: { packets: 0n, bytes: 0n, wrongIf: 0n },
-        unresolved: true,
-      },
-    ]);
-    expect(parseIp6MrCache(Buffer.from(cache))).toEqual(parseIp6MrCache(cache));
-    expect(parseIp6MrCache(cache.split("\n")[0] + "\n")).toEqual([]);
-  });
-
-  it("parses MIF rows", () => {
-    expect(parseIp6MrVif(vif)).toEqual([
-      { vif: 0, name: "a0", ifindex: 0, flags: 0, counters: { inBytes: 0n, inPackets: 0n, outBytes: 0n, outPackets: 0n } },
-      { vif: 1, name: "a1", ifindex: 0, flags: 0, counters: { inBytes: 296n, inPackets: 2n, outBytes: 0n, outPackets: 0n } },
-    ]);
-  });
-
-  it("throws on malformed rows rather than guessing", () => {
-    expect(() => parseIp6MrCache("ff3e::1 zz 0 0 0 0\n")).toThrow(/address/);
-    expect(() => parseIp6MrCache("ff3e::1 :: 0 x 0 0\n")).toThrow(/counter/);
-    expect(() => parseIp6MrCache("ff3e::1 :: 0 0 0 0 1-1\n")).toThrow(/oif/);
   });
 });

@@ -3,6 +3,7 @@
 import os from "node:os";
 import { describe, expect, it } from "vitest";
 import { parseIpMrCache, parseIpMrVif, scanIpMrCache } from "../../src/kernel/proc-mroute.js";
+import { parseIp6MrCache, parseIp6MrVif } from "../../src/kernel/proc-mroute6.js";
 
 // Trailing blanks are part of the kernel's " %2d:%-3d" oif format.
 const CACHE = [
@@ -148,5 +149,53 @@ describe("parseIpMrVif", () => {
   it("returns [] for a header-only file and throws on garbage", () => {
     expect(parseIpMrVif(VIF.split("\n")[0] + "\n")).toEqual([]);
     expect(() => parseIpMrVif(" 0 a0 1 2 3\n")).toThrow(/bad/);
+  });
+});
+
+describe("/proc/net/ip6_mr_cache and ip6_mr_vif", () => {
+  // Captured from Linux 6.18 (trailing spaces included).
+  const cache =
+    "Group                            Origin                           Iif      Pkts  Bytes     Wrong  Oifs\n" +
+    "ff3e:0000:0000:0000:0000:0000:0000:4321 fd00:0001:0000:0000:0000:0000:0000:0002 0          2      296        0  1:1  \n" +
+    "ff3e:0000:0000:0000:0000:0000:0000:0009 fd00:0001:0000:0000:0000:0000:0000:0002 -1         0        0        0\n";
+  const vif =
+    "Interface      BytesIn  PktsIn  BytesOut PktsOut Flags\n" +
+    " 0 a0                0       0         0       0 00000\n" +
+    " 1 a1              296       2         0       0 00000\n";
+
+  it("parses resolved and unresolved rows with canonical addresses", () => {
+    expect(parseIp6MrCache(cache)).toEqual([
+      {
+        source: "fd00:1::2",
+        group: "ff3e::4321",
+        parent: 0,
+        oifs: new Map([[1, 1]]),
+        counters: { packets: 2n, bytes: 296n, wrongIf: 0n },
+        unresolved: false,
+      },
+      {
+        source: "fd00:1::2",
+        group: "ff3e::9",
+        parent: -1,
+        oifs: new Map(),
+        counters: { packets: 0n, bytes: 0n, wrongIf: 0n },
+        unresolved: true,
+      },
+    ]);
+    expect(parseIp6MrCache(Buffer.from(cache))).toEqual(parseIp6MrCache(cache));
+    expect(parseIp6MrCache(cache.split("\n")[0] + "\n")).toEqual([]);
+  });
+
+  it("parses MIF rows", () => {
+    expect(parseIp6MrVif(vif)).toEqual([
+      { vif: 0, name: "a0", ifindex: 0, flags: 0, counters: { inBytes: 0n, inPackets: 0n, outBytes: 0n, outPackets: 0n } },
+      { vif: 1, name: "a1", ifindex: 0, flags: 0, counters: { inBytes: 296n, inPackets: 2n, outBytes: 0n, outPackets: 0n } },
+    ]);
+  });
+
+  it("throws on malformed rows rather than guessing", () => {
+    expect(() => parseIp6MrCache("ff3e::1 zz 0 0 0 0\n")).toThrow(/address/);
+    expect(() => parseIp6MrCache("ff3e::1 :: 0 x 0 0\n")).toThrow(/counter/);
+    expect(() => parseIp6MrCache("ff3e::1 :: 0 0 0 0 1-1\n")).toThrow(/oif/);
   });
 });
