@@ -20,7 +20,7 @@ import {
 } from "yaml";
 import type { FieldViolation } from "../engine/domain-error.js";
 import { MAX_VIFS } from "../engine/vif-table.js";
-import { didYouMean } from "./did-you-mean.js";
+import { didYouMean } from "../shared/did-you-mean.js";
 import { validateGroup, validateInterfaceName, validateSource } from "./validate-route.js";
 
 /** The schema version this mfcd reads (`version: 1`). */

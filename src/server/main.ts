@@ -43,7 +43,7 @@ import { tuneMalloc } from "../kernel/malloc-tuning.js";
 import { renderMetrics, type UpcallCount } from "./metrics-exposition.js";
 import { startMetricsServer, type MetricsServer } from "./metrics-server.js";
 import { RpcStats } from "./rpc-stats.js";
-import { loadTls } from "./tls-files.js";
+import { loadTls } from "../shared/tls-files.js";
 import { resolveGroupId } from "./socket-group.js";
 
 function explainOpenFailure(err: unknown): string {

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ConfigFileError, loadConfigFile, parseConfig } from "../../src/server/config-file.js";
-import { didYouMean } from "../../src/server/did-you-mean.js";
+import { didYouMean } from "../../src/shared/did-you-mean.js";
 
 const YAML_FILE = `# /etc/mfcd/routes.yaml
 version: 1
