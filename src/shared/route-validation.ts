@@ -168,29 +168,32 @@ function checkInterfaces(route: Route, field: string, out: FieldViolation[]): vo
       description: `${route.oifs.length} output interfaces; at most ${MAX_OIFS} (the kernel has ${MAX_VIFS} VIFs and the iif takes one)`,
     });
   }
-  const seen = new Set<string>();
+  const seen = new Map<string, number>();
   route.oifs.forEach((oif, i) => {
     const path = `${field}.oifs[${i}]`;
     if (!validateInterfaceName(oif, path, out)) return;
-    if (seen.has(oif)) out.push({ field: path, description: `"${oif}" is listed twice` });
+    const first = seen.get(oif);
+    if (first !== undefined) out.push({ field: path, description: `"${oif}" is listed twice (also oifs[${first}])` });
     else if (iifValid && oif === route.iif) {
       out.push({
         field: path,
         description: `"${oif}" is the input interface; forwarding back out of the iif is not allowed`,
       });
     }
-    seen.add(oif);
+    if (first === undefined) seen.set(oif, i);
   });
 }
 
 /** rewrite_source and set_ttl: IPv4 concrete routes only (nftables acts on one known flow). */
 function checkRescue(route: Route, family: AddressFamily, field: string, out: FieldViolation[]): void {
   if (route.rewriteSource === undefined && route.setTtl === undefined) return;
+  // Named after the option the route has, so the problem points at what was written.
+  const option = route.rewriteSource !== undefined ? `${field}.rewrite_source` : `${field}.set_ttl`;
   if (family === "ipv6") {
-    out.push({ field: `${field}.rewrite_source`, description: "rescue options (rewrite_source, set_ttl) are IPv4-only" });
+    out.push({ field: option, description: "rescue options (rewrite_source, set_ttl) are IPv4-only" });
   } else if (isTemplateKey(route)) {
     out.push({
-      field: `${field}.rewrite_source`,
+      field: option,
       description: "rescue options need a concrete (source, group); this is a template (any-source or prefix)",
     });
   }
