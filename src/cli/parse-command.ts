@@ -5,7 +5,7 @@
 // defaults that depend on the machine (the default --addr is resolved by main).
 
 import { didYouMean } from "../shared/did-you-mean.js";
-import type { Route } from "../gen/mfc.js";
+import type { Route } from "../sdk/index.js";
 
 export const COMMAND_NAMES = ["add", "del", "ls", "watch", "apply", "diagnose", "trace", "info", "health", "help"] as const;
 export type CommandName = (typeof COMMAND_NAMES)[number];

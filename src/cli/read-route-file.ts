@@ -3,7 +3,7 @@
 // vice versa.
 
 import fs from "node:fs";
-import type { Route } from "../gen/mfc.js";
+import type { Route } from "../sdk/index.js";
 import { ConfigFileError, loadConfigFile, parseConfig, type ConfigRoute } from "../shared/route-file.js";
 
 export { ConfigFileError };
