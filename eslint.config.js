@@ -1,6 +1,61 @@
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
+/**
+ * The layers of src/ (issue 11 §4), checked so a wrong import fails `npm test`. Each entry lists
+ * the top-level src folders a layer must not import; `except` names the modules of such a folder
+ * it may still use today (see README "Architecture"). Relative imports only: src/ has no aliases.
+ */
+const LAYERS = [
+  { layer: "cli", forbid: ["server", "engine", "kernel", "state", "gen"], why: "mfcctl depends only on src/sdk and src/shared" },
+  { layer: "sdk", forbid: ["server", "engine", "kernel", "state", "cli"], why: "the SDK depends only on src/gen and src/shared" },
+  {
+    layer: "kernel",
+    forbid: ["server", "engine", "sdk", "cli", "gen", "state"],
+    // The kernel implements the engine's port: that interface is the one way up.
+    except: { engine: ["kernel-port"] },
+    why: "src/kernel talks to Linux and implements the engine's KernelPort; it knows nothing above it",
+  },
+  {
+    layer: "engine",
+    forbid: ["server", "sdk", "cli", "gen", "kernel"],
+    // Pure IPv6 address code, still in src/kernel (issue 11 §4, "pure address code in one place").
+    except: { kernel: ["ipv6-address"] },
+    why: "the engine reaches the kernel only through KernelPort and knows nothing of gRPC or the CLI",
+  },
+  {
+    layer: "shared",
+    forbid: ["server", "sdk", "cli", "state", "engine", "kernel"],
+    // Pure address and table-id code shared by the validator, until it moves here (issue 11 §4).
+    except: { engine: ["address-pattern", "ipv4", "route-key", "vif-table"], kernel: ["ipv6-address", "mroute-constants"] },
+    why: "src/shared is used by mfcd and mfcctl alike and depends on no layer but src/gen",
+  },
+  { layer: "server", forbid: ["cli"], why: "the daemon never depends on the CLI" },
+];
+
+const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+/** A relative specifier into src/<folder>, except the listed modules of it. */
+function folderRegex(folder, except = []) {
+  const allowed = except.map((m) => `(?!${escape(m)}(\\.js)?$)`).join("");
+  return `^(\\.\\./)+${folder}(/${allowed}|$)`;
+}
+
+function layerRules({ layer, forbid, except = {}, why }) {
+  const message = `${why} (issue 11 §4; the layer rules are in eslint.config.js)`;
+  const patterns = forbid.map((folder) => ({ regex: folderRegex(folder, except[folder]), message }));
+  // no-restricted-imports does not see import(): the same rule for dynamic imports. esquery's
+  // regex literal cannot contain "/", so \W stands for it.
+  const dynamic = forbid.map((folder) => ({
+    selector: `ImportExpression[source.value=/${folderRegex(folder, except[folder]).replaceAll("/", "\\W")}/]`,
+    message,
+  }));
+  return {
+    files: [`src/${layer}/**/*.ts`],
+    rules: { "no-restricted-imports": ["error", { patterns }], "no-restricted-syntax": ["error", ...dynamic] },
+  };
+}
+
 export default tseslint.config(
   { ignores: ["dist/", "node_modules/", "src/gen/", "bench/.build/"] },
   js.configs.recommended,
@@ -11,4 +66,5 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
     },
   },
+  ...LAYERS.map(layerRules),
 );

@@ -5,7 +5,7 @@
 
 import { RichClientError } from "nice-grpc-error-details";
 import { MfcError, Status } from "../sdk/index.js";
-import { ConfigFileError } from "../server/config-file.js";
+import { ConfigFileError } from "../shared/route-file.js";
 
 type Detail = RichClientError["extra"][number];
 

@@ -1,6 +1,6 @@
 // One-line descriptions of routes and flows for messages: "(10.0.0.1, 239.1.1.1) from eth0 to eth1 eth2".
 
-import type { Route } from "../gen/mfc.js";
+import type { Route } from "../sdk/index.js";
 
 /** "(S, G)" with "*" for any source, plus " table N" when not the default table. */
 export function describeFlow(source: string, group: string, table = 0): string {

@@ -3,9 +3,9 @@
 // (the gRPC status and its details are printed), 2 on a usage error.
 
 import { ChannelCredentials } from "@grpc/grpc-js";
-import { readFlagFile } from "../server/tls-files.js";
+import { readFlagFile } from "../shared/tls-files.js";
 import { createMfcClient } from "../sdk/index.js";
-import { defaultSocketPath } from "../server/listen-address.js";
+import { defaultSocketPath } from "../shared/listen-address.js";
 import { commandUsage, GENERAL_USAGE } from "./command-usage.js";
 import { describeError } from "./describe-error.js";
 import { CliUsageError, parseCommand, type Invocation } from "./parse-command.js";

@@ -4,8 +4,8 @@
 // Keywords may also be written as flags (`--owner x`, `--owner=x`, `--replace`). Pure: no I/O, no
 // defaults that depend on the machine (the default --addr is resolved by main).
 
-import { didYouMean } from "../server/did-you-mean.js";
-import type { Route } from "../gen/mfc.js";
+import { didYouMean } from "../shared/did-you-mean.js";
+import type { Route } from "../sdk/index.js";
 
 export const COMMAND_NAMES = ["add", "del", "ls", "watch", "apply", "diagnose", "trace", "info", "health", "help"] as const;
 export type CommandName = (typeof COMMAND_NAMES)[number];

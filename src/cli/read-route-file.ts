@@ -1,14 +1,18 @@
 // `mfcctl apply FILE`: the route file format of `mfcd --config` (docs/config.md), read by the
-// same strict parser, so a file that mfcctl accepts is one mfcd accepts and vice versa.
+// same strict parser and route validator, so a file that mfcctl accepts is one mfcd accepts and
+// vice versa.
 
 import fs from "node:fs";
-import type { Route } from "../gen/mfc.js";
-import { ConfigFileError, loadConfigFile, parseConfig, type ConfigRoute } from "../server/config-file.js";
+import type { Route } from "../sdk/index.js";
+import { ConfigFileError, loadConfigFile, parseConfig, type ConfigRoute } from "../shared/route-file.js";
 
 export { ConfigFileError };
 
 function toRoute(r: ConfigRoute): Route {
-  return { source: r.source, group: r.group, iif: r.iif, oifs: r.oifs, table: r.table, oifTtl: {} };
+  const route: Route = { source: r.source, group: r.group, iif: r.iif, oifs: r.oifs, table: r.table, oifTtl: r.oifTtl ?? {} };
+  if (r.rewriteSource !== undefined) route.rewriteSource = r.rewriteSource;
+  if (r.setTtl !== undefined) route.setTtl = r.setTtl;
+  return route;
 }
 
 /** "-" reads standard input. Throws ConfigFileError listing every problem with its line. */

@@ -1,6 +1,6 @@
 // `mfcctl info`: what mfcd is and can do, for people (GetInfo).
 
-import type { GetInfoResponse } from "../gen/mfc.js";
+import type { GetInfoResponse } from "../sdk/index.js";
 import { renderTable } from "./render-table.js";
 
 /** "3d 4h", "2h 5m", "7m 12s", "40s": the two largest units. */

@@ -1,7 +1,7 @@
 // `mfcctl ls`: the routes table (state, owner, kernel counters, notes), the VIF table and the
 // kernel entries mfcd did not create.
 
-import { RouteState, type ListRoutesResponse, type RouteStatus, type VifStatus } from "../gen/mfc.js";
+import { RouteState, type ListRoutesResponse, type RouteStatus, type VifStatus } from "../sdk/index.js";
 import { renderTable } from "./render-table.js";
 
 export function stateName(state: RouteState): string {

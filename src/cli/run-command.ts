@@ -10,9 +10,9 @@ import {
   ListRoutesResponse,
   TraceResponse,
   WatchStatsResponse,
+  type MfcClient,
   type Route,
-} from "../gen/mfc.js";
-import type { MfcClient } from "../sdk/index.js";
+} from "../sdk/index.js";
 import { describeFlow, describeRoute } from "./describe-route.js";
 import type { Command, Invocation } from "./parse-command.js";
 import { readRouteFile } from "./read-route-file.js";

@@ -2,7 +2,7 @@
 // restored on exit (also Ctrl-C). Off a terminal, renderWatchLines gives one plain line per
 // route and update instead.
 
-import type { RouteStats } from "../gen/mfc.js";
+import type { RouteStats } from "../sdk/index.js";
 import { describeFlow } from "./describe-route.js";
 import { formatBitRate, formatPps } from "./format-quantity.js";
 import { renderTable } from "./render-table.js";

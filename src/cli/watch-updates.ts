@@ -1,7 +1,7 @@
 // WatchStats splits a large update into several messages with the same time (`part`/`parts`);
 // the watch view wants whole updates. This joins them again.
 
-import type { RouteStats, VifStatus, WatchStatsResponse } from "../gen/mfc.js";
+import type { RouteStats, VifStatus, WatchStatsResponse } from "../sdk/index.js";
 
 export interface WatchUpdate {
   time: Date;

@@ -1,6 +1,10 @@
 // Errors the engine (and validation) raise for conditions a client can act on. The server maps
 // each kind to one gRPC status in exactly one place (src/server/error-mapper.ts).
 
+import type { FieldViolation } from "../shared/field-violation.js";
+
+export type { FieldViolation };
+
 export type DomainErrorKind =
   | "invalid-argument"
   | "not-found"
@@ -9,13 +13,6 @@ export type DomainErrorKind =
   | "resource-exhausted"
   | "unavailable"
   | "internal";
-
-/** One bad request field, reported as a google.rpc.BadRequest field violation. */
-export interface FieldViolation {
-  /** Proto field path, e.g. "route.oifs[2]". */
-  field: string;
-  description: string;
-}
 
 export interface DomainErrorOptions {
   violations?: FieldViolation[];

@@ -2,7 +2,7 @@
 
 import { parseArgs } from "node:util";
 import { LOG_LEVELS } from "./logger.js";
-import { defaultSocketPath, parseListenAddress, type ListenAddress } from "./listen-address.js";
+import { defaultSocketPath, parseListenAddress, type ListenAddress } from "../shared/listen-address.js";
 import { defaultStatePath } from "../state/default-state-path.js";
 
 export interface CliOptions {

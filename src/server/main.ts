@@ -43,7 +43,7 @@ import { tuneMalloc } from "../kernel/malloc-tuning.js";
 import { renderMetrics, type UpcallCount } from "./metrics-exposition.js";
 import { startMetricsServer, type MetricsServer } from "./metrics-server.js";
 import { RpcStats } from "./rpc-stats.js";
-import { loadTls } from "./tls-files.js";
+import { loadTls } from "../shared/tls-files.js";
 import { resolveGroupId } from "./socket-group.js";
 
 function explainOpenFailure(err: unknown): string {
@@ -235,7 +235,11 @@ async function main(): Promise<number> {
     const { nft, nftTable } = started;
     kernelCapabilities = withNftCapability(kernelCapabilities, started.ipFamily.available, started.ipFamily.detail);
     if (configRoutes) {
+      rescue.check(configRoutes, options.config ?? "config");
       const result = applyAndStore(engine, store, CONFIG_OWNER, configRoutes, { allowEmpty: true });
+      if (rescue.relevant(configRoutes)) {
+        await rescue.sync().catch((err: unknown) => logger.error({ err }, "nftables rescue rules of the config not applied"));
+      }
       await store.flush();
       logger.info(summary(result, options.config), "config applied");
     }
@@ -305,7 +309,7 @@ async function main(): Promise<number> {
   const configPath = options.config;
   onHangup = () => {
     if (configPath === undefined) logger.info("SIGHUP: no --config file to reload");
-    else void reloadConfig(engine, store, configPath, logger);
+    else void reloadConfig(engine, store, rescue, configPath, logger);
   };
 
   return new Promise<number>((resolve) => {
@@ -374,8 +378,8 @@ async function startNft(
   } catch (err) {
     logger.warn({ err }, "could not remove stale nft tables");
   }
-  // Rules of restored routes (also replaces a table a killed mfcd left behind); config routes
-  // carry no rescue options, so applying the config later cannot change them.
+  // Rules of restored routes (also replaces a table a killed mfcd left behind); applying the
+  // config later syncs again when its routes have or had rescue options.
   await rescue.sync().catch((err: unknown) => logger.error({ err }, "nftables rescue rules not restored"));
   return { nft, nftTable, rescue, ipFamily };
 }
@@ -446,19 +450,12 @@ function openState(
 
 /** The YAML parser loads only when a config file is used (~50 ms of startup otherwise). */
 async function configSpecs(path: string) {
-  const { loadConfigFile } = await import("./config-file.js");
-  return loadConfigFile(path).map((r) => ({
-    family: "ipv4" as const,
-    table: r.table,
-    source: r.source,
-    group: r.group,
-    iif: r.iif,
-    oifs: r.oifs,
-  }));
+  const { loadConfigFile } = await import("../shared/route-file.js");
+  return loadConfigFile(path).map(({ line: _line, ...spec }) => spec);
 }
 
 /** SIGHUP: re-apply the config-owned routes; any error keeps the running state. */
-async function reloadConfig(engine: RouteEngine, store: RouteStore, path: string, logger: Logger): Promise<void> {
+async function reloadConfig(engine: RouteEngine, store: RouteStore, rescue: RescueSync, path: string, logger: Logger): Promise<void> {
   let specs;
   try {
     specs = await configSpecs(path);
@@ -469,7 +466,11 @@ async function reloadConfig(engine: RouteEngine, store: RouteStore, path: string
   }
   const { applyAndStore } = await import("./mfc-service.js");
   try {
+    rescue.check(specs, path);
     const result = applyAndStore(engine, store, CONFIG_OWNER, specs, { allowEmpty: true });
+    if (rescue.relevant(specs)) {
+      rescue.sync().catch((err: unknown) => logger.error({ err }, "nftables rescue rules of the config not applied"));
+    }
     store.flush().then(
       () => logger.info(summary(result, path), "config reloaded"),
       (err: unknown) => logger.error({ err }, "config reloaded but the state file could not be written"),

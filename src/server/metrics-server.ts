@@ -3,7 +3,7 @@
 
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import type { ListenAddress } from "./listen-address.js";
+import type { ListenAddress } from "../shared/listen-address.js";
 import { prepareUnixSocket } from "./unix-socket.js";
 
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";

@@ -9,7 +9,7 @@ import { HealthDefinition, HealthServiceImpl, HealthState } from "nice-grpc-serv
 import type { RouteEngine } from "../engine/route-engine.js";
 import { MfcServiceDefinition } from "../gen/mfc.js";
 import { errorMapperMiddleware } from "./error-mapper.js";
-import { formatListenAddress, grpcTarget, type ListenAddress } from "./listen-address.js";
+import { formatListenAddress, grpcTarget, type ListenAddress } from "../shared/listen-address.js";
 import type { Logger } from "./logger.js";
 import type { DaemonInfoSource } from "./daemon-info.js";
 import { createMfcService, type Diagnostics } from "./mfc-service.js";

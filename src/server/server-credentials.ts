@@ -3,8 +3,8 @@
 // (a client certificate signed by --tls-client-ca is required) when a client CA is given too.
 
 import { ServerCredentials } from "@grpc/grpc-js";
-import type { ListenAddress } from "./listen-address.js";
-import type { TlsMaterial } from "./tls-files.js";
+import type { ListenAddress } from "../shared/listen-address.js";
+import type { TlsMaterial } from "../shared/tls-files.js";
 
 export function credentialsFor(
   addr: ListenAddress,

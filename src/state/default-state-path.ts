@@ -3,7 +3,7 @@
 // namespaces must never replay each other's routes.
 
 import path from "node:path";
-import { netnsIdentity } from "../kernel/netns-identity.js";
+import { netnsIdentity } from "../shared/netns-identity.js";
 
 const DEFAULT_STATE_DIR = "/var/lib/mfcd";
 

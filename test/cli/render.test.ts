@@ -11,7 +11,7 @@ import { toProtoJson } from "../../src/cli/to-proto-json.js";
 import { renderWatchFrame, renderWatchLines, WatchScreen } from "../../src/cli/watch-screen.js";
 import { watchUpdates } from "../../src/cli/watch-updates.js";
 import { GetInfoResponse, ListRoutesResponse, RouteState, WatchStatsResponse, type RouteStats } from "../../src/gen/mfc.js";
-import { ConfigFileError } from "../../src/server/config-file.js";
+import { ConfigFileError } from "../../src/shared/route-file.js";
 import { MfcError, Status } from "../../src/sdk/index.js";
 
 const list = ListRoutesResponse.fromPartial({

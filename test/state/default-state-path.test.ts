@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { netnsIdentity } from "../../src/kernel/netns-identity.js";
+import { netnsIdentity } from "../../src/shared/netns-identity.js";
 import { defaultStatePath } from "../../src/state/default-state-path.js";
 
 describe("defaultStatePath", () => {

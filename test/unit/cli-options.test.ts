@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseCliOptions, UsageError } from "../../src/server/cli-options.js";
-import { grpcTarget, parseListenAddress } from "../../src/server/listen-address.js";
+import { grpcTarget, parseListenAddress } from "../../src/shared/listen-address.js";
 
 describe("parseListenAddress", () => {
   it.each([

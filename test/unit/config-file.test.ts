@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ConfigFileError, loadConfigFile, parseConfig } from "../../src/server/config-file.js";
-import { didYouMean } from "../../src/server/did-you-mean.js";
+import { ConfigFileError, loadConfigFile, parseConfig } from "../../src/shared/route-file.js";
+import { didYouMean } from "../../src/shared/did-you-mean.js";
 
 const YAML_FILE = `# /etc/mfcd/routes.yaml
 version: 1
@@ -26,8 +26,8 @@ const JSON_FILE = `{
 `;
 
 const EXPECTED = [
-  { source: "10.0.0.1", group: "239.1.1.1", iif: "eth0", oifs: ["eth1", "eth2"], table: 0 },
-  { source: "10.0.0.2", group: "239.1.1.2", iif: "eth0", oifs: ["eth1"], table: 0 },
+  { family: "ipv4", source: "10.0.0.1", group: "239.1.1.1", iif: "eth0", oifs: ["eth1", "eth2"], table: 0 },
+  { family: "ipv4", source: "10.0.0.2", group: "239.1.1.2", iif: "eth0", oifs: ["eth1"], table: 0 },
 ];
 
 /** The ConfigFileError parseConfig throws for `text` (fails the test when it does not throw). */
@@ -74,7 +74,7 @@ describe("parseConfig: valid files", () => {
   });
 
   it("reads JSON as JSON.stringify writes it, with spaces or tabs, whatever the file is called", () => {
-    const doc = { version: 1, routes: EXPECTED.map(({ table: _t, ...r }) => r) };
+    const doc = { version: 1, routes: EXPECTED.map(({ table: _t, family: _f, ...r }) => r) };
     for (const indent of [2, "\t"]) {
       const routes = parseConfig(JSON.stringify(doc, null, indent), "routes.conf");
       expect(routes.map(({ line: _line, ...r }) => r)).toEqual(EXPECTED);
@@ -111,8 +111,8 @@ describe("parseConfig: field validation at the offending value", () => {
     ["shorthand source", { source: "10.1" }, "3:13: routes[0].source: \"10.1\" is not a dotted-quad IPv4 address"],
     ["octal-looking source", { source: "010.0.0.1" }, "3:13: routes[0].source: \"010.0.0.1\" is not a dotted-quad"],
     ["multicast source", { source: "239.0.0.1" }, "3:13: routes[0].source: \"239.0.0.1\" is not a unicast host address"],
-    ["empty source", { source: "" }, "3:5: routes[0].source: source is required"],
-    ["source as a list", { source: "[10.0.0.1]" }, "3:13: routes[0].source must be a dotted-quad address, not a list"],
+    ["source with no value", { source: "" }, "3:5: routes[0].source has no value: write the sender's address, or \"\" for any source (a template)"],
+    ["source as a list", { source: "[10.0.0.1]" }, "3:13: routes[0].source must be an address, not a list"],
     ["unicast group", { group: "10.0.0.9" }, "4:12: routes[0].group: \"10.0.0.9\" is not a multicast group"],
     ["link-local group", { group: "224.0.0.5" }, "4:12: routes[0].group: \"224.0.0.5\" is in 224.0.0.0/24"],
     ["null group", { group: "null" }, "4:12: routes[0].group: group is required"],
@@ -121,7 +121,7 @@ describe("parseConfig: field validation at the offending value", () => {
     ["long iif", { iif: "a-very-long-interface" }, "5:10: routes[0].iif: \"a-very-long-interface\" is 21 bytes"],
     ["empty oifs", { oifs: "[]" }, "6:11: routes[0].oifs: at least one output interface is required"],
     ["oifs as a string", { oifs: "eth1" }, "6:11: routes[0].oifs must be a list of interface names, not \"eth1\" (write [eth1] for one)"],
-    ["oif listed twice", { oifs: "[eth1, eth2, eth1]" }, "6:24: routes[0].oifs[2]: \"eth1\" is listed twice (also routes[0].oifs[0])"],
+    ["oif listed twice", { oifs: "[eth1, eth2, eth1]" }, "6:24: routes[0].oifs[2]: \"eth1\" is listed twice (also oifs[0])"],
     ["iif among the oifs", { oifs: "[eth1, eth0]" }, "6:18: routes[0].oifs[1]: \"eth0\" is the input interface"],
     ["bad oif name", { oifs: "[eth1, a:b]" }, "6:18: routes[0].oifs[1]: \"a:b\" is not a valid interface name"],
     ["numeric oif", { oifs: "[eth1, 2]" }, "6:18: routes[0].oifs[1] must be an interface name, not the number 2"],
@@ -169,7 +169,7 @@ describe("parseConfig: unknown keys", () => {
 
   it("lists the valid keys when nothing is close", () => {
     const err = errorOf(oneRoute({ extra: "comment: uplink" }));
-    expect(err.message).toBe("routes.yaml:7:5: routes[0]: unknown key `comment` (expected `source`, `group`, `iif`, `oifs`, `table`)");
+    expect(err.message).toBe("routes.yaml:7:5: routes[0]: unknown key `comment` (expected `source`, `group`, `iif`, `oifs`, `table`, `oif_ttl`, `rewrite_source`, `set_ttl`)");
   });
 
   it("rejects non-string keys", () => {
@@ -198,6 +198,75 @@ routes:
   - { source: 10.0.0.1, group: 239.1.1.1, iif: eth0, oifs: [eth1], table: 1 }
 `;
     expect(parseConfig(text, "routes.yaml").map((r) => r.table)).toEqual([0, 1]);
+  });
+});
+
+describe("parseConfig: everything AddRoute accepts (one schema with the RPC)", () => {
+  const file = (...routes: string[]) => ["version: 1", "routes:", ...routes.map((r) => `  - ${r}`), ""].join("\n");
+
+  it("reads an IPv6 route, canonical like the RPC's", () => {
+    const [route] = parseConfig(file("{ source: 2001:DB8::0001, group: ff05::1:3, iif: eth0, oifs: [eth1] }"), "r.yaml");
+    expect(route).toEqual({ family: "ipv6", table: 0, source: "2001:db8::1", group: "ff05::1:3", iif: "eth0", oifs: ["eth1"], line: 3 });
+  });
+
+  it("reads templates: any-source and prefixes, one per iif", () => {
+    const routes = parseConfig(
+      file(
+        '{ source: "", group: 239.2.0.0/16, iif: eth0, oifs: [eth1] }',
+        '{ source: "", group: 239.2.0.0/16, iif: eth2, oifs: [eth1] }',
+        "{ source: 10.0.0.5/8, group: 239.3.3.3, iif: eth0, oifs: [eth1] }",
+        '{ source: "", group: ff05::/16, iif: eth0, oifs: [eth1] }',
+      ),
+      "r.yaml",
+    );
+    expect(routes.map((r) => [r.family, r.source, r.group, r.iif])).toEqual([
+      ["ipv4", "", "239.2.0.0/16", "eth0"],
+      ["ipv4", "", "239.2.0.0/16", "eth2"],
+      ["ipv4", "10.0.0.0/8", "239.3.3.3", "eth0"],
+      ["ipv6", "", "ff05::/16", "eth0"],
+    ]);
+  });
+
+  it("reads oif_ttl, table and the rescue options", () => {
+    const [route] = parseConfig(
+      oneRoute({ extra: "table: 7\n    oif_ttl: { eth1: 16, eth2: 1 }\n    rewrite_source: 10.9.9.9\n    set_ttl: 64" }),
+      "r.yaml",
+    );
+    expect(route).toEqual({
+      family: "ipv4",
+      table: 7,
+      source: "10.0.0.1",
+      group: "239.1.1.1",
+      iif: "eth0",
+      oifs: ["eth1", "eth2"],
+      oifTtl: { eth1: 16 },
+      rewriteSource: "10.9.9.9",
+      setTtl: 64,
+      line: 3,
+    });
+  });
+
+  it.each([
+    ["an IPv6 link-local group", "{ source: 2001:db8::1, group: ff02::1, iif: eth0, oifs: [eth1] }", "3:35: routes[0].group: \"ff02::1\" has link-local (ffx2::) scope"],
+    ["mixed families", "{ source: 10.0.0.1, group: ff05::1, iif: eth0, oifs: [eth1] }", "3:15: routes[0].source: \"10.0.0.1\" is IPv4 but the group is IPv6"],
+    ["an oif_ttl of an interface that is no oif", "{ source: 10.0.0.1, group: 239.1.1.1, iif: eth0, oifs: [eth1], oif_ttl: { eth9: 2 } }", "3:79: routes[0].oif_ttl[eth9]: \"eth9\" is not one of the oifs"],
+    ["an oif_ttl out of range", "{ source: 10.0.0.1, group: 239.1.1.1, iif: eth0, oifs: [eth1], oif_ttl: { eth1: 255 } }", "3:79: routes[0].oif_ttl[eth1]: 255: a TTL threshold is 1..254"],
+    ["an oif_ttl that is no number", "{ source: 10.0.0.1, group: 239.1.1.1, iif: eth0, oifs: [eth1], oif_ttl: { eth1: x } }", "3:85: routes[0].oif_ttl[eth1] must be a number, not \"x\""],
+    ["an IPv6 TTL threshold", "{ source: 2001:db8::1, group: ff05::1, iif: eth0, oifs: [eth1], oif_ttl: { eth1: 3 } }", "3:80: routes[0].oif_ttl[eth1]: IPv6 multicast routes have no TTL thresholds"],
+    ["the default table's kernel id", "{ source: 10.0.0.1, group: 239.1.1.1, iif: eth0, oifs: [eth1], table: 253 }", "3:75: routes[0].table: 253 is the kernel's id of the default ipv4 table: use 0 for it"],
+    ["rescue on a template", '{ source: "", group: 239.1.1.1, iif: eth0, oifs: [eth1], set_ttl: 9 }', "3:71: routes[0].set_ttl: rescue options need a concrete (source, group)"],
+    ["a rewrite_source that is no unicast address", "{ source: 10.0.0.1, group: 239.1.1.1, iif: eth0, oifs: [eth1], rewrite_source: 239.0.0.1 }", "3:84: routes[0].rewrite_source: \"239.0.0.1\" is not a unicast dotted-quad IPv4 address"],
+    ["a set_ttl of 1", "{ source: 10.0.0.1, group: 239.1.1.1, iif: eth0, oifs: [eth1], set_ttl: 1 }", "3:77: routes[0].set_ttl: 1 is not a useful TTL"],
+    ["a set_ttl that is no integer", "{ source: 10.0.0.1, group: 239.1.1.1, iif: eth0, oifs: [eth1], set_ttl: 2.5 }", "3:77: routes[0].set_ttl must be an integer 0..255 (a TTL), not the number 2.5"],
+  ])("names file, line, column and field for %s", (_name, route, expected) => {
+    const err = errorOf(file(route));
+    expect(err.problems).toHaveLength(1);
+    expect(err.message).toContain(`routes.yaml:${expected}`);
+  });
+
+  it("rejects the same template twice on one iif, naming both lines", () => {
+    const t = '{ source: "", group: 239.2.0.0/16, iif: eth0, oifs: [eth1] }';
+    expect(errorOf(file(t, t)).message).toContain("routes.yaml:4:5: routes[1]: duplicate route");
   });
 });
 

@@ -4,7 +4,8 @@ import { describe, expect, it } from "vitest";
 import { DomainError } from "../../src/engine/domain-error.js";
 import { parseIpv4 } from "../../src/address/index.js";
 import type { Route } from "../../src/gen/mfc.js";
-import { validateRoute, validateRoutes } from "../../src/server/validate-route.js";
+import { validateRoute, validateRoutes, validateSource } from "../../src/server/validate-route.js";
+import type { FieldViolation } from "../../src/shared/field-violation.js";
 
 const base: Route = { source: "10.0.0.1", group: "239.1.1.1", iif: "eth0", oifs: ["eth1", "eth2"], oifTtl: {}, table: 0 };
 
@@ -71,5 +72,18 @@ describe("parseIpv4", () => {
     for (const bad of ["", "10.1", "10.0.0", "10.0.0.1.", ".10.0.0.1", "10..0.1", "010.0.0.1", "10.0.0.00", "256.0.0.1", "1.2.3.4.5", "1.2.3.-4", "1.2.3.4 ", "a.b.c.d", "1e1.0.0.1", "1000.0.0.1"]) {
       expect(parseIpv4(bad), bad).toBeUndefined();
     }
+  });
+});
+
+describe("an empty source", () => {
+  it("is an any-source template in a route, never 'not supported'", () => {
+    const spec = validateRoute({ source: "", group: "239.1.1.1", iif: "eth0", oifs: ["eth1"], oifTtl: {}, table: 0 });
+    expect(spec.source).toBe("");
+  });
+
+  it("in a flow (Diagnose, Trace) says a sender address is needed, not that any-source is unsupported", () => {
+    const out: FieldViolation[] = [];
+    validateSource("", "source", out);
+    expect(out).toEqual([{ field: "source", description: "source is required: give the sender's unicast address, e.g. 10.0.0.1" }]);
   });
 });

@@ -1,7 +1,7 @@
 // --listen values: "unix:/abs/path", "unix:///abs/path", "unix:relative" or "host:port".
 
 import path from "node:path";
-import { netnsIdentity } from "../kernel/netns-identity.js";
+import { netnsIdentity } from "./netns-identity.js";
 
 export type ListenAddress = { kind: "unix"; path: string } | { kind: "tcp"; host: string; port: number };
 

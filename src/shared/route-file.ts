@@ -1,8 +1,10 @@
-// The --config route file: a declarative, versioned list of routes in YAML or JSON (JSON is
-// YAML 1.2, so one parser reads both whatever the file is called). mfcd applies it at start and on
-// SIGHUP as the complete set of "config" routes, so the file must never be read loosely: a typo
-// that dropped a route would silently delete it from the router. Every problem is reported, all
-// at once, at the line and column of the offending text.
+// The route file of `mfcd --config` and `mfcctl apply`: a declarative, versioned list of routes in
+// YAML or JSON (JSON is YAML 1.2, so one parser reads both whatever the file is called). A route
+// has the fields of the proto Route, snake_case as in mfc.proto, and is checked by the one route
+// validator the RPCs use (route-validation.ts), so a file accepts exactly what AddRoute accepts.
+// mfcd applies it at start and on SIGHUP as the complete set of "config" routes, so the file must
+// never be read loosely: a typo that dropped a route would silently delete it from the router.
+// Every problem is reported, all at once, at the line and column of the offending text.
 
 import { readFileSync } from "node:fs";
 import {
@@ -18,27 +20,22 @@ import {
   type YAMLMap,
   type YAMLSeq,
 } from "yaml";
-import type { FieldViolation } from "../engine/domain-error.js";
-import { MAX_VIFS } from "../engine/vif-table.js";
+import { isTemplateKey } from "../engine/address-pattern.js";
+import type { Route } from "../gen/mfc.js";
 import { didYouMean } from "./did-you-mean.js";
-import { validateGroup, validateInterfaceName, validateSource } from "./validate-route.js";
+import type { FieldViolation } from "./field-violation.js";
+import { checkRoute, type ValidRoute } from "./route-validation.js";
 
 /** The schema version this mfcd reads (`version: 1`). */
 export const CONFIG_VERSION = 1;
 
 const TOP_KEYS = ["version", "routes"] as const;
-const ROUTE_KEYS = ["source", "group", "iif", "oifs", "table"] as const;
+const ROUTE_KEYS = ["source", "group", "iif", "oifs", "table", "oif_ttl", "rewrite_source", "set_ttl"] as const;
 const REQUIRED_ROUTE_KEYS = ["source", "group", "iif", "oifs"] as const;
-const MAX_OIFS = MAX_VIFS - 1;
 const MAX_TABLE = 0xffff_ffff;
 
-export interface ConfigRoute {
-  source: string;
-  group: string;
-  iif: string;
-  oifs: string[];
-  /** Kernel multicast routing table id; 0 unless the file says otherwise. */
-  table: number;
+/** A valid route of the file (addresses canonical, table 0 unless given) and where it starts. */
+export interface ConfigRoute extends ValidRoute {
   /** 1-based line where the route starts in the file, for log messages. */
   line: number;
 }
@@ -190,7 +187,8 @@ class ConfigReader {
       const line = this.lineOf(at);
       const route = this.readRoute(this.resolve(item), field, at);
       if (!route) return;
-      const key = `${route.table}/${route.source}/${route.group}`;
+      // Templates are keyed by their iif too: one (*,G) may be learned on several interfaces.
+      const key = `${route.table}/${route.source}/${route.group}${isTemplateKey(route) ? `/${route.iif}` : ""}`;
       const earlier = firstLine.get(key);
       if (earlier !== undefined) {
         this.problem(
@@ -268,7 +266,7 @@ class ConfigReader {
   }
 
   /** One route, or undefined when it has problems (they are recorded). */
-  private readRoute(node: YamlNode | null, field: string, at: number): Omit<ConfigRoute, "line"> | undefined {
+  private readRoute(node: YamlNode | null, field: string, at: number): ValidRoute | undefined {
     if (!isMap(node)) {
       this.problem(at, `${field} must be a map with ${keyList(REQUIRED_ROUTE_KEYS)}, not ${describe(node)}`);
       return undefined;
@@ -279,111 +277,151 @@ class ConfigReader {
     const missing = REQUIRED_ROUTE_KEYS.filter((k) => !entries.has(k) && !suggested.has(k));
     if (missing.length > 0) this.problem(at, `${field}: missing ${keyList(missing)}`);
 
-    const source = this.readAddress(entries.get("source"), `${field}.source`, validateSource);
-    const group = this.readAddress(entries.get("group"), `${field}.group`, validateGroup);
-    const iifEntry = entries.get("iif");
-    const iif = iifEntry && this.readName(iifEntry.value, iifEntry.at, `${field}.iif`);
-    const oifs = this.readOifs(entries.get("oifs"), `${field}.oifs`, iif);
-    const table = this.readTable(entries.get("table"), `${field}.table`);
+    const fields = new RouteFields(field);
+    for (const [name, entry] of entries) fields.at.set(`${field}.${name}`, entry.at);
+    const source = this.readAddress(entries.get("source"), `${field}.source`, fields);
+    const group = this.readAddress(entries.get("group"), `${field}.group`, fields);
+    const rewriteSource = this.readAddress(entries.get("rewrite_source"), `${field}.rewrite_source`, fields);
+    const iif = this.readName(entries.get("iif")?.value ?? null, `${field}.iif`, fields);
+    const oifs = this.readOifs(entries.get("oifs"), `${field}.oifs`, fields);
+    const route: Route = {
+      // Stand-ins for fields that are missing or not text, of the family of the other address, so
+      // the rest of the route is still checked; their own violations are dropped below.
+      source: source ?? (group?.includes(":") ? "2001:db8::1" : "192.0.2.1"),
+      group: group ?? (source?.includes(":") ? "ff05::1" : "239.0.0.1"),
+      iif: iif ?? "",
+      oifs: oifs ?? [],
+      table: this.readInteger(entries.get("table"), `${field}.table`, MAX_TABLE, "a kernel table id", fields) ?? 0,
+      oifTtl: this.readOifTtl(entries.get("oif_ttl"), `${field}.oif_ttl`, fields),
+    };
+    if (rewriteSource !== undefined) route.rewriteSource = rewriteSource;
+    const setTtl = this.readInteger(entries.get("set_ttl"), `${field}.set_ttl`, 255, "a TTL", fields);
+    if (setTtl !== undefined) route.setTtl = setTtl;
+    for (const k of ["source", "group", "iif", "oifs"] as const) if (!entries.has(k)) fields.unread.add(`${field}.${k}`);
 
-    if (this.problems.length > before) return undefined;
-    if (source === undefined || group === undefined || iif === undefined || oifs === undefined) return undefined;
-    return { source, group, iif, oifs, table };
+    const out: FieldViolation[] = [];
+    const valid = checkRoute(route, field, out);
+    for (const v of out) {
+      if (!fields.isUnread(v.field)) this.problem(fields.offsetOf(v.field, at), `${v.field}: ${v.description}`);
+    }
+    return this.problems.length > before ? undefined : valid;
   }
 
   /**
-   * An address field. Numbers are checked by their source text so the validator can say what is
-   * wrong ("10.1" is shorthand); an empty value is checked as "" (the validator says "required").
+   * An address field as text. Numbers are taken by their source text so the validator can say
+   * what is wrong ("10.1" is shorthand); `""` is the any-source of a template, while a key with
+   * nothing after it is a problem, since it is more likely a value left out than meant as "any".
    */
-  private readAddress(
-    entry: Entry | undefined,
-    field: string,
-    validate: (value: string, field: string, out: FieldViolation[]) => void,
-  ): string | undefined {
+  private readAddress(entry: Entry | undefined, field: string, fields: RouteFields): string | undefined {
     if (!entry) return undefined;
     const v = entry.value;
-    let text: string;
-    if (v === null || isEmpty(v)) text = "";
-    else if (isScalar(v)) text = typeof v.value === "string" ? v.value : (v.source ?? String(v.value));
-    else {
-      this.problem(entry.at, `${field} must be a dotted-quad address, not ${describe(v)}`);
-      return undefined;
+    if (isScalar(v) && typeof v.value === "string") return v.value;
+    if ((v === null || isEmpty(v)) && field.endsWith(".source")) {
+      this.problem(entry.at, `${field} has no value: write the sender's address, or "" for any source (a template)`);
+    } else if (v === null || isEmpty(v)) {
+      return "";
+    } else if (isScalar(v)) {
+      return v.source ?? String(v.value);
+    } else {
+      this.problem(entry.at, `${field} must be an address, not ${describe(v)}`);
     }
-    return this.validated(entry.at, (out) => validate(text, field, out)) ? text : undefined;
+    fields.unread.add(field);
+    return undefined;
   }
 
   /** An interface name; a number or boolean has to be quoted to be one. */
-  private readName(node: YamlNode | null, at: number, field: string): string | undefined {
-    let text: string;
-    if (node === null || isEmpty(node)) text = "";
-    else if (isScalar(node) && typeof node.value === "string") text = node.value;
-    else {
-      const hint = isScalar(node) ? " (quote it if the interface is really called that)" : "";
-      this.problem(at, `${field} must be an interface name, not ${describe(node)}${hint}`);
-      return undefined;
-    }
-    return this.validated(at, (out) => validateInterfaceName(text, field, out)) ? text : undefined;
+  private readName(node: YamlNode | null, field: string, fields: RouteFields, at = fields.at.get(field) ?? 0): string | undefined {
+    if (node === null || isEmpty(node)) return "";
+    if (isScalar(node) && typeof node.value === "string") return node.value;
+    const hint = isScalar(node) ? " (quote it if the interface is really called that)" : "";
+    this.problem(at, `${field} must be an interface name, not ${describe(node)}${hint}`);
+    fields.unread.add(field);
+    return undefined;
   }
 
-  private readOifs(entry: Entry | undefined, field: string, iif: string | undefined): string[] | undefined {
+  private readOifs(entry: Entry | undefined, field: string, fields: RouteFields): string[] | undefined {
     if (!entry) return undefined;
     const list = entry.value;
     if (!isSeq(list)) {
       const hint = isScalar(list) && typeof list.value === "string" ? ` (write [${list.value}] for one)` : "";
       this.problem(entry.at, `${field} must be a list of interface names, not ${describe(list)}${hint}`);
+      fields.unread.add(field);
       return undefined;
     }
-    if (list.items.length === 0) {
-      this.problem(entry.at, `${field}: at least one output interface is required`);
-      return undefined;
-    }
-    if (list.items.length > MAX_OIFS) {
-      this.problem(
-        entry.at,
-        `${field}: ${list.items.length} output interfaces; at most ${MAX_OIFS} (the kernel has ${MAX_VIFS} VIFs and the iif takes one)`,
-      );
-    }
-    const oifs: string[] = [];
-    const seen = new Map<string, number>();
-    let ok = true;
-    list.items.forEach((item, i) => {
+    return list.items.map((item, i) => {
       const path = `${field}[${i}]`;
       // Point at the item as written (an alias, if it is one), not at a distant anchor.
-      const at = offsetOf(item, entry.at);
-      const name = this.readName(this.resolve(item), at, path);
-      if (name === undefined) {
-        ok = false;
-        return;
-      }
-      const first = seen.get(name);
-      if (first !== undefined) {
-        this.problem(at, `${path}: "${name}" is listed twice (also ${field}[${first}])`);
-        ok = false;
-      } else if (name === iif) {
-        this.problem(at, `${path}: "${name}" is the input interface; forwarding back out of the iif is not allowed`);
-        ok = false;
-      }
-      seen.set(name, first ?? i);
-      oifs.push(name);
+      fields.at.set(path, offsetOf(item, entry.at));
+      return this.readName(this.resolve(item), path, fields) ?? "";
     });
-    return ok && oifs.length <= MAX_OIFS ? oifs : undefined;
   }
 
-  private readTable(entry: Entry | undefined, field: string): number {
-    if (!entry) return 0;
+  /** `oif_ttl`: a map of oif name to TTL threshold, as in the proto's map<string, uint32>. */
+  private readOifTtl(entry: Entry | undefined, field: string, fields: RouteFields): Record<string, number> {
+    const out: Record<string, number> = {};
+    if (!entry) return out;
+    const map = entry.value;
+    if (!isMap(map)) {
+      this.problem(entry.at, `${field} must be a map of oif name to TTL threshold (e.g. { eth1: 16 }), not ${describe(map)}`);
+      return out;
+    }
+    for (const pair of map.items) {
+      const keyAt = offsetOf(pair.key, entry.at);
+      const name = isScalar(pair.key) ? pair.key.value : undefined;
+      if (typeof name !== "string") {
+        this.problem(keyAt, `${field} keys must be interface names`);
+        continue;
+      }
+      const path = `${field}[${name}]`;
+      fields.at.set(path, keyAt);
+      const v = this.resolve(pair.value);
+      const ttl = isScalar(v) ? v.value : undefined;
+      if (typeof ttl === "number") out[name] = ttl;
+      else this.problem(offsetOf(pair.value, keyAt), `${path} must be a number, not ${describe(v)}`);
+    }
+    return out;
+  }
+
+  /** A whole number in 0..max, or undefined (recorded as a problem) when it is anything else. */
+  private readInteger(
+    entry: Entry | undefined,
+    field: string,
+    max: number,
+    what: string,
+    fields: RouteFields,
+  ): number | undefined {
+    if (!entry) return undefined;
     const v = entry.value;
     const n = isScalar(v) ? v.value : undefined;
-    if (typeof n === "number" && Number.isInteger(n) && n >= 0 && n <= MAX_TABLE) return n;
-    this.problem(entry.at, `${field} must be an unsigned 32-bit integer (a kernel table id), not ${describe(v)}`);
-    return 0;
+    if (typeof n === "number" && Number.isInteger(n) && n >= 0 && n <= max) return n;
+    const kind = max === MAX_TABLE ? "an unsigned 32-bit integer" : `an integer 0..${max}`;
+    this.problem(entry.at, `${field} must be ${kind} (${what}), not ${describe(v)}`);
+    fields.unread.add(field);
+    return undefined;
+  }
+}
+
+/** Where the fields of one route are in the file, and which could not be read as their type. */
+class RouteFields {
+  /** Offsets by proto field path ("routes[0].oifs[1]"). */
+  readonly at = new Map<string, number>();
+  /** Paths already reported as unreadable or missing: the validator's word on them is noise. */
+  readonly unread = new Set<string>();
+
+  constructor(private readonly route: string) {}
+
+  isUnread(path: string): boolean {
+    for (const u of this.unread) if (path === u || path.startsWith(`${u}[`) || path.startsWith(`${u}.`)) return true;
+    return false;
   }
 
-  /** Run a validate-route.ts check, recording its violations at `at`; true when there were none. */
-  private validated(at: number, check: (out: FieldViolation[]) => void): boolean {
-    const out: FieldViolation[] = [];
-    check(out);
-    for (const v of out) this.problem(at, `${v.field}: ${v.description}`);
-    return out.length === 0;
+  /** The offset of a violation's field, else of the field it is inside, else `fallback`. */
+  offsetOf(path: string, fallback: number): number {
+    for (let p = path; p.length > this.route.length; p = p.replace(/(\[[^\]]*\]|\.[^.[]*)$/, "")) {
+      const at = this.at.get(p);
+      if (at !== undefined) return at;
+    }
+    return fallback;
   }
 }
 
