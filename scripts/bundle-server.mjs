@@ -5,6 +5,11 @@
 // one file starts ~90 ms faster and with ~14 MiB less RSS. What main.ts imports dynamically
 // (the gRPC server, the config-file parser) is split into chunks, OUTDIR/server/*-HASH.js.
 //
+// The code of worker threads is bundled as entries of its own, OUTDIR/server/NAME.js for each
+// src/kernel/NAME.ts in WORKER_MODULES (shared code goes to chunks like the main thread's):
+// src/kernel/worker-module.ts finds NAME.js next to the module that names it, and every module
+// of the bundle sits in OUTDIR/server.
+//
 // koffi stays external (a native addon, resolved from node_modules at run time). The shebang
 // (with its node flags) is kept from src/server/main.ts; the file is made executable because
 // npx may reuse a link without chmod. reflection.ts finds src/gen/mfc.binpb at ../../src/gen
@@ -20,12 +25,18 @@ import { build } from "esbuild";
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const outdir = path.resolve(process.argv[2] ?? path.join(root, "dist"), "server");
 
+/** Worker-side modules: the poll hub's thread and the handler modules it imports. */
+const WORKER_MODULES = ["poll-hub-worker", "upcall-reader-handler", "rtnetlink-monitor-handler"];
+
 // Chunks sit next to main.js, so that paths relative to import.meta.url (reflection.ts) are the
 // same from every chunk. Their names end in a content hash: drop the previous build's.
 const CHUNK = /-[A-Z2-7]{8}\.js$/;
 if (fs.existsSync(outdir)) for (const f of fs.readdirSync(outdir)) if (CHUNK.test(f)) fs.rmSync(path.join(outdir, f));
 await build({
-  entryPoints: { main: path.join(root, "src/server/main.ts") },
+  entryPoints: {
+    main: path.join(root, "src/server/main.ts"),
+    ...Object.fromEntries(WORKER_MODULES.map((name) => [name, path.join(root, "src/kernel", `${name}.ts`)])),
+  },
   outdir,
   bundle: true,
   splitting: true,

@@ -10,6 +10,7 @@ import os from "node:os";
 import { KernelError } from "./kernel-error.js";
 
 const { EAGAIN } = os.constants.errno;
+const LE = os.endianness() === "LE";
 
 export const AF_INET = 2;
 export const AF_INET6 = 10;
@@ -35,14 +36,22 @@ export const SO_RCVBUFFORCE = 33;
 export const EFD_CLOEXEC = 0o2000000;
 export const EFD_NONBLOCK = 0o4000;
 export const F_DUPFD_CLOEXEC = 1030;
+export const SO_ATTACH_FILTER = 26;
+export const POLLIN = 0x1;
+export const POLLNVAL = 0x20;
+/** sizeof(struct pollfd): int fd, short events, short revents. */
+const POLLFD_SIZE = 8;
 
 type IntFn = (...args: unknown[]) => number;
 type BigFn = (...args: unknown[]) => number | bigint;
 
 const lib = koffi.load("libc.so.6");
+/** struct sock_fprog: the classic BPF program of SO_ATTACH_FILTER (a count and a pointer). */
+const SockFprog = koffi.struct("mfcd_sock_fprog", { len: "uint16", filter: "void *" });
 const c = {
   socket: lib.func("int socket(int domain, int type, int protocol)") as IntFn,
   setsockopt: lib.func("int setsockopt(int fd, int level, int optname, void *optval, uint32_t optlen)") as IntFn,
+  setsockoptFilter: lib.func("int setsockopt(int fd, int level, int optname, mfcd_sock_fprog *optval, uint32_t optlen)") as IntFn,
   getsockopt: lib.func("int getsockopt(int fd, int level, int optname, void *optval, void *optlen)") as IntFn,
   // ioctl and open are variadic in glibc but read their optional argument as a plain register
   // argument on Linux x86_64/aarch64, so a fixed prototype is ABI-safe and avoids koffi's much
@@ -57,6 +66,8 @@ const c = {
   bind: lib.func("int bind(int fd, void *addr, uint32_t addrlen)") as IntFn,
   eventfd: lib.func("int eventfd(unsigned int initval, int flags)") as IntFn,
   write: lib.func("intptr_t write(int fd, void *buf, size_t count)") as BigFn,
+  read: lib.func("intptr_t read(int fd, void *buf, size_t count)") as BigFn,
+  poll: lib.func("int poll(void *fds, unsigned long nfds, int timeout)") as IntFn,
   // Variadic in glibc; a fixed int third argument is ABI-safe on x86_64/aarch64 (as for ioctl).
   fcntl: lib.func("int fcntl(int fd, int cmd, int arg)") as IntFn,
   mallopt: lib.func("int mallopt(int param, int value)") as IntFn,
@@ -128,20 +139,68 @@ export function pread(fd: number, buf: Buffer, offset: number, what: string): nu
   return n;
 }
 
-/** Non-blocking recv into `buf`; the byte count, or undefined when nothing is queued. */
-export function recvNonBlocking(fd: number, buf: Buffer, what: string): number | undefined {
-  const n = Number(c.recv(fd, buf, buf.length, MSG_DONTWAIT));
+/**
+ * Non-blocking recv into `buf` (MSG_DONTWAIT | `flags`); the byte count, or undefined when
+ * nothing is queued. With MSG_TRUNC the count is the datagram's real length, which may exceed
+ * buf.length.
+ */
+export function recvNonBlocking(fd: number, buf: Buffer, what: string, flags = 0): number | undefined {
+  const n = Number(c.recv(fd, buf, buf.length, MSG_DONTWAIT | flags));
   if (n >= 0) return n;
   const errno = koffi.errno();
   if (errno === EAGAIN) return undefined;
   throw new KernelError(what, errno);
 }
 
-/** Blocking recv into `buf`; the byte count. */
-export function recvBlocking(fd: number, buf: Buffer, what: string): number {
-  const n = Number(c.recv(fd, buf, buf.length, 0));
-  if (n < 0) fail(what);
+/** read(2) into `buf`; the byte count, or undefined when a non-blocking fd has nothing (EAGAIN). */
+export function read(fd: number, buf: Buffer, what: string): number | undefined {
+  const n = Number(c.read(fd, buf, buf.length));
+  if (n >= 0) return n;
+  const errno = koffi.errno();
+  if (errno === EAGAIN) return undefined;
+  throw new KernelError(what, errno);
+}
+
+/** A struct pollfd[] for poll(): `events` on each of `fds`, revents cleared. */
+export function pollfds(fds: readonly number[], events: number): Buffer {
+  const set = Buffer.alloc(POLLFD_SIZE * fds.length);
+  fds.forEach((fd, i) => {
+    writeHost32(set, POLLFD_SIZE * i, fd);
+    writeHost16(set, POLLFD_SIZE * i + 4, events);
+  });
+  return set;
+}
+
+/** revents of entry `i` of a pollfd[] after poll(). */
+export function pollRevents(set: Buffer, i: number): number {
+  const off = POLLFD_SIZE * i + 6;
+  return LE ? set.readUInt16LE(off) : set.readUInt16BE(off);
+}
+
+/** poll(2) over a pollfd[] from pollfds(); the number of entries with revents. */
+export function poll(set: Buffer, timeoutMs: number): number {
+  const n = c.poll(set, set.length / POLLFD_SIZE, timeoutMs);
+  if (n < 0) fail("poll");
   return n;
+}
+
+/**
+ * SO_ATTACH_FILTER with a classic BPF program (`program`: struct sock_filter[], 8 bytes each);
+ * returns 0 on success, else the errno (no throw).
+ */
+export function tryAttachFilter(fd: number, program: Buffer): number {
+  const fprog = { len: program.length / 8, filter: program };
+  return c.setsockoptFilter(fd, SOL_SOCKET, SO_ATTACH_FILTER, fprog, koffi.sizeof(SockFprog)) < 0 ? koffi.errno() : 0;
+}
+
+function writeHost32(buf: Buffer, off: number, v: number): void {
+  if (LE) buf.writeInt32LE(v, off);
+  else buf.writeInt32BE(v, off);
+}
+
+function writeHost16(buf: Buffer, off: number, v: number): void {
+  if (LE) buf.writeUInt16LE(v, off);
+  else buf.writeUInt16BE(v, off);
 }
 
 /** send of the whole buffer (datagram sockets: one message). */

@@ -28,10 +28,6 @@ export function readI32(buf: Buffer, off: number): number {
   return LE ? buf.readInt32LE(off) : buf.readInt32BE(off);
 }
 
-export function readU64(buf: Buffer, off: number): bigint {
-  return LE ? buf.readBigUInt64LE(off) : buf.readBigUInt64BE(off);
-}
-
 export function writeU16(buf: Buffer, off: number, v: number): void {
   if (LE) buf.writeUInt16LE(v, off);
   else buf.writeUInt16BE(v, off);

@@ -1,114 +1,57 @@
-// Source of PollHub's worker thread, as a CommonJS string for `new Worker(source, { eval: true })`:
-// it must run unchanged from TypeScript sources (vitest/tsx, where no sibling .js file exists)
-// and from dist/ (tsc copies no .js files), and needs no module resolution of its own (the main
-// thread passes koffi's absolute path).
-//
-// One thread serves every blocking reader of the process: it blocks in poll([eventfd, fd of each
-// member]) and calls the member's handler when its fd is readable. A handler is the reader's own
-// code (upcall-reader-handler.ts, rtnetlink-monitor-handler.ts), sent as source in its "add"
-// message and compiled once per kind: `(env) => (data, post) => { fd, ready, read(), close() }`.
-//   env:    { koffi, lib (libc), LE, errno (os.constants.errno), fatal(syscall, errno) (an
-//           error to throw), inNetns(path, fn) }
-//   post:   post(msg, transfer?) sends msg to this member on the main thread
-//   fd:     the descriptor to poll; ready: extra fields of the member's "ready" message
-//   read(): the fd has revents: read a bounded amount (so others are served), post the result
-//   close(): the member leaves (removed, or after it threw): release what the handler opened
-// A handler that throws stops only its own member ("fatal" to it); the others keep running.
-//
-// The main thread changes the set through a MessagePort (`control`): { type: "add", id, kind,
-// source, data } and { type: "remove", id }, each followed by a write to the eventfd, which wakes
-// poll(); the worker then takes them with receiveMessageOnPort (it never returns to its event
-// loop). stop[0] !== 0 with an eventfd write ends the thread (shutdown of the hub, process exit).
-//
-// Messages to the main thread, { id, msg }:
-//   { type: "ready", ...handler.ready }   the member's fd is polled from now on
-//   { type: "removed" }                   answer to "remove": its fd is no longer polled
-//   { type: "fatal", syscall, errno, message? }   the member stopped (its fd is no longer polled)
-//   anything the handler posts
-// and { id: -1, msg: { type: "broken", syscall, errno } } before the whole thread gives up.
+// The poll hub's thread (entry of the Worker that poll-hub.ts starts; the protocol is in
+// poll-hub-protocol.ts). One thread serves every blocking reader of the process: it blocks in
+// poll([eventfd, fd of each member]) and calls the member's handler when its fd is readable.
+// Handler modules are imported on first use (the only time the thread returns to its event
+// loop); control messages are taken with receiveMessageOnPort after an eventfd wake-up.
 
-import type { MessagePort } from "node:worker_threads";
+import fs from "node:fs";
+import os from "node:os";
+import { parentPort, receiveMessageOnPort, workerData, type TransferListItem } from "node:worker_threads";
+import { inNetns } from "./in-netns.js";
+import { KernelError } from "./kernel-error.js";
+import { POLLIN, POLLNVAL, poll, pollRevents, pollfds, read } from "./libc.js";
+import type {
+  PollHubControl,
+  PollHubEnvelope,
+  PollHubHandler,
+  PollHubHandlerFactory,
+  PollHubHandlerModule,
+  PollHubMessage,
+  PollHubWorkerData,
+} from "./poll-hub-protocol.js";
 
-/** workerData of the hub's worker. */
-export interface PollHubWorkerData {
-  /** Absolute path of koffi's CommonJS entry point. */
-  koffiPath: string;
-  /** eventfd that wakes poll() (owned and closed by the main thread). */
-  eventFd: number;
-  /** Where the main thread posts "add" and "remove" (transferred). */
-  control: MessagePort;
-  /** Int32Array over a SharedArrayBuffer; [0] !== 0: stop. */
-  stop: Int32Array;
-}
+type Factory = PollHubHandlerFactory<unknown, PollHubMessage>;
 
-export const POLL_HUB_WORKER_SOURCE = String.raw`"use strict";
-const { parentPort, workerData, receiveMessageOnPort } = require("node:worker_threads");
-const os = require("node:os");
-const vm = require("node:vm");
-const koffi = require(workerData.koffiPath);
+const { EBADF, EINTR } = os.constants.errno;
+const { eventFd, control, stop } = workerData as PollHubWorkerData;
+const port = parentPort;
+if (port === null) throw new Error("poll-hub-worker.ts runs as a worker thread only");
 
-const { eventFd, control, stop } = workerData;
-const { EAGAIN, EINTR, EBADF } = os.constants.errno;
-const POLLIN = 0x1, POLLNVAL = 0x20;
-const O_RDONLY = 0, O_CLOEXEC = 0o2000000, CLONE_NEWNET = 0x40000000;
-const LE = os.endianness() === "LE";
-
-const lib = koffi.load("libc.so.6");
-const c = {
-  poll: lib.func("int poll(void *fds, unsigned long nfds, int timeout)"),
-  read: lib.func("intptr_t read(int fd, void *buf, size_t count)"),
-  open: lib.func("int open(const char *path, int flags)"),
-  close: lib.func("int close(int fd)"),
-  setns: lib.func("int setns(int fd, int nstype)"),
-};
-
-class Fatal extends Error {
-  constructor(syscall, errno) {
+/** The thread cannot go on (poll or the eventfd failed, or it is stuck in a foreign namespace). */
+class ThreadBroken extends Error {
+  constructor(
+    readonly syscall: string,
+    readonly errno: number,
+  ) {
     super(syscall);
-    this.syscall = syscall;
-    this.errno = errno;
-  }
-}
-// Thrown when this thread cannot continue at all (it is left in a foreign namespace).
-class Broken extends Fatal {}
-
-// setns() changes the calling thread only, and a socket stays in the namespace it was made in:
-// a handler makes its socket inside fn and the thread returns home before polling again.
-function inNetns(path, fn) {
-  if (path === null || path === undefined) return fn();
-  const target = c.open(path, O_RDONLY | O_CLOEXEC);
-  if (target < 0) throw new Fatal("open(" + path + ")", koffi.errno());
-  const home = c.open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-  try {
-    if (home < 0) throw new Fatal("open(/proc/thread-self/ns/net)", koffi.errno());
-    if (c.setns(target, CLONE_NEWNET) < 0) throw new Fatal("setns", koffi.errno());
-    try {
-      return fn();
-    } finally {
-      if (c.setns(home, CLONE_NEWNET) < 0) throw new Broken("setns(back to own netns)", koffi.errno());
-    }
-  } finally {
-    if (home >= 0) c.close(home);
-    c.close(target);
   }
 }
 
-const env = { koffi, lib, LE, errno: os.constants.errno, fatal: (syscall, errno) => new Fatal(syscall, errno), inNetns };
-const kinds = new Map(); // kind -> (data, post) => handler
-const members = new Map(); // id -> handler
+const NETNS_SELF = "/proc/thread-self/ns/net";
+const homeNetns = fs.statSync(NETNS_SELF).ino;
+const factories = new Map<string, Factory>(); // handler module URL -> createHandler
+const members = new Map<number, PollHubHandler>();
 
-function send(id, msg, transfer) {
-  parentPort.postMessage({ id, msg }, transfer);
+function send(id: number, msg: PollHubMessage, transfer?: TransferListItem[]): void {
+  port?.postMessage({ id, msg } satisfies PollHubEnvelope, transfer);
 }
 
-// A handler's error ends its member only; Broken ends the thread (rethrown to the top).
-function failed(id, err) {
-  if (err instanceof Broken) throw err;
-  if (err instanceof Fatal) send(id, { type: "fatal", syscall: err.syscall, errno: err.errno });
-  else send(id, { type: "fatal", syscall: "poll hub handler", errno: 0, message: String(err && err.stack || err) });
+function failed(id: number, err: unknown): void {
+  if (err instanceof KernelError) send(id, { type: "fatal", syscall: err.syscall, errno: err.errno });
+  else send(id, { type: "fatal", syscall: "poll hub handler", errno: 0, message: String((err as Error | undefined)?.stack ?? err) });
 }
 
-function leave(id) {
+function leave(id: number): void {
   const h = members.get(id);
   if (!h) return;
   members.delete(id);
@@ -119,94 +62,101 @@ function leave(id) {
   }
 }
 
-function add(m) {
+async function factory(url: string): Promise<Factory> {
+  let make = factories.get(url);
+  if (!make) {
+    const mod = (await import(url)) as Partial<PollHubHandlerModule>;
+    if (typeof mod.createHandler !== "function") throw new TypeError(`${url} exports no createHandler`);
+    make = mod.createHandler as unknown as Factory;
+    factories.set(url, make);
+  }
+  return make;
+}
+
+async function add(m: Extract<PollHubControl, { type: "add" }>): Promise<void> {
   try {
-    let make = kinds.get(m.kind);
-    if (!make) {
-      make = vm.runInThisContext(m.source, { filename: "mfcd-" + m.kind + "-handler.js" })(env);
-      kinds.set(m.kind, make);
-    }
-    const h = make(m.data, (msg, transfer) => send(m.id, msg, transfer));
+    const make = await factory(m.handler);
+    const h = inNetns(m.netns, () => make(m.data, (msg, transfer) => send(m.id, msg, transfer)));
     members.set(m.id, h);
-    send(m.id, Object.assign({ type: "ready" }, h.ready));
+    send(m.id, { ...h.ready, type: "ready" });
   } catch (err) {
+    // in-netns.ts returns the thread home or throws; a thread that did not make it home would
+    // open later members' sockets in a foreign namespace.
+    if (m.netns !== undefined && fs.statSync(NETNS_SELF).ino !== homeNetns) {
+      throw new ThreadBroken("setns(back to own netns)", err instanceof KernelError ? err.errno : 0);
+    }
     failed(m.id, err);
   }
 }
 
-function takeControl() {
+async function takeControl(): Promise<void> {
   for (let r = receiveMessageOnPort(control); r; r = receiveMessageOnPort(control)) {
-    const m = r.message;
-    if (m.type === "add") add(m);
-    else if (m.type === "remove") {
+    const m = r.message as PollHubControl;
+    if (m.type === "add") await add(m);
+    else {
       leave(m.id);
       send(m.id, { type: "removed" });
     }
   }
 }
 
-function u16(buf, off, v) { if (LE) buf.writeUInt16LE(v, off); else buf.writeUInt16BE(v, off); }
-function i32(buf, off, v) { if (LE) buf.writeInt32LE(v, off); else buf.writeInt32BE(v, off); }
-function i16at(buf, off) { return LE ? buf.readInt16LE(off) : buf.readInt16BE(off); }
+/** Reads each member whose fd has revents; a member that throws leaves. True if any left. */
+function serve(ids: readonly number[], set: Buffer): boolean {
+  let changed = false;
+  ids.forEach((id, i) => {
+    const rev = pollRevents(set, i + 1);
+    const h = members.get(id);
+    if (rev === 0 || !h) return; // nothing, or removed just now
+    try {
+      if (rev & POLLNVAL) throw new KernelError("poll", EBADF);
+      h.read();
+    } catch (err) {
+      leave(id);
+      failed(id, err);
+      changed = true;
+    }
+  });
+  return changed;
+}
 
-function run() {
+async function run(): Promise<void> {
   const counter = Buffer.alloc(8);
-  let fds = Buffer.alloc(0); // struct pollfd[] { int fd; short events; short revents; }
-  let ids = [];
+  let ids: number[] = [];
+  let set: Buffer = Buffer.alloc(0);
   let dirty = true;
   for (;;) {
     if (dirty) {
       ids = [...members.keys()];
-      fds = Buffer.alloc(8 * (ids.length + 1));
-      i32(fds, 0, eventFd);
-      u16(fds, 4, POLLIN);
-      ids.forEach((id, i) => {
-        i32(fds, 8 * (i + 1), members.get(id).fd);
-        u16(fds, 8 * (i + 1) + 4, POLLIN);
-      });
+      set = pollfds([eventFd, ...ids.map((id) => members.get(id)?.fd ?? -1)], POLLIN);
       dirty = false;
     }
-    if (c.poll(fds, ids.length + 1, -1) < 0) {
-      const errno = koffi.errno();
-      if (errno === EINTR) continue;
-      send(-1, { type: "broken", syscall: "poll", errno });
-      return;
+    try {
+      poll(set, -1);
+    } catch (err) {
+      if (err instanceof KernelError && err.errno === EINTR) continue;
+      throw new ThreadBroken("poll", err instanceof KernelError ? err.errno : 0);
     }
-    if (i16at(fds, 6) !== 0) {
+    if (pollRevents(set, 0) !== 0) {
       // Woken by the main thread: reset the counter, then stop or take the changes.
-      if (c.read(eventFd, counter, 8) < 0 && koffi.errno() !== EAGAIN) {
-        send(-1, { type: "broken", syscall: "read(eventfd)", errno: koffi.errno() });
-        return;
+      try {
+        read(eventFd, counter, "read(eventfd)");
+      } catch (err) {
+        throw new ThreadBroken("read(eventfd)", err instanceof KernelError ? err.errno : 0);
       }
-      if (stop[0] !== 0) return;
-      takeControl();
+      if (Atomics.load(stop, 0) !== 0) return;
+      await takeControl();
       dirty = true;
     }
-    for (let i = 0; i < ids.length; i++) {
-      const rev = i16at(fds, 8 * (i + 1) + 6);
-      if (rev === 0) continue;
-      const id = ids[i];
-      const h = members.get(id);
-      if (!h) continue; // removed just now
-      try {
-        if (rev & POLLNVAL) throw new Fatal("poll", EBADF);
-        h.read();
-      } catch (err) {
-        leave(id);
-        failed(id, err);
-        dirty = true;
-      }
-    }
+    if (serve(ids, set)) dirty = true;
   }
 }
 
 try {
-  run();
+  await run();
 } catch (err) {
-  if (!(err instanceof Broken)) throw err;
+  if (!(err instanceof ThreadBroken)) throw err;
   send(-1, { type: "broken", syscall: err.syscall, errno: err.errno });
 } finally {
   // Sockets the handlers made belong to the process: close them before the thread ends.
   for (const id of [...members.keys()]) leave(id);
 }
-`;

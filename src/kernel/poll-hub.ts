@@ -2,27 +2,24 @@
 // rtnetlink monitor): raw and netlink sockets cannot be put on libuv's loop, and a worker per
 // reader costs ~9 MiB of RSS and a koffi load each. The thread blocks in poll() over every
 // member's fd plus an eventfd, which the main thread writes to add or remove a member at run time
-// and to stop the thread (see poll-hub-worker.ts for the protocol and the handler shape).
+// and to stop the thread (poll-hub-worker.ts; the protocol and the handler shape are in
+// poll-hub-protocol.ts).
 //
 // The thread runs while it has members: the first join() starts it, the last member leaving
 // stops it (and the next join() starts a new one), so a process that closed its readers holds
 // no thread and no descriptor. A member's failure (its handler threw, POLLNVAL) ends that member
 // only; only a failure of the thread itself ends all of them.
 
-import { createRequire } from "node:module";
 import { MessageChannel, type MessagePort, Worker } from "node:worker_threads";
 import { KernelError } from "./kernel-error.js";
 import { EFD_CLOEXEC, EFD_NONBLOCK, close, eventfd, write } from "./libc.js";
-import { POLL_HUB_WORKER_SOURCE, type PollHubWorkerData } from "./poll-hub-worker.js";
+import type { PollHubControl, PollHubEnvelope, PollHubMessage, PollHubWorkerData } from "./poll-hub-protocol.js";
+import { workerExecArgv, workerModuleUrl } from "./worker-module.js";
+
+export type { PollHubMessage } from "./poll-hub-protocol.js";
 
 const WAKE = Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]); // eventfd counter += 1 (any byte order works)
-
-// Resolved once, relative to this module: works from src/ (vitest, tsx) and from dist/.
-let koffiPath: string | undefined;
-function resolveKoffi(): string {
-  koffiPath ??= createRequire(import.meta.url).resolve("koffi");
-  return koffiPath;
-}
+const WORKER_ENTRY = workerModuleUrl("poll-hub-worker", import.meta.url);
 
 function closeQuietly(fd: number): void {
   try {
@@ -40,17 +37,15 @@ function closeQuietly(fd: number): void {
 const liveHubs = new Set<PollHub>();
 let exitHookInstalled = false;
 
-export type PollHubMessage = { type: string; syscall?: string; errno?: number; message?: string };
-
-export interface PollHubJoinOptions<M extends PollHubMessage> {
+export interface PollHubJoinOptions<M extends PollHubMessage, D = unknown> {
   /** For error messages, e.g. "upcall reader". */
   name: string;
-  /** Handler kind: its source is compiled once per thread under this name. */
-  kind: string;
-  /** The handler's CommonJS source: `(env) => (data, post) => handler` (poll-hub-worker.ts). */
-  source: string;
-  /** The handler's data (structured-cloned into the worker). */
-  data: object;
+  /** The handler module (poll-hub-protocol.ts), e.g. workerModuleUrl("upcall-reader-handler", import.meta.url). */
+  handler: URL;
+  /** Its createHandler's data (structured-cloned into the worker). */
+  data: D;
+  /** Network namespace file createHandler runs in (default: the process's own namespace). */
+  netns?: string;
   /** Descriptors the handler uses, closed once it no longer polls them (also after a failed join). */
   ownedFds?: number[];
   /** Every message after "ready" (not "fatal": that one goes to onFail). */
@@ -80,7 +75,7 @@ type State = "joining" | "ready" | "gone";
 
 class Member<M extends PollHubMessage> implements PollHubMember<M> {
   readonly id: number;
-  readonly opts: PollHubJoinOptions<M>;
+  readonly opts: PollHubJoinOptions<M, unknown>;
   readonly #hub: PollHub;
   #state: State = "joining";
   #stopped = false;
@@ -92,7 +87,7 @@ class Member<M extends PollHubMessage> implements PollHubMember<M> {
   #goneResolve!: () => void;
   readonly #gone = new Promise<void>((resolve) => (this.#goneResolve = resolve));
 
-  constructor(hub: PollHub, id: number, opts: PollHubJoinOptions<M>) {
+  constructor(hub: PollHub, id: number, opts: PollHubJoinOptions<M, unknown>) {
     this.#hub = hub;
     this.id = id;
     this.opts = opts;
@@ -190,14 +185,9 @@ export class PollHub {
   private constructor() {
     this.#eventFd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     const { port1, port2 } = new MessageChannel();
-    const workerData: PollHubWorkerData = {
-      koffiPath: resolveKoffi(),
-      eventFd: this.#eventFd,
-      control: port2,
-      stop: this.#stop,
-    };
+    const workerData: PollHubWorkerData = { eventFd: this.#eventFd, control: port2, stop: this.#stop };
     try {
-      this.#worker = new Worker(POLL_HUB_WORKER_SOURCE, { eval: true, workerData, transferList: [port2] });
+      this.#worker = new Worker(WORKER_ENTRY, { workerData, transferList: [port2], execArgv: workerExecArgv(WORKER_ENTRY) });
     } catch (err) {
       closeQuietly(this.#eventFd);
       port1.close();
@@ -209,7 +199,7 @@ export class PollHub {
       exitHookInstalled = true;
       process.on("exit", () => liveHubs.forEach((hub) => hub.#shutdown()));
     }
-    this.#worker.on("message", ({ id, msg }: { id: number; msg: PollHubMessage }) => {
+    this.#worker.on("message", ({ id, msg }: PollHubEnvelope) => {
       if (id === -1) this.#failure ??= new KernelError(msg.syscall ?? "poll hub", msg.errno ?? 0, "poll hub stopped");
       else this.#members.get(id)?.deliver(msg);
     });
@@ -235,7 +225,7 @@ export class PollHub {
    * polled. Rejects with the handler's error (a KernelError for its fatal message) or the
    * thread's; nothing of the member is left then and its owned fds are closed.
    */
-  static join<M extends PollHubMessage>(opts: PollHubJoinOptions<M>): Promise<PollHubMember<M>> {
+  static join<M extends PollHubMessage, D = unknown>(opts: PollHubJoinOptions<M, D>): Promise<PollHubMember<M>> {
     try {
       PollHub.#current ??= new PollHub();
     } catch (err) {
@@ -245,11 +235,11 @@ export class PollHub {
     return PollHub.#current.#join(opts);
   }
 
-  #join<M extends PollHubMessage>(opts: PollHubJoinOptions<M>): Promise<Member<M>> {
+  #join<M extends PollHubMessage, D>(opts: PollHubJoinOptions<M, D>): Promise<Member<M>> {
     const member = new Member<M>(this, this.#nextId++, opts);
     this.#members.set(member.id, member as unknown as Member<PollHubMessage>);
     this.updateRef();
-    this.#send({ type: "add", id: member.id, kind: opts.kind, source: opts.source, data: opts.data });
+    this.#send({ type: "add", id: member.id, handler: opts.handler.href, netns: opts.netns, data: opts.data });
     return member.joined;
   }
 
@@ -279,7 +269,7 @@ export class PollHub {
     return this.#exited;
   }
 
-  #send(m: object): void {
+  #send(m: PollHubControl): void {
     this.#control.postMessage(m);
     this.#wake();
   }

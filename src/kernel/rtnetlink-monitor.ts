@@ -21,7 +21,7 @@ import { PollHub, type PollHubMember } from "./poll-hub.js";
 import { type LinkInfo, decodeLinkMessage } from "./netlink-link-codec.js";
 import { forEachNetlinkMessage } from "./netlink-messages.js";
 import { type NetlinkMfcEntry, decodeMfc6Message, decodeMfcMessage } from "./netlink-mfc-codec.js";
-import { MONITOR_HANDLER_SOURCE, type MonitorHandlerData } from "./rtnetlink-monitor-handler.js";
+import type { MonitorHandlerData, MonitorHandlerMessage, OwnMfcUpdatesFilter } from "./rtnetlink-monitor-handler.js";
 import {
   RTM_DELLINK,
   RTM_DELROUTE,
@@ -31,8 +31,10 @@ import {
   RTNLGRP_IPV6_MROUTE,
   RTNLGRP_LINK,
 } from "./rtnetlink-constants.js";
+import { workerModuleUrl } from "./worker-module.js";
 
 export type { LinkInfo } from "./netlink-link-codec.js";
+export type { OwnMfcUpdatesFilter } from "./rtnetlink-monitor-handler.js";
 /** The snapshot to start from (and to resync from after "overrun"), next to the monitor. */
 export { listLinks } from "./list-links.js";
 
@@ -84,18 +86,11 @@ export interface RtnetlinkMonitorOptions {
   dropOwnMfcUpdates?: boolean;
 }
 
-/** Where the owner's own MFC updates are dropped: a socket filter in the kernel, the worker, or nowhere. */
-export type OwnMfcUpdatesFilter = "kernel" | "worker" | "none";
-
-type HandlerMessage =
-  | { type: "ready"; ownFilter: OwnMfcUpdatesFilter }
-  | { type: "data"; bytes: ArrayBuffer }
-  | { type: "overrun" };
-
+const HANDLER = workerModuleUrl("rtnetlink-monitor-handler", import.meta.url);
 const GROUPS = (1 << (RTNLGRP_LINK - 1)) | (1 << (RTNLGRP_IPV4_MROUTE - 1)) | (1 << (RTNLGRP_IPV6_MROUTE - 1));
 export class RtnetlinkMonitor {
   readonly #opts: RtnetlinkMonitorOptions;
-  #member!: PollHubMember<HandlerMessage>;
+  #member!: PollHubMember<MonitorHandlerMessage>;
 
   private constructor(opts: RtnetlinkMonitorOptions) {
     this.#opts = opts;
@@ -108,7 +103,6 @@ export class RtnetlinkMonitor {
    */
   static async start(options: RtnetlinkMonitorOptions): Promise<RtnetlinkMonitor> {
     const data: MonitorHandlerData = {
-      netns: options.netns ?? null,
       groups: GROUPS,
       rcvbufBytes: options.rcvbufBytes ?? 8 * 1024 * 1024,
       dropOwnMfcUpdates: options.dropOwnMfcUpdates ?? false,
@@ -117,11 +111,11 @@ export class RtnetlinkMonitor {
       throw new RangeError(`rcvbufBytes must be a positive integer, got ${data.rcvbufBytes}`);
     }
     const monitor = new RtnetlinkMonitor(options);
-    monitor.#member = await PollHub.join<HandlerMessage>({
+    monitor.#member = await PollHub.join<MonitorHandlerMessage, MonitorHandlerData>({
       name: "rtnetlink monitor",
-      kind: "rtnetlink-monitor",
-      source: MONITOR_HANDLER_SOURCE,
+      handler: HANDLER,
       data,
+      netns: options.netns,
       onMessage: (m) => monitor.#onMessage(m),
       onFail: (err) => monitor.#fail(err),
     });
@@ -187,7 +181,7 @@ export class RtnetlinkMonitor {
     }
   }
 
-  #onMessage(m: HandlerMessage): void {
+  #onMessage(m: MonitorHandlerMessage): void {
     switch (m.type) {
       case "data":
         this.#decode(Buffer.from(m.bytes));

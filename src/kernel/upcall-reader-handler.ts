@@ -1,20 +1,30 @@
-// UpcallReader's code on the poll hub's thread (poll-hub-worker.ts), as CommonJS source: it
-// runs unchanged from src/ (vitest, tsx) and dist/, and the hub compiles it once per thread.
+// UpcallReader's code on the poll hub's thread (a handler module, poll-hub-protocol.ts).
 //
 // The handler reads the MRT_INIT socket through its own duplicate descriptor (made by the main
 // thread with F_DUPFD_CLOEXEC and closed by it once the hub no longer polls it), so the main
 // thread may close the socket's original fd at any time without the number being reused under
-// poll(). Everything that arrives on a raw IGMP socket is read: kernel upcalls (struct igmpmsg,
-// im_mbz at byte 9 is 0) and real IGMP packets (byte 9 is the IP header's protocol, 2). Upcalls
-// of interest are packed into fixed records and transferred in batches; the rest is only counted.
-//
-// Record layout (UPCALL_RECORD_SIZE bytes, host byte order except the addresses):
-//   0 u8 msgtype (IGMPMSG_NOCACHE 1, WRONGVIF 2, WRVIFWHOLE 4)   2 u16 vif
-//   4 source (network order, 4 bytes)   8 group (network order)   16 f64 Date.now() at recv
-//
-// Messages to the reader (besides the hub's "ready" and "fatal"):
-//   { type: "batch", records: ArrayBuffer, count, igmp, wholepkt, other }
-//        count records; igmp/wholepkt/other: datagrams skipped since the previous batch
+// poll(). Everything that arrives on the socket is read: kernel upcalls (struct igmpmsg with
+// im_mbz 0, or struct mrt6msg with im6_mbz 0) and real IGMP / ICMPv6 packets (IPv4: byte 9 is
+// the IP header's protocol, 2; IPv6: byte 0 is the ICMPv6 type). Upcalls of interest are packed
+// into records (upcall-record.ts) and transferred in batches; the rest is only counted.
+
+import os from "node:os";
+import { KernelError } from "./kernel-error.js";
+import { recvNonBlocking } from "./libc.js";
+import {
+  IGMPMSG_NOCACHE,
+  IGMPMSG_WHOLEPKT,
+  IGMPMSG_WRONGVIF,
+  IGMPMSG_WRVIFWHOLE,
+  MRT6MSG_NOCACHE,
+  MRT6MSG_WHOLEPKT,
+  MRT6MSG_WRONGMIF,
+} from "./mroute-constants.js";
+import { IGMPMSG, IGMPMSG_SIZE } from "./mroute-structs.js";
+import { MRT6MSG, MRT6MSG_SIZE } from "./mroute6-structs.js";
+import { readU16 } from "./netlink-messages.js";
+import type { PollHubHandler, PollHubPost } from "./poll-hub-protocol.js";
+import { UPCALL_RECORD, writeUpcallRecord } from "./upcall-record.js";
 
 /** The handler's data. */
 export interface UpcallHandlerData {
@@ -24,82 +34,116 @@ export interface UpcallHandlerData {
   family: 4 | 6;
 }
 
-export const UPCALL_RECORD_SIZE = 24;
-/** IPv6 records: 0 u8 msgtype, 2 u16 mif, 4 source (16), 20 group (16), 40 f64 Date.now(). */
-export const UPCALL6_RECORD_SIZE = 48;
+/**
+ * Messages to the reader (besides the hub's): `count` records (upcall-record.ts) in `records`;
+ * igmp/wholepkt/other: datagrams skipped since the previous batch.
+ */
+export type UpcallHandlerMessage =
+  | { type: "ready" }
+  | { type: "batch"; records: ArrayBuffer; count: number; igmp: number; wholepkt: number; other: number };
 
-export const UPCALL_HANDLER_SOURCE = String.raw`(env) => {
-const { koffi, lib, LE } = env;
-const { EAGAIN, EINTR, EBADF, ENOTSOCK, EFAULT } = env.errno;
-const MSG_DONTWAIT = 0x40;
-// Upcalls are 20-28 bytes; IGMP packets up to an MTU. Bigger datagrams (a WHOLEPKT upcall of
-// a jumbo frame) are truncated, which is fine: only the first 20 bytes matter.
+const { EINTR, EBADF, ENOTSOCK, EFAULT } = os.constants.errno;
+// Upcalls are 20-40 bytes; IGMP packets up to an MTU. Bigger datagrams (a WHOLEPKT upcall of
+// a jumbo frame) are truncated, which is fine: only the header matters.
 const DGRAM = 64 * 1024;
 // Datagrams read per call at most, so a flood never starves the hub's other fds or its wake-up.
 const ROUND = 4096;
-const recv = lib.func("intptr_t recv(int fd, void *buf, size_t len, int flags)");
 // One receive buffer for every reader: the hub calls one handler at a time.
 const dgram = Buffer.alloc(DGRAM);
 
-function u16(buf, off, v) { if (LE) buf.writeUInt16LE(v, off); else buf.writeUInt16BE(v, off); }
-function f64(buf, off, v) { if (LE) buf.writeDoubleLE(v, off); else buf.writeDoubleBE(v, off); }
+/** How each family's upcall message is told apart from packets and where its fields are. */
+interface UpcallFormat {
+  size: number;
+  mbz: number;
+  msgtype: number;
+  src: number;
+  wholepkt: number;
+  /** Message types reported (the rest is counted as other). */
+  kept: readonly number[];
+  vif(d: Buffer): number;
+}
 
-return ({ fd, family }, post) => {
-  const RECORD = family === 6 ? 48 : 24;
-  function read() {
-    let records = Buffer.alloc(64 * RECORD);
-    let count = 0, igmp = 0, wholepkt = 0, other = 0;
-    const room = () => {
-      if ((count + 1) * RECORD <= records.length) return;
-      const bigger = Buffer.alloc(records.length * 2);
-      records.copy(bigger);
-      records = bigger;
-    };
+const FORMAT: Record<4 | 6, UpcallFormat> = {
+  4: {
+    size: IGMPMSG_SIZE,
+    mbz: IGMPMSG.mbz,
+    msgtype: IGMPMSG.msgtype,
+    src: IGMPMSG.src,
+    wholepkt: IGMPMSG_WHOLEPKT,
+    kept: [IGMPMSG_NOCACHE, IGMPMSG_WRONGVIF, IGMPMSG_WRVIFWHOLE],
+    vif: (d) => (d[IGMPMSG.vif] ?? 0) | ((d[IGMPMSG.vifHi] ?? 0) << 8),
+  },
+  6: {
+    size: MRT6MSG_SIZE,
+    mbz: MRT6MSG.mbz,
+    msgtype: MRT6MSG.msgtype,
+    src: MRT6MSG.src,
+    wholepkt: MRT6MSG_WHOLEPKT,
+    kept: [MRT6MSG_NOCACHE, MRT6MSG_WRONGMIF],
+    vif: (d) => readU16(d, MRT6MSG.mif),
+  },
+};
+
+const INTERRUPTED = -1;
+const SOCKET_ERROR = -2;
+
+/** One recv into dgram: the byte count, undefined when nothing is queued, or a code above. */
+function receive(fd: number): number | undefined {
+  try {
+    return recvNonBlocking(fd, dgram, "recv");
+  } catch (err) {
+    if (!(err instanceof KernelError)) throw err;
+    if (err.errno === EINTR) return INTERRUPTED;
+    // EBADF / ENOTSOCK / EFAULT: the descriptor is unusable. Anything else is a pending socket
+    // error (sk_err, e.g. from an ICMP error), reported once and cleared by recv.
+    if (err.errno === EBADF || err.errno === ENOTSOCK || err.errno === EFAULT) throw err;
+    return SOCKET_ERROR;
+  }
+}
+
+export function createHandler({ fd, family }: UpcallHandlerData, post: PollHubPost<UpcallHandlerMessage>): PollHubHandler {
+  const format = FORMAT[family];
+  const record = UPCALL_RECORD[family];
+  function read(): void {
+    let records = Buffer.alloc(64 * record.size);
+    let count = 0;
+    let igmp = 0;
+    let wholepkt = 0;
+    let other = 0;
     for (let i = 0; i < ROUND; i++) {
-      const n = Number(recv(fd, dgram, DGRAM, MSG_DONTWAIT));
-      if (n < 0) {
-        const errno = koffi.errno();
-        if (errno === EAGAIN) break;
-        if (errno === EINTR) continue;
-        // EBADF / ENOTSOCK / EFAULT: the descriptor is unusable. Anything else is a pending
-        // socket error (sk_err, e.g. from an ICMP error), reported once and cleared by recv.
-        if (errno === EBADF || errno === ENOTSOCK || errno === EFAULT) throw env.fatal("recv", errno);
+      const n = receive(fd);
+      if (n === undefined) break;
+      if (n === INTERRUPTED) continue;
+      if (n === SOCKET_ERROR) {
         other++;
         continue;
       }
-      if (family === 6) {
-        // struct mrt6msg: im6_mbz 0 (an ICMPv6 message has its type there), msgtype, mif, src, dst.
-        if (n < 40 || dgram[0] !== 0) { igmp++; continue; }
-        const type6 = dgram[1];
-        if (type6 === 3) { wholepkt++; continue; }
-        if (type6 !== 1 && type6 !== 2) { other++; continue; }
-        room();
-        const at6 = count * RECORD;
-        records[at6] = type6;
-        u16(records, at6 + 2, LE ? dgram.readUInt16LE(2) : dgram.readUInt16BE(2));
-        dgram.copy(records, at6 + 4, 8, 40);
-        f64(records, at6 + 40, Date.now());
-        count++;
+      if (n < format.size || dgram[format.mbz] !== 0) {
+        igmp++;
         continue;
       }
-      if (n < 20 || dgram[9] !== 0) { igmp++; continue; }
-      const type = dgram[8];
-      if (type === 3) { wholepkt++; continue; }
-      if (type !== 1 && type !== 2 && type !== 4) { other++; continue; }
-      room();
-      const at = count * RECORD;
-      records[at] = type;
-      u16(records, at + 2, dgram[10] | (dgram[11] << 8));
-      dgram.copy(records, at + 4, 12, 20);
-      f64(records, at + 16, Date.now());
+      const type = dgram[format.msgtype] ?? 0;
+      if (type === format.wholepkt) {
+        wholepkt++;
+        continue;
+      }
+      if (!format.kept.includes(type)) {
+        other++;
+        continue;
+      }
+      if ((count + 1) * record.size > records.length) {
+        const bigger = Buffer.alloc(records.length * 2);
+        records.copy(bigger);
+        records = bigger;
+      }
+      writeUpcallRecord(records, count * record.size, record, type, format.vif(dgram), dgram, format.src, Date.now());
       count++;
     }
     if (count > 0 || igmp > 0 || wholepkt > 0 || other > 0) {
-      const bytes = records.buffer.slice(records.byteOffset, records.byteOffset + count * RECORD);
+      const bytes = records.buffer.slice(records.byteOffset, records.byteOffset + count * record.size) as ArrayBuffer;
       post({ type: "batch", records: bytes, count, igmp, wholepkt, other }, [bytes]);
     }
   }
   // The fd is the main thread's duplicate: it closes it.
-  return { fd, ready: {}, read, close() {} };
-};
-}`;
+  return { fd, read, close() {} };
+}

@@ -23,13 +23,12 @@
 // on its own duplicate of the fd, so closing the MrouteSocket first is safe (its MRT_DONE still
 // releases the table; the reader then only sees IGMP packets until it is closed).
 
-import os from "node:os";
 import { dupCloexec } from "./libc.js";
+import { IGMPMSG_NOCACHE, MRT6MSG_NOCACHE } from "./mroute-constants.js";
 import { PollHub, type PollHubMember } from "./poll-hub.js";
-import { IGMPMSG_NOCACHE } from "./mroute-constants.js";
-import { bufferToIpv4 } from "../address/index.js";
-import { bufferToIpv6 } from "../address/index.js";
-import { UPCALL6_RECORD_SIZE, UPCALL_HANDLER_SOURCE, UPCALL_RECORD_SIZE, type UpcallHandlerData } from "./upcall-reader-handler.js";
+import type { UpcallHandlerData, UpcallHandlerMessage } from "./upcall-reader-handler.js";
+import { UPCALL_RECORD, readUpcallRecord } from "./upcall-record.js";
+import { workerModuleUrl } from "./worker-module.js";
 
 export type UpcallType = "nocache" | "wrongvif";
 
@@ -75,15 +74,11 @@ export interface UpcallReaderOptions {
   onError?: (err: Error) => void;
 }
 
-type HandlerMessage =
-  | { type: "ready" }
-  | { type: "batch"; records: ArrayBuffer; count: number; igmp: number; wholepkt: number; other: number };
-
-const LE = os.endianness() === "LE";
+const HANDLER = workerModuleUrl("upcall-reader-handler", import.meta.url);
 
 export class UpcallReader {
   readonly #opts: UpcallReaderOptions;
-  #member!: PollHubMember<HandlerMessage>;
+  #member!: PollHubMember<UpcallHandlerMessage>;
   readonly #stats: UpcallReaderStats = { nocache: 0, wrongvif: 0, igmp: 0, wholepkt: 0, other: 0 };
 
   private constructor(opts: UpcallReaderOptions) {
@@ -104,10 +99,9 @@ export class UpcallReader {
     const sockFd = dupCloexec(options.fd);
     const data: UpcallHandlerData = { fd: sockFd, family: options.family === "ipv6" ? 6 : 4 };
     const reader = new UpcallReader(options);
-    reader.#member = await PollHub.join<HandlerMessage>({
+    reader.#member = await PollHub.join<UpcallHandlerMessage, UpcallHandlerData>({
       name: "upcall reader",
-      kind: "upcall-reader",
-      source: UPCALL_HANDLER_SOURCE,
+      handler: HANDLER,
       data,
       ownedFds: [sockFd],
       onMessage: (m) => reader.#onMessage(m),
@@ -169,43 +163,20 @@ export class UpcallReader {
     }
   }
 
-  #onMessage(m: HandlerMessage): void {
-    switch (m.type) {
-      case "batch": {
-        this.#stats.igmp += m.igmp;
-        this.#stats.wholepkt += m.wholepkt;
-        this.#stats.other += m.other;
-        const buf = Buffer.from(m.records);
-        const v6 = this.#opts.family === "ipv6";
-        for (let i = 0; i < m.count && !this.#member.stopped; i++) {
-          if (v6) {
-            const off6 = i * UPCALL6_RECORD_SIZE;
-            const type6: UpcallType = buf[off6] === 1 ? "nocache" : "wrongvif";
-            this.#stats[type6]++;
-            this.#emit({
-              type: type6,
-              vif: LE ? buf.readUInt16LE(off6 + 2) : buf.readUInt16BE(off6 + 2),
-              source: bufferToIpv6(buf, off6 + 4),
-              group: bufferToIpv6(buf, off6 + 20),
-              at: LE ? buf.readDoubleLE(off6 + 40) : buf.readDoubleBE(off6 + 40),
-            });
-            continue;
-          }
-          const off = i * UPCALL_RECORD_SIZE;
-          const type: UpcallType = buf[off] === IGMPMSG_NOCACHE ? "nocache" : "wrongvif";
-          this.#stats[type]++;
-          this.#emit({
-            type,
-            vif: LE ? buf.readUInt16LE(off + 2) : buf.readUInt16BE(off + 2),
-            source: bufferToIpv4(buf, off + 4),
-            group: bufferToIpv4(buf, off + 8),
-            at: LE ? buf.readDoubleLE(off + 16) : buf.readDoubleBE(off + 16),
-          });
-        }
-        break;
-      }
-      default:
-        break;
+  #onMessage(m: UpcallHandlerMessage): void {
+    if (m.type !== "batch") return;
+    this.#stats.igmp += m.igmp;
+    this.#stats.wholepkt += m.wholepkt;
+    this.#stats.other += m.other;
+    const buf = Buffer.from(m.records);
+    const family = this.#opts.family === "ipv6" ? 6 : 4;
+    const layout = UPCALL_RECORD[family];
+    const nocache = family === 6 ? MRT6MSG_NOCACHE : IGMPMSG_NOCACHE;
+    for (let i = 0; i < m.count && !this.#member.stopped; i++) {
+      const { msgtype, ...fields } = readUpcallRecord(buf, i * layout.size, layout);
+      const type: UpcallType = msgtype === nocache ? "nocache" : "wrongvif";
+      this.#stats[type]++;
+      this.#emit({ type, ...fields });
     }
   }
 }

@@ -2,7 +2,7 @@
 // RPCs, raising its field violations as one INVALID_ARGUMENT. Nothing reaches the engine unless
 // the whole request is valid.
 
-import { formatPattern, isTemplateKey, parsePattern } from "../engine/address-pattern.js";
+import { formatPattern, isTemplateKey, parsePattern } from "../address/index.js";
 import { DomainError, type FieldViolation } from "../engine/domain-error.js";
 import type { RouteSpec } from "../engine/route-engine.js";
 import type { AddressFamily, RouteKey } from "../engine/route-key.js";

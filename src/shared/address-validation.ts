@@ -1,10 +1,10 @@
 // Checks of the address and interface fields of a route, a flow or a filter. Each problem becomes
 // a field violation naming the proto field, so whoever typed the value sees exactly what to fix.
 
-import { formatPattern, parsePattern } from "../engine/address-pattern.js";
-import { isIpv4LinkLocalMulticast, isIpv4Multicast, isIpv4UnicastSource, parseIpv4 } from "../engine/ipv4.js";
+import { formatPattern, parsePattern } from "../address/index.js";
+import { isIpv4LinkLocalMulticast, isIpv4Multicast, isIpv4UnicastSource, parseIpv4 } from "../address/index.js";
 import type { AddressFamily } from "../engine/route-key.js";
-import { canonicalIpv6, ipv6MulticastScope, isIpv6Multicast } from "../kernel/ipv6-address.js";
+import { canonicalIpv6, ipv6MulticastScope, isIpv6Multicast } from "../address/index.js";
 import { RT6_TABLE_DFLT, RT_TABLE_DEFAULT } from "../kernel/mroute-constants.js";
 import type { FieldViolation } from "./field-violation.js";
 

@@ -20,7 +20,7 @@ import {
   type YAMLMap,
   type YAMLSeq,
 } from "yaml";
-import { isTemplateKey } from "../engine/address-pattern.js";
+import { isTemplateKey } from "../address/index.js";
 import type { Route } from "../gen/mfc.js";
 import { didYouMean } from "./did-you-mean.js";
 import type { FieldViolation } from "./field-violation.js";

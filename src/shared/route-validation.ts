@@ -2,8 +2,8 @@
 // --config file or an `mfcctl apply` file. Every problem becomes a field violation naming the
 // proto field (under `field`, e.g. "route" or "routes[3]"); nothing is valid unless all of it is.
 
-import { formatPattern, isTemplateKey, parsePattern } from "../engine/address-pattern.js";
-import { isIpv4LinkLocalMulticast, isIpv4Multicast, isIpv4UnicastSource, parseIpv4 } from "../engine/ipv4.js";
+import { formatPattern, isTemplateKey, parsePattern } from "../address/index.js";
+import { isIpv4LinkLocalMulticast, isIpv4Multicast, isIpv4UnicastSource, parseIpv4 } from "../address/index.js";
 import type { AddressFamily } from "../engine/route-key.js";
 import { MAX_VIFS } from "../engine/vif-table.js";
 import type { Route } from "../gen/mfc.js";

@@ -12,6 +12,8 @@ import { PollHub, type PollHubMember, type PollHubMessage } from "../../src/kern
 import { type RtnetlinkEvent, RtnetlinkMonitor } from "../../src/kernel/rtnetlink-monitor.js";
 import { addNetns, delNetns, ip, uniqueName } from "../helpers/netns.js";
 import { waitFor } from "../helpers/traffic.js";
+import { workerExecArgv } from "../../src/kernel/worker-module.js";
+import type { TickData } from "./poll-hub-tick-handler.js";
 import { cleanupAfterEach } from "../helpers/cleanup-after-each.js";
 
 const cleanups = cleanupAfterEach();
@@ -21,25 +23,10 @@ beforeAll(() => {
 });
 
 // Reads the eventfd's counter and posts it; 13 is this handler's "the fd broke" (EIO), 99 a bug.
-const TICK_SOURCE = String.raw`(env) => {
-  const read = env.lib.func("intptr_t read(int fd, void *buf, size_t count)");
-  return ({ fd, failToStart }, post) => {
-    if (failToStart) throw env.fatal("tick-open", env.errno.ENODEV);
-    const buf = Buffer.alloc(8);
-    return {
-      fd,
-      ready: { fd },
-      read() {
-        if (Number(read(fd, buf, 8)) < 0) throw env.fatal("read", env.koffi.errno());
-        const value = Number(env.LE ? buf.readBigUInt64LE(0) : buf.readBigUInt64BE(0));
-        if (value === 13) throw env.fatal("tick", env.errno.EIO);
-        if (value === 99) throw new TypeError("handler bug");
-        post({ type: "tick", value });
-      },
-      close() {},
-    };
-  };
-}`;
+const TICK_HANDLER = new URL("./poll-hub-tick-handler.ts", import.meta.url);
+// Threads a running hub adds: its own, plus tsx's module-hooks thread when its entry is
+// TypeScript (as here, running from sources; the bundle adds only the hub's).
+const HUB_THREADS = workerExecArgv(new URL("../../src/kernel/poll-hub-worker.ts", import.meta.url)) ? 2 : 1;
 
 type Tick = PollHubMessage & { value?: number };
 
@@ -73,10 +60,9 @@ async function ticker(failToStart = false): Promise<Ticker> {
   const fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   const ticks: number[] = [];
   const errors: Error[] = [];
-  const member = await PollHub.join<Tick>({
+  const member = await PollHub.join<Tick, TickData>({
     name: "ticker",
-    kind: "test-ticker",
-    source: TICK_SOURCE,
+    handler: TICK_HANDLER,
     data: { fd, failToStart },
     ownedFds: [fd],
     onMessage: (m) => m.value !== undefined && ticks.push(m.value),
@@ -149,7 +135,7 @@ describe("PollHub", () => {
     const threads = threadCount();
     const a = await ticker();
     const b = await ticker();
-    expect(threadCount()).toBe(threads + 1);
+    expect(threadCount()).toBe(threads + HUB_THREADS);
     await a.member.close();
     await b.member.close();
     expect(openFdCount()).toBe(fds);
