@@ -2,6 +2,8 @@
 // (A 2 MiB young generation instead of 16 MiB: ~25 MiB less RSS at 10k routes for more, cheap, scavenges.)
 // mfcd entry point: MRT_INIT first (health can only be SERVING once we own the table), then
 // listen; on SIGTERM/SIGINT shut down gracefully and MRT_DONE, which clears our kernel state.
+// Each start step that changes the system pushes its undo on one CleanupStack, which a failed
+// start and a shutdown both unwind (newest first, one failing undo never skipping the others).
 //
 // Start order is about wall time (spawn → SERVING): the readers' worker (one thread for all of
 // them, src/kernel/poll-hub.ts) boots on its own (~70 ms) and the gRPC modules (most of mfcd's
