@@ -33,13 +33,12 @@ export interface KernelSyncOptions {
   listLinks: () => LinkState[];
   /** Period of the fallback interface sweep (default 1000; 0 = off). */
   sweepIntervalMs?: number;
-  /** Delay that coalesces bursts of MFC events into one full drift check (default 100). */
-  driftDebounceMs?: number;
+  /** An MFC event disagrees with a route: the Reconciler runs one debounced full drift check. */
+  queueDriftCheck: () => void;
 }
 
 export class KernelSync {
   private syncQueued = false;
-  private driftTimer: NodeJS.Timeout | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private source: { close(): Promise<void> } | undefined;
   private closed = false;
@@ -63,7 +62,6 @@ export class KernelSync {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.sweepTimer);
-    clearTimeout(this.driftTimer);
     await this.source?.close();
   }
 
@@ -100,14 +98,14 @@ export class KernelSync {
       case "mroute-new": {
         if (e.unresolved) break;
         const key = toKey(e);
-        if (engine.has(key) && !engine.matchesKernelEvent(key, e.iifIndex, e.oifs)) this.queueDriftCheck();
+        if (engine.has(key) && !engine.matchesKernelEvent(key, e.iifIndex, e.oifs)) this.options.queueDriftCheck();
         break;
       }
       case "overrun":
         logger.warn("rtnetlink events were lost (receive buffer overrun): resynchronising");
         this.snapshot();
         this.queueSync();
-        this.queueDriftCheck();
+        this.options.queueDriftCheck();
         break;
     }
   }
@@ -135,20 +133,6 @@ export class KernelSync {
     } catch (err) {
       this.options.logger.error({ err }, "interface sync failed");
     }
-  }
-
-  private queueDriftCheck(): void {
-    if (this.driftTimer) return;
-    this.driftTimer = setTimeout(() => {
-      this.driftTimer = undefined;
-      if (this.closed) return;
-      try {
-        const drifted = this.options.engine.checkDrift();
-        if (drifted > 0) this.options.logger.warn({ drifted }, "kernel entries altered behind mfcd's back: repaired");
-      } catch (err) {
-        this.options.logger.error({ err }, "drift check failed");
-      }
-    }, this.options.driftDebounceMs ?? 100).unref();
   }
 }
 

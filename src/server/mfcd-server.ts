@@ -38,8 +38,6 @@ export interface MfcdServerOptions {
   logger: Logger;
   /** Mode of Unix sockets (default 0660: root and the socket's group). */
   socketMode?: number;
-  /** Period of the full kernel comparison that detects altered entries (default 2000; 0 = off). */
-  driftCheckIntervalMs?: number;
   /** Where every call is counted and timed (for --metrics-listen); default a private one. */
   rpcStats?: RpcStats;
   /** TLS (PEM contents) for TCP listeners; with clientCa, clients must present a certificate. */
@@ -58,7 +56,6 @@ export class MfcdServer {
     private readonly health: HealthState,
     private readonly terminate: () => void,
     private readonly unixPaths: string[],
-    private readonly driftTimer: { stop(): void },
     /** Bound addresses (a tcp port 0 becomes the real port). */
     readonly addresses: string[],
   ) {}
@@ -121,8 +118,7 @@ export class MfcdServer {
     // The engine exists only once MRT_INIT succeeded, so we are really serving now.
     health.setStatus("healthy");
     health.setStatus("healthy", MfcServiceDefinition.fullName);
-    const driftTimer = startDriftChecks(options);
-    return new MfcdServer(servers, health, () => terminator.terminate(), unixPaths, driftTimer, addresses);
+    return new MfcdServer(servers, health, () => terminator.terminate(), unixPaths, addresses);
   }
 
   private stopping: Promise<void> | undefined;
@@ -134,49 +130,10 @@ export class MfcdServer {
   }
 
   private async shutdown(): Promise<void> {
-    this.driftTimer.stop();
     this.health.setStatus("unhealthy");
     this.health.setStatus("unhealthy", MfcServiceDefinition.fullName);
     this.terminate();
     await Promise.all(this.servers.map((server) => server.shutdown()));
     for (const p of this.unixPaths) fs.rmSync(p, { force: true });
   }
-}
-
-/**
- * The periodic full comparison is a backstop: rtnetlink MFC events (IPv4 and IPv6) already
- * report foreign adds and deletes at once, and a lost event is reported as an overrun, which
- * resynchronises. A full check costs ~70 ms at 10k entries, so it runs every `interval` ms but
- * never spends more than DRIFT_CPU_BUDGET of a core: the next check waits at least
- * cost / budget (10k routes: every ~35 s; small tables: every `interval`).
- */
-export const DRIFT_CPU_BUDGET = 0.002;
-
-function startDriftChecks(options: MfcdServerOptions): { stop(): void } {
-  const interval = options.driftCheckIntervalMs ?? 2000;
-  let timer: NodeJS.Timeout | undefined;
-  let stopped = false;
-  const run = () => {
-    // A bulk apply is still being persisted/answered: do not add a full dump on top of it.
-    if (performance.now() - options.engine.lastChangeAt < interval) {
-      if (!stopped) timer = setTimeout(run, interval).unref();
-      return;
-    }
-    const t0 = performance.now();
-    try {
-      const drifted = options.engine.checkDrift();
-      if (drifted > 0) options.logger.warn({ drifted }, "kernel entries differ from installed routes");
-    } catch (err) {
-      options.logger.error({ err }, "drift check failed");
-    }
-    const cost = performance.now() - t0;
-    if (!stopped) timer = setTimeout(run, Math.max(interval, cost / DRIFT_CPU_BUDGET)).unref();
-  };
-  if (interval > 0) timer = setTimeout(run, interval).unref();
-  return {
-    stop() {
-      stopped = true;
-      clearTimeout(timer);
-    },
-  };
 }
