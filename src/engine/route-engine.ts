@@ -157,6 +157,25 @@ export interface RouteEngineOptions {
    * stay PENDING with that reason. Default: every table can be opened.
    */
   kernelSupport?: KernelSupport;
+  /**
+   * Interface name → ifindex in mfcd's namespace, for checks and dry runs on a table mfcd has
+   * not opened. Default: through any open table (names are namespace-wide), else by opening
+   * the table the request names.
+   */
+  ifindex?: (name: string) => number | undefined;
+  /** A learned entry (or stop filter) the kernel refused: the caller logs it. */
+  onLearnFailure?: (failure: LearnFailure) => void;
+}
+
+/** A learned entry or stop filter that could not be installed (onUpcall answered "failed"). */
+export interface LearnFailure {
+  family: AddressFamily;
+  table: number;
+  source: string;
+  group: string;
+  /** The template it was learned from, "(S, G) from IIF"; undefined for a stop filter. */
+  template: string | undefined;
+  error: string;
 }
 
 /** Opens (or returns the already open) kernel table for a family and table id. */
@@ -249,7 +268,15 @@ export class RouteEngine {
     this.maxRoutes = options.maxRoutes ?? DEFAULT_MAX_ROUTES;
     this.now = options.now ?? (() => new Date());
     this.kernelSupport = options.kernelSupport;
+    this.ifindexOption = options.ifindex;
+    this.onLearnFailure = options.onLearnFailure;
   }
+
+  private readonly ifindexOption: ((name: string) => number | undefined) | undefined;
+  private readonly onLearnFailure: ((failure: LearnFailure) => void) | undefined;
+
+  /** Learned entries and stop filters the kernel refused to install (onUpcall answered "failed"). */
+  learnFailures = 0;
 
   private readonly kernelSupport: KernelSupport | undefined;
 
@@ -261,6 +288,8 @@ export class RouteEngine {
   private readonly liveTemplates = new Set<Route>();
   /** Learned entries and stop filters by table key + "S|G". */
   private readonly learned = new Map<string, Learned>();
+  /** Learned entries by their template (ListRoutes counts them per template without a scan). */
+  private readonly learnedBy = new Map<Route, Set<Learned>>();
 
   /** Tables restore() could not open, with the reason (logged by the caller). */
   readonly unopenable: string[] = [];
@@ -275,16 +304,18 @@ export class RouteEngine {
   add(spec: RouteSpec, options: AddOptions = {}): RouteView {
     this.lastChangeAt = performance.now();
     const owner = options.owner || DEFAULT_OWNER;
-    const id = routeId(spec);
+    const id = routeKeyString(spec);
     const existing = this.routes.get(id);
-    const table = this.table(spec.family, spec.table);
     const cache: IfindexCache = new Map();
     if (existing && existing.owner !== owner) throw ownedByOther(existing, owner);
-    if (table.unavailable) throw table.unavailable;
-    if (options.requireInterfaces) this.requireInterfaces(table, [spec], cache);
+    const unavailable = this.unavailableTable(spec.family, spec.table);
+    if (unavailable) throw unavailable;
+    // Checks read through a table view: a refused request must not claim a kernel table.
+    if (options.requireInterfaces) this.requireInterfaces(this.readTable(spec.family, spec.table), [spec], cache);
 
     if (existing && sameForwarding(existing.spec, spec)) {
       // Controllers retry: nothing changes, except repairing what is broken.
+      const table = this.table(spec.family, spec.table); // open already: the route exists
       const broken =
         existing.error !== "" ||
         (existing.kernel !== undefined && table.port.sgCounters(kernelSource(spec), spec.group) === undefined);
@@ -311,6 +342,7 @@ export class RouteEngine {
     if (!existing && this.routes.size >= this.maxRoutes) throw routeLimit(this.maxRoutes, 1);
     const clash = this.kernelKeyClash(spec, id);
     if (clash) throw kernelKeyTaken(spec, clash);
+    const table = this.table(spec.family, spec.table);
 
     if (existing) {
       const before = { spec: existing.spec, missing: existing.missing, error: existing.error };
@@ -338,7 +370,7 @@ export class RouteEngine {
   /** Remove a route and the VIFs nobody uses any more; returns what was removed. */
   delete(key: RouteKey & { iif?: string }): StoredRouteRecord {
     this.lastChangeAt = performance.now();
-    const route = this.routes.get(routeId(key));
+    const route = this.routes.get(routeKeyString(key)) ?? this.onlyTemplate(key);
     if (!route) {
       throw new DomainError("not-found", `no route for (${key.source}, ${key.group})`, {
         reason: "ROUTE_NOT_FOUND",
@@ -349,6 +381,23 @@ export class RouteEngine {
     this.routes.delete(route.id);
     this.unindex(route);
     return { spec: route.spec, owner: route.owner };
+  }
+
+  /**
+   * A template named without its iif: the one template with that (source, group), undefined
+   * when there is none; FAILED_PRECONDITION listing the iifs when there are several.
+   */
+  private onlyTemplate(key: RouteKey & { iif?: string }): Route | undefined {
+    if (key.iif || !isTemplateKey(key)) return undefined;
+    const candidates: Route[] = [];
+    for (const route of this.routes.values()) {
+      const { spec } = route;
+      if (spec.source === key.source && spec.group === key.group && spec.family === key.family && spec.table === key.table) {
+        candidates.push(route);
+      }
+    }
+    if (candidates.length <= 1) return candidates[0];
+    throw templateIifAmbiguous(key, candidates.map((r) => r.spec.iif).sort());
   }
 
   /**
@@ -375,7 +424,7 @@ export class RouteEngine {
     const result: ApplyResult = { added: [], removed: [], replaced: [], unchanged: [], dryRun: !!options.dryRun };
     for (let i = 0; i < specs.length; i++) {
       const spec = specs[i] as RouteSpec;
-      const id = routeId(spec);
+      const id = routeKeyString(spec);
       if (wanted.has(id)) {
         throw DomainError.invalid([
           { field: `routes[${i}]`, description: `(${spec.source}, ${spec.group}) appears twice in routes` },
@@ -416,7 +465,7 @@ export class RouteEngine {
     const cache: IfindexCache = new Map();
     if (options.requireInterfaces) {
       for (const spec of [...result.added, ...result.replaced]) {
-        this.requireInterfaces(this.table(spec.family, spec.table), [spec], cache);
+        this.requireInterfaces(this.readTable(spec.family, spec.table), [spec], cache);
       }
     }
     // Found part-way, a full VIF table would roll back removals by re-creating their entries
@@ -442,7 +491,7 @@ export class RouteEngine {
         });
       }
       for (const spec of result.replaced) {
-        const route = this.routes.get(routeId(spec)) as Route;
+        const route = this.routes.get(routeKeyString(spec)) as Route;
         const table = this.table(spec.family, spec.table);
         const before = { spec: route.spec, missing: route.missing, error: route.error };
         this.unindex(route);
@@ -486,8 +535,9 @@ export class RouteEngine {
   restore(records: StoredRouteRecord[]): { installed: number; pending: number } {
     const cache: IfindexCache = new Map();
     let installed = 0;
+    let pending = 0;
     for (const { spec, owner } of records) {
-      const id = routeId(spec);
+      const id = routeKeyString(spec);
       if (this.routes.has(id)) continue;
       let table: TableState;
       try {
@@ -502,9 +552,11 @@ export class RouteEngine {
       this.routes.set(id, route);
       this.index(route);
       this.realizeQuietly(route, table, cache, false);
-      if (route.kernel) installed++;
+      // A template is installed when it holds its VIFs (it has no kernel entry of its own).
+      if (route.kernel || route.templateVifs) installed++;
+      else pending++;
     }
-    return { installed, pending: this.routes.size - installed };
+    return { installed, pending };
   }
 
   /** Every desired route with its owner, for persistence and tests. */
@@ -513,8 +565,8 @@ export class RouteEngine {
   }
 
   get(key: RouteKey & { iif?: string }): RouteView | undefined {
-    const route = this.routes.get(routeId(key));
-    return route && this.view(route, this.table(key.family, key.table));
+    const route = this.routes.get(routeKeyString(key));
+    return route && this.view(route, this.tableOf(route));
   }
 
   // ---- templates: (*,G) and prefix routes ---------------------------------------------------
@@ -571,7 +623,7 @@ export class RouteEngine {
   /** Remove what a template taught and let go of its VIFs. */
   private releaseTemplate(route: Route, table: TableState): boolean {
     const before = route.templateVifs;
-    for (const l of [...this.learned.values()]) if (l.template === route) this.removeLearned(l);
+    for (const l of [...(this.learnedBy.get(route) ?? [])]) this.removeLearned(l);
     if (!before) return false;
     route.templateVifs = undefined;
     this.liveTemplates.delete(route);
@@ -615,7 +667,8 @@ export class RouteEngine {
     table.port.addMfc(source, group, iifVif, new Map(oifVifs.map((v, i) => [v, ttls[i] ?? DEFAULT_TTL_THRESHOLD])));
     for (const vif of [iifVif, ...oifVifs]) (table.vifs.get(vif) as VifSlot).refs++;
     const before = this.learned.get(key);
-    this.learned.set(key, {
+    if (before) this.unindexLearned(before);
+    const learned: Learned = {
       key,
       table,
       source,
@@ -627,14 +680,28 @@ export class RouteEngine {
       lastPackets: before?.lastPackets ?? 0n,
       lastWrongIf: before?.lastWrongIf ?? 0n,
       idleSince: before?.idleSince ?? Date.now(),
-    });
+    };
+    this.learned.set(key, learned);
+    if (template) {
+      let taught = this.learnedBy.get(template);
+      if (!taught) this.learnedBy.set(template, (taught = new Set()));
+      taught.add(learned);
+    }
     if (before) this.release(table, [before.iifVif, ...before.oifVifs]);
   }
 
   private removeLearned(l: Learned, deleteEntry = true): void {
     if (deleteEntry) this.delEntry(l.table, l.source, l.group);
     this.learned.delete(l.key);
+    this.unindexLearned(l);
     this.release(l.table, [l.iifVif, ...l.oifVifs]);
+  }
+
+  private unindexLearned(l: Learned): void {
+    if (!l.template) return;
+    const taught = this.learnedBy.get(l.template);
+    taught?.delete(l);
+    if (taught?.size === 0) this.learnedBy.delete(l.template);
   }
 
   /** An explicit route takes over (S,G): forget a learned entry without deleting it (rewritten in place). */
@@ -648,7 +715,7 @@ export class RouteEngine {
    * template, or a stop filter (no oifs) so the kernel stops asking. WRONGVIF: a learned flow
    * moved to another iif a template allows — re-learn it there.
    */
-  onUpcall(u: UpcallEvent): "learned" | "stop-filter" | "relearned" | "ignored" {
+  onUpcall(u: UpcallEvent): "learned" | "stop-filter" | "relearned" | "ignored" | "failed" {
     const table = this.tables.get(tableKeyString(u.family, u.table));
     if (!table) return "ignored";
     // Bounded like routes: a flood of spoofed sources must not grow the kernel table forever.
@@ -669,8 +736,18 @@ export class RouteEngine {
       if (!existing || existing.iifVif === u.vif || !template) return "ignored";
       this.installLearned(table, u.source, u.group, u.vif, template);
       return "relearned";
-    } catch {
-      return "ignored";
+    } catch (err) {
+      // The flow stays unforwarded (the kernel asks again later): counted and reported, not lost.
+      this.learnFailures++;
+      this.onLearnFailure?.({
+        family: u.family,
+        table: u.table,
+        source: u.source,
+        group: u.group,
+        template: template && templateText(template.spec),
+        error: err instanceof Error ? err.message : String(err),
+      });
+      return "failed";
     }
   }
 
@@ -923,8 +1000,10 @@ export class RouteEngine {
     vifs: VifView[];
     vifsUsed: number;
   } {
-    const table = this.table(key.family, key.table);
-    const route = this.routes.get(routeId(key));
+    const table = this.openedTable(key.family, key.table);
+    // Not open: no route of ours is there, and a query must not claim the table to look.
+    if (!table) return { route: undefined, mfc: undefined, foreign: false, vifs: [], vifsUsed: 0 };
+    const route = this.routes.get(routeKeyString(key));
     const view = route && this.view(route, table);
     const ksource = route ? kernelSource(route.spec) : key.source;
     const mfc = table.port.sgCounters(ksource, key.group);
@@ -1049,7 +1128,7 @@ export class RouteEngine {
    * option), undefined when it can. Opens nothing.
    */
   unavailableTable(family: AddressFamily, tableId: number): DomainError | undefined {
-    const open = this.tables.get(tableKeyString(family, tableId));
+    const open = this.openedTable(family, tableId);
     if (open) return open.unavailable;
     const part = this.kernelSupport?.(family, tableId);
     return part && kernelOptionMissing(part, family, tableId);
@@ -1087,7 +1166,34 @@ export class RouteEngine {
     };
   }
 
+  /** The table if mfcd holds it already (the kernel's id of the default table is table 0). */
+  private openedTable(family: AddressFamily, tableId: number): TableState | undefined {
+    return this.tables.get(tableKeyString(family, canonicalTableId(family, tableId)));
+  }
+
+  /**
+   * For checks and dry runs: the open table, else a view of it with no VIFs that looks names up
+   * elsewhere and cannot write — a query never claims a kernel table from another router.
+   */
+  private readTable(family: AddressFamily, tableId: number): TableState {
+    const open = this.openedTable(family, tableId);
+    if (open) return open;
+    const part = this.kernelSupport?.(family, tableId);
+    const unavailable = part && kernelOptionMissing(part, family, tableId);
+    const readOnly = new DomainError("internal", `table ${family}/${tableId} is not open: nothing can be written through a view`);
+    const port = this.stubPort(readOnly);
+    const ifindex = this.ifindexOption;
+    if (ifindex) port.ifindex = ifindex;
+    else if (![...this.tables.values()].some((t) => !t.unavailable)) {
+      // Nothing open to look names up through: only opening the table can answer.
+      return this.table(family, tableId);
+    }
+    return { family, id: tableId, port, unavailable, vifs: new VifTable(), stale: new Set(), foreignVifs: new Set(), foreign: [] };
+  }
+
+  /** Open (own) the kernel table: only for a write. */
   private table(family: AddressFamily, tableId: number): TableState {
+    tableId = canonicalTableId(family, tableId);
     const id = tableKeyString(family, tableId);
     let table = this.tables.get(id);
     if (!table) {
@@ -1108,6 +1214,7 @@ export class RouteEngine {
     return table;
   }
 
+  /** A route's table (open: routes exist only in tables mfcd holds). */
   private tableOf(route: Route): TableState {
     return this.table(route.spec.family, route.spec.table);
   }
@@ -1222,7 +1329,7 @@ export class RouteEngine {
    */
   private checkVifCapacity(result: ApplyResult, removed: Route[], cache: IfindexCache): void {
     const changing = new Set(removed.map((r) => r.id));
-    for (const spec of result.replaced) changing.add(routeId(spec));
+    for (const spec of result.replaced) changing.add(routeKeyString(spec));
     const used = new Map<TableState, Set<number>>();
     const created = new Map<TableState, Map<number, string>>();
     const slotsOf = (table: TableState): Set<number> => {
@@ -1247,11 +1354,19 @@ export class RouteEngine {
       if (!fresh) created.set(table, (fresh = new Map()));
       fresh.set(ifindex, name);
     };
+    // A table not open yet is read through a view (a dry run claims nothing), one per table.
+    const viewed = new Map<string, TableState>();
+    const views = (family: AddressFamily, id: number): TableState => {
+      const key = tableKeyString(family, id);
+      let view = viewed.get(key);
+      if (!view) viewed.set(key, (view = this.readTable(family, id)));
+      return view;
+    };
     // No arrays per route: a 100k-route apply goes through here once per route.
     let table: TableState | undefined;
     for (const list of [result.added, result.replaced]) {
       for (const spec of list) {
-        if (table?.family !== spec.family || table.id !== spec.table) table = this.table(spec.family, spec.table);
+        if (table?.family !== spec.family || table.id !== spec.table) table = views(spec.family, spec.table);
         // Without its iif or any oif the route installs no entry (PENDING) and takes no VIF.
         if (lookup(table.port, spec.iif, cache) === undefined) continue;
         let anyOif = false;
@@ -1411,9 +1526,7 @@ export class RouteEngine {
         state = "pending";
         reason = route.error || pendingReason(route);
       } else {
-        let taught = 0;
-        for (const l of this.learned.values()) if (l.template === route) taught++;
-        reason = `template: ${taught} (S,G) learned`;
+        reason = `template: ${this.learnedBy.get(route)?.size ?? 0} (S,G) learned`;
       }
     } else if (!route.kernel) {
       state = "pending";
@@ -1576,8 +1689,11 @@ function sameTtls(a: Record<string, number> | undefined, b: Record<string, numbe
 
 /** "(S, G) from IIF" of the template an entry was learned from; undefined for a stop filter. */
 function templateTextOf(l: Learned): string | undefined {
-  const t = l.template?.spec;
-  return t ? `(${t.source || "*"}, ${t.group}) from ${t.iif}` : undefined;
+  return l.template && templateText(l.template.spec);
+}
+
+function templateText(t: RouteSpec): string {
+  return `(${t.source || "*"}, ${t.group}) from ${t.iif}`;
 }
 
 function copySpec(spec: RouteSpec): RouteSpec {
@@ -1596,11 +1712,13 @@ function copySpec(spec: RouteSpec): RouteSpec {
 }
 
 /**
- * A route's identity: (family, table, source, group), plus the iif for templates — the same
- * (*,G) may be allowed on several input interfaces, each its own template.
+ * The kernel's own id of a family's default table (RT_TABLE_DEFAULT 253, RT6_TABLE_DFLT 254) is
+ * mfcd's table 0: the same kernel table, owned through the same socket.
  */
-export function routeId(key: RouteKey & { iif?: string }): string {
-  return routeKeyString(key);
+const KERNEL_DEFAULT_TABLE_ID: Record<AddressFamily, number> = { ipv4: 253, ipv6: 254 };
+
+function canonicalTableId(family: AddressFamily, table: number): number {
+  return table === KERNEL_DEFAULT_TABLE_ID[family] ? 0 : table;
 }
 
 function kernelKeyString(spec: RouteSpec): string {
@@ -1623,6 +1741,14 @@ function ownedByOther(route: Route, owner: string): DomainError {
     "failed-precondition",
     `route (${route.spec.source}, ${route.spec.group}) is owned by "${route.owner}", not "${owner}"`,
     { reason: "ROUTE_OWNED_BY_OTHER", metadata: { owner: route.owner } },
+  );
+}
+
+function templateIifAmbiguous(key: RouteKey, iifs: string[]): DomainError {
+  return new DomainError(
+    "failed-precondition",
+    `${iifs.length} templates have (${key.source || "*"}, ${key.group}), from ${iifs.join(", ")}: name the iif of the one to delete`,
+    { reason: "TEMPLATE_IIF_AMBIGUOUS", metadata: { source: key.source, group: key.group, iifs: iifs.join(",") } },
   );
 }
 
