@@ -22,6 +22,19 @@ import { routeKeyString, tableKeyString, type AddressFamily, type RouteKey } fro
 import { MAX_VIFS, VifTable, type VifSlot } from "./vif-table.js";
 import { isTemplateKey, parsePattern, patternContains } from "./address-pattern.js";
 import { kernelOptionMissing, type KernelSupport } from "./kernel-support.js";
+import {
+  emptyApply,
+  interfaceNotFound,
+  kernelKeyTaken,
+  ownedByOther,
+  routeExists,
+  routeLimit,
+  routeNotFound,
+  routesOwnedByOthers,
+  sgOnTwoIifs,
+  templateIifAmbiguous,
+  vifTableFull,
+} from "./route-errors.js";
 
 /** A route as the client asked for it (already validated). */
 export interface RouteSpec extends RouteKey {
@@ -322,26 +335,11 @@ export class RouteEngine {
       if (broken) this.realizeQuietly(existing, table, cache, true);
       return this.view(existing, table);
     }
-    if (existing && !options.replace && existing.spec.iif !== spec.iif) {
-      throw new DomainError(
-        "failed-precondition",
-        `(${spec.source}, ${spec.group}) is already routed from ${existing.spec.iif}; a kernel table holds one ` +
-          `entry per (source, group), so it cannot also come from ${spec.iif}. Set replace=true to move it, ` +
-          `or put the second route in another table (Route.table) and steer ${spec.iif}'s traffic there with ip mrule`,
-        { reason: "SG_ON_TWO_IIFS", metadata: { source: spec.source, group: spec.group, iif: existing.spec.iif } },
-      );
-    }
-    if (existing && !options.replace) {
-      throw new DomainError(
-        "already-exists",
-        `route (${spec.source}, ${spec.group}) already exists from ${existing.spec.iif} to ` +
-          `${existing.spec.oifs.join(",")}; set replace=true to switch it`,
-        { reason: "ROUTE_EXISTS", metadata: { source: spec.source, group: spec.group } },
-      );
-    }
+    if (existing && !options.replace && existing.spec.iif !== spec.iif) throw sgOnTwoIifs(spec, existing.spec.iif);
+    if (existing && !options.replace) throw routeExists(existing);
     if (!existing && this.routes.size >= this.maxRoutes) throw routeLimit(this.maxRoutes, 1);
     const clash = this.kernelKeyClash(spec, id);
-    if (clash) throw kernelKeyTaken(spec, clash);
+    if (clash) throw kernelKeyTaken(kernelSource(spec), spec.group, clash);
     const table = this.table(spec.family, spec.table);
 
     if (existing) {
@@ -371,12 +369,7 @@ export class RouteEngine {
   delete(key: RouteKey & { iif?: string }): StoredRouteRecord {
     this.lastChangeAt = performance.now();
     const route = this.routes.get(routeKeyString(key)) ?? this.onlyTemplate(key);
-    if (!route) {
-      throw new DomainError("not-found", `no route for (${key.source}, ${key.group})`, {
-        reason: "ROUTE_NOT_FOUND",
-        metadata: { source: key.source, group: key.group },
-      });
-    }
+    if (!route) throw routeNotFound(key);
     this.unrealize(route, this.table(key.family, key.table));
     this.routes.delete(route.id);
     this.unindex(route);
@@ -407,16 +400,7 @@ export class RouteEngine {
   apply(owner: string, specs: RouteSpec[], options: ApplyOptions = {}): ApplyResult {
     this.lastChangeAt = performance.now();
     owner ||= DEFAULT_OWNER;
-    if (specs.length === 0 && !options.allowEmpty) {
-      throw new DomainError(
-        "invalid-argument",
-        `routes is empty: that would remove every route of owner "${owner}"; set allow_empty to really do that`,
-        {
-          reason: "EMPTY_APPLY",
-          violations: [{ field: "routes", description: "empty without allow_empty" }],
-        },
-      );
-    }
+    if (specs.length === 0 && !options.allowEmpty) throw emptyApply(owner);
     // 100k-route applies: each id is computed once, and plain loops (no per-route closures).
     const wanted = new Map<string, RouteSpec>();
     const conflicts: string[] = [];
@@ -432,7 +416,7 @@ export class RouteEngine {
       }
       wanted.set(id, spec);
       const clash = this.kernelKeyClash(spec, id);
-      if (clash && clash.owner !== owner) throw kernelKeyTaken(spec, clash);
+      if (clash && clash.owner !== owner) throw kernelKeyTaken(kernelSource(spec), spec.group, clash);
       const existing = this.routes.get(id);
       if (existing && existing.owner !== owner && conflicts.length < 10) {
         conflicts.push(`(${spec.source}, ${spec.group}) is owned by "${existing.owner}"`);
@@ -443,13 +427,7 @@ export class RouteEngine {
       } else if (sameForwarding(existing.spec, spec)) result.unchanged.push(existing.spec);
       else result.replaced.push(spec);
     }
-    if (conflicts.length > 0) {
-      throw new DomainError(
-        "failed-precondition",
-        `owner "${owner}" cannot take routes of other owners: ${conflicts.join("; ")}`,
-        { reason: "ROUTE_OWNED_BY_OTHER", metadata: { owner } },
-      );
-    }
+    if (conflicts.length > 0) throw routesOwnedByOthers(owner, conflicts);
 
     const removed: Route[] = [];
     for (const route of this.routes.values()) {
@@ -1247,15 +1225,7 @@ export class RouteEngine {
     for (const spec of specs) {
       for (const name of [spec.iif, ...spec.oifs]) if (lookup(table.port, name, cache) === undefined) missing.add(name);
     }
-    if (missing.size > 0) {
-      const names = [...missing];
-      throw new DomainError(
-        "failed-precondition",
-        `interface ${names.map((n) => `"${n}"`).join(", ")} does not exist in mfcd's network namespace ` +
-          `(require_interfaces is set; without it the route would wait as PENDING)`,
-        { reason: "INTERFACE_NOT_FOUND", metadata: { interfaces: names.join(",") } },
-      );
-    }
+    if (missing.size > 0) throw interfaceNotFound([...missing]);
   }
 
   /**
@@ -1725,49 +1695,6 @@ function kernelKeyString(spec: RouteSpec): string {
   return spec.rewriteSource === undefined
     ? routeKeyString(spec)
     : routeKeyString({ family: spec.family, table: spec.table, source: spec.rewriteSource, group: spec.group });
-}
-
-function kernelKeyTaken(spec: RouteSpec, other: Route): DomainError {
-  return new DomainError(
-    "failed-precondition",
-    `the kernel entry (${kernelSource(spec)}, ${spec.group}) is already used by route ` +
-      `(${other.spec.source}, ${other.spec.group}) of "${other.owner}": the kernel holds one entry per (source, group)`,
-    { reason: "KERNEL_ENTRY_TAKEN", metadata: { source: other.spec.source, group: other.spec.group } },
-  );
-}
-
-function ownedByOther(route: Route, owner: string): DomainError {
-  return new DomainError(
-    "failed-precondition",
-    `route (${route.spec.source}, ${route.spec.group}) is owned by "${route.owner}", not "${owner}"`,
-    { reason: "ROUTE_OWNED_BY_OTHER", metadata: { owner: route.owner } },
-  );
-}
-
-function templateIifAmbiguous(key: RouteKey, iifs: string[]): DomainError {
-  return new DomainError(
-    "failed-precondition",
-    `${iifs.length} templates have (${key.source || "*"}, ${key.group}), from ${iifs.join(", ")}: name the iif of the one to delete`,
-    { reason: "TEMPLATE_IIF_AMBIGUOUS", metadata: { source: key.source, group: key.group, iifs: iifs.join(",") } },
-  );
-}
-
-function routeLimit(max: number, adding: number): DomainError {
-  return new DomainError(
-    "resource-exhausted",
-    `route limit reached: mfcd holds at most ${max} routes (--max-routes); cannot add ${adding} more`,
-    { reason: "ROUTE_LIMIT", metadata: { limit: String(max) } },
-  );
-}
-
-function vifTableFull(needed: string[], free: number): DomainError {
-  return new DomainError(
-    "resource-exhausted",
-    `VIF table full: the kernel allows ${MAX_VIFS} VIFs per table; this route needs ` +
-      `${needed.length} new (${needed.join(", ")}) but only ${free} are free. Another table has its own ` +
-      `${MAX_VIFS}: put the route there (Route.table) and steer its iif with --mrule / ip mrule`,
-    { reason: "VIF_TABLE_FULL", metadata: { limit: String(MAX_VIFS), needed: needed.join(",") } },
-  );
 }
 
 function isErrno(err: unknown, code: string): boolean {
