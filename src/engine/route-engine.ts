@@ -17,11 +17,50 @@
 //   whichever interface gets the index next).
 
 import { DomainError } from "./domain-error.js";
-import type { KernelMfcEntry, KernelPort, SgCounters, SgCountersLookup, VifCounters } from "./kernel-port.js";
+import type { KernelMfcEntry, KernelPort, SgCounters } from "./kernel-port.js";
 import { routeKeyString, tableKeyString, type AddressFamily, type RouteKey } from "./route-key.js";
 import { MAX_VIFS, VifTable, type VifSlot } from "./vif-table.js";
-import { isTemplateKey, parsePattern, patternContains } from "./address-pattern.js";
+import { isTemplateKey, parsePattern } from "./address-pattern.js";
 import { kernelOptionMissing, type KernelSupport } from "./kernel-support.js";
+import { bulkCountersReader, readCounters, ZERO_SG, ZERO_VIF, type CountersReader } from "./counters-reader.js";
+import { canonicalTableId, isErrno, liveSlot, lookup, type IfindexCache, type KernelTable } from "./kernel-table.js";
+import { templateMatches, templateText, templateTextOf, type Learned } from "./learned-entry.js";
+import {
+  copySpec,
+  DEFAULT_TTL_THRESHOLD,
+  kernelKeyString,
+  newRoute,
+  NO_VIFS,
+  NONE,
+  pendingReason,
+  sameEntry,
+  sameForwarding,
+  ttlMap,
+  usesVif,
+  type KernelEntry,
+  type Route,
+} from "./route-record.js";
+import {
+  DEFAULT_MAX_ROUTES,
+  DEFAULT_OWNER,
+  kernelSource,
+  type AddOptions,
+  type ApplyOptions,
+  type ApplyResult,
+  type ForeignView,
+  type LearnFailure,
+  type LinkState,
+  type RouteEngineOptions,
+  type RouteSpec,
+  type RouteState,
+  type RouteStatsView,
+  type RouteView,
+  type StatsFilter,
+  type StoredRouteRecord,
+  type TableOpener,
+  type UpcallEvent,
+  type VifView,
+} from "./route-types.js";
 import {
   emptyApply,
   interfaceNotFound,
@@ -36,234 +75,13 @@ import {
   vifTableFull,
 } from "./route-errors.js";
 
-/** A route as the client asked for it (already validated). */
-export interface RouteSpec extends RouteKey {
-  iif: string;
-  oifs: string[];
-  /** Rescue: packets' source is rewritten to this before routing; the kernel entry uses it. */
-  rewriteSource?: string;
-  /** Rescue: packets' TTL is set to this on the iif before routing. */
-  setTtl?: number;
-  /** TTL threshold per oif name where it is not the default 1 (IPv4 only). */
-  oifTtl?: Record<string, number>;
-}
-
-/** The source the kernel entry is keyed on (the rewritten one, if any). */
-export function kernelSource(spec: RouteSpec): string {
-  return spec.rewriteSource ?? spec.source;
-}
-
-export type RouteState = "installed" | "pending" | "drifted";
-
-export const DEFAULT_OWNER = "api";
-export const DEFAULT_MAX_ROUTES = 100_000;
-
-export interface RouteView {
-  /**
-   * The route's own spec. The engine never mutates a spec once stored: a change replaces the
-   * object (the server caches each route's encoding by this identity).
-   */
-  spec: RouteSpec;
-  owner: string;
-  state: RouteState;
-  /** Why the route is not (fully) installed as asked; empty when it is. */
-  reason: string;
-  counters: SgCounters;
-  /** Named interfaces that do not exist now. */
-  missing: string[];
-  /** Named interfaces that exist but are down or without carrier. */
-  down: string[];
-  driftRepairs: number;
-  lastDrift: string;
-  /** Kernel entry learned from a template (on a NOCACHE upcall); `template` names it. */
-  learned?: boolean;
-  /** Entry without oifs for traffic no template matches (the kernel stops asking; still counted). */
-  stopFilter?: boolean;
-  template?: string;
-}
-
-/** A NOCACHE / WRONGVIF upcall from the kernel. */
-export interface UpcallEvent {
-  family: AddressFamily;
-  table: number;
-  type: "nocache" | "wrongvif";
-  vif: number;
-  source: string;
-  group: string;
-}
-
-export interface VifView {
-  family: AddressFamily;
-  table: number;
-  vif: number;
-  name: string;
-  ifindex: number;
-  refs: number;
-  counters: VifCounters;
-  up: boolean;
-  running: boolean;
-}
-
-export interface RouteStatsView {
-  spec: RouteSpec;
-  /** undefined when the kernel has no entry for the route. */
-  counters: SgCounters | undefined;
-}
-
-export interface StatsFilter {
-  source?: string;
-  group?: string;
-}
-
-/** Link state as rtnetlink reports it (structurally the kernel layer's LinkInfo). */
-export interface LinkState {
-  ifindex: number;
-  name: string;
-  up: boolean;
-  running: boolean;
-}
-
-/** A kernel entry in one of our tables that no route of ours explains. */
-export interface ForeignView {
-  family: AddressFamily;
-  table: number;
-  source: string;
-  group: string;
-  iif: string;
-  oifs: string[];
-  counters: SgCounters;
-}
-
-export interface AddOptions {
-  replace?: boolean;
-  owner?: string;
-  /** Refuse instead of accepting a PENDING route when an interface is missing. */
-  requireInterfaces?: boolean;
-}
-
-export interface ApplyOptions {
-  dryRun?: boolean;
-  allowEmpty?: boolean;
-  requireInterfaces?: boolean;
-}
-
-export interface ApplyResult {
-  added: RouteSpec[];
-  removed: RouteSpec[];
-  replaced: RouteSpec[];
-  unchanged: RouteSpec[];
-  dryRun: boolean;
-}
-
-export interface StoredRouteRecord {
-  spec: RouteSpec;
-  owner: string;
-}
-
-export interface RouteEngineOptions {
-  maxRoutes?: number;
-  /** Wall clock for drift timestamps (tests pin it). */
-  now?: () => Date;
-  /**
-   * Which (family, table)s this kernel cannot serve (e.g. IPv6 without CONFIG_IPV6_MROUTE):
-   * clients' routes there are refused (FAILED_PRECONDITION naming the option), restored ones
-   * stay PENDING with that reason. Default: every table can be opened.
-   */
-  kernelSupport?: KernelSupport;
-  /**
-   * Interface name → ifindex in mfcd's namespace, for checks and dry runs on a table mfcd has
-   * not opened. Default: through any open table (names are namespace-wide), else by opening
-   * the table the request names.
-   */
-  ifindex?: (name: string) => number | undefined;
-  /** A learned entry (or stop filter) the kernel refused: the caller logs it. */
-  onLearnFailure?: (failure: LearnFailure) => void;
-}
-
-/** A learned entry or stop filter that could not be installed (onUpcall answered "failed"). */
-export interface LearnFailure {
-  family: AddressFamily;
-  table: number;
-  source: string;
-  group: string;
-  /** The template it was learned from, "(S, G) from IIF"; undefined for a stop filter. */
-  template: string | undefined;
-  error: string;
-}
-
-/** Opens (or returns the already open) kernel table for a family and table id. */
-export type TableOpener = (family: AddressFamily, table: number) => KernelPort;
-
-interface KernelEntry {
-  /** The source the entry was written with (a rescue rewrite changes it). */
-  source: string;
-  iifVif: number;
-  oifVifs: number[];
-  /** TTL threshold of each oif, aligned with oifVifs. */
-  ttls: number[];
-}
-
-interface Route {
-  id: string;
-  spec: RouteSpec;
-  owner: string;
-  /** The entry we wrote to the kernel; undefined: none (PENDING). */
-  kernel: KernelEntry | undefined;
-  /** Names that did not resolve at the last realize. */
-  missing: string[];
-  /** Why the last background realize or repair failed ("" = it did not). */
-  error: string;
-  driftRepairs: number;
-  lastDrift: string;
-  /** Templates only: the VIFs the template holds (iif first) so upcalls can arrive; undefined = pending. */
-  templateVifs?: { iifVif: number; oifVifs: number[]; ttls: number[] };
-}
-
-/** A kernel entry mfcd wrote for a template match (learned) or as a stop filter (no oifs). */
-interface Learned {
-  key: string;
-  table: TableState;
-  source: string;
-  group: string;
-  template: Route | undefined;
-  iifVif: number;
-  oifVifs: number[];
-  ttls: number[];
-  /** Packets that arrived on the iif (kernel pkt_cnt minus wrong_if) at the last sweep. */
-  lastPackets: bigint;
-  lastWrongIf: bigint;
-  idleSince: number;
-  /** The entry as a spec, built once (WatchStats caches encodings and rates per spec object). */
-  spec?: RouteSpec;
-}
-
-interface TableState {
-  family: AddressFamily;
-  id: number;
-  port: KernelPort;
-  vifs: VifTable;
-  /** Slots whose interface vanished or was renamed: never handed out, freed at refs 0. */
-  stale: Set<number>;
-  /** VIF indexes that foreign kernel entries name (from the last dump): never handed out. */
-  foreignVifs: Set<number>;
-  foreign: ForeignView[];
-  /** Set when the kernel lacks what this table needs: its port is a stub, nothing installs. */
-  unavailable?: DomainError;
-}
-
-/** Interface name → ifindex lookups for one operation (a bulk apply resolves each name once). */
-type IfindexCache = Map<string, number | undefined>;
-
-const NONE: string[] = [];
-const NO_VIFS: number[] = [];
-const ZERO_SG: SgCounters = { packets: 0n, bytes: 0n, wrongIf: 0n };
-const ZERO_VIF: VifCounters = { inPackets: 0n, inBytes: 0n, outPackets: 0n, outBytes: 0n };
-/** Kernel semantics: forward on an oif when the packet's TTL > threshold; 1 = any TTL ≥ 2. */
-const DEFAULT_TTL_THRESHOLD = 1;
+// The types callers name come from here (route-engine.js is the engine's entry point).
+export * from "./route-types.js";
+export { BULK_COUNTERS_AFTER } from "./counters-reader.js";
 
 export class RouteEngine {
   private readonly routes = new Map<string, Route>();
-  private readonly tables = new Map<string, TableState>();
+  private readonly tables = new Map<string, KernelTable>();
   /** Route ids by every interface name they mention (hot-plug looks routes up by name). */
   private readonly byName = new Map<string, Set<string>>();
   private readonly links = new Map<string, LinkState>();
@@ -455,7 +273,7 @@ export class RouteEngine {
     // (additions as a list: one closure per added route would be 100k closures).
     const undo: (() => void)[] = [];
     const addedRoutes: Route[] = [];
-    let addedTable: TableState | undefined;
+    let addedTable: KernelTable | undefined;
     try {
       for (const route of removed) {
         const table = this.table(route.spec.family, route.spec.table);
@@ -517,7 +335,7 @@ export class RouteEngine {
     for (const { spec, owner } of records) {
       const id = routeKeyString(spec);
       if (this.routes.has(id)) continue;
-      let table: TableState;
+      let table: KernelTable;
       try {
         table = this.table(spec.family, spec.table);
       } catch (err) {
@@ -554,7 +372,7 @@ export class RouteEngine {
    * no kernel entry itself: the kernel's own (*,G) entries only match when the iif is also an
    * oif (kernel-facts.md). Concrete (S,G) entries are learned on NOCACHE upcalls.
    */
-  private realizeTemplate(route: Route, table: TableState, cache: IfindexCache): boolean {
+  private realizeTemplate(route: Route, table: KernelTable, cache: IfindexCache): boolean {
     const { spec } = route;
     const names = [spec.iif, ...spec.oifs];
     const resolved = new Map<string, number>();
@@ -599,7 +417,7 @@ export class RouteEngine {
   }
 
   /** Remove what a template taught and let go of its VIFs. */
-  private releaseTemplate(route: Route, table: TableState): boolean {
+  private releaseTemplate(route: Route, table: KernelTable): boolean {
     const before = route.templateVifs;
     for (const l of [...(this.learnedBy.get(route) ?? [])]) this.removeLearned(l);
     if (!before) return false;
@@ -615,7 +433,7 @@ export class RouteEngine {
   }
 
   /** The most specific installed template of this table matching (S,G) arriving on `vif`. */
-  private bestTemplate(table: TableState, vif: number, source: string, group: string): Route | undefined {
+  private bestTemplate(table: KernelTable, vif: number, source: string, group: string): Route | undefined {
     let best: Route | undefined;
     let bestLen = -1;
     for (const route of this.liveTemplates) {
@@ -631,13 +449,13 @@ export class RouteEngine {
     return best;
   }
 
-  private hasTemplateIn(table: TableState): boolean {
+  private hasTemplateIn(table: KernelTable): boolean {
     for (const route of this.liveTemplates) if (this.tableOf(route) === table) return true;
     return false;
   }
 
   /** Write (or rewrite in place) a learned entry, or a stop filter when `template` is undefined. */
-  private installLearned(table: TableState, source: string, group: string, iifVif: number, template: Route | undefined): void {
+  private installLearned(table: KernelTable, source: string, group: string, iifVif: number, template: Route | undefined): void {
     const key = `${tableKeyString(table.family, table.id)}|${source}|${group}`;
     const tv = template?.templateVifs;
     const oifVifs = tv ? tv.oifVifs.filter((v) => v !== iifVif) : [];
@@ -683,7 +501,7 @@ export class RouteEngine {
   }
 
   /** An explicit route takes over (S,G): forget a learned entry without deleting it (rewritten in place). */
-  private forgetLearned(table: TableState, source: string, group: string): void {
+  private forgetLearned(table: KernelTable, source: string, group: string): void {
     const l = this.learned.get(`${tableKeyString(table.family, table.id)}|${source}|${group}`);
     if (l) this.removeLearned(l, false);
   }
@@ -1049,10 +867,10 @@ export class RouteEngine {
   }
 
   /** table() for a pass over many routes: nearly all share one table, so skip the key string. */
-  private tableLookup(): (key: RouteKey) => TableState {
+  private tableLookup(): (key: RouteKey) => KernelTable {
     let family: AddressFamily | undefined;
     let id = -1;
-    let last: TableState | undefined;
+    let last: KernelTable | undefined;
     return (key) => {
       if (last === undefined || key.family !== family || key.table !== id) {
         family = key.family;
@@ -1069,13 +887,13 @@ export class RouteEngine {
     return views;
   }
 
-  private tableVifViews(table: TableState): VifView[] {
+  private tableVifViews(table: KernelTable): VifView[] {
     const views: VifView[] = [];
     this.pushVifViews(table, views);
     return views;
   }
 
-  private pushVifViews(table: TableState, views: VifView[]): void {
+  private pushVifViews(table: KernelTable, views: VifView[]): void {
     for (const slot of table.vifs.all()) {
       const link = this.links.get(slot.name);
       const live = link?.ifindex === slot.ifindex && !table.stale.has(slot.vif);
@@ -1145,7 +963,7 @@ export class RouteEngine {
   }
 
   /** The table if mfcd holds it already (the kernel's id of the default table is table 0). */
-  private openedTable(family: AddressFamily, tableId: number): TableState | undefined {
+  private openedTable(family: AddressFamily, tableId: number): KernelTable | undefined {
     return this.tables.get(tableKeyString(family, canonicalTableId(family, tableId)));
   }
 
@@ -1153,7 +971,7 @@ export class RouteEngine {
    * For checks and dry runs: the open table, else a view of it with no VIFs that looks names up
    * elsewhere and cannot write — a query never claims a kernel table from another router.
    */
-  private readTable(family: AddressFamily, tableId: number): TableState {
+  private readTable(family: AddressFamily, tableId: number): KernelTable {
     const open = this.openedTable(family, tableId);
     if (open) return open;
     const part = this.kernelSupport?.(family, tableId);
@@ -1170,7 +988,7 @@ export class RouteEngine {
   }
 
   /** Open (own) the kernel table: only for a write. */
-  private table(family: AddressFamily, tableId: number): TableState {
+  private table(family: AddressFamily, tableId: number): KernelTable {
     tableId = canonicalTableId(family, tableId);
     const id = tableKeyString(family, tableId);
     let table = this.tables.get(id);
@@ -1193,7 +1011,7 @@ export class RouteEngine {
   }
 
   /** A route's table (open: routes exist only in tables mfcd holds). */
-  private tableOf(route: Route): TableState {
+  private tableOf(route: Route): KernelTable {
     return this.table(route.spec.family, route.spec.table);
   }
 
@@ -1220,7 +1038,7 @@ export class RouteEngine {
     }
   }
 
-  private requireInterfaces(table: TableState, specs: RouteSpec[], cache: IfindexCache): void {
+  private requireInterfaces(table: KernelTable, specs: RouteSpec[], cache: IfindexCache): void {
     const missing = new Set<string>();
     for (const spec of specs) {
       for (const name of [spec.iif, ...spec.oifs]) if (lookup(table.port, name, cache) === undefined) missing.add(name);
@@ -1233,7 +1051,7 @@ export class RouteEngine {
    * unchanged) on failure. `force` rewrites the entry even if we believe it is right (repair).
    * Returns true when something changed.
    */
-  private realize(route: Route, table: TableState, cache: IfindexCache, force: boolean): boolean {
+  private realize(route: Route, table: KernelTable, cache: IfindexCache, force: boolean): boolean {
     if (table.unavailable) throw table.unavailable;
     if (isTemplateKey(route.spec)) return this.realizeTemplate(route, table, cache);
     const { spec } = route;
@@ -1300,9 +1118,9 @@ export class RouteEngine {
   private checkVifCapacity(result: ApplyResult, removed: Route[], cache: IfindexCache): void {
     const changing = new Set(removed.map((r) => r.id));
     for (const spec of result.replaced) changing.add(routeKeyString(spec));
-    const used = new Map<TableState, Set<number>>();
-    const created = new Map<TableState, Map<number, string>>();
-    const slotsOf = (table: TableState): Set<number> => {
+    const used = new Map<KernelTable, Set<number>>();
+    const created = new Map<KernelTable, Map<number, string>>();
+    const slotsOf = (table: KernelTable): Set<number> => {
       let slots = used.get(table);
       if (!slots) used.set(table, (slots = new Set()));
       return slots;
@@ -1312,7 +1130,7 @@ export class RouteEngine {
       const slots = slotsOf(this.tableOf(route));
       for (const vif of [route.kernel.iifVif, ...route.kernel.oifVifs]) slots.add(vif);
     }
-    const need = (table: TableState, name: string): void => {
+    const need = (table: KernelTable, name: string): void => {
       const ifindex = lookup(table.port, name, cache);
       if (ifindex === undefined) return;
       const slot = liveSlot(table, ifindex);
@@ -1325,15 +1143,15 @@ export class RouteEngine {
       fresh.set(ifindex, name);
     };
     // A table not open yet is read through a view (a dry run claims nothing), one per table.
-    const viewed = new Map<string, TableState>();
-    const views = (family: AddressFamily, id: number): TableState => {
+    const viewed = new Map<string, KernelTable>();
+    const views = (family: AddressFamily, id: number): KernelTable => {
       const key = tableKeyString(family, id);
       let view = viewed.get(key);
       if (!view) viewed.set(key, (view = this.readTable(family, id)));
       return view;
     };
     // No arrays per route: a 100k-route apply goes through here once per route.
-    let table: TableState | undefined;
+    let table: KernelTable | undefined;
     for (const list of [result.added, result.replaced]) {
       for (const spec of list) {
         if (table?.family !== spec.family || table.id !== spec.table) table = views(spec.family, spec.table);
@@ -1353,7 +1171,7 @@ export class RouteEngine {
   }
 
   /** realize() for background work (hot-plug, restore, repair): failures become the route's reason. */
-  private realizeQuietly(route: Route, table: TableState, cache: IfindexCache, force: boolean): boolean {
+  private realizeQuietly(route: Route, table: KernelTable, cache: IfindexCache, force: boolean): boolean {
     try {
       const changed = this.realize(route, table, cache, force);
       route.error = "";
@@ -1366,7 +1184,7 @@ export class RouteEngine {
   }
 
   /** Remove the route's kernel entry (if any) and release its VIFs. */
-  private unrealize(route: Route, table: TableState): boolean {
+  private unrealize(route: Route, table: KernelTable): boolean {
     if (isTemplateKey(route.spec)) return this.releaseTemplate(route, table);
     const before = route.kernel;
     if (!before) return false;
@@ -1376,7 +1194,7 @@ export class RouteEngine {
     return true;
   }
 
-  private delEntry(table: TableState, source: string, group: string): void {
+  private delEntry(table: KernelTable, source: string, group: string): void {
     try {
       table.port.delMfc(source, group);
     } catch (err) {
@@ -1385,7 +1203,7 @@ export class RouteEngine {
     }
   }
 
-  private repair(route: Route, table: TableState, reason: string): void {
+  private repair(route: Route, table: KernelTable, reason: string): void {
     route.lastDrift = `${this.now().toISOString()}: ${reason}`;
     route.driftRepairs++;
     this.realizeQuietly(route, table, new Map(), true);
@@ -1396,7 +1214,7 @@ export class RouteEngine {
    * index that no entry still names. Returns the VIFs created (refs 0) so a later failure can
    * drop them again.
    */
-  private acquireVifs(table: TableState, names: string[], ifindexes: Map<string, number>): number[] {
+  private acquireVifs(table: KernelTable, names: string[], ifindexes: Map<string, number>): number[] {
     const needed = names.filter((name) => !liveSlot(table, ifindexes.get(name) as number));
     if (needed.length === 0) return [];
     if (needed.length > table.vifs.freeCount()) throw vifTableFull(needed, table.vifs.freeCount());
@@ -1434,7 +1252,7 @@ export class RouteEngine {
     return created;
   }
 
-  private refreshForeignVifs(table: TableState): void {
+  private refreshForeignVifs(table: KernelTable): void {
     const dump = table.port.dumpMfc();
     if (!dump) return;
     const ours = new Set<string>();
@@ -1450,7 +1268,7 @@ export class RouteEngine {
   }
 
   /** Decrement references and delete VIFs that reached zero (after the MFC no longer uses them). */
-  private release(table: TableState, vifs: number[]): void {
+  private release(table: KernelTable, vifs: number[]): void {
     const unused: number[] = [];
     for (const vif of vifs) {
       const slot = table.vifs.get(vif);
@@ -1461,7 +1279,7 @@ export class RouteEngine {
     this.dropVifs(table, unused);
   }
 
-  private dropVifs(table: TableState, vifs: number[]): void {
+  private dropVifs(table: KernelTable, vifs: number[]): void {
     for (const vif of vifs) {
       try {
         table.port.delVif(vif);
@@ -1474,7 +1292,7 @@ export class RouteEngine {
     }
   }
 
-  private view(route: Route, table: TableState, read: CountersReader = readCounters): RouteView {
+  private view(route: Route, table: KernelTable, read: CountersReader = readCounters): RouteView {
     const { spec } = route;
     // ListRoutes builds 10k of these: no intermediate arrays or spreads on the common path.
     let down: string[] = NONE;
@@ -1538,7 +1356,7 @@ export class RouteEngine {
   }
 
   /** Human-readable difference between what we installed and what the kernel holds. */
-  private difference(route: Route, entry: KernelMfcEntry, table: TableState): string {
+  private difference(route: Route, entry: KernelMfcEntry, table: KernelTable): string {
     const kernel = route.kernel as KernelEntry;
     const name = (vif: number) => table.vifs.get(vif)?.name ?? `vif ${vif}`;
     const problems: string[] = [];
@@ -1556,147 +1374,18 @@ export class RouteEngine {
   }
 }
 
-/** How a view reads one kernel entry's counters (undefined: the kernel has no such entry). */
-type CountersReader = (table: TableState, source: string, group: string) => SgCounters | undefined;
 
-const readCounters: CountersReader = (table, source, group) => table.port.sgCounters(source, group);
 
-/**
- * Per-entry reads in a pass over many routes after which a table is read in bulk instead
- * (KernelPort.sgCountersAll: one dump beats this many ioctls well before 10k entries, and a
- * pass over a handful of routes, e.g. a filtered WatchStats, never pays for a dump).
- */
-export const BULK_COUNTERS_AFTER = 256;
 
-/** A CountersReader for one pass: per-entry reads, then one bulk read per busy table. */
-function bulkCountersReader(): CountersReader {
-  const reads = new Map<TableState, number>();
-  const bulk = new Map<TableState, SgCountersLookup | undefined>();
-  return (table, source, group) => {
-    const all = bulk.get(table);
-    if (all !== undefined) return all.get(source, group);
-    if (!bulk.has(table)) {
-      const n = (reads.get(table) ?? 0) + 1;
-      reads.set(table, n);
-      if (n > BULK_COUNTERS_AFTER) {
-        // undefined (no bulk read for this table) is remembered too: per-entry reads from now on.
-        const taken = table.port.sgCountersAll?.();
-        bulk.set(table, taken);
-        if (taken !== undefined) return taken.get(source, group);
-      }
-    }
-    return table.port.sgCounters(source, group);
-  };
-}
 
-/** Does an installed template route allow (S,G) arriving on `vif`? */
-function templateMatches(route: Route, vif: number, source: string, group: string): boolean {
-  if (route.templateVifs?.iifVif !== vif) return false;
-  const { family } = route.spec;
-  const sp = parsePattern(family, route.spec.source);
-  const gp = parsePattern(family, route.spec.group);
-  return !!sp && !!gp && patternContains(family, sp, source) && patternContains(family, gp, group);
-}
 
-function newRoute(id: string, spec: RouteSpec, owner: string): Route {
-  return {
-    id,
-    spec: copySpec(spec),
-    owner,
-    kernel: undefined,
-    missing: [],
-    error: "",
-    driftRepairs: 0,
-    lastDrift: "",
-  };
-}
 
-function pendingReason(route: Route): string {
-  const { spec, missing } = route;
-  if (missing.includes(spec.iif)) return `waiting for iif ${spec.iif}: it does not exist`;
-  return `waiting for an oif: ${missing.join(", ")} ${missing.length === 1 ? "does" : "do"} not exist`;
-}
 
-function lookup(port: KernelPort, name: string, cache: IfindexCache): number | undefined {
-  if (cache.has(name)) return cache.get(name);
-  const ifindex = port.ifindex(name);
-  cache.set(name, ifindex);
-  return ifindex;
-}
 
-/** The VIF of an ifindex, unless that slot is retired (its interface vanished or was renamed). */
-function liveSlot(table: TableState, ifindex: number): VifSlot | undefined {
-  return table.vifs.findByIfindex(ifindex, table.stale);
-}
 
-function usesVif(entry: { iifVif: number; oifVifs: number[] }, vif: number): boolean {
-  return entry.iifVif === vif || entry.oifVifs.includes(vif);
-}
 
-function sameEntry(a: KernelEntry, b: KernelEntry): boolean {
-  if (a.source !== b.source || a.iifVif !== b.iifVif || a.oifVifs.length !== b.oifVifs.length) return false;
-  const ttlOf = new Map(a.oifVifs.map((v, i) => [v, a.ttls[i]]));
-  return b.oifVifs.every((v, i) => ttlOf.get(v) === b.ttls[i]);
-}
 
-function ttlMap(entry: KernelEntry): Map<number, number> {
-  return new Map(entry.oifVifs.map((vif, i) => [vif, entry.ttls[i] ?? DEFAULT_TTL_THRESHOLD]));
-}
 
-function sameForwarding(a: RouteSpec, b: RouteSpec): boolean {
-  if (a.iif !== b.iif || a.oifs.length !== b.oifs.length) return false;
-  if (a.rewriteSource !== b.rewriteSource || a.setTtl !== b.setTtl) return false;
-  if (!sameTtls(a.oifTtl, b.oifTtl)) return false;
-  const oifs = new Set(a.oifs);
-  return b.oifs.every((oif) => oifs.has(oif));
-}
 
-function sameTtls(a: Record<string, number> | undefined, b: Record<string, number> | undefined): boolean {
-  const ka = a ? Object.keys(a) : [];
-  const kb = b ? Object.keys(b) : [];
-  return ka.length === kb.length && ka.every((k) => b?.[k] === a?.[k]);
-}
 
-/** "(S, G) from IIF" of the template an entry was learned from; undefined for a stop filter. */
-function templateTextOf(l: Learned): string | undefined {
-  return l.template && templateText(l.template.spec);
-}
 
-function templateText(t: RouteSpec): string {
-  return `(${t.source || "*"}, ${t.group}) from ${t.iif}`;
-}
-
-function copySpec(spec: RouteSpec): RouteSpec {
-  const copy: RouteSpec = {
-    family: spec.family,
-    table: spec.table,
-    source: spec.source,
-    group: spec.group,
-    iif: spec.iif,
-    oifs: [...spec.oifs],
-  };
-  if (spec.rewriteSource !== undefined) copy.rewriteSource = spec.rewriteSource;
-  if (spec.setTtl !== undefined) copy.setTtl = spec.setTtl;
-  if (spec.oifTtl !== undefined && Object.keys(spec.oifTtl).length > 0) copy.oifTtl = { ...spec.oifTtl };
-  return copy;
-}
-
-/**
- * The kernel's own id of a family's default table (RT_TABLE_DEFAULT 253, RT6_TABLE_DFLT 254) is
- * mfcd's table 0: the same kernel table, owned through the same socket.
- */
-const KERNEL_DEFAULT_TABLE_ID: Record<AddressFamily, number> = { ipv4: 253, ipv6: 254 };
-
-function canonicalTableId(family: AddressFamily, table: number): number {
-  return table === KERNEL_DEFAULT_TABLE_ID[family] ? 0 : table;
-}
-
-function kernelKeyString(spec: RouteSpec): string {
-  return spec.rewriteSource === undefined
-    ? routeKeyString(spec)
-    : routeKeyString({ family: spec.family, table: spec.table, source: spec.rewriteSource, group: spec.group });
-}
-
-function isErrno(err: unknown, code: string): boolean {
-  return typeof err === "object" && err !== null && (err as { code?: unknown }).code === code;
-}
