@@ -23,7 +23,17 @@ import { MAX_VIFS, VifTable, type VifSlot } from "./vif-table.js";
 import { isTemplateKey, parsePattern } from "./address-pattern.js";
 import { kernelOptionMissing, type KernelSupport } from "./kernel-support.js";
 import { bulkCountersReader, readCounters, ZERO_SG, ZERO_VIF, type CountersReader } from "./counters-reader.js";
-import { canonicalTableId, isErrno, liveSlot, lookup, type IfindexCache, type KernelTable } from "./kernel-table.js";
+import {
+  acquireVifs,
+  canonicalTableId,
+  delEntry,
+  dropVifs,
+  liveSlot,
+  lookup,
+  release,
+  type IfindexCache,
+  type KernelTable,
+} from "./kernel-table.js";
 import { templateMatches, templateText, templateTextOf, type Learned } from "./learned-entry.js";
 import {
   copySpec,
@@ -385,7 +395,7 @@ export class RouteEngine {
     route.missing = missing;
     const presentOifs = spec.oifs.filter((n) => resolved.has(n));
     if (!resolved.has(spec.iif) || presentOifs.length === 0) return this.releaseTemplate(route, table);
-    const created = this.acquireVifs(table, [spec.iif, ...presentOifs], resolved);
+    const created = acquireVifs(table, [spec.iif, ...presentOifs], resolved, this.ourEntries);
     const vifOf = (name: string) => (liveSlot(table, resolved.get(name) as number) as VifSlot).vif;
     const next = {
       iifVif: vifOf(spec.iif),
@@ -409,10 +419,10 @@ export class RouteEngine {
         }
       }
     } catch (err) {
-      this.dropVifs(table, created);
+      dropVifs(table, created);
       throw err;
     }
-    if (before) this.release(table, [before.iifVif, ...before.oifVifs]);
+    if (before) release(table, [before.iifVif, ...before.oifVifs]);
     return true;
   }
 
@@ -428,7 +438,7 @@ export class RouteEngine {
     if (!this.hasTemplateIn(table)) {
       for (const l of [...this.learned.values()]) if (l.table === table && !l.template) this.removeLearned(l);
     }
-    this.release(table, [before.iifVif, ...before.oifVifs]);
+    release(table, [before.iifVif, ...before.oifVifs]);
     return true;
   }
 
@@ -483,14 +493,14 @@ export class RouteEngine {
       if (!taught) this.learnedBy.set(template, (taught = new Set()));
       taught.add(learned);
     }
-    if (before) this.release(table, [before.iifVif, ...before.oifVifs]);
+    if (before) release(table, [before.iifVif, ...before.oifVifs]);
   }
 
   private removeLearned(l: Learned, deleteEntry = true): void {
-    if (deleteEntry) this.delEntry(l.table, l.source, l.group);
+    if (deleteEntry) delEntry(l.table, l.source, l.group);
     this.learned.delete(l.key);
     this.unindexLearned(l);
-    this.release(l.table, [l.iifVif, ...l.oifVifs]);
+    release(l.table, [l.iifVif, ...l.oifVifs]);
   }
 
   private unindexLearned(l: Learned): void {
@@ -1083,7 +1093,7 @@ export class RouteEngine {
     if (!allLive) {
       const resolved = new Map<string, number>([[spec.iif, iifIndex]]);
       oifNames.forEach((name, i) => resolved.set(name, oifIndexes[i] as number));
-      created = this.acquireVifs(table, [spec.iif, ...oifNames], resolved);
+      created = acquireVifs(table, [spec.iif, ...oifNames], resolved, this.ourEntries);
       iifSlot = liveSlot(table, iifIndex);
     }
     const oifVifs = oifIndexes.map((ifindex) => (liveSlot(table, ifindex) as VifSlot).vif);
@@ -1095,7 +1105,7 @@ export class RouteEngine {
       // In place: the kernel replaces an existing (S,G) atomically, a stream loses no packet.
       table.port.addMfc(next.source, spec.group, next.iifVif, ttlMap(next));
     } catch (err) {
-      this.dropVifs(table, created);
+      dropVifs(table, created);
       throw err;
     }
     (table.vifs.get(next.iifVif) as VifSlot).refs++;
@@ -1105,8 +1115,8 @@ export class RouteEngine {
     // the last ones on a VIF the new entry uses (a stop filter's iif).
     if (this.learned.size > 0) this.forgetLearned(table, next.source, spec.group);
     route.kernel = next;
-    if (before && before.source !== next.source) this.delEntry(table, before.source, spec.group);
-    if (before) this.release(table, [before.iifVif, ...before.oifVifs]);
+    if (before && before.source !== next.source) delEntry(table, before.source, spec.group);
+    if (before) release(table, [before.iifVif, ...before.oifVifs]);
     return true;
   }
 
@@ -1188,20 +1198,12 @@ export class RouteEngine {
     if (isTemplateKey(route.spec)) return this.releaseTemplate(route, table);
     const before = route.kernel;
     if (!before) return false;
-    this.delEntry(table, before.source, route.spec.group);
+    delEntry(table, before.source, route.spec.group);
     route.kernel = undefined;
-    this.release(table, [before.iifVif, ...before.oifVifs]);
+    release(table, [before.iifVif, ...before.oifVifs]);
     return true;
   }
 
-  private delEntry(table: KernelTable, source: string, group: string): void {
-    try {
-      table.port.delMfc(source, group);
-    } catch (err) {
-      // Already gone (removed behind our back): the goal is reached.
-      if (!isErrno(err, "ENOENT")) throw err;
-    }
-  }
 
   private repair(route: Route, table: KernelTable, reason: string): void {
     route.lastDrift = `${this.now().toISOString()}: ${reason}`;
@@ -1209,88 +1211,19 @@ export class RouteEngine {
     this.realizeQuietly(route, table, new Map(), true);
   }
 
-  /**
-   * Make sure every named interface has a live VIF, adding the missing ones at the lowest free
-   * index that no entry still names. Returns the VIFs created (refs 0) so a later failure can
-   * drop them again.
-   */
-  private acquireVifs(table: KernelTable, names: string[], ifindexes: Map<string, number>): number[] {
-    const needed = names.filter((name) => !liveSlot(table, ifindexes.get(name) as number));
-    if (needed.length === 0) return [];
-    if (needed.length > table.vifs.freeCount()) throw vifTableFull(needed, table.vifs.freeCount());
-    // A new index must not be one a kernel entry we did not write still names (rare: only
-    // when a VIF is created, so the full dump stays off the per-route path).
-    this.refreshForeignVifs(table);
-    const blocked = new Set(table.foreignVifs);
-    const created: number[] = [];
-    try {
-      for (const name of needed) {
-        const ifindex = ifindexes.get(name) as number;
-        if (liveSlot(table, ifindex)) continue; // the same interface named twice
-        for (;;) {
-          const [vif] = table.vifs.freeIndexes(1, blocked) ?? [];
-          if (vif === undefined) throw vifTableFull(needed, created.length);
-          try {
-            table.port.addVif(vif, ifindex);
-          } catch (err) {
-            // A VIF we do not know about (a static one from another socket): skip that index.
-            if (isErrno(err, "EADDRINUSE")) {
-              blocked.add(vif);
-              continue;
-            }
-            throw err;
-          }
-          table.vifs.insert(vif, name, ifindex);
-          created.push(vif);
-          break;
-        }
-      }
-    } catch (err) {
-      this.dropVifs(table, created);
-      throw err;
-    }
-    return created;
-  }
 
-  private refreshForeignVifs(table: KernelTable): void {
-    const dump = table.port.dumpMfc();
-    if (!dump) return;
+
+
+
+  /** The "source|group" of every kernel entry mfcd wrote in `table` (routes and learned entries). */
+  private readonly ourEntries = (table: KernelTable): Set<string> => {
     const ours = new Set<string>();
     for (const route of this.routes.values()) {
       if (route.kernel && this.tableOf(route) === table) ours.add(`${kernelSource(route.spec)}|${route.spec.group}`);
     }
     for (const l of this.learned.values()) if (l.table === table) ours.add(`${l.source}|${l.group}`);
-    table.foreignVifs = new Set();
-    for (const [key, entry] of dump) {
-      if (ours.has(key)) continue;
-      for (const vif of [entry.parent, ...entry.oifs.keys()]) if (!table.vifs.get(vif)) table.foreignVifs.add(vif);
-    }
-  }
-
-  /** Decrement references and delete VIFs that reached zero (after the MFC no longer uses them). */
-  private release(table: KernelTable, vifs: number[]): void {
-    const unused: number[] = [];
-    for (const vif of vifs) {
-      const slot = table.vifs.get(vif);
-      if (!slot) continue;
-      slot.refs--;
-      if (slot.refs <= 0) unused.push(vif);
-    }
-    this.dropVifs(table, unused);
-  }
-
-  private dropVifs(table: KernelTable, vifs: number[]): void {
-    for (const vif of vifs) {
-      try {
-        table.port.delVif(vif);
-      } catch (err) {
-        // Already gone with its interface: the slot is free either way.
-        if (!isErrno(err, "EADDRNOTAVAIL")) throw err;
-      }
-      table.vifs.remove(vif);
-      table.stale.delete(vif);
-    }
-  }
+    return ours;
+  };
 
   private view(route: Route, table: KernelTable, read: CountersReader = readCounters): RouteView {
     const { spec } = route;
