@@ -17,15 +17,14 @@
 //   whichever interface gets the index next).
 
 import { DomainError } from "./domain-error.js";
-import type { KernelMfcEntry, KernelPort, SgCounters } from "./kernel-port.js";
+import type { KernelMfcEntry, SgCounters } from "./kernel-port.js";
 import { routeKeyString, tableKeyString, type AddressFamily, type RouteKey } from "./route-key.js";
-import { MAX_VIFS, VifTable, type VifSlot } from "./vif-table.js";
+import { MAX_VIFS, type VifSlot } from "./vif-table.js";
 import { isTemplateKey, parsePattern } from "./address-pattern.js";
-import { kernelOptionMissing, type KernelSupport } from "./kernel-support.js";
+import { KernelTables } from "./kernel-tables.js";
 import { bulkCountersReader, readCounters, ZERO_SG, ZERO_VIF, type CountersReader } from "./counters-reader.js";
 import {
   acquireVifs,
-  canonicalTableId,
   delEntry,
   dropVifs,
   liveSlot,
@@ -91,7 +90,7 @@ export { BULK_COUNTERS_AFTER } from "./counters-reader.js";
 
 export class RouteEngine {
   private readonly routes = new Map<string, Route>();
-  private readonly tables = new Map<string, KernelTable>();
+  private readonly tables: KernelTables;
   /** Route ids by every interface name they mention (hot-plug looks routes up by name). */
   private readonly byName = new Map<string, Set<string>>();
   private readonly links = new Map<string, LinkState>();
@@ -103,23 +102,19 @@ export class RouteEngine {
   private readonly now: () => Date;
 
   constructor(
-    private readonly openTable: TableOpener,
+    openTable: TableOpener,
     options: RouteEngineOptions = {},
   ) {
     this.maxRoutes = options.maxRoutes ?? DEFAULT_MAX_ROUTES;
     this.now = options.now ?? (() => new Date());
-    this.kernelSupport = options.kernelSupport;
-    this.ifindexOption = options.ifindex;
+    this.tables = new KernelTables(openTable, options.kernelSupport, options.ifindex);
     this.onLearnFailure = options.onLearnFailure;
   }
 
-  private readonly ifindexOption: ((name: string) => number | undefined) | undefined;
   private readonly onLearnFailure: ((failure: LearnFailure) => void) | undefined;
 
   /** Learned entries and stop filters the kernel refused to install (onUpcall answered "failed"). */
   learnFailures = 0;
-
-  private readonly kernelSupport: KernelSupport | undefined;
 
   get size(): number {
     return this.routes.size;
@@ -152,11 +147,11 @@ export class RouteEngine {
     const unavailable = this.unavailableTable(spec.family, spec.table);
     if (unavailable) throw unavailable;
     // Checks read through a table view: a refused request must not claim a kernel table.
-    if (options.requireInterfaces) this.requireInterfaces(this.readTable(spec.family, spec.table), [spec], cache);
+    if (options.requireInterfaces) this.requireInterfaces(this.tables.readView(spec.family, spec.table), [spec], cache);
 
     if (existing && sameForwarding(existing.spec, spec)) {
       // Controllers retry: nothing changes, except repairing what is broken.
-      const table = this.table(spec.family, spec.table); // open already: the route exists
+      const table = this.tables.open(spec.family, spec.table); // open already: the route exists
       const broken =
         existing.error !== "" ||
         (existing.kernel !== undefined && table.port.sgCounters(kernelSource(spec), spec.group) === undefined);
@@ -168,7 +163,7 @@ export class RouteEngine {
     if (!existing && this.routes.size >= this.maxRoutes) throw routeLimit(this.maxRoutes, 1);
     const clash = this.kernelKeyClash(spec, id);
     if (clash) throw kernelKeyTaken(kernelSource(spec), spec.group, clash);
-    const table = this.table(spec.family, spec.table);
+    const table = this.tables.open(spec.family, spec.table);
 
     if (existing) {
       const before = { spec: existing.spec, missing: existing.missing, error: existing.error };
@@ -198,7 +193,7 @@ export class RouteEngine {
     this.lastChangeAt = performance.now();
     const route = this.routes.get(routeKeyString(key)) ?? this.onlyTemplate(key);
     if (!route) throw routeNotFound(key);
-    this.unrealize(route, this.table(key.family, key.table));
+    this.unrealize(route, this.tables.open(key.family, key.table));
     this.routes.delete(route.id);
     this.unindex(route);
     return { spec: route.spec, owner: route.owner };
@@ -271,7 +266,7 @@ export class RouteEngine {
     const cache: IfindexCache = new Map();
     if (options.requireInterfaces) {
       for (const spec of [...result.added, ...result.replaced]) {
-        this.requireInterfaces(this.readTable(spec.family, spec.table), [spec], cache);
+        this.requireInterfaces(this.tables.readView(spec.family, spec.table), [spec], cache);
       }
     }
     // Found part-way, a full VIF table would roll back removals by re-creating their entries
@@ -286,7 +281,7 @@ export class RouteEngine {
     let addedTable: KernelTable | undefined;
     try {
       for (const route of removed) {
-        const table = this.table(route.spec.family, route.spec.table);
+        const table = this.tables.open(route.spec.family, route.spec.table);
         this.unrealize(route, table);
         this.routes.delete(route.id);
         this.unindex(route);
@@ -298,7 +293,7 @@ export class RouteEngine {
       }
       for (const spec of result.replaced) {
         const route = this.routes.get(routeKeyString(spec)) as Route;
-        const table = this.table(spec.family, spec.table);
+        const table = this.tables.open(spec.family, spec.table);
         const before = { spec: route.spec, missing: route.missing, error: route.error };
         this.unindex(route);
         route.spec = copySpec(spec);
@@ -314,7 +309,7 @@ export class RouteEngine {
       }
       for (let i = 0; i < result.added.length; i++) {
         const spec = result.added[i] as RouteSpec;
-        if (addedTable?.family !== spec.family || addedTable.id !== spec.table) addedTable = this.table(spec.family, spec.table);
+        if (addedTable?.family !== spec.family || addedTable.id !== spec.table) addedTable = this.tables.open(spec.family, spec.table);
         const route = newRoute(addedIds[i] as string, spec, owner);
         this.realize(route, addedTable, cache, false);
         this.routes.set(route.id, route);
@@ -347,7 +342,7 @@ export class RouteEngine {
       if (this.routes.has(id)) continue;
       let table: KernelTable;
       try {
-        table = this.table(spec.family, spec.table);
+        table = this.tables.open(spec.family, spec.table);
       } catch (err) {
         // The table cannot be opened here (e.g. another router owns it): the route stays in the
         // state file (nothing deletes it) and comes back with a later start.
@@ -522,7 +517,7 @@ export class RouteEngine {
    * moved to another iif a template allows — re-learn it there.
    */
   onUpcall(u: UpcallEvent): "learned" | "stop-filter" | "relearned" | "ignored" | "failed" {
-    const table = this.tables.get(tableKeyString(u.family, u.table));
+    const table = this.tables.opened(u.family, u.table);
     if (!table) return "ignored";
     // Bounded like routes: a flood of spoofed sources must not grow the kernel table forever.
     if (this.learned.size >= this.maxRoutes) return "ignored";
@@ -650,7 +645,7 @@ export class RouteEngine {
    */
   syncInterfaces(): number {
     const dirty = new Set<Route>();
-    for (const table of this.tables.values()) {
+    for (const table of this.tables.all()) {
       for (const slot of table.vifs.all()) {
         if (table.stale.has(slot.vif)) continue;
         if (table.port.ifindex(slot.name) !== slot.ifindex) {
@@ -704,7 +699,7 @@ export class RouteEngine {
   checkDrift(): number {
     this.syncInterfaces();
     let drifted = 0;
-    for (const table of this.tables.values()) {
+    for (const table of this.tables.all()) {
       const dump = table.port.dumpMfc();
       if (!dump) continue;
       const seen = new Set<string>();
@@ -806,7 +801,7 @@ export class RouteEngine {
     vifs: VifView[];
     vifsUsed: number;
   } {
-    const table = this.openedTable(key.family, key.table);
+    const table = this.tables.opened(key.family, key.table);
     // Not open: no route of ours is there, and a query must not claim the table to look.
     if (!table) return { route: undefined, mfc: undefined, foreign: false, vifs: [], vifsUsed: 0 };
     const route = this.routes.get(routeKeyString(key));
@@ -841,7 +836,7 @@ export class RouteEngine {
 
   /** Kernel entries in our tables that no route explains (from the last drift check). */
   foreignViews(): ForeignView[] {
-    return [...this.tables.values()].flatMap((t) => t.foreign);
+    return [...this.tables.all()].flatMap((t) => t.foreign);
   }
 
   /** Counters only (cheap per-entry ioctls), for periodic statistics. */
@@ -885,7 +880,7 @@ export class RouteEngine {
       if (last === undefined || key.family !== family || key.table !== id) {
         family = key.family;
         id = key.table;
-        last = this.table(family, id);
+        last = this.tables.open(family, id);
       }
       return last;
     };
@@ -893,7 +888,7 @@ export class RouteEngine {
 
   vifViews(): VifView[] {
     const views: VifView[] = [];
-    for (const table of this.tables.values()) this.pushVifViews(table, views);
+    for (const table of this.tables.all()) this.pushVifViews(table, views);
     return views;
   }
 
@@ -925,7 +920,7 @@ export class RouteEngine {
 
   /** Open (own) a kernel table now, e.g. one traffic is steered to by an mrule. */
   ensureTable(family: AddressFamily, tableId: number): void {
-    const table = this.table(family, tableId);
+    const table = this.tables.open(family, tableId);
     if (table.unavailable) throw table.unavailable;
   }
 
@@ -934,10 +929,7 @@ export class RouteEngine {
    * option), undefined when it can. Opens nothing.
    */
   unavailableTable(family: AddressFamily, tableId: number): DomainError | undefined {
-    const open = this.openedTable(family, tableId);
-    if (open) return open.unavailable;
-    const part = this.kernelSupport?.(family, tableId);
-    return part && kernelOptionMissing(part, family, tableId);
+    return this.tables.unavailable(family, tableId);
   }
 
   private refuseUnavailable(specs: readonly RouteSpec[]): void {
@@ -952,77 +944,9 @@ export class RouteEngine {
     }
   }
 
-  /** A stand-in port for a table this kernel cannot serve: looks names up elsewhere, installs nothing. */
-  private stubPort(unavailable: DomainError): KernelPort {
-    const fail = (): never => {
-      throw unavailable;
-    };
-    return {
-      ifindex: (name) => {
-        for (const t of this.tables.values()) if (!t.unavailable) return t.port.ifindex(name);
-        return undefined;
-      },
-      addVif: fail,
-      delVif: fail,
-      addMfc: fail,
-      delMfc: fail,
-      sgCounters: () => undefined,
-      vifCounters: () => undefined,
-      dumpMfc: () => undefined,
-    };
-  }
-
-  /** The table if mfcd holds it already (the kernel's id of the default table is table 0). */
-  private openedTable(family: AddressFamily, tableId: number): KernelTable | undefined {
-    return this.tables.get(tableKeyString(family, canonicalTableId(family, tableId)));
-  }
-
-  /**
-   * For checks and dry runs: the open table, else a view of it with no VIFs that looks names up
-   * elsewhere and cannot write — a query never claims a kernel table from another router.
-   */
-  private readTable(family: AddressFamily, tableId: number): KernelTable {
-    const open = this.openedTable(family, tableId);
-    if (open) return open;
-    const part = this.kernelSupport?.(family, tableId);
-    const unavailable = part && kernelOptionMissing(part, family, tableId);
-    const readOnly = new DomainError("internal", `table ${family}/${tableId} is not open: nothing can be written through a view`);
-    const port = this.stubPort(readOnly);
-    const ifindex = this.ifindexOption;
-    if (ifindex) port.ifindex = ifindex;
-    else if (![...this.tables.values()].some((t) => !t.unavailable)) {
-      // Nothing open to look names up through: only opening the table can answer.
-      return this.table(family, tableId);
-    }
-    return { family, id: tableId, port, unavailable, vifs: new VifTable(), stale: new Set(), foreignVifs: new Set(), foreign: [] };
-  }
-
-  /** Open (own) the kernel table: only for a write. */
-  private table(family: AddressFamily, tableId: number): KernelTable {
-    tableId = canonicalTableId(family, tableId);
-    const id = tableKeyString(family, tableId);
-    let table = this.tables.get(id);
-    if (!table) {
-      const part = this.kernelSupport?.(family, tableId);
-      const unavailable = part && kernelOptionMissing(part, family, tableId);
-      table = {
-        family,
-        id: tableId,
-        port: unavailable ? this.stubPort(unavailable) : this.openTable(family, tableId),
-        unavailable,
-        vifs: new VifTable(),
-        stale: new Set(),
-        foreignVifs: new Set(),
-        foreign: [],
-      };
-      this.tables.set(id, table);
-    }
-    return table;
-  }
-
   /** A route's table (open: routes exist only in tables mfcd holds). */
   private tableOf(route: Route): KernelTable {
-    return this.table(route.spec.family, route.spec.table);
+    return this.tables.open(route.spec.family, route.spec.table);
   }
 
   private index(route: Route): void {
@@ -1157,7 +1081,7 @@ export class RouteEngine {
     const views = (family: AddressFamily, id: number): KernelTable => {
       const key = tableKeyString(family, id);
       let view = viewed.get(key);
-      if (!view) viewed.set(key, (view = this.readTable(family, id)));
+      if (!view) viewed.set(key, (view = this.tables.readView(family, id)));
       return view;
     };
     // No arrays per route: a 100k-route apply goes through here once per route.
