@@ -37,7 +37,6 @@ import { templateMatches, templateText, templateTextOf, type Learned } from "./l
 import {
   copySpec,
   DEFAULT_TTL_THRESHOLD,
-  kernelKeyString,
   newRoute,
   NO_VIFS,
   NONE,
@@ -80,22 +79,18 @@ import {
   routeNotFound,
   routesOwnedByOthers,
   sgOnTwoIifs,
-  templateIifAmbiguous,
   vifTableFull,
 } from "./route-errors.js";
+import { RouteIndex } from "./route-index.js";
 
 // The types callers name come from here (route-engine.js is the engine's entry point).
 export * from "./route-types.js";
 export { BULK_COUNTERS_AFTER } from "./counters-reader.js";
 
 export class RouteEngine {
-  private readonly routes = new Map<string, Route>();
+  private readonly routes = new RouteIndex();
   private readonly tables: KernelTables;
-  /** Route ids by every interface name they mention (hot-plug looks routes up by name). */
-  private readonly byName = new Map<string, Set<string>>();
   private readonly links = new Map<string, LinkState>();
-  /** Kernel entry key (with the rewritten source) → route id: kernel events name entries so. */
-  private readonly byKernelKey = new Map<string, string>();
   /** Interface name → ifindex (undefined: absent) as of the last syncInterfaces(). */
   private readonly seenNames = new Map<string, number | undefined>();
   private readonly maxRoutes: number;
@@ -161,21 +156,21 @@ export class RouteEngine {
     if (existing && !options.replace && existing.spec.iif !== spec.iif) throw sgOnTwoIifs(spec, existing.spec.iif);
     if (existing && !options.replace) throw routeExists(existing);
     if (!existing && this.routes.size >= this.maxRoutes) throw routeLimit(this.maxRoutes, 1);
-    const clash = this.kernelKeyClash(spec, id);
+    const clash = this.routes.kernelKeyClash(spec, id);
     if (clash) throw kernelKeyTaken(kernelSource(spec), spec.group, clash);
     const table = this.tables.open(spec.family, spec.table);
 
     if (existing) {
       const before = { spec: existing.spec, missing: existing.missing, error: existing.error };
-      this.unindex(existing);
+      this.routes.unindex(existing);
       existing.spec = copySpec(spec);
-      this.index(existing);
+      this.routes.index(existing);
       try {
         this.realize(existing, table, cache, false);
       } catch (err) {
-        this.unindex(existing);
+        this.routes.unindex(existing);
         Object.assign(existing, before);
-        this.index(existing);
+        this.routes.index(existing);
         throw err;
       }
       existing.error = "";
@@ -184,37 +179,21 @@ export class RouteEngine {
     const route = newRoute(id, spec, owner);
     this.realize(route, table, cache, false);
     this.routes.set(id, route);
-    this.index(route);
+    this.routes.index(route);
     return this.view(route, table);
   }
 
   /** Remove a route and the VIFs nobody uses any more; returns what was removed. */
   delete(key: RouteKey & { iif?: string }): StoredRouteRecord {
     this.lastChangeAt = performance.now();
-    const route = this.routes.get(routeKeyString(key)) ?? this.onlyTemplate(key);
+    const route = this.routes.get(routeKeyString(key)) ?? this.routes.onlyTemplate(key);
     if (!route) throw routeNotFound(key);
     this.unrealize(route, this.tables.open(key.family, key.table));
     this.routes.delete(route.id);
-    this.unindex(route);
+    this.routes.unindex(route);
     return { spec: route.spec, owner: route.owner };
   }
 
-  /**
-   * A template named without its iif: the one template with that (source, group), undefined
-   * when there is none; FAILED_PRECONDITION listing the iifs when there are several.
-   */
-  private onlyTemplate(key: RouteKey & { iif?: string }): Route | undefined {
-    if (key.iif || !isTemplateKey(key)) return undefined;
-    const candidates: Route[] = [];
-    for (const route of this.routes.values()) {
-      const { spec } = route;
-      if (spec.source === key.source && spec.group === key.group && spec.family === key.family && spec.table === key.table) {
-        candidates.push(route);
-      }
-    }
-    if (candidates.length <= 1) return candidates[0];
-    throw templateIifAmbiguous(key, candidates.map((r) => r.spec.iif).sort());
-  }
 
   /**
    * Make `owner`'s routes exactly `specs`: only the difference touches the kernel (an unchanged
@@ -238,7 +217,7 @@ export class RouteEngine {
         ]);
       }
       wanted.set(id, spec);
-      const clash = this.kernelKeyClash(spec, id);
+      const clash = this.routes.kernelKeyClash(spec, id);
       if (clash && clash.owner !== owner) throw kernelKeyTaken(kernelSource(spec), spec.group, clash);
       const existing = this.routes.get(id);
       if (existing && existing.owner !== owner && conflicts.length < 10) {
@@ -284,10 +263,10 @@ export class RouteEngine {
         const table = this.tables.open(route.spec.family, route.spec.table);
         this.unrealize(route, table);
         this.routes.delete(route.id);
-        this.unindex(route);
+        this.routes.unindex(route);
         undo.push(() => {
           this.routes.set(route.id, route);
-          this.index(route);
+          this.routes.index(route);
           this.realizeQuietly(route, table, new Map(), false);
         });
       }
@@ -295,13 +274,13 @@ export class RouteEngine {
         const route = this.routes.get(routeKeyString(spec)) as Route;
         const table = this.tables.open(spec.family, spec.table);
         const before = { spec: route.spec, missing: route.missing, error: route.error };
-        this.unindex(route);
+        this.routes.unindex(route);
         route.spec = copySpec(spec);
-        this.index(route);
+        this.routes.index(route);
         undo.push(() => {
-          this.unindex(route);
+          this.routes.unindex(route);
           Object.assign(route, before);
-          this.index(route);
+          this.routes.index(route);
           this.realizeQuietly(route, table, new Map(), false);
         });
         this.realize(route, table, cache, false);
@@ -313,7 +292,7 @@ export class RouteEngine {
         const route = newRoute(addedIds[i] as string, spec, owner);
         this.realize(route, addedTable, cache, false);
         this.routes.set(route.id, route);
-        this.index(route);
+        this.routes.index(route);
         addedRoutes.push(route);
       }
     } catch (err) {
@@ -321,7 +300,7 @@ export class RouteEngine {
         const route = addedRoutes[i] as Route;
         this.unrealize(route, this.tableOf(route));
         this.routes.delete(route.id);
-        this.unindex(route);
+        this.routes.unindex(route);
       }
       for (const step of undo.reverse()) step();
       throw err;
@@ -351,7 +330,7 @@ export class RouteEngine {
       }
       const route = newRoute(id, spec, owner || DEFAULT_OWNER);
       this.routes.set(id, route);
-      this.index(route);
+      this.routes.index(route);
       this.realizeQuietly(route, table, cache, false);
       // A template is installed when it holds its VIFs (it has no kernel entry of its own).
       if (route.kernel || route.templateVifs) installed++;
@@ -521,7 +500,7 @@ export class RouteEngine {
     if (!table) return "ignored";
     // Bounded like routes: a flood of spoofed sources must not grow the kernel table forever.
     if (this.learned.size >= this.maxRoutes) return "ignored";
-    if (this.byKernelKey.has(routeKeyString(u))) return "ignored"; // an explicit route owns it
+    if (this.routes.byKernel(u) !== undefined) return "ignored"; // an explicit route owns it
     if (!table.vifs.get(u.vif) || table.stale.has(u.vif)) return "ignored";
     const existing = this.learned.get(`${tableKeyString(u.family, u.table)}|${u.source}|${u.group}`);
     const template = this.bestTemplate(table, u.vif, u.source, u.group);
@@ -667,7 +646,7 @@ export class RouteEngine {
     for (const route of dirty) if (this.realizeQuietly(route, this.tableOf(route), cache, false)) changed++;
     // Then every name whose existence changed since the last sync (or that is new to us), and
     // routes whose last background install failed. Unchanged names cost one ioctl.
-    for (const [name, ids] of this.byName) {
+    for (const [name, ids] of this.routes.byName) {
       const first = this.routes.get(ids.values().next().value as string);
       if (!first) continue;
       const now = lookup(this.tableOf(first).port, name, cache);
@@ -682,7 +661,7 @@ export class RouteEngine {
         if (this.realizeQuietly(route, this.tableOf(route), cache, false)) changed++;
       }
     }
-    for (const name of this.seenNames.keys()) if (!this.byName.has(name)) this.seenNames.delete(name);
+    for (const name of this.seenNames.keys()) if (!this.routes.byName.has(name)) this.seenNames.delete(name);
     for (const route of this.routes.values()) {
       if (route.error !== "" && this.realizeQuietly(route, this.tableOf(route), cache, false)) changed++;
     }
@@ -741,7 +720,7 @@ export class RouteEngine {
    * back. Returns true when a repair happened.
    */
   checkEntry(key: RouteKey): boolean {
-    const route = this.byKernel(key);
+    const route = this.routes.byKernel(key);
     if (!route?.kernel) return false;
     const table = this.tableOf(route);
     if (table.port.sgCounters(kernelSource(route.spec), key.group) !== undefined) return false;
@@ -754,7 +733,7 @@ export class RouteEngine {
    * False means a full check is due (the event may also just be stale: checkDrift decides).
    */
   matchesKernelEvent(key: RouteKey, iifIndex: number, oifIndexes: ReadonlyMap<number, number>): boolean {
-    const route = this.byKernel(key);
+    const route = this.routes.byKernel(key);
     if (!route) return false;
     if (!route.kernel) return false;
     const table = this.tableOf(route);
@@ -773,20 +752,10 @@ export class RouteEngine {
 
   /** Is the kernel entry (source, group) one of ours (for routing kernel events)? */
   has(key: RouteKey): boolean {
-    return this.byKernel(key) !== undefined;
+    return this.routes.byKernel(key) !== undefined;
   }
 
-  private byKernel(key: RouteKey): Route | undefined {
-    const id = this.byKernelKey.get(routeKeyString(key));
-    return id === undefined ? undefined : this.routes.get(id);
-  }
 
-  /** Another route whose kernel entry would be the same as this spec's. */
-  private kernelKeyClash(spec: RouteSpec, id: string): Route | undefined {
-    if (isTemplateKey(spec)) return undefined;
-    const other = this.byKernelKey.get(spec.rewriteSource === undefined ? id : kernelKeyString(spec));
-    return other !== undefined && other !== id ? this.routes.get(other) : undefined;
-  }
 
   // ---- views ------------------------------------------------------------------------------
 
@@ -949,28 +918,8 @@ export class RouteEngine {
     return this.tables.open(route.spec.family, route.spec.table);
   }
 
-  private index(route: Route): void {
-    const { spec } = route;
-    // Without a rewrite the kernel key is the route id (bulk applies index 100k routes).
-    if (!isTemplateKey(spec)) this.byKernelKey.set(spec.rewriteSource === undefined ? route.id : kernelKeyString(spec), route.id);
-    this.indexName(spec.iif, route.id);
-    for (const name of spec.oifs) this.indexName(name, route.id);
-  }
 
-  private indexName(name: string, id: string): void {
-    let ids = this.byName.get(name);
-    if (!ids) this.byName.set(name, (ids = new Set()));
-    ids.add(id);
-  }
 
-  private unindex(route: Route): void {
-    if (this.byKernelKey.get(kernelKeyString(route.spec)) === route.id) this.byKernelKey.delete(kernelKeyString(route.spec));
-    for (const name of [route.spec.iif, ...route.spec.oifs]) {
-      const ids = this.byName.get(name);
-      ids?.delete(route.id);
-      if (ids?.size === 0) this.byName.delete(name);
-    }
-  }
 
   private requireInterfaces(table: KernelTable, specs: RouteSpec[], cache: IfindexCache): void {
     const missing = new Set<string>();
