@@ -19,7 +19,7 @@
 import { DomainError } from "./domain-error.js";
 import type { KernelMfcEntry, SgCounters } from "./kernel-port.js";
 import { routeKeyString, tableKeyString, type AddressFamily, type RouteKey } from "./route-key.js";
-import { MAX_VIFS, type VifSlot } from "./vif-table.js";
+import { type VifSlot } from "./vif-table.js";
 import { isTemplateKey, parsePattern } from "./address-pattern.js";
 import { KernelTables } from "./kernel-tables.js";
 import { bulkCountersReader, readCounters, ZERO_SG, ZERO_VIF, type CountersReader } from "./counters-reader.js";
@@ -70,18 +70,16 @@ import {
   type VifView,
 } from "./route-types.js";
 import {
-  emptyApply,
   interfaceNotFound,
   kernelKeyTaken,
   ownedByOther,
   routeExists,
   routeLimit,
   routeNotFound,
-  routesOwnedByOthers,
   sgOnTwoIifs,
-  vifTableFull,
 } from "./route-errors.js";
 import { RouteIndex } from "./route-index.js";
+import { checkVifCapacity, planApply } from "./apply-plan.js";
 
 // The types callers name come from here (route-engine.js is the engine's entry point).
 export * from "./route-types.js";
@@ -202,44 +200,7 @@ export class RouteEngine {
   apply(owner: string, specs: RouteSpec[], options: ApplyOptions = {}): ApplyResult {
     this.lastChangeAt = performance.now();
     owner ||= DEFAULT_OWNER;
-    if (specs.length === 0 && !options.allowEmpty) throw emptyApply(owner);
-    // 100k-route applies: each id is computed once, and plain loops (no per-route closures).
-    const wanted = new Map<string, RouteSpec>();
-    const conflicts: string[] = [];
-    const addedIds: string[] = [];
-    const result: ApplyResult = { added: [], removed: [], replaced: [], unchanged: [], dryRun: !!options.dryRun };
-    for (let i = 0; i < specs.length; i++) {
-      const spec = specs[i] as RouteSpec;
-      const id = routeKeyString(spec);
-      if (wanted.has(id)) {
-        throw DomainError.invalid([
-          { field: `routes[${i}]`, description: `(${spec.source}, ${spec.group}) appears twice in routes` },
-        ]);
-      }
-      wanted.set(id, spec);
-      const clash = this.routes.kernelKeyClash(spec, id);
-      if (clash && clash.owner !== owner) throw kernelKeyTaken(kernelSource(spec), spec.group, clash);
-      const existing = this.routes.get(id);
-      if (existing && existing.owner !== owner && conflicts.length < 10) {
-        conflicts.push(`(${spec.source}, ${spec.group}) is owned by "${existing.owner}"`);
-      }
-      if (!existing) {
-        result.added.push(spec);
-        addedIds.push(id);
-      } else if (sameForwarding(existing.spec, spec)) result.unchanged.push(existing.spec);
-      else result.replaced.push(spec);
-    }
-    if (conflicts.length > 0) throw routesOwnedByOthers(owner, conflicts);
-
-    const removed: Route[] = [];
-    for (const route of this.routes.values()) {
-      if (route.owner === owner && !wanted.has(route.id)) {
-        removed.push(route);
-        result.removed.push(route.spec);
-      }
-    }
-    const total = this.routes.size + result.added.length - removed.length;
-    if (result.added.length > 0 && total > this.maxRoutes) throw routeLimit(this.maxRoutes, result.added.length);
+    const { result, removed, addedIds } = planApply(this.routes, owner, specs, options, this.maxRoutes);
     this.refuseUnavailable(result.added);
     this.refuseUnavailable(result.replaced);
     const cache: IfindexCache = new Map();
@@ -250,7 +211,7 @@ export class RouteEngine {
     }
     // Found part-way, a full VIF table would roll back removals by re-creating their entries
     // (flows interrupted, counters reset): refuse before touching anything.
-    this.checkVifCapacity(result, removed, cache);
+    checkVifCapacity(this.routes, this.tables, result, removed, cache);
     if (options.dryRun) return result;
 
     // Removals first: they free VIFs the additions may need. Every step records its undo
@@ -993,65 +954,6 @@ export class RouteEngine {
     return true;
   }
 
-  /**
-   * Throws VIF_TABLE_FULL when the routes left after an apply need more VIFs than a table has:
-   * the VIFs of routes the apply keeps as they are, plus one per interface of an added or
-   * replaced route (that installs an entry) without a live VIF yet.
-   */
-  private checkVifCapacity(result: ApplyResult, removed: Route[], cache: IfindexCache): void {
-    const changing = new Set(removed.map((r) => r.id));
-    for (const spec of result.replaced) changing.add(routeKeyString(spec));
-    const used = new Map<KernelTable, Set<number>>();
-    const created = new Map<KernelTable, Map<number, string>>();
-    const slotsOf = (table: KernelTable): Set<number> => {
-      let slots = used.get(table);
-      if (!slots) used.set(table, (slots = new Set()));
-      return slots;
-    };
-    for (const route of this.routes.values()) {
-      if (!route.kernel || changing.has(route.id)) continue;
-      const slots = slotsOf(this.tableOf(route));
-      for (const vif of [route.kernel.iifVif, ...route.kernel.oifVifs]) slots.add(vif);
-    }
-    const need = (table: KernelTable, name: string): void => {
-      const ifindex = lookup(table.port, name, cache);
-      if (ifindex === undefined) return;
-      const slot = liveSlot(table, ifindex);
-      if (slot) {
-        slotsOf(table).add(slot.vif);
-        return;
-      }
-      let fresh = created.get(table);
-      if (!fresh) created.set(table, (fresh = new Map()));
-      fresh.set(ifindex, name);
-    };
-    // A table not open yet is read through a view (a dry run claims nothing), one per table.
-    const viewed = new Map<string, KernelTable>();
-    const views = (family: AddressFamily, id: number): KernelTable => {
-      const key = tableKeyString(family, id);
-      let view = viewed.get(key);
-      if (!view) viewed.set(key, (view = this.tables.readView(family, id)));
-      return view;
-    };
-    // No arrays per route: a 100k-route apply goes through here once per route.
-    let table: KernelTable | undefined;
-    for (const list of [result.added, result.replaced]) {
-      for (const spec of list) {
-        if (table?.family !== spec.family || table.id !== spec.table) table = views(spec.family, spec.table);
-        // Without its iif or any oif the route installs no entry (PENDING) and takes no VIF.
-        if (lookup(table.port, spec.iif, cache) === undefined) continue;
-        let anyOif = false;
-        for (const name of spec.oifs) if (lookup(table.port, name, cache) !== undefined) anyOif = true;
-        if (!anyOif) continue;
-        need(table, spec.iif);
-        for (const name of spec.oifs) need(table, name);
-      }
-    }
-    for (const [table, fresh] of created) {
-      const kept = used.get(table)?.size ?? 0;
-      if (kept + fresh.size > MAX_VIFS) throw vifTableFull([...fresh.values()], MAX_VIFS - kept);
-    }
-  }
 
   /** realize() for background work (hot-plug, restore, repair): failures become the route's reason. */
   private realizeQuietly(route: Route, table: KernelTable, cache: IfindexCache, force: boolean): boolean {
