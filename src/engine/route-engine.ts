@@ -18,9 +18,9 @@
 
 import { DomainError } from "./domain-error.js";
 import type { KernelMfcEntry, SgCounters } from "./kernel-port.js";
-import { routeKeyString, tableKeyString, type AddressFamily, type RouteKey } from "./route-key.js";
+import { routeKeyString, type AddressFamily, type RouteKey } from "./route-key.js";
 import { type VifSlot } from "./vif-table.js";
-import { isTemplateKey, parsePattern } from "./address-pattern.js";
+import { isTemplateKey } from "./address-pattern.js";
 import { KernelTables } from "./kernel-tables.js";
 import { bulkCountersReader, readCounters, ZERO_SG, ZERO_VIF, type CountersReader } from "./counters-reader.js";
 import {
@@ -33,7 +33,7 @@ import {
   type IfindexCache,
   type KernelTable,
 } from "./kernel-table.js";
-import { templateMatches, templateText, templateTextOf, type Learned } from "./learned-entry.js";
+import { templateTextOf } from "./learned-entry.js";
 import {
   copySpec,
   DEFAULT_TTL_THRESHOLD,
@@ -56,7 +56,6 @@ import {
   type ApplyOptions,
   type ApplyResult,
   type ForeignView,
-  type LearnFailure,
   type LinkState,
   type RouteEngineOptions,
   type RouteSpec,
@@ -79,6 +78,7 @@ import {
   sgOnTwoIifs,
 } from "./route-errors.js";
 import { RouteIndex } from "./route-index.js";
+import { TemplateLearning, type UpcallOutcome } from "./template-learning.js";
 import { checkVifCapacity, planApply } from "./apply-plan.js";
 
 // The types callers name come from here (route-engine.js is the engine's entry point).
@@ -101,24 +101,14 @@ export class RouteEngine {
     this.maxRoutes = options.maxRoutes ?? DEFAULT_MAX_ROUTES;
     this.now = options.now ?? (() => new Date());
     this.tables = new KernelTables(openTable, options.kernelSupport, options.ifindex);
-    this.onLearnFailure = options.onLearnFailure;
+    this.learning = new TemplateLearning(this.tables, this.routes, this.maxRoutes, this.ourEntries, options.onLearnFailure);
   }
-
-  private readonly onLearnFailure: ((failure: LearnFailure) => void) | undefined;
-
-  /** Learned entries and stop filters the kernel refused to install (onUpcall answered "failed"). */
-  learnFailures = 0;
 
   get size(): number {
     return this.routes.size;
   }
 
-  /** Templates holding VIFs (installed): upcalls are matched against these only. */
-  private readonly liveTemplates = new Set<Route>();
-  /** Learned entries and stop filters by table key + "S|G". */
-  private readonly learned = new Map<string, Learned>();
-  /** Learned entries by their template (ListRoutes counts them per template without a scan). */
-  private readonly learnedBy = new Map<Route, Set<Learned>>();
+  private readonly learning: TemplateLearning;
 
   /** Tables restore() could not open, with the reason (logged by the caller). */
   readonly unopenable: string[] = [];
@@ -191,7 +181,6 @@ export class RouteEngine {
     this.routes.unindex(route);
     return { spec: route.spec, owner: route.owner };
   }
-
 
   /**
    * Make `owner`'s routes exactly `specs`: only the difference touches the kernel (an unchanged
@@ -310,186 +299,13 @@ export class RouteEngine {
     return route && this.view(route, this.tableOf(route));
   }
 
-  // ---- templates: (*,G) and prefix routes ---------------------------------------------------
-
-  /**
-   * A template holds VIFs on its iif (so the kernel reports new flows there) and oifs, but has
-   * no kernel entry itself: the kernel's own (*,G) entries only match when the iif is also an
-   * oif (kernel-facts.md). Concrete (S,G) entries are learned on NOCACHE upcalls.
-   */
-  private realizeTemplate(route: Route, table: KernelTable, cache: IfindexCache): boolean {
-    const { spec } = route;
-    const names = [spec.iif, ...spec.oifs];
-    const resolved = new Map<string, number>();
-    const missing: string[] = [];
-    for (const name of names) {
-      const ifindex = lookup(table.port, name, cache);
-      if (ifindex === undefined) missing.push(name);
-      else resolved.set(name, ifindex);
-    }
-    route.missing = missing;
-    const presentOifs = spec.oifs.filter((n) => resolved.has(n));
-    if (!resolved.has(spec.iif) || presentOifs.length === 0) return this.releaseTemplate(route, table);
-    const created = acquireVifs(table, [spec.iif, ...presentOifs], resolved, this.ourEntries);
-    const vifOf = (name: string) => (liveSlot(table, resolved.get(name) as number) as VifSlot).vif;
-    const next = {
-      iifVif: vifOf(spec.iif),
-      oifVifs: presentOifs.map(vifOf),
-      ttls: presentOifs.map((n) => spec.oifTtl?.[n] ?? DEFAULT_TTL_THRESHOLD),
-    };
-    const before = route.templateVifs;
-    if (before && before.iifVif === next.iifVif && sameEntry({ source: "", ...before }, { source: "", ...next })) {
-      return false;
-    }
-    try {
-      for (const vif of [next.iifVif, ...next.oifVifs]) (table.vifs.get(vif) as VifSlot).refs++;
-      route.templateVifs = next;
-      this.liveTemplates.add(route);
-      // What it taught follows the new oifs; stop filters it now matches start forwarding.
-      for (const l of [...this.learned.values()]) {
-        if (l.table !== table) continue;
-        if (l.template === route) this.installLearned(table, l.source, l.group, l.iifVif, route);
-        else if (!l.template && templateMatches(route, l.iifVif, l.source, l.group)) {
-          this.installLearned(table, l.source, l.group, l.iifVif, route);
-        }
-      }
-    } catch (err) {
-      dropVifs(table, created);
-      throw err;
-    }
-    if (before) release(table, [before.iifVif, ...before.oifVifs]);
-    return true;
-  }
-
-  /** Remove what a template taught and let go of its VIFs. */
-  private releaseTemplate(route: Route, table: KernelTable): boolean {
-    const before = route.templateVifs;
-    for (const l of [...(this.learnedBy.get(route) ?? [])]) this.removeLearned(l);
-    if (!before) return false;
-    route.templateVifs = undefined;
-    this.liveTemplates.delete(route);
-    // Stop filters exist because templates do: with the table's last template gone, remove them
-    // too (no kernel entry behind deleted routes, no VIF held for nobody).
-    if (!this.hasTemplateIn(table)) {
-      for (const l of [...this.learned.values()]) if (l.table === table && !l.template) this.removeLearned(l);
-    }
-    release(table, [before.iifVif, ...before.oifVifs]);
-    return true;
-  }
-
-  /** The most specific installed template of this table matching (S,G) arriving on `vif`. */
-  private bestTemplate(table: KernelTable, vif: number, source: string, group: string): Route | undefined {
-    let best: Route | undefined;
-    let bestLen = -1;
-    for (const route of this.liveTemplates) {
-      if (this.tableOf(route) !== table || !templateMatches(route, vif, source, group)) continue;
-      const { family } = route.spec;
-      const len =
-        (parsePattern(family, route.spec.source)?.length ?? 0) + (parsePattern(family, route.spec.group)?.length ?? 0);
-      if (len > bestLen) {
-        best = route;
-        bestLen = len;
-      }
-    }
-    return best;
-  }
-
-  private hasTemplateIn(table: KernelTable): boolean {
-    for (const route of this.liveTemplates) if (this.tableOf(route) === table) return true;
-    return false;
-  }
-
-  /** Write (or rewrite in place) a learned entry, or a stop filter when `template` is undefined. */
-  private installLearned(table: KernelTable, source: string, group: string, iifVif: number, template: Route | undefined): void {
-    const key = `${tableKeyString(table.family, table.id)}|${source}|${group}`;
-    const tv = template?.templateVifs;
-    const oifVifs = tv ? tv.oifVifs.filter((v) => v !== iifVif) : [];
-    const ttls = tv ? tv.oifVifs.flatMap((v, i) => (v === iifVif ? [] : [tv.ttls[i] ?? DEFAULT_TTL_THRESHOLD])) : [];
-    table.port.addMfc(source, group, iifVif, new Map(oifVifs.map((v, i) => [v, ttls[i] ?? DEFAULT_TTL_THRESHOLD])));
-    for (const vif of [iifVif, ...oifVifs]) (table.vifs.get(vif) as VifSlot).refs++;
-    const before = this.learned.get(key);
-    if (before) this.unindexLearned(before);
-    const learned: Learned = {
-      key,
-      table,
-      source,
-      group,
-      template,
-      iifVif,
-      oifVifs,
-      ttls,
-      lastPackets: before?.lastPackets ?? 0n,
-      lastWrongIf: before?.lastWrongIf ?? 0n,
-      idleSince: before?.idleSince ?? Date.now(),
-    };
-    this.learned.set(key, learned);
-    if (template) {
-      let taught = this.learnedBy.get(template);
-      if (!taught) this.learnedBy.set(template, (taught = new Set()));
-      taught.add(learned);
-    }
-    if (before) release(table, [before.iifVif, ...before.oifVifs]);
-  }
-
-  private removeLearned(l: Learned, deleteEntry = true): void {
-    if (deleteEntry) delEntry(l.table, l.source, l.group);
-    this.learned.delete(l.key);
-    this.unindexLearned(l);
-    release(l.table, [l.iifVif, ...l.oifVifs]);
-  }
-
-  private unindexLearned(l: Learned): void {
-    if (!l.template) return;
-    const taught = this.learnedBy.get(l.template);
-    taught?.delete(l);
-    if (taught?.size === 0) this.learnedBy.delete(l.template);
-  }
-
-  /** An explicit route takes over (S,G): forget a learned entry without deleting it (rewritten in place). */
-  private forgetLearned(table: KernelTable, source: string, group: string): void {
-    const l = this.learned.get(`${tableKeyString(table.family, table.id)}|${source}|${group}`);
-    if (l) this.removeLearned(l, false);
-  }
-
   /**
    * NOCACHE: a new flow arrived on a VIF — install a concrete entry from the best matching
    * template, or a stop filter (no oifs) so the kernel stops asking. WRONGVIF: a learned flow
    * moved to another iif a template allows — re-learn it there.
    */
-  onUpcall(u: UpcallEvent): "learned" | "stop-filter" | "relearned" | "ignored" | "failed" {
-    const table = this.tables.opened(u.family, u.table);
-    if (!table) return "ignored";
-    // Bounded like routes: a flood of spoofed sources must not grow the kernel table forever.
-    if (this.learned.size >= this.maxRoutes) return "ignored";
-    if (this.routes.byKernel(u) !== undefined) return "ignored"; // an explicit route owns it
-    if (!table.vifs.get(u.vif) || table.stale.has(u.vif)) return "ignored";
-    const existing = this.learned.get(`${tableKeyString(u.family, u.table)}|${u.source}|${u.group}`);
-    const template = this.bestTemplate(table, u.vif, u.source, u.group);
-    // Without any template in play the upcall machinery stays out of the way (no stop filters):
-    // deleting a route must leave no kernel entry behind.
-    if (!template && !existing && !this.hasTemplateIn(table)) return "ignored";
-    try {
-      if (u.type === "nocache") {
-        if (existing && existing.iifVif === u.vif) return "ignored";
-        this.installLearned(table, u.source, u.group, u.vif, template);
-        return template ? "learned" : "stop-filter";
-      }
-      if (!existing || existing.iifVif === u.vif || !template) return "ignored";
-      this.installLearned(table, u.source, u.group, u.vif, template);
-      return "relearned";
-    } catch (err) {
-      // The flow stays unforwarded (the kernel asks again later): counted and reported, not lost.
-      this.learnFailures++;
-      this.onLearnFailure?.({
-        family: u.family,
-        table: u.table,
-        source: u.source,
-        group: u.group,
-        template: template && templateText(template.spec),
-        error: err instanceof Error ? err.message : String(err),
-      });
-      return "failed";
-    }
+  onUpcall(u: UpcallEvent): UpcallOutcome {
+    return this.learning.onUpcall(u);
   }
 
   /**
@@ -497,64 +313,12 @@ export class RouteEngine {
    * stay. Returns how many went.
    */
   expireLearned(idleMs: number, now = Date.now()): number {
-    let removed = 0;
-    for (const l of [...this.learned.values()]) {
-      const counters = l.table.port.sgCounters(l.source, l.group);
-      if (!counters) {
-        this.removeLearned(l, false);
-        continue;
-      }
-      // The kernel's pkt counter also counts packets that matched (S,G) on a wrong interface
-      // (ip_mr_forward counts before the iif check): only the difference arrived on the iif.
-      const onIif = counters.packets - counters.wrongIf;
-      const moved = onIif === l.lastPackets && counters.wrongIf !== l.lastWrongIf && l.template;
-      l.lastWrongIf = counters.wrongIf;
-      if (moved) {
-        // The flow stopped on its iif and arrives elsewhere: drop the entry so the next packet
-        // raises a NOCACHE upcall on the new iif and a template allowing it re-learns it there.
-        this.removeLearned(l);
-        continue;
-      }
-      if (onIif !== l.lastPackets) {
-        l.lastPackets = onIif;
-        l.idleSince = now;
-      } else if (idleMs > 0 && now - l.idleSince >= idleMs) {
-        this.removeLearned(l);
-        removed++;
-      }
-    }
-    return removed;
+    return this.learning.expireLearned(idleMs, now);
   }
 
-  private learnedSpec(l: Learned): RouteSpec {
-    const name = (vif: number) => l.table.vifs.get(vif)?.name ?? `vif ${vif}`;
-    l.spec ??= { family: l.table.family, table: l.table.id, source: l.source, group: l.group, iif: name(l.iifVif), oifs: l.oifVifs.map(name) };
-    return l.spec;
-  }
-
-  private learnedViews(): RouteView[] {
-    const views: RouteView[] = [];
-    for (const l of this.learned.values()) {
-      const name = (vif: number) => l.table.vifs.get(vif)?.name ?? `vif ${vif}`;
-      const templateText = templateTextOf(l);
-      views.push({
-        spec: this.learnedSpec(l),
-        owner: l.template?.owner ?? "mfcd",
-        state: "installed",
-        reason: templateText
-          ? `learned from template ${templateText}`
-          : `stop filter: no template matches this flow on ${name(l.iifVif)}; the kernel counts and drops it`,
-        counters: l.table.port.sgCounters(l.source, l.group) ?? ZERO_SG,
-        missing: NONE,
-        down: NONE,
-        driftRepairs: 0,
-        lastDrift: "",
-        learned: templateText !== undefined,
-        stopFilter: templateText === undefined,
-        template: templateText,
-      });
-    }
-    return views;
+  /** Learned entries and stop filters the kernel refused to install (onUpcall answered "failed"). */
+  get learnFailures(): number {
+    return this.learning.learnFailures;
   }
 
   // ---- interfaces -------------------------------------------------------------------------
@@ -591,8 +355,8 @@ export class RouteEngine {
         if (table.port.ifindex(slot.name) !== slot.ifindex) {
           table.stale.add(slot.vif);
           // Learned entries on a vanished interface go (re-learned by the next upcall).
-          for (const l of [...this.learned.values()]) {
-            if (l.table === table && (l.iifVif === slot.vif || l.oifVifs.includes(slot.vif))) this.removeLearned(l);
+          for (const l of [...this.learning.entries()]) {
+            if (l.table === table && (l.iifVif === slot.vif || l.oifVifs.includes(slot.vif))) this.learning.removeLearned(l);
           }
           for (const route of this.routes.values()) {
             const uses = route.kernel ?? route.templateVifs;
@@ -655,7 +419,7 @@ export class RouteEngine {
           this.repair(route, table, reason);
         }
       }
-      for (const l of this.learned.values()) if (l.table === table) seen.add(`${l.source}|${l.group}`);
+      for (const l of this.learning.entries()) if (l.table === table) seen.add(`${l.source}|${l.group}`);
       table.foreign = [];
       table.foreignVifs = new Set();
       for (const [key, entry] of dump) {
@@ -716,8 +480,6 @@ export class RouteEngine {
     return this.routes.byKernel(key) !== undefined;
   }
 
-
-
   // ---- views ------------------------------------------------------------------------------
 
   /**
@@ -761,7 +523,7 @@ export class RouteEngine {
     const tableOf = this.tableLookup();
     const counters = bulkCountersReader();
     for (const route of this.routes.values()) visit(this.view(route, tableOf(route.spec), counters));
-    if (this.learned.size > 0) for (const view of this.learnedViews()) visit(view);
+    if (this.learning.size > 0) for (const view of this.learning.learnedViews()) visit(view);
   }
 
   /** Kernel entries in our tables that no route explains (from the last drift check). */
@@ -792,12 +554,12 @@ export class RouteEngine {
       if (filter.group && filter.group !== spec.group) continue;
       visit(spec, route.kernel ? counters(tableOf(spec), kernelSource(spec), spec.group) : undefined);
     }
-    for (const l of this.learned.values()) {
+    for (const l of this.learning.entries()) {
       const template = templateTextOf(l);
       if (template === undefined) continue;
       if (filter.source && filter.source !== l.source) continue;
       if (filter.group && filter.group !== l.group) continue;
-      visit(this.learnedSpec(l), counters(l.table, l.source, l.group) ?? ZERO_SG, template);
+      visit(this.learning.learnedSpec(l), counters(l.table, l.source, l.group) ?? ZERO_SG, template);
     }
   }
 
@@ -879,9 +641,6 @@ export class RouteEngine {
     return this.tables.open(route.spec.family, route.spec.table);
   }
 
-
-
-
   private requireInterfaces(table: KernelTable, specs: RouteSpec[], cache: IfindexCache): void {
     const missing = new Set<string>();
     for (const spec of specs) {
@@ -897,7 +656,7 @@ export class RouteEngine {
    */
   private realize(route: Route, table: KernelTable, cache: IfindexCache, force: boolean): boolean {
     if (table.unavailable) throw table.unavailable;
-    if (isTemplateKey(route.spec)) return this.realizeTemplate(route, table, cache);
+    if (isTemplateKey(route.spec)) return this.learning.realizeTemplate(route, table, cache);
     const { spec } = route;
     // Hot path of bulk applies and restores: plain arrays, no per-route Maps or closures.
     const iifIndex = lookup(table.port, spec.iif, cache);
@@ -947,13 +706,12 @@ export class RouteEngine {
     // An explicit route takes over a flow a template taught (or a stop filter): the entry was
     // rewritten in place above. Only now drop the learned entry's VIF references: they may be
     // the last ones on a VIF the new entry uses (a stop filter's iif).
-    if (this.learned.size > 0) this.forgetLearned(table, next.source, spec.group);
+    if (this.learning.size > 0) this.learning.forgetLearned(table, next.source, spec.group);
     route.kernel = next;
     if (before && before.source !== next.source) delEntry(table, before.source, spec.group);
     if (before) release(table, [before.iifVif, ...before.oifVifs]);
     return true;
   }
-
 
   /** realize() for background work (hot-plug, restore, repair): failures become the route's reason. */
   private realizeQuietly(route: Route, table: KernelTable, cache: IfindexCache, force: boolean): boolean {
@@ -970,7 +728,7 @@ export class RouteEngine {
 
   /** Remove the route's kernel entry (if any) and release its VIFs. */
   private unrealize(route: Route, table: KernelTable): boolean {
-    if (isTemplateKey(route.spec)) return this.releaseTemplate(route, table);
+    if (isTemplateKey(route.spec)) return this.learning.releaseTemplate(route, table);
     const before = route.kernel;
     if (!before) return false;
     delEntry(table, before.source, route.spec.group);
@@ -979,16 +737,11 @@ export class RouteEngine {
     return true;
   }
 
-
   private repair(route: Route, table: KernelTable, reason: string): void {
     route.lastDrift = `${this.now().toISOString()}: ${reason}`;
     route.driftRepairs++;
     this.realizeQuietly(route, table, new Map(), true);
   }
-
-
-
-
 
   /** The "source|group" of every kernel entry mfcd wrote in `table` (routes and learned entries). */
   private readonly ourEntries = (table: KernelTable): Set<string> => {
@@ -996,7 +749,7 @@ export class RouteEngine {
     for (const route of this.routes.values()) {
       if (route.kernel && this.tableOf(route) === table) ours.add(`${kernelSource(route.spec)}|${route.spec.group}`);
     }
-    for (const l of this.learned.values()) if (l.table === table) ours.add(`${l.source}|${l.group}`);
+    for (const l of this.learning.entries()) if (l.table === table) ours.add(`${l.source}|${l.group}`);
     return ours;
   };
 
@@ -1022,7 +775,7 @@ export class RouteEngine {
         state = "pending";
         reason = route.error || pendingReason(route);
       } else {
-        reason = `template: ${this.learnedBy.get(route)?.size ?? 0} (S,G) learned`;
+        reason = `template: ${this.learning.taughtBy(route)} (S,G) learned`;
       }
     } else if (!route.kernel) {
       state = "pending";
@@ -1081,19 +834,4 @@ export class RouteEngine {
     return problems.join("; ");
   }
 }
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
