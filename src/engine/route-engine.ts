@@ -17,34 +17,11 @@
 //   whichever interface gets the index next).
 
 import { DomainError } from "./domain-error.js";
-import type { KernelMfcEntry, SgCounters } from "./kernel-port.js";
+import type { SgCounters } from "./kernel-port.js";
 import { routeKeyString, type AddressFamily, type RouteKey } from "./route-key.js";
-import { type VifSlot } from "./vif-table.js";
-import { isTemplateKey } from "./address-pattern.js";
 import { KernelTables } from "./kernel-tables.js";
-import {
-  acquireVifs,
-  delEntry,
-  dropVifs,
-  liveSlot,
-  lookup,
-  release,
-  type IfindexCache,
-  type KernelTable,
-} from "./kernel-table.js";
-import {
-  copySpec,
-  DEFAULT_TTL_THRESHOLD,
-  newRoute,
-  NO_VIFS,
-  NONE,
-  sameEntry,
-  sameForwarding,
-  ttlMap,
-  usesVif,
-  type KernelEntry,
-  type Route,
-} from "./route-record.js";
+import { lookup, type IfindexCache, type KernelTable } from "./kernel-table.js";
+import { copySpec, newRoute, sameForwarding, type Route } from "./route-record.js";
 import {
   DEFAULT_MAX_ROUTES,
   DEFAULT_OWNER,
@@ -76,6 +53,8 @@ import {
 import { RouteIndex } from "./route-index.js";
 import { TemplateLearning, type UpcallOutcome } from "./template-learning.js";
 import { RouteReadModel, type FlowSnapshot } from "./route-read-model.js";
+import { RouteRealizer } from "./route-realizer.js";
+import { Reconciler } from "./reconciler.js";
 import { checkVifCapacity, planApply } from "./apply-plan.js";
 
 // The types callers name come from here (route-engine.js is the engine's entry point).
@@ -86,8 +65,6 @@ export class RouteEngine {
   private readonly routes = new RouteIndex();
   private readonly tables: KernelTables;
   private readonly links = new Map<string, LinkState>();
-  /** Interface name → ifindex (undefined: absent) as of the last syncInterfaces(). */
-  private readonly seenNames = new Map<string, number | undefined>();
   private readonly maxRoutes: number;
   private readonly now: () => Date;
 
@@ -100,6 +77,8 @@ export class RouteEngine {
     this.tables = new KernelTables(openTable, options.kernelSupport, options.ifindex);
     this.learning = new TemplateLearning(this.tables, this.routes, this.maxRoutes, this.ourEntries, options.onLearnFailure);
     this.reads = new RouteReadModel(this.routes, this.tables, this.links, this.learning);
+    this.realizer = new RouteRealizer(this.learning, this.ourEntries, options.now ?? (() => new Date()));
+    this.reconciler = new Reconciler(this.routes, this.tables, this.links, this.learning, this.realizer);
   }
 
   get size(): number {
@@ -108,6 +87,8 @@ export class RouteEngine {
 
   private readonly learning: TemplateLearning;
   private readonly reads: RouteReadModel;
+  private readonly realizer: RouteRealizer;
+  private readonly reconciler: Reconciler;
 
   /** Tables restore() could not open, with the reason (logged by the caller). */
   readonly unopenable: string[] = [];
@@ -137,7 +118,7 @@ export class RouteEngine {
       const broken =
         existing.error !== "" ||
         (existing.kernel !== undefined && table.port.sgCounters(kernelSource(spec), spec.group) === undefined);
-      if (broken) this.realizeQuietly(existing, table, cache, true);
+      if (broken) this.realizer.realizeQuietly(existing, table, cache, true);
       return this.reads.view(existing, table);
     }
     if (existing && !options.replace && existing.spec.iif !== spec.iif) throw sgOnTwoIifs(spec, existing.spec.iif);
@@ -153,7 +134,7 @@ export class RouteEngine {
       existing.spec = copySpec(spec);
       this.routes.index(existing);
       try {
-        this.realize(existing, table, cache, false);
+        this.realizer.realize(existing, table, cache, false);
       } catch (err) {
         this.routes.unindex(existing);
         Object.assign(existing, before);
@@ -164,7 +145,7 @@ export class RouteEngine {
       return this.reads.view(existing, table);
     }
     const route = newRoute(id, spec, owner);
-    this.realize(route, table, cache, false);
+    this.realizer.realize(route, table, cache, false);
     this.routes.set(id, route);
     this.routes.index(route);
     return this.reads.view(route, table);
@@ -175,7 +156,7 @@ export class RouteEngine {
     this.lastChangeAt = performance.now();
     const route = this.routes.get(routeKeyString(key)) ?? this.routes.onlyTemplate(key);
     if (!route) throw routeNotFound(key);
-    this.unrealize(route, this.tables.open(key.family, key.table));
+    this.realizer.unrealize(route, this.tables.open(key.family, key.table));
     this.routes.delete(route.id);
     this.routes.unindex(route);
     return { spec: route.spec, owner: route.owner };
@@ -210,13 +191,13 @@ export class RouteEngine {
     try {
       for (const route of removed) {
         const table = this.tables.open(route.spec.family, route.spec.table);
-        this.unrealize(route, table);
+        this.realizer.unrealize(route, table);
         this.routes.delete(route.id);
         this.routes.unindex(route);
         undo.push(() => {
           this.routes.set(route.id, route);
           this.routes.index(route);
-          this.realizeQuietly(route, table, new Map(), false);
+          this.realizer.realizeQuietly(route, table, new Map(), false);
         });
       }
       for (const spec of result.replaced) {
@@ -230,16 +211,16 @@ export class RouteEngine {
           this.routes.unindex(route);
           Object.assign(route, before);
           this.routes.index(route);
-          this.realizeQuietly(route, table, new Map(), false);
+          this.realizer.realizeQuietly(route, table, new Map(), false);
         });
-        this.realize(route, table, cache, false);
+        this.realizer.realize(route, table, cache, false);
         route.error = "";
       }
       for (let i = 0; i < result.added.length; i++) {
         const spec = result.added[i] as RouteSpec;
         if (addedTable?.family !== spec.family || addedTable.id !== spec.table) addedTable = this.tables.open(spec.family, spec.table);
         const route = newRoute(addedIds[i] as string, spec, owner);
-        this.realize(route, addedTable, cache, false);
+        this.realizer.realize(route, addedTable, cache, false);
         this.routes.set(route.id, route);
         this.routes.index(route);
         addedRoutes.push(route);
@@ -247,7 +228,7 @@ export class RouteEngine {
     } catch (err) {
       for (let i = addedRoutes.length - 1; i >= 0; i--) {
         const route = addedRoutes[i] as Route;
-        this.unrealize(route, this.tableOf(route));
+        this.realizer.unrealize(route, this.tableOf(route));
         this.routes.delete(route.id);
         this.routes.unindex(route);
       }
@@ -280,7 +261,7 @@ export class RouteEngine {
       const route = newRoute(id, spec, owner || DEFAULT_OWNER);
       this.routes.set(id, route);
       this.routes.index(route);
-      this.realizeQuietly(route, table, cache, false);
+      this.realizer.realizeQuietly(route, table, cache, false);
       // A template is installed when it holds its VIFs (it has no kernel entry of its own).
       if (route.kernel || route.templateVifs) installed++;
       else pending++;
@@ -320,158 +301,41 @@ export class RouteEngine {
     return this.learning.learnFailures;
   }
 
-  // ---- interfaces -------------------------------------------------------------------------
+  // ---- reconcile (reconciler.ts): links, interface sync, drift ---------------------------
 
   /** Replace the known link states (startup and after an event overrun). */
   setLinks(links: LinkState[]): void {
-    this.links.clear();
-    for (const link of links) this.links.set(link.name, { ...link });
+    this.reconciler.setLinks(links);
   }
 
   /** A link appeared or changed (flags, name). */
   noteLink(link: LinkState): void {
-    for (const [name, known] of this.links) if (known.ifindex === link.ifindex && name !== link.name) this.links.delete(name);
-    this.links.set(link.name, { ...link });
+    this.reconciler.noteLink(link);
   }
 
   /** A link was deleted. */
   forgetLink(link: { ifindex: number; name: string }): void {
-    const known = this.links.get(link.name);
-    if (known?.ifindex === link.ifindex) this.links.delete(link.name);
+    this.reconciler.forgetLink(link);
   }
 
-  /**
-   * Compare every interface the routes mention, and every VIF, with the kernel's interfaces
-   * now, and re-realize the routes affected: a vanished or renamed interface's VIF is retired
-   * (its routes rewritten first), a newly appeared one is used. Cheap: one ioctl per distinct
-   * name and per VIF. Returns how many routes changed.
-   */
+  /** Re-realize the routes whose interfaces appeared, vanished or were renamed; returns how many changed. */
   syncInterfaces(): number {
-    const dirty = new Set<Route>();
-    for (const table of this.tables.all()) {
-      for (const slot of table.vifs.all()) {
-        if (table.stale.has(slot.vif)) continue;
-        if (table.port.ifindex(slot.name) !== slot.ifindex) {
-          table.stale.add(slot.vif);
-          // Learned entries on a vanished interface go (re-learned by the next upcall).
-          for (const l of [...this.learning.entries()]) {
-            if (l.table === table && (l.iifVif === slot.vif || l.oifVifs.includes(slot.vif))) this.learning.removeLearned(l);
-          }
-          for (const route of this.routes.values()) {
-            const uses = route.kernel ?? route.templateVifs;
-            if (uses && usesVif(uses, slot.vif) && this.tableOf(route) === table) dirty.add(route);
-          }
-        }
-      }
-    }
-    const cache: IfindexCache = new Map();
-    // Routes on retired VIFs first, so the slots are free before anything allocates.
-    let changed = 0;
-    for (const route of dirty) if (this.realizeQuietly(route, this.tableOf(route), cache, false)) changed++;
-    // Then every name whose existence changed since the last sync (or that is new to us), and
-    // routes whose last background install failed. Unchanged names cost one ioctl.
-    for (const [name, ids] of this.routes.byName) {
-      const first = this.routes.get(ids.values().next().value as string);
-      if (!first) continue;
-      const now = lookup(this.tableOf(first).port, name, cache);
-      if (this.seenNames.has(name) && this.seenNames.get(name) === now) continue;
-      this.seenNames.set(name, now);
-      for (const id of ids) {
-        const route = this.routes.get(id);
-        if (!route || dirty.has(route)) continue;
-        // Only routes whose view of this name is out of date (restore and apply already
-        // realized most of them with the same answer): no kernel call for the rest.
-        if ((now !== undefined) === !route.missing.includes(name) && route.error === "") continue;
-        if (this.realizeQuietly(route, this.tableOf(route), cache, false)) changed++;
-      }
-    }
-    for (const name of this.seenNames.keys()) if (!this.routes.byName.has(name)) this.seenNames.delete(name);
-    for (const route of this.routes.values()) {
-      if (route.error !== "" && this.realizeQuietly(route, this.tableOf(route), cache, false)) changed++;
-    }
-    return changed;
+    return this.reconciler.syncInterfaces();
   }
 
-  // ---- drift ------------------------------------------------------------------------------
-
-  /**
-   * Compare every route with a full dump of its kernel table; re-install entries that were
-   * removed or altered behind our back (counting the repair), and remember kernel entries
-   * nobody asked for (reported, never deleted). Returns the number of drifted routes found.
-   */
+  /** Compare every route with a dump of its table and repair drift; returns the drifted routes found. */
   checkDrift(): number {
-    this.syncInterfaces();
-    let drifted = 0;
-    for (const table of this.tables.all()) {
-      const dump = table.port.dumpMfc();
-      if (!dump) continue;
-      const seen = new Set<string>();
-      for (const route of this.routes.values()) {
-        if (this.tableOf(route) !== table) continue;
-        const key = `${kernelSource(route.spec)}|${route.spec.group}`;
-        const entry = dump.get(key);
-        if (!route.kernel) continue;
-        seen.add(key);
-        const reason = entry ? this.difference(route, entry, table) : "kernel entry was removed behind mfcd's back";
-        if (reason) {
-          drifted++;
-          this.repair(route, table, reason);
-        }
-      }
-      for (const l of this.learning.entries()) if (l.table === table) seen.add(`${l.source}|${l.group}`);
-      table.foreign = [];
-      table.foreignVifs = new Set();
-      for (const [key, entry] of dump) {
-        if (seen.has(key)) continue;
-        const name = (vif: number) => table.vifs.get(vif)?.name ?? `vif ${vif}`;
-        table.foreign.push({
-          family: table.family,
-          table: table.id,
-          source: entry.source,
-          group: entry.group,
-          iif: name(entry.parent),
-          oifs: [...entry.oifs.keys()].map(name),
-          counters: entry.counters,
-        });
-        for (const vif of [entry.parent, ...entry.oifs.keys()]) if (!table.vifs.get(vif)) table.foreignVifs.add(vif);
-      }
-    }
-    return drifted;
+    return this.reconciler.checkDrift();
   }
 
-  /**
-   * A kernel MFC event said (source, group) was deleted: if we have an entry there, put it
-   * back. Returns true when a repair happened.
-   */
+  /** A kernel MFC event said (source, group) was deleted: put ours back; true when repaired. */
   checkEntry(key: RouteKey): boolean {
-    const route = this.routes.byKernel(key);
-    if (!route?.kernel) return false;
-    const table = this.tableOf(route);
-    if (table.port.sgCounters(kernelSource(route.spec), key.group) !== undefined) return false;
-    this.repair(route, table, "kernel entry was removed behind mfcd's back");
-    return true;
+    return this.reconciler.checkEntry(key);
   }
 
-  /**
-   * Does a kernel MFC event (interfaces by ifindex) match what we wrote for that route?
-   * False means a full check is due (the event may also just be stale: checkDrift decides).
-   */
+  /** Does a kernel MFC event match what we wrote for that route? False: a full check is due. */
   matchesKernelEvent(key: RouteKey, iifIndex: number, oifIndexes: ReadonlyMap<number, number>): boolean {
-    const route = this.routes.byKernel(key);
-    if (!route) return false;
-    if (!route.kernel) return false;
-    const table = this.tableOf(route);
-    const ifindexOf = (vif: number) => table.vifs.get(vif)?.ifindex;
-    if (ifindexOf(route.kernel.iifVif) !== iifIndex) return false;
-    const { oifVifs, ttls } = route.kernel;
-    let live = 0;
-    for (let i = 0; i < oifVifs.length; i++) {
-      const ifindex = ifindexOf(oifVifs[i] as number);
-      if (ifindex === undefined) continue;
-      live++;
-      if (oifIndexes.get(ifindex) !== ttls[i]) return false;
-    }
-    return live === oifIndexes.size;
+    return this.reconciler.matchesKernelEvent(key, iifIndex, oifIndexes);
   }
 
   /** Is the kernel entry (source, group) one of ours (for routing kernel events)? */
@@ -559,100 +423,6 @@ export class RouteEngine {
     if (missing.size > 0) throw interfaceNotFound([...missing]);
   }
 
-  /**
-   * Make the kernel hold the entry `route` should have now. Throws (with kernel and VIFs
-   * unchanged) on failure. `force` rewrites the entry even if we believe it is right (repair).
-   * Returns true when something changed.
-   */
-  private realize(route: Route, table: KernelTable, cache: IfindexCache, force: boolean): boolean {
-    if (table.unavailable) throw table.unavailable;
-    if (isTemplateKey(route.spec)) return this.learning.realizeTemplate(route, table, cache);
-    const { spec } = route;
-    // Hot path of bulk applies and restores: plain arrays, no per-route Maps or closures.
-    const iifIndex = lookup(table.port, spec.iif, cache);
-    let missing: string[] = iifIndex === undefined ? [spec.iif] : NONE;
-    const oifNames: string[] = [];
-    const oifIndexes: number[] = [];
-    for (const name of spec.oifs) {
-      const ifindex = lookup(table.port, name, cache);
-      if (ifindex === undefined) {
-        if (missing === NONE) missing = [];
-        missing.push(name);
-      } else {
-        oifNames.push(name);
-        oifIndexes.push(ifindex);
-      }
-    }
-    route.missing = missing;
-    if (iifIndex === undefined || oifNames.length === 0) {
-      // Nothing to forward: no entry (the route waits for its interfaces).
-      return this.unrealize(route, table);
-    }
-
-    let created: number[] = NO_VIFS;
-    let iifSlot = liveSlot(table, iifIndex);
-    let allLive = iifSlot !== undefined;
-    for (let i = 0; allLive && i < oifIndexes.length; i++) allLive = liveSlot(table, oifIndexes[i] as number) !== undefined;
-    if (!allLive) {
-      const resolved = new Map<string, number>([[spec.iif, iifIndex]]);
-      oifNames.forEach((name, i) => resolved.set(name, oifIndexes[i] as number));
-      created = acquireVifs(table, [spec.iif, ...oifNames], resolved, this.ourEntries);
-      iifSlot = liveSlot(table, iifIndex);
-    }
-    const oifVifs = oifIndexes.map((ifindex) => (liveSlot(table, ifindex) as VifSlot).vif);
-    const ttls = oifNames.map((name) => spec.oifTtl?.[name] ?? DEFAULT_TTL_THRESHOLD);
-    const next: KernelEntry = { source: kernelSource(spec), iifVif: (iifSlot as VifSlot).vif, oifVifs, ttls };
-    const before = route.kernel;
-    if (!force && before && sameEntry(before, next)) return false;
-    try {
-      // In place: the kernel replaces an existing (S,G) atomically, a stream loses no packet.
-      table.port.addMfc(next.source, spec.group, next.iifVif, ttlMap(next));
-    } catch (err) {
-      dropVifs(table, created);
-      throw err;
-    }
-    (table.vifs.get(next.iifVif) as VifSlot).refs++;
-    for (const vif of oifVifs) (table.vifs.get(vif) as VifSlot).refs++;
-    // An explicit route takes over a flow a template taught (or a stop filter): the entry was
-    // rewritten in place above. Only now drop the learned entry's VIF references: they may be
-    // the last ones on a VIF the new entry uses (a stop filter's iif).
-    if (this.learning.size > 0) this.learning.forgetLearned(table, next.source, spec.group);
-    route.kernel = next;
-    if (before && before.source !== next.source) delEntry(table, before.source, spec.group);
-    if (before) release(table, [before.iifVif, ...before.oifVifs]);
-    return true;
-  }
-
-  /** realize() for background work (hot-plug, restore, repair): failures become the route's reason. */
-  private realizeQuietly(route: Route, table: KernelTable, cache: IfindexCache, force: boolean): boolean {
-    try {
-      const changed = this.realize(route, table, cache, force);
-      route.error = "";
-      return changed;
-    } catch (err) {
-      // A table this kernel cannot serve: the route waits (PENDING) with the missing option.
-      route.error = table.unavailable ? table.unavailable.message : `could not install: ${err instanceof Error ? err.message : String(err)}`;
-      return false;
-    }
-  }
-
-  /** Remove the route's kernel entry (if any) and release its VIFs. */
-  private unrealize(route: Route, table: KernelTable): boolean {
-    if (isTemplateKey(route.spec)) return this.learning.releaseTemplate(route, table);
-    const before = route.kernel;
-    if (!before) return false;
-    delEntry(table, before.source, route.spec.group);
-    route.kernel = undefined;
-    release(table, [before.iifVif, ...before.oifVifs]);
-    return true;
-  }
-
-  private repair(route: Route, table: KernelTable, reason: string): void {
-    route.lastDrift = `${this.now().toISOString()}: ${reason}`;
-    route.driftRepairs++;
-    this.realizeQuietly(route, table, new Map(), true);
-  }
-
   /** The "source|group" of every kernel entry mfcd wrote in `table` (routes and learned entries). */
   private readonly ourEntries = (table: KernelTable): Set<string> => {
     const ours = new Set<string>();
@@ -664,22 +434,5 @@ export class RouteEngine {
   };
 
 
-  /** Human-readable difference between what we installed and what the kernel holds. */
-  private difference(route: Route, entry: KernelMfcEntry, table: KernelTable): string {
-    const kernel = route.kernel as KernelEntry;
-    const name = (vif: number) => table.vifs.get(vif)?.name ?? `vif ${vif}`;
-    const problems: string[] = [];
-    if (entry.parent !== kernel.iifVif) {
-      problems.push(`kernel iif is ${name(entry.parent)}, expected ${name(kernel.iifVif)}`);
-    }
-    const expected = new Set(kernel.oifVifs);
-    const missing = kernel.oifVifs.filter(
-      (vif, i) => !table.stale.has(vif) && entry.oifs.get(vif) !== kernel.ttls[i],
-    );
-    const extra = [...entry.oifs.keys()].filter((vif) => !expected.has(vif));
-    if (missing.length) problems.push(`kernel entry lacks oif ${missing.map(name).join(",")}`);
-    if (extra.length) problems.push(`kernel entry has extra oif ${extra.map(name).join(",")}`);
-    return problems.join("; ");
-  }
 }
 
