@@ -1,12 +1,18 @@
-// The route engine: desired routes (with their owner), VIF allocation and the kernel entries
-// that realise them. It talks to the kernel only through KernelPort, so nearly all logic is
-// testable with a fake; the server feeds it interface and MFC events and persists its changes.
+// The route engine's façade: desired routes (with their owner) and the client mutations on
+// them — add, delete, apply, restore — each all-or-nothing. The concepts live in their own files:
 //
-// Model (after SMCRoute's mroute.c: user rules vs kernel entries, reconciled):
-// - a Route is what a client asked for; `kernel` is what we wrote for it (or nothing: PENDING);
-// - realize(route) computes the entry the route should have *now* from the interfaces that
-//   exist, and makes the kernel match it. Everything — add, replace, apply, restore, hot-plug,
-//   drift repair — goes through it, so there is one place that writes MFC entries.
+//   kernel-tables.ts / kernel-table.ts  the tables mfcd holds; VIF allocation, errno handling
+//   route-index.ts                      routes by id, by interface name, by kernel entry key
+//   route-realizer.ts                   realize(): the one place that writes a route's entry
+//   template-learning.ts                templates, learned entries, stop filters, idle expiry
+//   reconciler.ts                       link states, interface sync, drift repair
+//   route-read-model.ts                 ListRoutes / WatchStats / Diagnose views (open nothing)
+//   apply-plan.ts                       the pure diff and VIF capacity check of an apply
+//   route-errors.ts                     every error a client can act on, with its reason
+//
+// Model (after SMCRoute's mroute.c: user rules vs kernel entries, reconciled): a Route is what a
+// client asked for; `kernel` is what we wrote for it (or nothing: PENDING). It talks to the
+// kernel only through KernelPort, so nearly all logic is testable with a fake.
 //
 // Invariants:
 // - client mutations (add, delete, apply) are all-or-nothing: on failure kernel and memory are
@@ -14,7 +20,8 @@
 // - MFC entries are rewritten or removed *before* the VIFs they stop using are deleted, and a
 //   VIF slot stays reserved while any entry we wrote still names it — also after its
 //   interface vanished (the VIF reuse hazard: the stale TTL slot would start forwarding to
-//   whichever interface gets the index next).
+//   whichever interface gets the index next);
+// - only a write opens (claims) a kernel table: queries and dry runs read through views.
 
 import { DomainError } from "./domain-error.js";
 import type { SgCounters } from "./kernel-port.js";
@@ -66,14 +73,16 @@ export class RouteEngine {
   private readonly tables: KernelTables;
   private readonly links = new Map<string, LinkState>();
   private readonly maxRoutes: number;
-  private readonly now: () => Date;
+  private readonly learning: TemplateLearning;
+  private readonly reads: RouteReadModel;
+  private readonly realizer: RouteRealizer;
+  private readonly reconciler: Reconciler;
 
   constructor(
     openTable: TableOpener,
     options: RouteEngineOptions = {},
   ) {
     this.maxRoutes = options.maxRoutes ?? DEFAULT_MAX_ROUTES;
-    this.now = options.now ?? (() => new Date());
     this.tables = new KernelTables(openTable, options.kernelSupport, options.ifindex);
     this.learning = new TemplateLearning(this.tables, this.routes, this.maxRoutes, this.ourEntries, options.onLearnFailure);
     this.reads = new RouteReadModel(this.routes, this.tables, this.links, this.learning);
@@ -84,11 +93,6 @@ export class RouteEngine {
   get size(): number {
     return this.routes.size;
   }
-
-  private readonly learning: TemplateLearning;
-  private readonly reads: RouteReadModel;
-  private readonly realizer: RouteRealizer;
-  private readonly reconciler: Reconciler;
 
   /** Tables restore() could not open, with the reason (logged by the caller). */
   readonly unopenable: string[] = [];
