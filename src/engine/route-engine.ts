@@ -1,12 +1,18 @@
-// The route engine: desired routes (with their owner), VIF allocation and the kernel entries
-// that realise them. It talks to the kernel only through KernelPort, so nearly all logic is
-// testable with a fake; the server feeds it interface and MFC events and persists its changes.
+// The route engine's façade: desired routes (with their owner) and the client mutations on
+// them — add, delete, apply, restore — each all-or-nothing. The concepts live in their own files:
 //
-// Model (after SMCRoute's mroute.c: user rules vs kernel entries, reconciled):
-// - a Route is what a client asked for; `kernel` is what we wrote for it (or nothing: PENDING);
-// - realize(route) computes the entry the route should have *now* from the interfaces that
-//   exist, and makes the kernel match it. Everything — add, replace, apply, restore, hot-plug,
-//   drift repair — goes through it, so there is one place that writes MFC entries.
+//   kernel-tables.ts / kernel-table.ts  the tables mfcd holds; VIF allocation, errno handling
+//   route-index.ts                      routes by id, by interface name, by kernel entry key
+//   route-realizer.ts                   realize(): the one place that writes a route's entry
+//   template-learning.ts                templates, learned entries, stop filters, idle expiry
+//   reconciler.ts                       link states, interface sync, drift repair
+//   route-read-model.ts                 ListRoutes / WatchStats / Diagnose views (open nothing)
+//   apply-plan.ts                       the pure diff and VIF capacity check of an apply
+//   route-errors.ts                     every error a client can act on, with its reason
+//
+// Model (after SMCRoute's mroute.c: user rules vs kernel entries, reconciled): a Route is what a
+// client asked for; `kernel` is what we wrote for it (or nothing: PENDING). It talks to the
+// kernel only through KernelPort, so nearly all logic is testable with a fake.
 //
 // Invariants:
 // - client mutations (add, delete, apply) are all-or-nothing: on failure kernel and memory are
@@ -14,253 +20,79 @@
 // - MFC entries are rewritten or removed *before* the VIFs they stop using are deleted, and a
 //   VIF slot stays reserved while any entry we wrote still names it — also after its
 //   interface vanished (the VIF reuse hazard: the stale TTL slot would start forwarding to
-//   whichever interface gets the index next).
+//   whichever interface gets the index next);
+// - only a write opens (claims) a kernel table: queries and dry runs read through views.
 
 import { DomainError } from "./domain-error.js";
-import type { KernelMfcEntry, KernelPort, SgCounters, SgCountersLookup, VifCounters } from "./kernel-port.js";
-import { routeKeyString, tableKeyString, type AddressFamily, type RouteKey } from "./route-key.js";
-import { MAX_VIFS, VifTable, type VifSlot } from "./vif-table.js";
-import { isTemplateKey, parsePattern, patternContains } from "../address/index.js";
-import { kernelOptionMissing, type KernelSupport } from "./kernel-support.js";
+import type { SgCounters } from "./kernel-port.js";
+import { routeKeyString, type AddressFamily, type RouteKey } from "./route-key.js";
+import { KernelTables } from "./kernel-tables.js";
+import { lookup, type IfindexCache, type KernelTable } from "./kernel-table.js";
+import { copySpec, newRoute, sameForwarding, type Route } from "./route-record.js";
+import {
+  DEFAULT_MAX_ROUTES,
+  DEFAULT_OWNER,
+  kernelSource,
+  type AddOptions,
+  type ApplyOptions,
+  type ApplyResult,
+  type ForeignView,
+  type LinkState,
+  type RouteEngineOptions,
+  type RouteSpec,
+  type RouteStatsView,
+  type RouteView,
+  type StatsFilter,
+  type StoredRouteRecord,
+  type TableOpener,
+  type UpcallEvent,
+  type VifView,
+} from "./route-types.js";
+import {
+  interfaceNotFound,
+  kernelKeyTaken,
+  ownedByOther,
+  routeExists,
+  routeLimit,
+  routeNotFound,
+  sgOnTwoIifs,
+} from "./route-errors.js";
+import { RouteIndex } from "./route-index.js";
+import { TemplateLearning, type UpcallOutcome } from "./template-learning.js";
+import { RouteReadModel, type FlowSnapshot } from "./route-read-model.js";
+import { RouteRealizer } from "./route-realizer.js";
+import { Reconciler } from "./reconciler.js";
+import { checkVifCapacity, planApply } from "./apply-plan.js";
 
-/** A route as the client asked for it (already validated). */
-export interface RouteSpec extends RouteKey {
-  iif: string;
-  oifs: string[];
-  /** Rescue: packets' source is rewritten to this before routing; the kernel entry uses it. */
-  rewriteSource?: string;
-  /** Rescue: packets' TTL is set to this on the iif before routing. */
-  setTtl?: number;
-  /** TTL threshold per oif name where it is not the default 1 (IPv4 only). */
-  oifTtl?: Record<string, number>;
-}
-
-/** The source the kernel entry is keyed on (the rewritten one, if any). */
-export function kernelSource(spec: RouteSpec): string {
-  return spec.rewriteSource ?? spec.source;
-}
-
-export type RouteState = "installed" | "pending" | "drifted";
-
-export const DEFAULT_OWNER = "api";
-export const DEFAULT_MAX_ROUTES = 100_000;
-
-export interface RouteView {
-  /**
-   * The route's own spec. The engine never mutates a spec once stored: a change replaces the
-   * object (the server caches each route's encoding by this identity).
-   */
-  spec: RouteSpec;
-  owner: string;
-  state: RouteState;
-  /** Why the route is not (fully) installed as asked; empty when it is. */
-  reason: string;
-  counters: SgCounters;
-  /** Named interfaces that do not exist now. */
-  missing: string[];
-  /** Named interfaces that exist but are down or without carrier. */
-  down: string[];
-  driftRepairs: number;
-  lastDrift: string;
-  /** Kernel entry learned from a template (on a NOCACHE upcall); `template` names it. */
-  learned?: boolean;
-  /** Entry without oifs for traffic no template matches (the kernel stops asking; still counted). */
-  stopFilter?: boolean;
-  template?: string;
-}
-
-/** A NOCACHE / WRONGVIF upcall from the kernel. */
-export interface UpcallEvent {
-  family: AddressFamily;
-  table: number;
-  type: "nocache" | "wrongvif";
-  vif: number;
-  source: string;
-  group: string;
-}
-
-export interface VifView {
-  family: AddressFamily;
-  table: number;
-  vif: number;
-  name: string;
-  ifindex: number;
-  refs: number;
-  counters: VifCounters;
-  up: boolean;
-  running: boolean;
-}
-
-export interface RouteStatsView {
-  spec: RouteSpec;
-  /** undefined when the kernel has no entry for the route. */
-  counters: SgCounters | undefined;
-}
-
-export interface StatsFilter {
-  source?: string;
-  group?: string;
-}
-
-/** Link state as rtnetlink reports it (structurally the kernel layer's LinkInfo). */
-export interface LinkState {
-  ifindex: number;
-  name: string;
-  up: boolean;
-  running: boolean;
-}
-
-/** A kernel entry in one of our tables that no route of ours explains. */
-export interface ForeignView {
-  family: AddressFamily;
-  table: number;
-  source: string;
-  group: string;
-  iif: string;
-  oifs: string[];
-  counters: SgCounters;
-}
-
-export interface AddOptions {
-  replace?: boolean;
-  owner?: string;
-  /** Refuse instead of accepting a PENDING route when an interface is missing. */
-  requireInterfaces?: boolean;
-}
-
-export interface ApplyOptions {
-  dryRun?: boolean;
-  allowEmpty?: boolean;
-  requireInterfaces?: boolean;
-}
-
-export interface ApplyResult {
-  added: RouteSpec[];
-  removed: RouteSpec[];
-  replaced: RouteSpec[];
-  unchanged: RouteSpec[];
-  dryRun: boolean;
-}
-
-export interface StoredRouteRecord {
-  spec: RouteSpec;
-  owner: string;
-}
-
-export interface RouteEngineOptions {
-  maxRoutes?: number;
-  /** Wall clock for drift timestamps (tests pin it). */
-  now?: () => Date;
-  /**
-   * Which (family, table)s this kernel cannot serve (e.g. IPv6 without CONFIG_IPV6_MROUTE):
-   * clients' routes there are refused (FAILED_PRECONDITION naming the option), restored ones
-   * stay PENDING with that reason. Default: every table can be opened.
-   */
-  kernelSupport?: KernelSupport;
-}
-
-/** Opens (or returns the already open) kernel table for a family and table id. */
-export type TableOpener = (family: AddressFamily, table: number) => KernelPort;
-
-interface KernelEntry {
-  /** The source the entry was written with (a rescue rewrite changes it). */
-  source: string;
-  iifVif: number;
-  oifVifs: number[];
-  /** TTL threshold of each oif, aligned with oifVifs. */
-  ttls: number[];
-}
-
-interface Route {
-  id: string;
-  spec: RouteSpec;
-  owner: string;
-  /** The entry we wrote to the kernel; undefined: none (PENDING). */
-  kernel: KernelEntry | undefined;
-  /** Names that did not resolve at the last realize. */
-  missing: string[];
-  /** Why the last background realize or repair failed ("" = it did not). */
-  error: string;
-  driftRepairs: number;
-  lastDrift: string;
-  /** Templates only: the VIFs the template holds (iif first) so upcalls can arrive; undefined = pending. */
-  templateVifs?: { iifVif: number; oifVifs: number[]; ttls: number[] };
-}
-
-/** A kernel entry mfcd wrote for a template match (learned) or as a stop filter (no oifs). */
-interface Learned {
-  key: string;
-  table: TableState;
-  source: string;
-  group: string;
-  template: Route | undefined;
-  iifVif: number;
-  oifVifs: number[];
-  ttls: number[];
-  /** Packets that arrived on the iif (kernel pkt_cnt minus wrong_if) at the last sweep. */
-  lastPackets: bigint;
-  lastWrongIf: bigint;
-  idleSince: number;
-  /** The entry as a spec, built once (WatchStats caches encodings and rates per spec object). */
-  spec?: RouteSpec;
-}
-
-interface TableState {
-  family: AddressFamily;
-  id: number;
-  port: KernelPort;
-  vifs: VifTable;
-  /** Slots whose interface vanished or was renamed: never handed out, freed at refs 0. */
-  stale: Set<number>;
-  /** VIF indexes that foreign kernel entries name (from the last dump): never handed out. */
-  foreignVifs: Set<number>;
-  foreign: ForeignView[];
-  /** Set when the kernel lacks what this table needs: its port is a stub, nothing installs. */
-  unavailable?: DomainError;
-}
-
-/** Interface name → ifindex lookups for one operation (a bulk apply resolves each name once). */
-type IfindexCache = Map<string, number | undefined>;
-
-const NONE: string[] = [];
-const NO_VIFS: number[] = [];
-const ZERO_SG: SgCounters = { packets: 0n, bytes: 0n, wrongIf: 0n };
-const ZERO_VIF: VifCounters = { inPackets: 0n, inBytes: 0n, outPackets: 0n, outBytes: 0n };
-/** Kernel semantics: forward on an oif when the packet's TTL > threshold; 1 = any TTL ≥ 2. */
-const DEFAULT_TTL_THRESHOLD = 1;
+// The types callers name come from here (route-engine.js is the engine's entry point).
+export * from "./route-types.js";
+export { BULK_COUNTERS_AFTER } from "./counters-reader.js";
 
 export class RouteEngine {
-  private readonly routes = new Map<string, Route>();
-  private readonly tables = new Map<string, TableState>();
-  /** Route ids by every interface name they mention (hot-plug looks routes up by name). */
-  private readonly byName = new Map<string, Set<string>>();
+  private readonly routes = new RouteIndex();
+  private readonly tables: KernelTables;
   private readonly links = new Map<string, LinkState>();
-  /** Kernel entry key (with the rewritten source) → route id: kernel events name entries so. */
-  private readonly byKernelKey = new Map<string, string>();
-  /** Interface name → ifindex (undefined: absent) as of the last syncInterfaces(). */
-  private readonly seenNames = new Map<string, number | undefined>();
   private readonly maxRoutes: number;
-  private readonly now: () => Date;
+  private readonly learning: TemplateLearning;
+  private readonly reads: RouteReadModel;
+  private readonly realizer: RouteRealizer;
+  private readonly reconciler: Reconciler;
 
   constructor(
-    private readonly openTable: TableOpener,
+    openTable: TableOpener,
     options: RouteEngineOptions = {},
   ) {
     this.maxRoutes = options.maxRoutes ?? DEFAULT_MAX_ROUTES;
-    this.now = options.now ?? (() => new Date());
-    this.kernelSupport = options.kernelSupport;
+    this.tables = new KernelTables(openTable, options.kernelSupport, options.ifindex);
+    this.learning = new TemplateLearning(this.tables, this.routes, this.maxRoutes, this.ourEntries, options.onLearnFailure);
+    this.reads = new RouteReadModel(this.routes, this.tables, this.links, this.learning);
+    this.realizer = new RouteRealizer(this.learning, this.ourEntries, options.now ?? (() => new Date()));
+    this.reconciler = new Reconciler(this.routes, this.tables, this.links, this.learning, this.realizer);
   }
-
-  private readonly kernelSupport: KernelSupport | undefined;
 
   get size(): number {
     return this.routes.size;
   }
-
-  /** Templates holding VIFs (installed): upcalls are matched against these only. */
-  private readonly liveTemplates = new Set<Route>();
-  /** Learned entries and stop filters by table key + "S|G". */
-  private readonly learned = new Map<string, Learned>();
 
   /** Tables restore() could not open, with the reason (logged by the caller). */
   readonly unopenable: string[] = [];
@@ -275,79 +107,62 @@ export class RouteEngine {
   add(spec: RouteSpec, options: AddOptions = {}): RouteView {
     this.lastChangeAt = performance.now();
     const owner = options.owner || DEFAULT_OWNER;
-    const id = routeId(spec);
+    const id = routeKeyString(spec);
     const existing = this.routes.get(id);
-    const table = this.table(spec.family, spec.table);
     const cache: IfindexCache = new Map();
     if (existing && existing.owner !== owner) throw ownedByOther(existing, owner);
-    if (table.unavailable) throw table.unavailable;
-    if (options.requireInterfaces) this.requireInterfaces(table, [spec], cache);
+    const unavailable = this.unavailableTable(spec.family, spec.table);
+    if (unavailable) throw unavailable;
+    // Checks read through a table view: a refused request must not claim a kernel table.
+    if (options.requireInterfaces) this.requireInterfaces(this.tables.readView(spec.family, spec.table), [spec], cache);
 
     if (existing && sameForwarding(existing.spec, spec)) {
       // Controllers retry: nothing changes, except repairing what is broken.
+      const table = this.tables.open(spec.family, spec.table); // open already: the route exists
       const broken =
         existing.error !== "" ||
         (existing.kernel !== undefined && table.port.sgCounters(kernelSource(spec), spec.group) === undefined);
-      if (broken) this.realizeQuietly(existing, table, cache, true);
-      return this.view(existing, table);
+      if (broken) this.realizer.realizeQuietly(existing, table, cache, true);
+      return this.reads.view(existing, table);
     }
-    if (existing && !options.replace && existing.spec.iif !== spec.iif) {
-      throw new DomainError(
-        "failed-precondition",
-        `(${spec.source}, ${spec.group}) is already routed from ${existing.spec.iif}; a kernel table holds one ` +
-          `entry per (source, group), so it cannot also come from ${spec.iif}. Set replace=true to move it, ` +
-          `or put the second route in another table (Route.table) and steer ${spec.iif}'s traffic there with ip mrule`,
-        { reason: "SG_ON_TWO_IIFS", metadata: { source: spec.source, group: spec.group, iif: existing.spec.iif } },
-      );
-    }
-    if (existing && !options.replace) {
-      throw new DomainError(
-        "already-exists",
-        `route (${spec.source}, ${spec.group}) already exists from ${existing.spec.iif} to ` +
-          `${existing.spec.oifs.join(",")}; set replace=true to switch it`,
-        { reason: "ROUTE_EXISTS", metadata: { source: spec.source, group: spec.group } },
-      );
-    }
+    if (existing && !options.replace && existing.spec.iif !== spec.iif) throw sgOnTwoIifs(spec, existing.spec.iif);
+    if (existing && !options.replace) throw routeExists(existing);
     if (!existing && this.routes.size >= this.maxRoutes) throw routeLimit(this.maxRoutes, 1);
-    const clash = this.kernelKeyClash(spec, id);
-    if (clash) throw kernelKeyTaken(spec, clash);
+    const clash = this.routes.kernelKeyClash(spec, id);
+    if (clash) throw kernelKeyTaken(kernelSource(spec), spec.group, clash);
+    const table = this.tables.open(spec.family, spec.table);
 
     if (existing) {
       const before = { spec: existing.spec, missing: existing.missing, error: existing.error };
-      this.unindex(existing);
+      this.routes.unindex(existing);
       existing.spec = copySpec(spec);
-      this.index(existing);
+      this.routes.index(existing);
       try {
-        this.realize(existing, table, cache, false);
+        this.realizer.realize(existing, table, cache, false);
       } catch (err) {
-        this.unindex(existing);
+        this.routes.unindex(existing);
         Object.assign(existing, before);
-        this.index(existing);
+        this.routes.index(existing);
         throw err;
       }
       existing.error = "";
-      return this.view(existing, table);
+      return this.reads.view(existing, table);
     }
     const route = newRoute(id, spec, owner);
-    this.realize(route, table, cache, false);
+    this.realizer.realize(route, table, cache, false);
     this.routes.set(id, route);
-    this.index(route);
-    return this.view(route, table);
+    this.routes.index(route);
+    return this.reads.view(route, table);
   }
 
   /** Remove a route and the VIFs nobody uses any more; returns what was removed. */
   delete(key: RouteKey & { iif?: string }): StoredRouteRecord {
     this.lastChangeAt = performance.now();
-    const route = this.routes.get(routeId(key));
-    if (!route) {
-      throw new DomainError("not-found", `no route for (${key.source}, ${key.group})`, {
-        reason: "ROUTE_NOT_FOUND",
-        metadata: { source: key.source, group: key.group },
-      });
-    }
-    this.unrealize(route, this.table(key.family, key.table));
+    const route = this.routes.get(routeKeyString(key)) ?? this.routes.onlyTemplate(key);
+    if (!route) throw routeNotFound(key);
+    this.realizer.unrealize(route, this.tables.open(key.family, key.table));
     this.routes.delete(route.id);
-    this.unindex(route);
+    this.routes.unindex(route);
     return { spec: route.spec, owner: route.owner };
   }
 
@@ -358,120 +173,68 @@ export class RouteEngine {
   apply(owner: string, specs: RouteSpec[], options: ApplyOptions = {}): ApplyResult {
     this.lastChangeAt = performance.now();
     owner ||= DEFAULT_OWNER;
-    if (specs.length === 0 && !options.allowEmpty) {
-      throw new DomainError(
-        "invalid-argument",
-        `routes is empty: that would remove every route of owner "${owner}"; set allow_empty to really do that`,
-        {
-          reason: "EMPTY_APPLY",
-          violations: [{ field: "routes", description: "empty without allow_empty" }],
-        },
-      );
-    }
-    // 100k-route applies: each id is computed once, and plain loops (no per-route closures).
-    const wanted = new Map<string, RouteSpec>();
-    const conflicts: string[] = [];
-    const addedIds: string[] = [];
-    const result: ApplyResult = { added: [], removed: [], replaced: [], unchanged: [], dryRun: !!options.dryRun };
-    for (let i = 0; i < specs.length; i++) {
-      const spec = specs[i] as RouteSpec;
-      const id = routeId(spec);
-      if (wanted.has(id)) {
-        throw DomainError.invalid([
-          { field: `routes[${i}]`, description: `(${spec.source}, ${spec.group}) appears twice in routes` },
-        ]);
-      }
-      wanted.set(id, spec);
-      const clash = this.kernelKeyClash(spec, id);
-      if (clash && clash.owner !== owner) throw kernelKeyTaken(spec, clash);
-      const existing = this.routes.get(id);
-      if (existing && existing.owner !== owner && conflicts.length < 10) {
-        conflicts.push(`(${spec.source}, ${spec.group}) is owned by "${existing.owner}"`);
-      }
-      if (!existing) {
-        result.added.push(spec);
-        addedIds.push(id);
-      } else if (sameForwarding(existing.spec, spec)) result.unchanged.push(existing.spec);
-      else result.replaced.push(spec);
-    }
-    if (conflicts.length > 0) {
-      throw new DomainError(
-        "failed-precondition",
-        `owner "${owner}" cannot take routes of other owners: ${conflicts.join("; ")}`,
-        { reason: "ROUTE_OWNED_BY_OTHER", metadata: { owner } },
-      );
-    }
-
-    const removed: Route[] = [];
-    for (const route of this.routes.values()) {
-      if (route.owner === owner && !wanted.has(route.id)) {
-        removed.push(route);
-        result.removed.push(route.spec);
-      }
-    }
-    const total = this.routes.size + result.added.length - removed.length;
-    if (result.added.length > 0 && total > this.maxRoutes) throw routeLimit(this.maxRoutes, result.added.length);
+    const { result, removed, addedIds } = planApply(this.routes, owner, specs, options, this.maxRoutes);
     this.refuseUnavailable(result.added);
     this.refuseUnavailable(result.replaced);
     const cache: IfindexCache = new Map();
     if (options.requireInterfaces) {
       for (const spec of [...result.added, ...result.replaced]) {
-        this.requireInterfaces(this.table(spec.family, spec.table), [spec], cache);
+        this.requireInterfaces(this.tables.readView(spec.family, spec.table), [spec], cache);
       }
     }
     // Found part-way, a full VIF table would roll back removals by re-creating their entries
     // (flows interrupted, counters reset): refuse before touching anything.
-    this.checkVifCapacity(result, removed, cache);
+    checkVifCapacity(this.routes, this.tables, result, removed, cache);
     if (options.dryRun) return result;
 
     // Removals first: they free VIFs the additions may need. Every step records its undo
     // (additions as a list: one closure per added route would be 100k closures).
     const undo: (() => void)[] = [];
     const addedRoutes: Route[] = [];
-    let addedTable: TableState | undefined;
+    let addedTable: KernelTable | undefined;
     try {
       for (const route of removed) {
-        const table = this.table(route.spec.family, route.spec.table);
-        this.unrealize(route, table);
+        const table = this.tables.open(route.spec.family, route.spec.table);
+        this.realizer.unrealize(route, table);
         this.routes.delete(route.id);
-        this.unindex(route);
+        this.routes.unindex(route);
         undo.push(() => {
           this.routes.set(route.id, route);
-          this.index(route);
-          this.realizeQuietly(route, table, new Map(), false);
+          this.routes.index(route);
+          this.realizer.realizeQuietly(route, table, new Map(), false);
         });
       }
       for (const spec of result.replaced) {
-        const route = this.routes.get(routeId(spec)) as Route;
-        const table = this.table(spec.family, spec.table);
+        const route = this.routes.get(routeKeyString(spec)) as Route;
+        const table = this.tables.open(spec.family, spec.table);
         const before = { spec: route.spec, missing: route.missing, error: route.error };
-        this.unindex(route);
+        this.routes.unindex(route);
         route.spec = copySpec(spec);
-        this.index(route);
+        this.routes.index(route);
         undo.push(() => {
-          this.unindex(route);
+          this.routes.unindex(route);
           Object.assign(route, before);
-          this.index(route);
-          this.realizeQuietly(route, table, new Map(), false);
+          this.routes.index(route);
+          this.realizer.realizeQuietly(route, table, new Map(), false);
         });
-        this.realize(route, table, cache, false);
+        this.realizer.realize(route, table, cache, false);
         route.error = "";
       }
       for (let i = 0; i < result.added.length; i++) {
         const spec = result.added[i] as RouteSpec;
-        if (addedTable?.family !== spec.family || addedTable.id !== spec.table) addedTable = this.table(spec.family, spec.table);
+        if (addedTable?.family !== spec.family || addedTable.id !== spec.table) addedTable = this.tables.open(spec.family, spec.table);
         const route = newRoute(addedIds[i] as string, spec, owner);
-        this.realize(route, addedTable, cache, false);
+        this.realizer.realize(route, addedTable, cache, false);
         this.routes.set(route.id, route);
-        this.index(route);
+        this.routes.index(route);
         addedRoutes.push(route);
       }
     } catch (err) {
       for (let i = addedRoutes.length - 1; i >= 0; i--) {
         const route = addedRoutes[i] as Route;
-        this.unrealize(route, this.tableOf(route));
+        this.realizer.unrealize(route, this.tableOf(route));
         this.routes.delete(route.id);
-        this.unindex(route);
+        this.routes.unindex(route);
       }
       for (const step of undo.reverse()) step();
       throw err;
@@ -486,12 +249,13 @@ export class RouteEngine {
   restore(records: StoredRouteRecord[]): { installed: number; pending: number } {
     const cache: IfindexCache = new Map();
     let installed = 0;
+    let pending = 0;
     for (const { spec, owner } of records) {
-      const id = routeId(spec);
+      const id = routeKeyString(spec);
       if (this.routes.has(id)) continue;
-      let table: TableState;
+      let table: KernelTable;
       try {
-        table = this.table(spec.family, spec.table);
+        table = this.tables.open(spec.family, spec.table);
       } catch (err) {
         // The table cannot be opened here (e.g. another router owns it): the route stays in the
         // state file (nothing deletes it) and comes back with a later start.
@@ -500,11 +264,13 @@ export class RouteEngine {
       }
       const route = newRoute(id, spec, owner || DEFAULT_OWNER);
       this.routes.set(id, route);
-      this.index(route);
-      this.realizeQuietly(route, table, cache, false);
-      if (route.kernel) installed++;
+      this.routes.index(route);
+      this.realizer.realizeQuietly(route, table, cache, false);
+      // A template is installed when it holds its VIFs (it has no kernel entry of its own).
+      if (route.kernel || route.templateVifs) installed++;
+      else pending++;
     }
-    return { installed, pending: this.routes.size - installed };
+    return { installed, pending };
   }
 
   /** Every desired route with its owner, for persistence and tests. */
@@ -513,134 +279,8 @@ export class RouteEngine {
   }
 
   get(key: RouteKey & { iif?: string }): RouteView | undefined {
-    const route = this.routes.get(routeId(key));
-    return route && this.view(route, this.table(key.family, key.table));
-  }
-
-  // ---- templates: (*,G) and prefix routes ---------------------------------------------------
-
-  /**
-   * A template holds VIFs on its iif (so the kernel reports new flows there) and oifs, but has
-   * no kernel entry itself: the kernel's own (*,G) entries only match when the iif is also an
-   * oif (kernel-facts.md). Concrete (S,G) entries are learned on NOCACHE upcalls.
-   */
-  private realizeTemplate(route: Route, table: TableState, cache: IfindexCache): boolean {
-    const { spec } = route;
-    const names = [spec.iif, ...spec.oifs];
-    const resolved = new Map<string, number>();
-    const missing: string[] = [];
-    for (const name of names) {
-      const ifindex = lookup(table.port, name, cache);
-      if (ifindex === undefined) missing.push(name);
-      else resolved.set(name, ifindex);
-    }
-    route.missing = missing;
-    const presentOifs = spec.oifs.filter((n) => resolved.has(n));
-    if (!resolved.has(spec.iif) || presentOifs.length === 0) return this.releaseTemplate(route, table);
-    const created = this.acquireVifs(table, [spec.iif, ...presentOifs], resolved);
-    const vifOf = (name: string) => (liveSlot(table, resolved.get(name) as number) as VifSlot).vif;
-    const next = {
-      iifVif: vifOf(spec.iif),
-      oifVifs: presentOifs.map(vifOf),
-      ttls: presentOifs.map((n) => spec.oifTtl?.[n] ?? DEFAULT_TTL_THRESHOLD),
-    };
-    const before = route.templateVifs;
-    if (before && before.iifVif === next.iifVif && sameEntry({ source: "", ...before }, { source: "", ...next })) {
-      return false;
-    }
-    try {
-      for (const vif of [next.iifVif, ...next.oifVifs]) (table.vifs.get(vif) as VifSlot).refs++;
-      route.templateVifs = next;
-      this.liveTemplates.add(route);
-      // What it taught follows the new oifs; stop filters it now matches start forwarding.
-      for (const l of [...this.learned.values()]) {
-        if (l.table !== table) continue;
-        if (l.template === route) this.installLearned(table, l.source, l.group, l.iifVif, route);
-        else if (!l.template && templateMatches(route, l.iifVif, l.source, l.group)) {
-          this.installLearned(table, l.source, l.group, l.iifVif, route);
-        }
-      }
-    } catch (err) {
-      this.dropVifs(table, created);
-      throw err;
-    }
-    if (before) this.release(table, [before.iifVif, ...before.oifVifs]);
-    return true;
-  }
-
-  /** Remove what a template taught and let go of its VIFs. */
-  private releaseTemplate(route: Route, table: TableState): boolean {
-    const before = route.templateVifs;
-    for (const l of [...this.learned.values()]) if (l.template === route) this.removeLearned(l);
-    if (!before) return false;
-    route.templateVifs = undefined;
-    this.liveTemplates.delete(route);
-    // Stop filters exist because templates do: with the table's last template gone, remove them
-    // too (no kernel entry behind deleted routes, no VIF held for nobody).
-    if (!this.hasTemplateIn(table)) {
-      for (const l of [...this.learned.values()]) if (l.table === table && !l.template) this.removeLearned(l);
-    }
-    this.release(table, [before.iifVif, ...before.oifVifs]);
-    return true;
-  }
-
-  /** The most specific installed template of this table matching (S,G) arriving on `vif`. */
-  private bestTemplate(table: TableState, vif: number, source: string, group: string): Route | undefined {
-    let best: Route | undefined;
-    let bestLen = -1;
-    for (const route of this.liveTemplates) {
-      if (this.tableOf(route) !== table || !templateMatches(route, vif, source, group)) continue;
-      const { family } = route.spec;
-      const len =
-        (parsePattern(family, route.spec.source)?.length ?? 0) + (parsePattern(family, route.spec.group)?.length ?? 0);
-      if (len > bestLen) {
-        best = route;
-        bestLen = len;
-      }
-    }
-    return best;
-  }
-
-  private hasTemplateIn(table: TableState): boolean {
-    for (const route of this.liveTemplates) if (this.tableOf(route) === table) return true;
-    return false;
-  }
-
-  /** Write (or rewrite in place) a learned entry, or a stop filter when `template` is undefined. */
-  private installLearned(table: TableState, source: string, group: string, iifVif: number, template: Route | undefined): void {
-    const key = `${tableKeyString(table.family, table.id)}|${source}|${group}`;
-    const tv = template?.templateVifs;
-    const oifVifs = tv ? tv.oifVifs.filter((v) => v !== iifVif) : [];
-    const ttls = tv ? tv.oifVifs.flatMap((v, i) => (v === iifVif ? [] : [tv.ttls[i] ?? DEFAULT_TTL_THRESHOLD])) : [];
-    table.port.addMfc(source, group, iifVif, new Map(oifVifs.map((v, i) => [v, ttls[i] ?? DEFAULT_TTL_THRESHOLD])));
-    for (const vif of [iifVif, ...oifVifs]) (table.vifs.get(vif) as VifSlot).refs++;
-    const before = this.learned.get(key);
-    this.learned.set(key, {
-      key,
-      table,
-      source,
-      group,
-      template,
-      iifVif,
-      oifVifs,
-      ttls,
-      lastPackets: before?.lastPackets ?? 0n,
-      lastWrongIf: before?.lastWrongIf ?? 0n,
-      idleSince: before?.idleSince ?? Date.now(),
-    });
-    if (before) this.release(table, [before.iifVif, ...before.oifVifs]);
-  }
-
-  private removeLearned(l: Learned, deleteEntry = true): void {
-    if (deleteEntry) this.delEntry(l.table, l.source, l.group);
-    this.learned.delete(l.key);
-    this.release(l.table, [l.iifVif, ...l.oifVifs]);
-  }
-
-  /** An explicit route takes over (S,G): forget a learned entry without deleting it (rewritten in place). */
-  private forgetLearned(table: TableState, source: string, group: string): void {
-    const l = this.learned.get(`${tableKeyString(table.family, table.id)}|${source}|${group}`);
-    if (l) this.removeLearned(l, false);
+    const route = this.routes.get(routeKeyString(key));
+    return route && this.reads.view(route, this.tableOf(route));
   }
 
   /**
@@ -648,30 +288,8 @@ export class RouteEngine {
    * template, or a stop filter (no oifs) so the kernel stops asking. WRONGVIF: a learned flow
    * moved to another iif a template allows — re-learn it there.
    */
-  onUpcall(u: UpcallEvent): "learned" | "stop-filter" | "relearned" | "ignored" {
-    const table = this.tables.get(tableKeyString(u.family, u.table));
-    if (!table) return "ignored";
-    // Bounded like routes: a flood of spoofed sources must not grow the kernel table forever.
-    if (this.learned.size >= this.maxRoutes) return "ignored";
-    if (this.byKernelKey.has(routeKeyString(u))) return "ignored"; // an explicit route owns it
-    if (!table.vifs.get(u.vif) || table.stale.has(u.vif)) return "ignored";
-    const existing = this.learned.get(`${tableKeyString(u.family, u.table)}|${u.source}|${u.group}`);
-    const template = this.bestTemplate(table, u.vif, u.source, u.group);
-    // Without any template in play the upcall machinery stays out of the way (no stop filters):
-    // deleting a route must leave no kernel entry behind.
-    if (!template && !existing && !this.hasTemplateIn(table)) return "ignored";
-    try {
-      if (u.type === "nocache") {
-        if (existing && existing.iifVif === u.vif) return "ignored";
-        this.installLearned(table, u.source, u.group, u.vif, template);
-        return template ? "learned" : "stop-filter";
-      }
-      if (!existing || existing.iifVif === u.vif || !template) return "ignored";
-      this.installLearned(table, u.source, u.group, u.vif, template);
-      return "relearned";
-    } catch {
-      return "ignored";
-    }
+  onUpcall(u: UpcallEvent): UpcallOutcome {
+    return this.learning.onUpcall(u);
   }
 
   /**
@@ -679,368 +297,100 @@ export class RouteEngine {
    * stay. Returns how many went.
    */
   expireLearned(idleMs: number, now = Date.now()): number {
-    let removed = 0;
-    for (const l of [...this.learned.values()]) {
-      const counters = l.table.port.sgCounters(l.source, l.group);
-      if (!counters) {
-        this.removeLearned(l, false);
-        continue;
-      }
-      // The kernel's pkt counter also counts packets that matched (S,G) on a wrong interface
-      // (ip_mr_forward counts before the iif check): only the difference arrived on the iif.
-      const onIif = counters.packets - counters.wrongIf;
-      const moved = onIif === l.lastPackets && counters.wrongIf !== l.lastWrongIf && l.template;
-      l.lastWrongIf = counters.wrongIf;
-      if (moved) {
-        // The flow stopped on its iif and arrives elsewhere: drop the entry so the next packet
-        // raises a NOCACHE upcall on the new iif and a template allowing it re-learns it there.
-        this.removeLearned(l);
-        continue;
-      }
-      if (onIif !== l.lastPackets) {
-        l.lastPackets = onIif;
-        l.idleSince = now;
-      } else if (idleMs > 0 && now - l.idleSince >= idleMs) {
-        this.removeLearned(l);
-        removed++;
-      }
-    }
-    return removed;
+    return this.learning.expireLearned(idleMs, now);
   }
 
-  private learnedSpec(l: Learned): RouteSpec {
-    const name = (vif: number) => l.table.vifs.get(vif)?.name ?? `vif ${vif}`;
-    l.spec ??= { family: l.table.family, table: l.table.id, source: l.source, group: l.group, iif: name(l.iifVif), oifs: l.oifVifs.map(name) };
-    return l.spec;
+  /** Learned entries and stop filters the kernel refused to install (onUpcall answered "failed"). */
+  get learnFailures(): number {
+    return this.learning.learnFailures;
   }
 
-  private learnedViews(): RouteView[] {
-    const views: RouteView[] = [];
-    for (const l of this.learned.values()) {
-      const name = (vif: number) => l.table.vifs.get(vif)?.name ?? `vif ${vif}`;
-      const templateText = templateTextOf(l);
-      views.push({
-        spec: this.learnedSpec(l),
-        owner: l.template?.owner ?? "mfcd",
-        state: "installed",
-        reason: templateText
-          ? `learned from template ${templateText}`
-          : `stop filter: no template matches this flow on ${name(l.iifVif)}; the kernel counts and drops it`,
-        counters: l.table.port.sgCounters(l.source, l.group) ?? ZERO_SG,
-        missing: NONE,
-        down: NONE,
-        driftRepairs: 0,
-        lastDrift: "",
-        learned: templateText !== undefined,
-        stopFilter: templateText === undefined,
-        template: templateText,
-      });
-    }
-    return views;
-  }
-
-  // ---- interfaces -------------------------------------------------------------------------
+  // ---- reconcile (reconciler.ts): links, interface sync, drift ---------------------------
 
   /** Replace the known link states (startup and after an event overrun). */
   setLinks(links: LinkState[]): void {
-    this.links.clear();
-    for (const link of links) this.links.set(link.name, { ...link });
+    this.reconciler.setLinks(links);
   }
 
   /** A link appeared or changed (flags, name). */
   noteLink(link: LinkState): void {
-    for (const [name, known] of this.links) if (known.ifindex === link.ifindex && name !== link.name) this.links.delete(name);
-    this.links.set(link.name, { ...link });
+    this.reconciler.noteLink(link);
   }
 
   /** A link was deleted. */
   forgetLink(link: { ifindex: number; name: string }): void {
-    const known = this.links.get(link.name);
-    if (known?.ifindex === link.ifindex) this.links.delete(link.name);
+    this.reconciler.forgetLink(link);
   }
 
-  /**
-   * Compare every interface the routes mention, and every VIF, with the kernel's interfaces
-   * now, and re-realize the routes affected: a vanished or renamed interface's VIF is retired
-   * (its routes rewritten first), a newly appeared one is used. Cheap: one ioctl per distinct
-   * name and per VIF. Returns how many routes changed.
-   */
+  /** Re-realize the routes whose interfaces appeared, vanished or were renamed; returns how many changed. */
   syncInterfaces(): number {
-    const dirty = new Set<Route>();
-    for (const table of this.tables.values()) {
-      for (const slot of table.vifs.all()) {
-        if (table.stale.has(slot.vif)) continue;
-        if (table.port.ifindex(slot.name) !== slot.ifindex) {
-          table.stale.add(slot.vif);
-          // Learned entries on a vanished interface go (re-learned by the next upcall).
-          for (const l of [...this.learned.values()]) {
-            if (l.table === table && (l.iifVif === slot.vif || l.oifVifs.includes(slot.vif))) this.removeLearned(l);
-          }
-          for (const route of this.routes.values()) {
-            const uses = route.kernel ?? route.templateVifs;
-            if (uses && usesVif(uses, slot.vif) && this.tableOf(route) === table) dirty.add(route);
-          }
-        }
-      }
-    }
-    const cache: IfindexCache = new Map();
-    // Routes on retired VIFs first, so the slots are free before anything allocates.
-    let changed = 0;
-    for (const route of dirty) if (this.realizeQuietly(route, this.tableOf(route), cache, false)) changed++;
-    // Then every name whose existence changed since the last sync (or that is new to us), and
-    // routes whose last background install failed. Unchanged names cost one ioctl.
-    for (const [name, ids] of this.byName) {
-      const first = this.routes.get(ids.values().next().value as string);
-      if (!first) continue;
-      const now = lookup(this.tableOf(first).port, name, cache);
-      if (this.seenNames.has(name) && this.seenNames.get(name) === now) continue;
-      this.seenNames.set(name, now);
-      for (const id of ids) {
-        const route = this.routes.get(id);
-        if (!route || dirty.has(route)) continue;
-        // Only routes whose view of this name is out of date (restore and apply already
-        // realized most of them with the same answer): no kernel call for the rest.
-        if ((now !== undefined) === !route.missing.includes(name) && route.error === "") continue;
-        if (this.realizeQuietly(route, this.tableOf(route), cache, false)) changed++;
-      }
-    }
-    for (const name of this.seenNames.keys()) if (!this.byName.has(name)) this.seenNames.delete(name);
-    for (const route of this.routes.values()) {
-      if (route.error !== "" && this.realizeQuietly(route, this.tableOf(route), cache, false)) changed++;
-    }
-    return changed;
+    return this.reconciler.syncInterfaces();
   }
 
-  // ---- drift ------------------------------------------------------------------------------
-
-  /**
-   * Compare every route with a full dump of its kernel table; re-install entries that were
-   * removed or altered behind our back (counting the repair), and remember kernel entries
-   * nobody asked for (reported, never deleted). Returns the number of drifted routes found.
-   */
+  /** Compare every route with a dump of its table and repair drift; returns the drifted routes found. */
   checkDrift(): number {
-    this.syncInterfaces();
-    let drifted = 0;
-    for (const table of this.tables.values()) {
-      const dump = table.port.dumpMfc();
-      if (!dump) continue;
-      const seen = new Set<string>();
-      for (const route of this.routes.values()) {
-        if (this.tableOf(route) !== table) continue;
-        const key = `${kernelSource(route.spec)}|${route.spec.group}`;
-        const entry = dump.get(key);
-        if (!route.kernel) continue;
-        seen.add(key);
-        const reason = entry ? this.difference(route, entry, table) : "kernel entry was removed behind mfcd's back";
-        if (reason) {
-          drifted++;
-          this.repair(route, table, reason);
-        }
-      }
-      for (const l of this.learned.values()) if (l.table === table) seen.add(`${l.source}|${l.group}`);
-      table.foreign = [];
-      table.foreignVifs = new Set();
-      for (const [key, entry] of dump) {
-        if (seen.has(key)) continue;
-        const name = (vif: number) => table.vifs.get(vif)?.name ?? `vif ${vif}`;
-        table.foreign.push({
-          family: table.family,
-          table: table.id,
-          source: entry.source,
-          group: entry.group,
-          iif: name(entry.parent),
-          oifs: [...entry.oifs.keys()].map(name),
-          counters: entry.counters,
-        });
-        for (const vif of [entry.parent, ...entry.oifs.keys()]) if (!table.vifs.get(vif)) table.foreignVifs.add(vif);
-      }
-    }
-    return drifted;
+    return this.reconciler.checkDrift();
   }
 
-  /**
-   * A kernel MFC event said (source, group) was deleted: if we have an entry there, put it
-   * back. Returns true when a repair happened.
-   */
+  /** A kernel MFC event said (source, group) was deleted: put ours back; true when repaired. */
   checkEntry(key: RouteKey): boolean {
-    const route = this.byKernel(key);
-    if (!route?.kernel) return false;
-    const table = this.tableOf(route);
-    if (table.port.sgCounters(kernelSource(route.spec), key.group) !== undefined) return false;
-    this.repair(route, table, "kernel entry was removed behind mfcd's back");
-    return true;
+    return this.reconciler.checkEntry(key);
   }
 
-  /**
-   * Does a kernel MFC event (interfaces by ifindex) match what we wrote for that route?
-   * False means a full check is due (the event may also just be stale: checkDrift decides).
-   */
+  /** Does a kernel MFC event match what we wrote for that route? False: a full check is due. */
   matchesKernelEvent(key: RouteKey, iifIndex: number, oifIndexes: ReadonlyMap<number, number>): boolean {
-    const route = this.byKernel(key);
-    if (!route) return false;
-    if (!route.kernel) return false;
-    const table = this.tableOf(route);
-    const ifindexOf = (vif: number) => table.vifs.get(vif)?.ifindex;
-    if (ifindexOf(route.kernel.iifVif) !== iifIndex) return false;
-    const { oifVifs, ttls } = route.kernel;
-    let live = 0;
-    for (let i = 0; i < oifVifs.length; i++) {
-      const ifindex = ifindexOf(oifVifs[i] as number);
-      if (ifindex === undefined) continue;
-      live++;
-      if (oifIndexes.get(ifindex) !== ttls[i]) return false;
-    }
-    return live === oifIndexes.size;
+    return this.reconciler.matchesKernelEvent(key, iifIndex, oifIndexes);
   }
 
   /** Is the kernel entry (source, group) one of ours (for routing kernel events)? */
   has(key: RouteKey): boolean {
-    return this.byKernel(key) !== undefined;
+    return this.routes.byKernel(key) !== undefined;
   }
 
-  private byKernel(key: RouteKey): Route | undefined {
-    const id = this.byKernelKey.get(routeKeyString(key));
-    return id === undefined ? undefined : this.routes.get(id);
+  // ---- reads (route-read-model.ts; they never open a kernel table) ------------------------
+
+  /** What the kernel says about one flow right now, for Diagnose. */
+  flowSnapshot(key: RouteKey): FlowSnapshot {
+    return this.reads.flowSnapshot(key);
   }
 
-  /** Another route whose kernel entry would be the same as this spec's. */
-  private kernelKeyClash(spec: RouteSpec, id: string): Route | undefined {
-    if (isTemplateKey(spec)) return undefined;
-    const other = this.byKernelKey.get(spec.rewriteSource === undefined ? id : kernelKeyString(spec));
-    return other !== undefined && other !== id ? this.routes.get(other) : undefined;
-  }
-
-  // ---- views ------------------------------------------------------------------------------
-
-  /**
-   * What the kernel says about one flow right now, for Diagnose: the route (if any), the MFC
-   * counters of its kernel entry (or of a foreign entry for the same (S,G)), and the VIFs.
-   */
-  flowSnapshot(key: RouteKey): {
-    route: RouteView | undefined;
-    mfc: SgCounters | undefined;
-    foreign: boolean;
-    vifs: VifView[];
-    vifsUsed: number;
-  } {
-    const table = this.table(key.family, key.table);
-    const route = this.routes.get(routeId(key));
-    const view = route && this.view(route, table);
-    const ksource = route ? kernelSource(route.spec) : key.source;
-    const mfc = table.port.sgCounters(ksource, key.group);
-    const foreign = mfc !== undefined && (!route || !route.kernel);
-    return { route: view, mfc, foreign, vifs: this.tableVifViews(table), vifsUsed: table.vifs.all().length };
-  }
-
-  /**
-   * Every route with state and counters as the kernel reports them, and every VIF. Counters
-   * and presence come from per-entry ioctls (µs each, any table); alterations are found by
-   * checkDrift() and MFC events, and repaired there.
-   */
+  /** Every route with state and counters, every VIF, and the foreign entries of the last drift check. */
   list(): { routes: RouteView[]; vifs: VifView[]; foreign: ForeignView[] } {
-    const routes: RouteView[] = [];
-    this.forEachView((view) => routes.push(view));
-    return { routes, vifs: this.vifViews(), foreign: this.foreignViews() };
+    return this.reads.list();
   }
 
-  /**
-   * list()'s routes one at a time, in the same order (routes, then learned entries and stop
-   * filters): ListRoutes writes each as it comes instead of holding 10k views at once.
-   */
+  /** list()'s routes one at a time, in the same order (ListRoutes streams them). */
   forEachView(visit: (view: RouteView) => void): void {
-    const tableOf = this.tableLookup();
-    const counters = bulkCountersReader();
-    for (const route of this.routes.values()) visit(this.view(route, tableOf(route.spec), counters));
-    if (this.learned.size > 0) for (const view of this.learnedViews()) visit(view);
+    this.reads.forEachView(visit);
   }
 
   /** Kernel entries in our tables that no route explains (from the last drift check). */
   foreignViews(): ForeignView[] {
-    return [...this.tables.values()].flatMap((t) => t.foreign);
+    return this.reads.foreignViews();
   }
 
   /** Counters only (cheap per-entry ioctls), for periodic statistics. */
   stats(filter: StatsFilter = {}): { routes: RouteStatsView[]; vifs: VifView[] } {
-    const routes: RouteStatsView[] = [];
-    this.forEachStats(filter, (spec, counters) => routes.push({ spec, counters }));
-    return { routes, vifs: this.vifViews() };
+    return this.reads.stats(filter);
   }
 
-  /**
-   * stats()'s routes one at a time (WatchStats writes each as it comes), then the (S,G) entries
-   * learned from templates (with the template's text; stop filters are not flows anyone routes).
-   */
+  /** stats()'s routes one at a time, then the entries learned from templates (WatchStats). */
   forEachStats(
     filter: StatsFilter,
     visit: (spec: RouteSpec, counters: SgCounters | undefined, learnedFrom?: string) => void,
   ): void {
-    const tableOf = this.tableLookup();
-    const counters = bulkCountersReader();
-    for (const route of this.routes.values()) {
-      const { spec } = route;
-      if (filter.source && filter.source !== spec.source) continue;
-      if (filter.group && filter.group !== spec.group) continue;
-      visit(spec, route.kernel ? counters(tableOf(spec), kernelSource(spec), spec.group) : undefined);
-    }
-    for (const l of this.learned.values()) {
-      const template = templateTextOf(l);
-      if (template === undefined) continue;
-      if (filter.source && filter.source !== l.source) continue;
-      if (filter.group && filter.group !== l.group) continue;
-      visit(this.learnedSpec(l), counters(l.table, l.source, l.group) ?? ZERO_SG, template);
-    }
-  }
-
-  /** table() for a pass over many routes: nearly all share one table, so skip the key string. */
-  private tableLookup(): (key: RouteKey) => TableState {
-    let family: AddressFamily | undefined;
-    let id = -1;
-    let last: TableState | undefined;
-    return (key) => {
-      if (last === undefined || key.family !== family || key.table !== id) {
-        family = key.family;
-        id = key.table;
-        last = this.table(family, id);
-      }
-      return last;
-    };
+    this.reads.forEachStats(filter, visit);
   }
 
   vifViews(): VifView[] {
-    const views: VifView[] = [];
-    for (const table of this.tables.values()) this.pushVifViews(table, views);
-    return views;
-  }
-
-  private tableVifViews(table: TableState): VifView[] {
-    const views: VifView[] = [];
-    this.pushVifViews(table, views);
-    return views;
-  }
-
-  private pushVifViews(table: TableState, views: VifView[]): void {
-    for (const slot of table.vifs.all()) {
-      const link = this.links.get(slot.name);
-      const live = link?.ifindex === slot.ifindex && !table.stale.has(slot.vif);
-      views.push({
-        family: table.family,
-        table: table.id,
-        vif: slot.vif,
-        name: slot.name,
-        ifindex: slot.ifindex,
-        refs: slot.refs,
-        counters: table.port.vifCounters(slot.vif) ?? ZERO_VIF,
-        up: live && link.up,
-        running: live && link.running,
-      });
-    }
+    return this.reads.vifViews();
   }
 
   // ---- internals --------------------------------------------------------------------------
 
   /** Open (own) a kernel table now, e.g. one traffic is steered to by an mrule. */
   ensureTable(family: AddressFamily, tableId: number): void {
-    const table = this.table(family, tableId);
+    const table = this.tables.open(family, tableId);
     if (table.unavailable) throw table.unavailable;
   }
 
@@ -1049,10 +399,7 @@ export class RouteEngine {
    * option), undefined when it can. Opens nothing.
    */
   unavailableTable(family: AddressFamily, tableId: number): DomainError | undefined {
-    const open = this.tables.get(tableKeyString(family, tableId));
-    if (open) return open.unavailable;
-    const part = this.kernelSupport?.(family, tableId);
-    return part && kernelOptionMissing(part, family, tableId);
+    return this.tables.unavailable(family, tableId);
   }
 
   private refuseUnavailable(specs: readonly RouteSpec[]): void {
@@ -1067,583 +414,29 @@ export class RouteEngine {
     }
   }
 
-  /** A stand-in port for a table this kernel cannot serve: looks names up elsewhere, installs nothing. */
-  private stubPort(unavailable: DomainError): KernelPort {
-    const fail = (): never => {
-      throw unavailable;
-    };
-    return {
-      ifindex: (name) => {
-        for (const t of this.tables.values()) if (!t.unavailable) return t.port.ifindex(name);
-        return undefined;
-      },
-      addVif: fail,
-      delVif: fail,
-      addMfc: fail,
-      delMfc: fail,
-      sgCounters: () => undefined,
-      vifCounters: () => undefined,
-      dumpMfc: () => undefined,
-    };
+  /** A route's table (open: routes exist only in tables mfcd holds). */
+  private tableOf(route: Route): KernelTable {
+    return this.tables.open(route.spec.family, route.spec.table);
   }
 
-  private table(family: AddressFamily, tableId: number): TableState {
-    const id = tableKeyString(family, tableId);
-    let table = this.tables.get(id);
-    if (!table) {
-      const part = this.kernelSupport?.(family, tableId);
-      const unavailable = part && kernelOptionMissing(part, family, tableId);
-      table = {
-        family,
-        id: tableId,
-        port: unavailable ? this.stubPort(unavailable) : this.openTable(family, tableId),
-        unavailable,
-        vifs: new VifTable(),
-        stale: new Set(),
-        foreignVifs: new Set(),
-        foreign: [],
-      };
-      this.tables.set(id, table);
-    }
-    return table;
-  }
-
-  private tableOf(route: Route): TableState {
-    return this.table(route.spec.family, route.spec.table);
-  }
-
-  private index(route: Route): void {
-    const { spec } = route;
-    // Without a rewrite the kernel key is the route id (bulk applies index 100k routes).
-    if (!isTemplateKey(spec)) this.byKernelKey.set(spec.rewriteSource === undefined ? route.id : kernelKeyString(spec), route.id);
-    this.indexName(spec.iif, route.id);
-    for (const name of spec.oifs) this.indexName(name, route.id);
-  }
-
-  private indexName(name: string, id: string): void {
-    let ids = this.byName.get(name);
-    if (!ids) this.byName.set(name, (ids = new Set()));
-    ids.add(id);
-  }
-
-  private unindex(route: Route): void {
-    if (this.byKernelKey.get(kernelKeyString(route.spec)) === route.id) this.byKernelKey.delete(kernelKeyString(route.spec));
-    for (const name of [route.spec.iif, ...route.spec.oifs]) {
-      const ids = this.byName.get(name);
-      ids?.delete(route.id);
-      if (ids?.size === 0) this.byName.delete(name);
-    }
-  }
-
-  private requireInterfaces(table: TableState, specs: RouteSpec[], cache: IfindexCache): void {
+  private requireInterfaces(table: KernelTable, specs: RouteSpec[], cache: IfindexCache): void {
     const missing = new Set<string>();
     for (const spec of specs) {
       for (const name of [spec.iif, ...spec.oifs]) if (lookup(table.port, name, cache) === undefined) missing.add(name);
     }
-    if (missing.size > 0) {
-      const names = [...missing];
-      throw new DomainError(
-        "failed-precondition",
-        `interface ${names.map((n) => `"${n}"`).join(", ")} does not exist in mfcd's network namespace ` +
-          `(require_interfaces is set; without it the route would wait as PENDING)`,
-        { reason: "INTERFACE_NOT_FOUND", metadata: { interfaces: names.join(",") } },
-      );
-    }
+    if (missing.size > 0) throw interfaceNotFound([...missing]);
   }
 
-  /**
-   * Make the kernel hold the entry `route` should have now. Throws (with kernel and VIFs
-   * unchanged) on failure. `force` rewrites the entry even if we believe it is right (repair).
-   * Returns true when something changed.
-   */
-  private realize(route: Route, table: TableState, cache: IfindexCache, force: boolean): boolean {
-    if (table.unavailable) throw table.unavailable;
-    if (isTemplateKey(route.spec)) return this.realizeTemplate(route, table, cache);
-    const { spec } = route;
-    // Hot path of bulk applies and restores: plain arrays, no per-route Maps or closures.
-    const iifIndex = lookup(table.port, spec.iif, cache);
-    let missing: string[] = iifIndex === undefined ? [spec.iif] : NONE;
-    const oifNames: string[] = [];
-    const oifIndexes: number[] = [];
-    for (const name of spec.oifs) {
-      const ifindex = lookup(table.port, name, cache);
-      if (ifindex === undefined) {
-        if (missing === NONE) missing = [];
-        missing.push(name);
-      } else {
-        oifNames.push(name);
-        oifIndexes.push(ifindex);
-      }
-    }
-    route.missing = missing;
-    if (iifIndex === undefined || oifNames.length === 0) {
-      // Nothing to forward: no entry (the route waits for its interfaces).
-      return this.unrealize(route, table);
-    }
-
-    let created: number[] = NO_VIFS;
-    let iifSlot = liveSlot(table, iifIndex);
-    let allLive = iifSlot !== undefined;
-    for (let i = 0; allLive && i < oifIndexes.length; i++) allLive = liveSlot(table, oifIndexes[i] as number) !== undefined;
-    if (!allLive) {
-      const resolved = new Map<string, number>([[spec.iif, iifIndex]]);
-      oifNames.forEach((name, i) => resolved.set(name, oifIndexes[i] as number));
-      created = this.acquireVifs(table, [spec.iif, ...oifNames], resolved);
-      iifSlot = liveSlot(table, iifIndex);
-    }
-    const oifVifs = oifIndexes.map((ifindex) => (liveSlot(table, ifindex) as VifSlot).vif);
-    const ttls = oifNames.map((name) => spec.oifTtl?.[name] ?? DEFAULT_TTL_THRESHOLD);
-    const next: KernelEntry = { source: kernelSource(spec), iifVif: (iifSlot as VifSlot).vif, oifVifs, ttls };
-    const before = route.kernel;
-    if (!force && before && sameEntry(before, next)) return false;
-    try {
-      // In place: the kernel replaces an existing (S,G) atomically, a stream loses no packet.
-      table.port.addMfc(next.source, spec.group, next.iifVif, ttlMap(next));
-    } catch (err) {
-      this.dropVifs(table, created);
-      throw err;
-    }
-    (table.vifs.get(next.iifVif) as VifSlot).refs++;
-    for (const vif of oifVifs) (table.vifs.get(vif) as VifSlot).refs++;
-    // An explicit route takes over a flow a template taught (or a stop filter): the entry was
-    // rewritten in place above. Only now drop the learned entry's VIF references: they may be
-    // the last ones on a VIF the new entry uses (a stop filter's iif).
-    if (this.learned.size > 0) this.forgetLearned(table, next.source, spec.group);
-    route.kernel = next;
-    if (before && before.source !== next.source) this.delEntry(table, before.source, spec.group);
-    if (before) this.release(table, [before.iifVif, ...before.oifVifs]);
-    return true;
-  }
-
-  /**
-   * Throws VIF_TABLE_FULL when the routes left after an apply need more VIFs than a table has:
-   * the VIFs of routes the apply keeps as they are, plus one per interface of an added or
-   * replaced route (that installs an entry) without a live VIF yet.
-   */
-  private checkVifCapacity(result: ApplyResult, removed: Route[], cache: IfindexCache): void {
-    const changing = new Set(removed.map((r) => r.id));
-    for (const spec of result.replaced) changing.add(routeId(spec));
-    const used = new Map<TableState, Set<number>>();
-    const created = new Map<TableState, Map<number, string>>();
-    const slotsOf = (table: TableState): Set<number> => {
-      let slots = used.get(table);
-      if (!slots) used.set(table, (slots = new Set()));
-      return slots;
-    };
-    for (const route of this.routes.values()) {
-      if (!route.kernel || changing.has(route.id)) continue;
-      const slots = slotsOf(this.tableOf(route));
-      for (const vif of [route.kernel.iifVif, ...route.kernel.oifVifs]) slots.add(vif);
-    }
-    const need = (table: TableState, name: string): void => {
-      const ifindex = lookup(table.port, name, cache);
-      if (ifindex === undefined) return;
-      const slot = liveSlot(table, ifindex);
-      if (slot) {
-        slotsOf(table).add(slot.vif);
-        return;
-      }
-      let fresh = created.get(table);
-      if (!fresh) created.set(table, (fresh = new Map()));
-      fresh.set(ifindex, name);
-    };
-    // No arrays per route: a 100k-route apply goes through here once per route.
-    let table: TableState | undefined;
-    for (const list of [result.added, result.replaced]) {
-      for (const spec of list) {
-        if (table?.family !== spec.family || table.id !== spec.table) table = this.table(spec.family, spec.table);
-        // Without its iif or any oif the route installs no entry (PENDING) and takes no VIF.
-        if (lookup(table.port, spec.iif, cache) === undefined) continue;
-        let anyOif = false;
-        for (const name of spec.oifs) if (lookup(table.port, name, cache) !== undefined) anyOif = true;
-        if (!anyOif) continue;
-        need(table, spec.iif);
-        for (const name of spec.oifs) need(table, name);
-      }
-    }
-    for (const [table, fresh] of created) {
-      const kept = used.get(table)?.size ?? 0;
-      if (kept + fresh.size > MAX_VIFS) throw vifTableFull([...fresh.values()], MAX_VIFS - kept);
-    }
-  }
-
-  /** realize() for background work (hot-plug, restore, repair): failures become the route's reason. */
-  private realizeQuietly(route: Route, table: TableState, cache: IfindexCache, force: boolean): boolean {
-    try {
-      const changed = this.realize(route, table, cache, force);
-      route.error = "";
-      return changed;
-    } catch (err) {
-      // A table this kernel cannot serve: the route waits (PENDING) with the missing option.
-      route.error = table.unavailable ? table.unavailable.message : `could not install: ${err instanceof Error ? err.message : String(err)}`;
-      return false;
-    }
-  }
-
-  /** Remove the route's kernel entry (if any) and release its VIFs. */
-  private unrealize(route: Route, table: TableState): boolean {
-    if (isTemplateKey(route.spec)) return this.releaseTemplate(route, table);
-    const before = route.kernel;
-    if (!before) return false;
-    this.delEntry(table, before.source, route.spec.group);
-    route.kernel = undefined;
-    this.release(table, [before.iifVif, ...before.oifVifs]);
-    return true;
-  }
-
-  private delEntry(table: TableState, source: string, group: string): void {
-    try {
-      table.port.delMfc(source, group);
-    } catch (err) {
-      // Already gone (removed behind our back): the goal is reached.
-      if (!isErrno(err, "ENOENT")) throw err;
-    }
-  }
-
-  private repair(route: Route, table: TableState, reason: string): void {
-    route.lastDrift = `${this.now().toISOString()}: ${reason}`;
-    route.driftRepairs++;
-    this.realizeQuietly(route, table, new Map(), true);
-  }
-
-  /**
-   * Make sure every named interface has a live VIF, adding the missing ones at the lowest free
-   * index that no entry still names. Returns the VIFs created (refs 0) so a later failure can
-   * drop them again.
-   */
-  private acquireVifs(table: TableState, names: string[], ifindexes: Map<string, number>): number[] {
-    const needed = names.filter((name) => !liveSlot(table, ifindexes.get(name) as number));
-    if (needed.length === 0) return [];
-    if (needed.length > table.vifs.freeCount()) throw vifTableFull(needed, table.vifs.freeCount());
-    // A new index must not be one a kernel entry we did not write still names (rare: only
-    // when a VIF is created, so the full dump stays off the per-route path).
-    this.refreshForeignVifs(table);
-    const blocked = new Set(table.foreignVifs);
-    const created: number[] = [];
-    try {
-      for (const name of needed) {
-        const ifindex = ifindexes.get(name) as number;
-        if (liveSlot(table, ifindex)) continue; // the same interface named twice
-        for (;;) {
-          const [vif] = table.vifs.freeIndexes(1, blocked) ?? [];
-          if (vif === undefined) throw vifTableFull(needed, created.length);
-          try {
-            table.port.addVif(vif, ifindex);
-          } catch (err) {
-            // A VIF we do not know about (a static one from another socket): skip that index.
-            if (isErrno(err, "EADDRINUSE")) {
-              blocked.add(vif);
-              continue;
-            }
-            throw err;
-          }
-          table.vifs.insert(vif, name, ifindex);
-          created.push(vif);
-          break;
-        }
-      }
-    } catch (err) {
-      this.dropVifs(table, created);
-      throw err;
-    }
-    return created;
-  }
-
-  private refreshForeignVifs(table: TableState): void {
-    const dump = table.port.dumpMfc();
-    if (!dump) return;
+  /** The "source|group" of every kernel entry mfcd wrote in `table` (routes and learned entries). */
+  private readonly ourEntries = (table: KernelTable): Set<string> => {
     const ours = new Set<string>();
     for (const route of this.routes.values()) {
       if (route.kernel && this.tableOf(route) === table) ours.add(`${kernelSource(route.spec)}|${route.spec.group}`);
     }
-    for (const l of this.learned.values()) if (l.table === table) ours.add(`${l.source}|${l.group}`);
-    table.foreignVifs = new Set();
-    for (const [key, entry] of dump) {
-      if (ours.has(key)) continue;
-      for (const vif of [entry.parent, ...entry.oifs.keys()]) if (!table.vifs.get(vif)) table.foreignVifs.add(vif);
-    }
-  }
-
-  /** Decrement references and delete VIFs that reached zero (after the MFC no longer uses them). */
-  private release(table: TableState, vifs: number[]): void {
-    const unused: number[] = [];
-    for (const vif of vifs) {
-      const slot = table.vifs.get(vif);
-      if (!slot) continue;
-      slot.refs--;
-      if (slot.refs <= 0) unused.push(vif);
-    }
-    this.dropVifs(table, unused);
-  }
-
-  private dropVifs(table: TableState, vifs: number[]): void {
-    for (const vif of vifs) {
-      try {
-        table.port.delVif(vif);
-      } catch (err) {
-        // Already gone with its interface: the slot is free either way.
-        if (!isErrno(err, "EADDRNOTAVAIL")) throw err;
-      }
-      table.vifs.remove(vif);
-      table.stale.delete(vif);
-    }
-  }
-
-  private view(route: Route, table: TableState, read: CountersReader = readCounters): RouteView {
-    const { spec } = route;
-    // ListRoutes builds 10k of these: no intermediate arrays or spreads on the common path.
-    let down: string[] = NONE;
-    if (this.links.size > 0) {
-      for (let i = -1; i < spec.oifs.length; i++) {
-        const name = i < 0 ? spec.iif : (spec.oifs[i] as string);
-        const link = this.links.get(name);
-        if (link !== undefined && (!link.up || !link.running) && !route.missing.includes(name)) {
-          if (down === NONE) down = [];
-          down.push(name);
-        }
-      }
-    }
-    let state: RouteState = "installed";
-    let reason = "";
-    let counters = ZERO_SG;
-    if (isTemplateKey(spec)) {
-      if (!route.templateVifs) {
-        state = "pending";
-        reason = route.error || pendingReason(route);
-      } else {
-        let taught = 0;
-        for (const l of this.learned.values()) if (l.template === route) taught++;
-        reason = `template: ${taught} (S,G) learned`;
-      }
-    } else if (!route.kernel) {
-      state = "pending";
-      reason = route.error || pendingReason(route);
-    } else {
-      const found = read(table, route.kernel.source, spec.group);
-      if (!found) {
-        state = "drifted";
-        reason = "kernel entry missing";
-      } else {
-        counters = found;
-        if (route.error) {
-          state = "drifted";
-          reason = route.error;
-        } else if (route.missing.length > 0 || down.length > 0) {
-          const notes: string[] = [];
-          if (route.missing.length > 0) {
-            notes.push(
-              `oif ${route.missing.join(", ")} does not exist; forwarding to ` +
-                `${spec.oifs.filter((o) => !route.missing.includes(o)).join(", ")} only`,
-            );
-          }
-          if (down.length > 0) notes.push(`${down.join(", ")} down or without carrier`);
-          reason = notes.join("; ");
-        }
-      }
-    }
-    return {
-      spec,
-      owner: route.owner,
-      state,
-      reason,
-      counters,
-      missing: route.missing,
-      down,
-      driftRepairs: route.driftRepairs,
-      lastDrift: route.lastDrift,
-    };
-  }
-
-  /** Human-readable difference between what we installed and what the kernel holds. */
-  private difference(route: Route, entry: KernelMfcEntry, table: TableState): string {
-    const kernel = route.kernel as KernelEntry;
-    const name = (vif: number) => table.vifs.get(vif)?.name ?? `vif ${vif}`;
-    const problems: string[] = [];
-    if (entry.parent !== kernel.iifVif) {
-      problems.push(`kernel iif is ${name(entry.parent)}, expected ${name(kernel.iifVif)}`);
-    }
-    const expected = new Set(kernel.oifVifs);
-    const missing = kernel.oifVifs.filter(
-      (vif, i) => !table.stale.has(vif) && entry.oifs.get(vif) !== kernel.ttls[i],
-    );
-    const extra = [...entry.oifs.keys()].filter((vif) => !expected.has(vif));
-    if (missing.length) problems.push(`kernel entry lacks oif ${missing.map(name).join(",")}`);
-    if (extra.length) problems.push(`kernel entry has extra oif ${extra.map(name).join(",")}`);
-    return problems.join("; ");
-  }
-}
-
-/** How a view reads one kernel entry's counters (undefined: the kernel has no such entry). */
-type CountersReader = (table: TableState, source: string, group: string) => SgCounters | undefined;
-
-const readCounters: CountersReader = (table, source, group) => table.port.sgCounters(source, group);
-
-/**
- * Per-entry reads in a pass over many routes after which a table is read in bulk instead
- * (KernelPort.sgCountersAll: one dump beats this many ioctls well before 10k entries, and a
- * pass over a handful of routes, e.g. a filtered WatchStats, never pays for a dump).
- */
-export const BULK_COUNTERS_AFTER = 256;
-
-/** A CountersReader for one pass: per-entry reads, then one bulk read per busy table. */
-function bulkCountersReader(): CountersReader {
-  const reads = new Map<TableState, number>();
-  const bulk = new Map<TableState, SgCountersLookup | undefined>();
-  return (table, source, group) => {
-    const all = bulk.get(table);
-    if (all !== undefined) return all.get(source, group);
-    if (!bulk.has(table)) {
-      const n = (reads.get(table) ?? 0) + 1;
-      reads.set(table, n);
-      if (n > BULK_COUNTERS_AFTER) {
-        // undefined (no bulk read for this table) is remembered too: per-entry reads from now on.
-        const taken = table.port.sgCountersAll?.();
-        bulk.set(table, taken);
-        if (taken !== undefined) return taken.get(source, group);
-      }
-    }
-    return table.port.sgCounters(source, group);
+    for (const l of this.learning.entries()) if (l.table === table) ours.add(`${l.source}|${l.group}`);
+    return ours;
   };
+
+
 }
 
-/** Does an installed template route allow (S,G) arriving on `vif`? */
-function templateMatches(route: Route, vif: number, source: string, group: string): boolean {
-  if (route.templateVifs?.iifVif !== vif) return false;
-  const { family } = route.spec;
-  const sp = parsePattern(family, route.spec.source);
-  const gp = parsePattern(family, route.spec.group);
-  return !!sp && !!gp && patternContains(family, sp, source) && patternContains(family, gp, group);
-}
-
-function newRoute(id: string, spec: RouteSpec, owner: string): Route {
-  return {
-    id,
-    spec: copySpec(spec),
-    owner,
-    kernel: undefined,
-    missing: [],
-    error: "",
-    driftRepairs: 0,
-    lastDrift: "",
-  };
-}
-
-function pendingReason(route: Route): string {
-  const { spec, missing } = route;
-  if (missing.includes(spec.iif)) return `waiting for iif ${spec.iif}: it does not exist`;
-  return `waiting for an oif: ${missing.join(", ")} ${missing.length === 1 ? "does" : "do"} not exist`;
-}
-
-function lookup(port: KernelPort, name: string, cache: IfindexCache): number | undefined {
-  if (cache.has(name)) return cache.get(name);
-  const ifindex = port.ifindex(name);
-  cache.set(name, ifindex);
-  return ifindex;
-}
-
-/** The VIF of an ifindex, unless that slot is retired (its interface vanished or was renamed). */
-function liveSlot(table: TableState, ifindex: number): VifSlot | undefined {
-  return table.vifs.findByIfindex(ifindex, table.stale);
-}
-
-function usesVif(entry: { iifVif: number; oifVifs: number[] }, vif: number): boolean {
-  return entry.iifVif === vif || entry.oifVifs.includes(vif);
-}
-
-function sameEntry(a: KernelEntry, b: KernelEntry): boolean {
-  if (a.source !== b.source || a.iifVif !== b.iifVif || a.oifVifs.length !== b.oifVifs.length) return false;
-  const ttlOf = new Map(a.oifVifs.map((v, i) => [v, a.ttls[i]]));
-  return b.oifVifs.every((v, i) => ttlOf.get(v) === b.ttls[i]);
-}
-
-function ttlMap(entry: KernelEntry): Map<number, number> {
-  return new Map(entry.oifVifs.map((vif, i) => [vif, entry.ttls[i] ?? DEFAULT_TTL_THRESHOLD]));
-}
-
-function sameForwarding(a: RouteSpec, b: RouteSpec): boolean {
-  if (a.iif !== b.iif || a.oifs.length !== b.oifs.length) return false;
-  if (a.rewriteSource !== b.rewriteSource || a.setTtl !== b.setTtl) return false;
-  if (!sameTtls(a.oifTtl, b.oifTtl)) return false;
-  const oifs = new Set(a.oifs);
-  return b.oifs.every((oif) => oifs.has(oif));
-}
-
-function sameTtls(a: Record<string, number> | undefined, b: Record<string, number> | undefined): boolean {
-  const ka = a ? Object.keys(a) : [];
-  const kb = b ? Object.keys(b) : [];
-  return ka.length === kb.length && ka.every((k) => b?.[k] === a?.[k]);
-}
-
-/** "(S, G) from IIF" of the template an entry was learned from; undefined for a stop filter. */
-function templateTextOf(l: Learned): string | undefined {
-  const t = l.template?.spec;
-  return t ? `(${t.source || "*"}, ${t.group}) from ${t.iif}` : undefined;
-}
-
-function copySpec(spec: RouteSpec): RouteSpec {
-  const copy: RouteSpec = {
-    family: spec.family,
-    table: spec.table,
-    source: spec.source,
-    group: spec.group,
-    iif: spec.iif,
-    oifs: [...spec.oifs],
-  };
-  if (spec.rewriteSource !== undefined) copy.rewriteSource = spec.rewriteSource;
-  if (spec.setTtl !== undefined) copy.setTtl = spec.setTtl;
-  if (spec.oifTtl !== undefined && Object.keys(spec.oifTtl).length > 0) copy.oifTtl = { ...spec.oifTtl };
-  return copy;
-}
-
-/**
- * A route's identity: (family, table, source, group), plus the iif for templates — the same
- * (*,G) may be allowed on several input interfaces, each its own template.
- */
-export function routeId(key: RouteKey & { iif?: string }): string {
-  return routeKeyString(key);
-}
-
-function kernelKeyString(spec: RouteSpec): string {
-  return spec.rewriteSource === undefined
-    ? routeKeyString(spec)
-    : routeKeyString({ family: spec.family, table: spec.table, source: spec.rewriteSource, group: spec.group });
-}
-
-function kernelKeyTaken(spec: RouteSpec, other: Route): DomainError {
-  return new DomainError(
-    "failed-precondition",
-    `the kernel entry (${kernelSource(spec)}, ${spec.group}) is already used by route ` +
-      `(${other.spec.source}, ${other.spec.group}) of "${other.owner}": the kernel holds one entry per (source, group)`,
-    { reason: "KERNEL_ENTRY_TAKEN", metadata: { source: other.spec.source, group: other.spec.group } },
-  );
-}
-
-function ownedByOther(route: Route, owner: string): DomainError {
-  return new DomainError(
-    "failed-precondition",
-    `route (${route.spec.source}, ${route.spec.group}) is owned by "${route.owner}", not "${owner}"`,
-    { reason: "ROUTE_OWNED_BY_OTHER", metadata: { owner: route.owner } },
-  );
-}
-
-function routeLimit(max: number, adding: number): DomainError {
-  return new DomainError(
-    "resource-exhausted",
-    `route limit reached: mfcd holds at most ${max} routes (--max-routes); cannot add ${adding} more`,
-    { reason: "ROUTE_LIMIT", metadata: { limit: String(max) } },
-  );
-}
-
-function vifTableFull(needed: string[], free: number): DomainError {
-  return new DomainError(
-    "resource-exhausted",
-    `VIF table full: the kernel allows ${MAX_VIFS} VIFs per table; this route needs ` +
-      `${needed.length} new (${needed.join(", ")}) but only ${free} are free. Another table has its own ` +
-      `${MAX_VIFS}: put the route there (Route.table) and steer its iif with --mrule / ip mrule`,
-    { reason: "VIF_TABLE_FULL", metadata: { limit: String(MAX_VIFS), needed: needed.join(",") } },
-  );
-}
-
-function isErrno(err: unknown, code: string): boolean {
-  return typeof err === "object" && err !== null && (err as { code?: unknown }).code === code;
-}

@@ -79,15 +79,15 @@ export function validateRouteKey(source: string, group: string, table = 0, iif =
     const gp = parsePattern("ipv6", group);
     if (!sp) out.push({ field: "source", description: `"${source}" is not "", an IPv6 address or prefix` });
     if (!gp) out.push({ field: "group", description: `"${group}" is not an IPv6 group or prefix` });
-    if (iif === "") out.push({ field: "iif", description: "deleting a template (any-source or prefix route) needs its iif" });
+    // Without an iif the engine deletes the one template with this (source, group), or asks.
     if (out.length > 0 || !sp || !gp) throw DomainError.invalid(out);
     return { family, table, source: source === "" ? "" : formatPattern("ipv6", sp), group: formatPattern("ipv6", gp), iif };
   }
   if (isTemplateKey({ source, group })) {
     validateTemplatePatterns(source, group, "", out);
     for (const v of out) v.field = v.field.replace(/^\./, "");
-    if (iif === "") out.push({ field: "iif", description: "deleting a template (any-source or prefix route) needs its iif" });
-    else validateInterfaceName(iif, "iif", out);
+    // Without an iif the engine deletes the one template with this (source, group), or asks.
+    if (iif !== "") validateInterfaceName(iif, "iif", out);
     if (out.length > 0) throw DomainError.invalid(out);
     return { family: "ipv4", table, source: normalizePattern(source), group: normalizePattern(group), iif };
   }

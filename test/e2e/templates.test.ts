@@ -315,7 +315,7 @@ describe("template routes: (*,G) and prefixes learned from upcalls (real kernel,
     expect(seqs).toEqual(range(first, sent));
   });
 
-  it("DelRoute of a template (with its iif) removes what it taught; an explicit overlapping (S,G) keeps forwarding; without iif it is INVALID_ARGUMENT", async () => {
+  it("DelRoute of a template (with its iif) removes what it taught; an explicit overlapping (S,G) keeps forwarding; without iif it deletes the only template with that (S,G), and names the iifs when several have it", async () => {
     const mfcd = await daemon();
     const G = "239.44.1.1";
     await mfcd.client.addRoute({ route: tpl("", G, "in0", ["out1"]) });
@@ -339,13 +339,17 @@ describe("template routes: (*,G) and prefixes learned from upcalls (real kernel,
     expectLearnedLoss(learnedResult.missing);
     expect(await procEntry(S(), G)).toBeDefined();
 
+    // Two templates with (*, G): DelRoute without an iif names their iifs and deletes neither.
+    await mfcd.client.addRoute({ route: tpl("", G, "x1", ["out2"]) });
     const noIif = await rejection(mfcd.client.delRoute({ source: "", group: G }));
-    expect(noIif.code).toBe(Status.INVALID_ARGUMENT);
-    expect(noIif.fieldViolations.map((v) => v.field)).toContain("iif");
-    expect(noIif.message).toMatch(/iif/);
+    expect(noIif.code).toBe(Status.FAILED_PRECONDITION);
+    expect(noIif.message).toMatch(/in0, x1/);
+    expect(await listed(mfcd.client, "", G)).toHaveLength(2);
+    await mfcd.client.delRoute({ source: "", group: G, iif: "x1" });
     expect(await listed(mfcd.client, "", G)).toHaveLength(1);
 
-    await mfcd.client.delRoute({ source: "", group: G, iif: "in0" });
+    // Exactly one left: DelRoute without its iif deletes that one.
+    await mfcd.client.delRoute({ source: "", group: G });
     expect(await procEntry(S(), G), "learned entry gone from /proc").toBeUndefined();
     expect(await listed(mfcd.client, "", G)).toEqual([]);
     expect(await listed(mfcd.client, S(), G)).toEqual([]);
