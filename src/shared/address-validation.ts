@@ -3,7 +3,7 @@
 
 import { formatPattern, parsePattern } from "../address/index.js";
 import { isIpv4LinkLocalMulticast, isIpv4Multicast, isIpv4UnicastSource, parseIpv4 } from "../address/index.js";
-import type { AddressFamily } from "../engine/route-key.js";
+import type { AddressFamily } from "../address/index.js";
 import { canonicalIpv6, ipv6MulticastScope, isIpv6Multicast } from "../address/index.js";
 import { RT6_TABLE_DFLT, RT_TABLE_DEFAULT } from "../kernel/mroute-constants.js";
 import type { FieldViolation } from "./field-violation.js";

@@ -4,7 +4,7 @@
 
 import { formatPattern, isTemplateKey, parsePattern } from "../address/index.js";
 import { isIpv4LinkLocalMulticast, isIpv4Multicast, isIpv4UnicastSource, parseIpv4 } from "../address/index.js";
-import type { AddressFamily } from "../engine/route-key.js";
+import type { AddressFamily } from "../address/index.js";
 import { MAX_VIFS } from "../engine/vif-table.js";
 import type { Route } from "../gen/mfc.js";
 import {

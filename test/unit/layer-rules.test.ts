@@ -26,6 +26,10 @@ describe("layer rules", () => {
     ["engine/fixture.ts", 'import { x } from "../kernel/mroute-socket.js";'],
     ["engine/fixture.ts", 'import { x } from "../server/logger.js";'],
     ["shared/fixture.ts", 'import { x } from "../server/validate-route.js";'],
+    ["shared/fixture.ts", 'import { x } from "../engine/route-engine.js";'],
+    ["engine/fixture.ts", 'import { x } from "../kernel/ipv6-address.js";'],
+    ["address/fixture.ts", 'import { x } from "../kernel/mroute-constants.js";'],
+    ["address/fixture.ts", 'import { x } from "../shared/route-validation.js";'],
     ["server/fixture.ts", 'import { x } from "../cli/main.js";'],
   ])("rejects in src/%s: %s", async (file, code) => {
     const found = await violations(file, code);
@@ -45,7 +49,8 @@ describe("layer rules", () => {
     ["cli/fixture.ts", 'import { x } from "./parse-command.js";'],
     ["sdk/fixture.ts", 'import { x } from "../gen/mfc.js";'],
     ["kernel/fixture.ts", 'import type { x } from "../engine/kernel-port.js";'],
-    ["engine/fixture.ts", 'import { x } from "../kernel/ipv6-address.js";'],
+    ["engine/fixture.ts", 'import { x } from "../address/index.js";'],
+    ["shared/fixture.ts", 'import { x } from "../engine/vif-table.js";'],
     ["server/fixture.ts", 'import { x } from "../kernel/mroute-socket.js";'],
     ["server/fixture.ts", 'const x = await import("../shared/route-file.js");'],
   ])("allows in src/%s: %s", async (file, code) => {
