@@ -72,12 +72,43 @@ export interface FlowEvidence {
 const sum = (xs: { count: number }[]) => xs.reduce((a, x) => a + x.count, 0);
 const where = (xs: { iif: string; count: number }[]) => xs.map((x) => `${x.iif} (${x.count})`).join(", ");
 
+/** What every check reads: the evidence and a few figures derived from it once. */
+interface Context {
+  e: FlowEvidence;
+  flow: string;
+  secs: string;
+  nocache: number;
+  wrongvif: number;
+  /** Packets out of the route's oifs over the window. */
+  forwarded: number;
+  /** Findings so far (NO_TRAFFIC is only a lead when nothing else is wrong). */
+  findings: readonly Finding[];
+}
+
 export function diagnoseFlow(e: FlowEvidence): Finding[] {
   const findings: Finding[] = [];
-  const flow = `(${e.source}, ${e.group})`;
-  const secs = `${(e.windowMs / 1000).toFixed(1)} s`;
   const add = (f: Finding) => findings.push(f);
+  const c: Context = {
+    e,
+    flow: `(${e.source}, ${e.group})`,
+    secs: `${(e.windowMs / 1000).toFixed(1)} s`,
+    nocache: sum(e.upcalls.nocache),
+    wrongvif: sum(e.upcalls.wrongvif),
+    forwarded: e.oifOut.reduce((a, o) => a + o.packets, 0),
+    findings,
+  };
+  // A link-local group or a table another router owns: nothing else applies.
+  for (const stop of [linkLocalGroup, tableOwnedByOther]) {
+    stop(c, add);
+    if (findings.length > 0) return findings;
+  }
+  for (const check of CHECKS) check(c, add);
+  return findings;
+}
 
+/** 224.0.0.0/24 is never routed. */
+function linkLocalGroup(c: Context, add: (f: Finding) => void): void {
+  const { e } = c;
   const g = parseIpv4(e.group);
   if (g !== undefined && isIpv4LinkLocalMulticast(g)) {
     add({
@@ -89,9 +120,12 @@ export function diagnoseFlow(e: FlowEvidence): Finding[] {
     });
     // Nothing else applies: no route can exist for it (AddRoute refuses the group) and the
     // kernel never routes it, so NO_ROUTE, TTL or rp_filter findings would be false leads.
-    return findings;
   }
+}
 
+/** Another process holds MRT_INIT on the flow's table. */
+function tableOwnedByOther(c: Context, add: (f: Finding) => void): void {
+  const { e } = c;
   if (e.tableOwnedByOther) {
     add({
       code: "TABLE_OWNED_BY_OTHER",
@@ -102,11 +136,12 @@ export function diagnoseFlow(e: FlowEvidence): Finding[] {
       evidence: [["MRT_INIT on table " + String(e.tableOwnedByOther.table), e.tableOwnedByOther.detail]],
       fix: "Stop the other router (usual suspects: smcroute, pimd, igmpproxy, mrouted, another mfcd) or use another table.",
     });
-    return findings;
   }
+}
 
-  const nocache = sum(e.upcalls.nocache);
-  const wrongvif = sum(e.upcalls.wrongvif);
+/** No route, or a route that is not in the kernel as asked. */
+function routeState(c: Context, add: (f: Finding) => void): void {
+  const { e, flow, secs, nocache } = c;
   if (!e.route) {
     // Where it arrives: mfcd's stop filter counts the flow (the kernel stopped asking once it
     // existed), else the kernel's NOCACHE upcalls name the VIF.
@@ -152,7 +187,11 @@ export function diagnoseFlow(e: FlowEvidence): Finding[] {
       fix: "Look for another process changing the multicast routing table (it needs CAP_NET_ADMIN).",
     });
   }
+}
 
+/** A pending route because the table has no free VIF. */
+function vifTableFull(c: Context, add: (f: Finding) => void): void {
+  const { e } = c;
   if (e.vifs.used >= e.vifs.limit && e.route?.state === "pending") {
     add({
       code: "VIF_TABLE_FULL",
@@ -162,7 +201,11 @@ export function diagnoseFlow(e: FlowEvidence): Finding[] {
       fix: "Delete routes using interfaces you no longer need, or put some routes in another table.",
     });
   }
+}
 
+/** iif and oifs: down, without carrier, without MULTICAST. */
+function linkStates(c: Context, add: (f: Finding) => void): void {
+  const { e } = c;
   for (const link of e.links) {
     const role = link.name === e.iif ? "iif" : "oif";
     const ev: [string, string][] = [[`link ${link.name}`, linkText(link)]];
@@ -194,7 +237,11 @@ export function diagnoseFlow(e: FlowEvidence): Finding[] {
       });
     }
   }
+}
 
+/** rp_filter drops the flow before the MFC sees it. */
+function rpFilterDrop(c: Context, add: (f: Finding) => void): void {
+  const { e, flow, secs, nocache } = c;
   if (e.rpFilter && e.rpFilter.effective > 0 && e.reversePath) {
     const strict = e.rpFilter.effective === 1;
     const fails = strict ? !e.reversePath.strictOk : !e.reversePath.looseOk;
@@ -221,8 +268,11 @@ export function diagnoseFlow(e: FlowEvidence): Finding[] {
       });
     }
   }
+}
 
-  const forwarded = e.oifOut.reduce((a, o) => a + o.packets, 0);
+/** The sender's TTL is too low to be forwarded. */
+function ttlTooLow(c: Context, add: (f: Finding) => void): void {
+  const { e, flow, secs, forwarded } = c;
   // The nft probe counts at prerouting, before rp_filter and the MFC: TTL-1 packets are seen
   // even when something earlier drops them too (the unroutable camera has both faults).
   if (e.ttl && e.ttl.le1 > 0 && forwarded === 0) {
@@ -251,7 +301,11 @@ export function diagnoseFlow(e: FlowEvidence): Finding[] {
       fix: "Check the sender's multicast TTL (≥ 2 needed); install nftables so mfcd can observe it.",
     });
   }
+}
 
+/** The flow arrives on another interface than the route's iif. */
+function wrongIif(c: Context, add: (f: Finding) => void): void {
+  const { e, flow, secs, wrongvif } = c;
   if (e.mfc.wrongIf > 0 || wrongvif > 0) {
     const arrives = where(e.upcalls.wrongvif) || "another interface";
     add({
@@ -267,7 +321,11 @@ export function diagnoseFlow(e: FlowEvidence): Finding[] {
       fix: "Change the route's iif to where the traffic really arrives (AddRoute with replace), or fix the upstream path.",
     });
   }
+}
 
+/** Another program's kernel entry for the flow. */
+function foreignEntry(c: Context, add: (f: Finding) => void): void {
+  const { e, flow } = c;
   if (e.foreignEntry) {
     add({
       code: "FOREIGN_ENTRY",
@@ -277,7 +335,11 @@ export function diagnoseFlow(e: FlowEvidence): Finding[] {
       fix: "Find the other process (smcroute, pimd, igmpproxy, a script) and stop it, or delete the route there.",
     });
   }
+}
 
+/** Forwarding works: point downstream. */
+function forwardingOk(c: Context, add: (f: Finding) => void): void {
+  const { e, flow, secs } = c;
   // A VIF counts a packet as sent before the device drops it: an oif without carrier (or down)
   // "forwards" into the void, so only oifs that are up with carrier show forwarding works.
   const working = e.oifOut.filter((o) => o.packets > 0 && e.links.some((l) => l.name === o.name && l.up && l.running));
@@ -295,7 +357,11 @@ export function diagnoseFlow(e: FlowEvidence): Finding[] {
         "link, does an IGMP-snooping switch know a querier, do firewalls on the path or the receiver drop UDP?",
     });
   }
+}
 
+/** Nothing arrived at all. */
+function noTraffic(c: Context, add: (f: Finding) => void): void {
+  const { e, flow, secs, nocache, wrongvif } = c;
   if (
     e.route?.state === "installed" &&
     e.mfc.packets === 0 &&
@@ -303,7 +369,7 @@ export function diagnoseFlow(e: FlowEvidence): Finding[] {
     wrongvif === 0 &&
     e.mfc.wrongIf === 0 &&
     e.rpFilterDrops === 0 &&
-    !findings.some((f) => f.severity === "error")
+    !c.findings.some((f) => f.severity === "error")
   ) {
     add({
       code: "NO_TRAFFIC",
@@ -319,8 +385,9 @@ export function diagnoseFlow(e: FlowEvidence): Finding[] {
       fix: "Check that the sender is sending (source address, group, outgoing interface) and that the path to the router carries multicast.",
     });
   }
-  return findings;
 }
+
+const CHECKS = [routeState, vifTableFull, linkStates, rpFilterDrop, ttlTooLow, wrongIif, foreignEntry, forwardingOk, noTraffic];
 
 function linkText(l: LinkEvidence): string {
   if (!l.exists) return "does not exist";
