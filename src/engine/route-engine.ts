@@ -388,6 +388,11 @@ export class RouteEngine {
 
   // ---- internals --------------------------------------------------------------------------
 
+  /** Whether mfcd holds (owns) this kernel table already. Opens nothing. */
+  holdsTable(family: AddressFamily, tableId: number): boolean {
+    return this.tables.opened(family, tableId) !== undefined;
+  }
+
   /** Open (own) a kernel table now, e.g. one traffic is steered to by an mrule. */
   ensureTable(family: AddressFamily, tableId: number): void {
     const table = this.tables.open(family, tableId);

@@ -9,7 +9,6 @@ import { isTemplateKey, parsePattern, patternContains } from "../address/index.j
 import type { RouteKey } from "../engine/route-key.js";
 import type { RouteEngine, RouteView, VifView } from "../engine/route-engine.js";
 import { MAX_VIFS } from "../engine/vif-table.js";
-import { KernelError } from "../kernel/kernel-error.js";
 import type { DiagnoseRequest, DiagnoseResponse } from "../gen/mfc.js";
 import { Severity } from "../gen/mfc.js";
 import { toTimestamp } from "./proto-views.js";
@@ -37,6 +36,11 @@ export interface FlowProbes {
     windowMs: number,
     signal: AbortSignal,
   ): Promise<{ le1: number; gt1: number }> | string;
+  /**
+   * Whether another process holds MRT_INIT on IPv4 table `table` (mfcd does not): the kernel's
+   * answer as text, or undefined when nobody owns it. Must not keep the table.
+   */
+  tableOwner(table: number): string | undefined;
 }
 
 export const DEFAULT_WINDOW_MS = 2000;
@@ -71,16 +75,10 @@ export async function diagnose(
   if (violations.length > 0) throw DomainError.invalid(violations);
 
   const key = { family: "ipv4" as const, table: request.table, source: request.source, group: request.group };
-  try {
-    engine.ensureTable("ipv4", request.table);
-  } catch (err) {
-    if (err instanceof KernelError && err.code === "EADDRINUSE") {
-      const evidence = ownedByOther(request, windowMs, err.message);
-      const findings = diagnoseFlow(evidence);
-      return response(request, windowMs, "", findings);
-    }
-    throw err;
-  }
+  // A query never claims a table (issue 11): for one mfcd does not hold, only ask whether
+  // another router does.
+  const owner = engine.holdsTable("ipv4", request.table) ? undefined : probes.tableOwner(request.table);
+  if (owner !== undefined) return response(request, windowMs, "", diagnoseFlow(ownedByOther(request, windowMs, owner)));
   const before = engine.flowSnapshot(key);
   const beforeServed = before.route ? { route: before.route } : templateServing(engine, key, request.iif);
   const iif = request.iif || beforeServed.route?.spec.iif || beforeServed.stopFilter?.spec.iif;

@@ -2,7 +2,9 @@
 // back to the source (the kernel's own RPF rule), link flags, the upcall ring and an nft TTL
 // probe. Everything refers to mfcd's own network namespace.
 
+import { KernelError } from "../kernel/kernel-error.js";
 import { listLinks } from "../kernel/list-links.js";
+import { MrouteSocket } from "../kernel/mroute-socket.js";
 import type { NftRescueTable } from "../kernel/nft-rescue-table.js";
 import { readNetstat } from "../kernel/netstat.js";
 import { localAddresses, reversePathOk } from "../kernel/route-lookup.js";
@@ -37,6 +39,18 @@ export function kernelFlowProbes(rings: ReadonlyMap<number, UpcallRing>, nft: { 
       return nft.table
         .probeTtl(flow, windowMs, signal)
         .then((r) => ({ le1: Number(r.ttlLe1), gt1: Number(r.ttlGt1) }));
+    },
+    tableOwner(table) {
+      // MRT_INIT answers EADDRINUSE while another socket owns the table; when nobody does, the
+      // table is released again at once (MRT_DONE on close flushes only what this socket added:
+      // nothing), so no other router is ever kept from it.
+      try {
+        MrouteSocket.open({ table }).close();
+        return undefined;
+      } catch (err) {
+        if (err instanceof KernelError && err.code === "EADDRINUSE") return err.message;
+        throw err;
+      }
     },
   };
 }

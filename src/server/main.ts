@@ -35,6 +35,7 @@ import { missingCapabilities } from "../kernel/capabilities.js";
 import { probeKernelCapabilities, withNftCapability, type KernelCapabilities } from "../kernel/kernel-capabilities.js";
 import { missingForTable, noRoutingMessage, unavailableSummary } from "../kernel/kernel-requirements.js";
 import { daemonInfoSource } from "./daemon-info.js";
+import { listLinks } from "../kernel/list-links.js";
 import { tuneMalloc } from "../kernel/malloc-tuning.js";
 import { renderMetrics } from "./metrics-exposition.js";
 import { startMetricsServer } from "./metrics-server.js";
@@ -120,6 +121,9 @@ async function startDaemon(options: CliOptions, logger: Logger, cleanup: Cleanup
     maxRoutes: options.maxRoutes,
     // Tables this kernel cannot serve: refused per request, restored routes wait (PENDING).
     kernelSupport: (family, table) => missingForTable(kernelCapabilities, family, table),
+    // Names answered without opening a table (queries and dry runs never claim one).
+    ifindex: (name) => listLinks().find((l) => l.name === name)?.ifindex,
+    onLearnFailure: (f) => logger.warn(f, "learned entry not installed: the kernel refused it"),
   });
   const reconciler = new Reconciler({ engine, logger, learnedIdleMs: options.learnedIdleMs });
   // Event-driven drift checks run from the monitor's start on.
@@ -168,6 +172,7 @@ async function startDaemon(options: CliOptions, logger: Logger, cleanup: Cleanup
         vifs,
         foreignEntries: foreign.length,
         upcalls: tables.upcallCounts(),
+        learnFailures: engine.learnFailures,
         rpc: rpcStats,
         kernelCapabilities: kernelCapabilities.capabilities,
         includeLearned: options.metricsLearned,

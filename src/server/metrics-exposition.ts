@@ -20,6 +20,8 @@ export interface MetricsInput {
   vifs: readonly VifView[];
   foreignEntries: number;
   upcalls: readonly UpcallCount[];
+  /** Learned entries and stop filters the kernel refused to install. */
+  learnFailures?: number;
   rpc: RpcStats;
   /** The kernel features mfcd probed at startup (GetInfo's kernel_capabilities). */
   kernelCapabilities?: readonly { name: string; available: boolean }[];
@@ -113,6 +115,10 @@ export function renderMetrics(input: MetricsInput): string {
 
   out.family("mfcd_upcalls_total", "counter", "Kernel upcalls read (nocache: no entry for the flow; wrongvif: arrived on another VIF).");
   for (const u of input.upcalls) out.sample("mfcd_upcalls_total", { family: u.family, type: u.type }, u.count);
+  if (input.learnFailures !== undefined) {
+    out.family("mfcd_learn_failures_total", "counter", "Entries learned from templates (and stop filters) the kernel refused to install.");
+    out.sample("mfcd_learn_failures_total", {}, input.learnFailures);
+  }
 
   input.rpc.writeTo(out);
 

@@ -23,7 +23,7 @@ const vif: VifView = {
 };
 
 function input(routes: RouteView[], includeLearned = false) {
-  return { routes, vifs: [vif], foreignEntries: 2, upcalls: [{ family: "ipv4", type: "nocache", count: 7 }], rpc: new RpcStats(), includeLearned };
+  return { routes, vifs: [vif], foreignEntries: 2, upcalls: [{ family: "ipv4", type: "nocache", count: 7 }], learnFailures: 3, rpc: new RpcStats(), includeLearned };
 }
 
 /** sample lines → map "name{labels}" → value */
@@ -65,6 +65,8 @@ describe("renderMetrics", () => {
     expect(s.get('mfcd_vif_up{family="ipv4",table="0",vif="0",interface="eth0"}')).toBe("1");
     expect(s.get("mfcd_foreign_entries")).toBe("2");
     expect(s.get('mfcd_upcalls_total{family="ipv4",type="nocache"}')).toBe("7");
+    // Learned entries the kernel refused were swallowed without a trace before issue 11.
+    expect(s.get("mfcd_learn_failures_total")).toBe("3");
     expect(Number(s.get("process_resident_memory_bytes"))).toBeGreaterThan(0);
   });
 
