@@ -76,6 +76,35 @@ function vifRows(vifs: VifStatus[], withTable: boolean): string[][] {
   ]);
 }
 
+/** Kernel entries of mfcd's tables that no route explains. */
+function renderForeign(entries: ListRoutesResponse["foreignEntries"]): string[] {
+  return renderTable(
+    [
+      { header: "SOURCE" },
+      { header: "GROUP" },
+      { header: "FAMILY" },
+      { header: "TABLE", align: "right" },
+      { header: "IIF" },
+      { header: "OIFS" },
+      { header: "PACKETS", align: "right" },
+      { header: "BYTES", align: "right" },
+      { header: "WRONG_IF", align: "right" },
+    ],
+    entries.map((f) => [
+      f.source,
+      f.group,
+      f.family || "ipv4",
+      String(f.table),
+      dash(f.iif),
+      f.oifs.length > 0 ? f.oifs.join(",") : "-",
+      String(f.counters?.packets ?? 0n),
+      String(f.counters?.bytes ?? 0n),
+      String(f.counters?.wrongIf ?? 0n),
+    ]),
+    "  ",
+  );
+}
+
 export function renderRouteList(res: ListRoutesResponse): string {
   const out: string[] = [];
   const withTable =
@@ -127,34 +156,7 @@ export function renderRouteList(res: ListRoutesResponse): string {
     );
   }
   if (res.foreignEntries.length > 0) {
-    out.push("", "Foreign kernel entries (not created by mfcd, left alone):");
-    out.push(
-      ...renderTable(
-        [
-          { header: "SOURCE" },
-          { header: "GROUP" },
-          { header: "FAMILY" },
-          { header: "TABLE", align: "right" },
-          { header: "IIF" },
-          { header: "OIFS" },
-          { header: "PACKETS", align: "right" },
-          { header: "BYTES", align: "right" },
-          { header: "WRONG_IF", align: "right" },
-        ],
-        res.foreignEntries.map((f) => [
-          f.source,
-          f.group,
-          f.family || "ipv4",
-          String(f.table),
-          dash(f.iif),
-          f.oifs.length > 0 ? f.oifs.join(",") : "-",
-          String(f.counters?.packets ?? 0n),
-          String(f.counters?.bytes ?? 0n),
-          String(f.counters?.wrongIf ?? 0n),
-        ]),
-        "  ",
-      ),
-    );
+    out.push("", "Foreign kernel entries (not created by mfcd, left alone):", ...renderForeign(res.foreignEntries));
   }
   return out.join("\n") + "\n";
 }

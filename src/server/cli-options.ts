@@ -1,6 +1,6 @@
 // Command-line flags of mfcd.
 
-import { parseArgs } from "node:util";
+import { parseArgs, type ParseArgsConfig } from "node:util";
 import { LOG_LEVELS } from "./logger.js";
 import { defaultSocketPath, parseListenAddress, type ListenAddress } from "../shared/listen-address.js";
 import { defaultStatePath } from "../state/default-state-path.js";
@@ -79,33 +79,31 @@ export class UsageError extends Error {
   override readonly name = "UsageError";
 }
 
+/** mfcd's flags (node:util parseArgs). */
+const OPTIONS = {
+  listen: { type: "string", multiple: true },
+  "log-level": { type: "string", default: "info" },
+  "state-file": { type: "string" },
+  "reset-state": { type: "boolean", default: false },
+  config: { type: "string" },
+  "max-routes": { type: "string" },
+  "max-message-bytes": { type: "string" },
+  "learned-idle": { type: "string" },
+  mrule: { type: "string", multiple: true },
+  "metrics-listen": { type: "string" },
+  "metrics-learned": { type: "boolean", default: false },
+  "health-listen": { type: "string", multiple: true },
+  "socket-group": { type: "string" },
+  "tls-cert": { type: "string" },
+  "tls-key": { type: "string" },
+  "tls-client-ca": { type: "string" },
+  help: { type: "boolean", short: "h", default: false },
+} satisfies ParseArgsConfig["options"];
+
 export function parseCliOptions(argv: string[]): CliOptions {
   let values;
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        listen: { type: "string", multiple: true },
-        "log-level": { type: "string", default: "info" },
-        "state-file": { type: "string" },
-        "reset-state": { type: "boolean", default: false },
-        config: { type: "string" },
-        "max-routes": { type: "string" },
-        "max-message-bytes": { type: "string" },
-        "learned-idle": { type: "string" },
-        mrule: { type: "string", multiple: true },
-        "metrics-listen": { type: "string" },
-        "metrics-learned": { type: "boolean", default: false },
-        "health-listen": { type: "string", multiple: true },
-        "socket-group": { type: "string" },
-        "tls-cert": { type: "string" },
-        "tls-key": { type: "string" },
-        "tls-client-ca": { type: "string" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
+    ({ values } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }));
   } catch (err) {
     throw new UsageError((err as Error).message);
   }

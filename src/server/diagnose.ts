@@ -64,15 +64,7 @@ export async function diagnose(
   request: DiagnoseRequest,
   signal: AbortSignal,
 ): Promise<DiagnoseResponse> {
-  const violations: FieldViolation[] = [];
-  validateSource(request.source, "source", violations);
-  validateGroup(request.group, "group", violations, { allowLinkLocal: true });
-  if (request.iif) validateInterfaceName(request.iif, "iif", violations);
-  const windowMs = request.windowMs === 0 ? DEFAULT_WINDOW_MS : request.windowMs;
-  if (windowMs < 100 || windowMs > 30_000) {
-    violations.push({ field: "window_ms", description: `${windowMs} ms: the window must be 100..30000 ms` });
-  }
-  if (violations.length > 0) throw DomainError.invalid(violations);
+  const windowMs = validateDiagnose(request);
 
   const key = { family: "ipv4" as const, table: request.table, source: request.source, group: request.group };
   // A query never claims a table (issue 11): for one mfcd does not hold, only ask whether
@@ -101,15 +93,9 @@ export async function diagnose(
     ? upcalls.nocache
     : probes.upcalls(request.source, request.group, sinceMs - UNRESOLVED_LIFETIME_MS, request.table).nocache;
   const vifName = (vif: number) => after.vifs.find((v) => v.vif === vif)?.name ?? `vif ${vif}`;
-  const linkList = probes.links();
   const names = route ? [route.spec.iif, ...route.spec.oifs] : iif ? [iif] : [];
   if (iif && !names.includes(iif)) names.unshift(iif);
-  const links: LinkEvidence[] = names.map((name) => {
-    const l = linkList.find((x) => x.name === name);
-    return l
-      ? { name, exists: true, up: l.up, running: l.running, multicast: l.multicast }
-      : { name, exists: false, up: false, running: false, multicast: false };
-  });
+  const links = linkEvidence(probes, names);
   const outDelta = (name: string) => {
     const a = findVif(after.vifs, name);
     const b = findVif(before.vifs, name);
@@ -168,6 +154,31 @@ function response(request: DiagnoseRequest, windowMs: number, iif: string, findi
     })),
     text: renderFindings({ source: request.source, group: request.group, iif: iif || undefined }, findings),
   };
+}
+
+/** The request's field violations as one INVALID_ARGUMENT; the window to use. */
+function validateDiagnose(request: DiagnoseRequest): number {
+  const violations: FieldViolation[] = [];
+  validateSource(request.source, "source", violations);
+  validateGroup(request.group, "group", violations, { allowLinkLocal: true });
+  if (request.iif) validateInterfaceName(request.iif, "iif", violations);
+  const windowMs = request.windowMs === 0 ? DEFAULT_WINDOW_MS : request.windowMs;
+  if (windowMs < 100 || windowMs > 30_000) {
+    violations.push({ field: "window_ms", description: `${windowMs} ms: the window must be 100..30000 ms` });
+  }
+  if (violations.length > 0) throw DomainError.invalid(violations);
+  return windowMs;
+}
+
+/** The flags of the flow's interfaces; a missing one is reported as such. */
+function linkEvidence(probes: FlowProbes, names: string[]): LinkEvidence[] {
+  const linkList = probes.links();
+  return names.map((name) => {
+    const l = linkList.find((x) => x.name === name);
+    return l
+      ? { name, exists: true, up: l.up, running: l.running, multicast: l.multicast }
+      : { name, exists: false, up: false, running: false, multicast: false };
+  });
 }
 
 function ownedByOther(request: DiagnoseRequest, windowMs: number, detail: string): FlowEvidence {

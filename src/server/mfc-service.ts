@@ -28,49 +28,55 @@ export interface Diagnostics {
   isLocalAddress?: (address: string) => boolean;
 }
 
+/** The state file is written before a mutation is acknowledged; a failed write says so. */
+async function flushDurably(store: RouteStore): Promise<void> {
+  try {
+    await store.flush();
+  } catch (err) {
+    throw new DomainError(
+      "unavailable",
+      `the change is in effect but could not be saved to the state file (it will be retried): ` +
+        `${err instanceof Error ? err.message : String(err)}`,
+      { reason: "STATE_WRITE_FAILED", cause: err },
+    );
+  }
+}
+
+/** Rescue options need nft, and a rewrite to a local address would be dropped as martian. */
+function checkRescueOptions(diagnostics: Diagnostics, specs: RouteSpec[], field: (i: number) => string): void {
+  const { rescue } = diagnostics;
+  rescue?.check(specs);
+  if (!rescue && specs.some((s) => s.rewriteSource !== undefined || s.setTtl !== undefined)) {
+    throw nftUnavailable("rescue options need nftables", "this mfcd does not manage nftables");
+  }
+  const local = diagnostics.isLocalAddress;
+  if (!local) return;
+  const violations = specs.flatMap((s, i) =>
+    s.rewriteSource !== undefined && local(s.rewriteSource)
+      ? [
+          {
+            field: `${field(i)}.rewrite_source`,
+            description:
+              `${s.rewriteSource} is an address of this host: the kernel drops packets arriving with a ` +
+              `local source as martians; use an on-link address that no host here owns`,
+          },
+        ]
+      : [],
+  );
+  if (violations.length > 0) throw DomainError.invalid(violations);
+}
+
 export function createMfcService(
   engine: RouteEngine,
   store: RouteStore,
   diagnostics: Diagnostics = {},
   info?: DaemonInfoSource,
 ): MfcWireServiceImplementation {
-  const durable = async (): Promise<void> => {
-    try {
-      await store.flush();
-    } catch (err) {
-      throw new DomainError(
-        "unavailable",
-        `the change is in effect but could not be saved to the state file (it will be retried): ` +
-          `${err instanceof Error ? err.message : String(err)}`,
-        { reason: "STATE_WRITE_FAILED", cause: err },
-      );
-    }
-  };
   const { rescue } = diagnostics;
-  const checkRescue = (specs: RouteSpec[], field: (i: number) => string) => {
-    rescue?.check(specs);
-    if (!rescue && specs.some((s) => s.rewriteSource !== undefined || s.setTtl !== undefined)) {
-      throw nftUnavailable("rescue options need nftables", "this mfcd does not manage nftables");
-    }
-    const local = diagnostics.isLocalAddress;
-    if (!local) return;
-    const violations = specs.flatMap((s, i) =>
-      s.rewriteSource !== undefined && local(s.rewriteSource)
-        ? [
-            {
-              field: `${field(i)}.rewrite_source`,
-              description:
-                `${s.rewriteSource} is an address of this host: the kernel drops packets arriving with a ` +
-                `local source as martians; use an on-link address that no host here owns`,
-            },
-          ]
-        : [],
-    );
-    if (violations.length > 0) throw DomainError.invalid(violations);
-  };
+  const checkRescue = (specs: RouteSpec[], field: (i: number) => string) => checkRescueOptions(diagnostics, specs, field);
   // The nft table is rewritten only when rescue rules exist or are being added (O(routes)).
   const settle = async (specs: RouteSpec[]): Promise<void> => {
-    await Promise.all([durable(), rescue?.relevant(specs) ? rescue.sync() : undefined]);
+    await Promise.all([flushDurably(store), rescue?.relevant(specs) ? rescue.sync() : undefined]);
   };
   return {
     async addRoute(request) {
