@@ -33,7 +33,7 @@ export interface KernelSyncOptions {
   listLinks: () => LinkState[];
   /** Period of the fallback interface sweep (default 1000; 0 = off). */
   sweepIntervalMs?: number;
-  /** An MFC event disagrees with a route: the Reconciler runs one debounced full drift check. */
+  /** An MFC event disagrees with a route: the ReconcileTimers runs one debounced full drift check. */
   queueDriftCheck: () => void;
 }
 

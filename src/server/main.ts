@@ -22,11 +22,11 @@ import { NullStateStore } from "../state/null-state-store.js";
 import { StateStore } from "../state/state-store.js";
 import { parseCliOptions, USAGE, UsageError, type CliOptions } from "./cli-options.js";
 import { CleanupStack } from "./cleanup-stack.js";
-import { KernelTables } from "./kernel-tables.js";
+import { TableSockets } from "./table-sockets.js";
 import { createLogger, type Logger } from "./logger.js";
 import { installMrules } from "./mrule-steps.js";
 import { nftTrace, startNft, type NftStartup } from "./nft-startup.js";
-import { Reconciler } from "./reconciler.js";
+import { ReconcileTimers } from "./reconcile-timers.js";
 import type { RouteStore } from "../state/route-store.js";
 import type { StoredRoute } from "../state/stored-route.js";
 import { fromStoredRoute } from "./stored-routes.js";
@@ -48,7 +48,7 @@ import { resolveGroupId } from "./socket-group.js";
 interface Daemon {
   engine: RouteEngine;
   store: RouteStore;
-  tables: KernelTables;
+  tables: TableSockets;
   rescue: RescueSync;
 }
 
@@ -115,7 +115,7 @@ async function startDaemon(options: CliOptions, logger: Logger, cleanup: Cleanup
   const tls = options.tls ? loadTls(options.tls) : undefined;
   const socketGid = options.socketGroup === undefined ? undefined : resolveGroupId(options.socketGroup);
 
-  const tables = KernelTables.open(kernelCapabilities, logger);
+  const tables = TableSockets.open(kernelCapabilities, logger);
   cleanup.push("kernel tables", () => tables.close());
   const engine = new RouteEngine(tables.opener, {
     maxRoutes: options.maxRoutes,
@@ -125,11 +125,11 @@ async function startDaemon(options: CliOptions, logger: Logger, cleanup: Cleanup
     ifindex: (name) => listLinks().find((l) => l.name === name)?.ifindex,
     onLearnFailure: (f) => logger.warn(f, "learned entry not installed: the kernel refused it"),
   });
-  const reconciler = new Reconciler({ engine, logger, learnedIdleMs: options.learnedIdleMs });
+  const timers = new ReconcileTimers({ engine, logger, learnedIdleMs: options.learnedIdleMs });
   // Event-driven drift checks run from the monitor's start on.
-  cleanup.push("drift checks", () => reconciler.stop());
+  cleanup.push("drift checks", () => timers.stop());
 
-  const { modules, nft } = await startKernelSide({ engine, tables, reconciler, persisted, nftDetecting, cleanup, logger, options });
+  const { modules, nft } = await startKernelSide({ engine, tables, timers, persisted, nftDetecting, cleanup, logger, options });
   const { MfcdServer, applyAndStore } = modules;
   kernelCapabilities = withNftCapability(kernelCapabilities, nft.ipFamily.available, nft.ipFamily.detail);
   if (configRoutes) {
@@ -181,8 +181,8 @@ async function startDaemon(options: CliOptions, logger: Logger, cleanup: Cleanup
     cleanup.push("metrics listener", () => metrics.close());
     logger.info({ address: metrics.address }, "metrics listening");
   }
-  reconciler.start();
-  cleanup.push("background checks", () => reconciler.stop()); // first to stop at shutdown
+  timers.start();
+  cleanup.push("background checks", () => timers.stop()); // first to stop at shutdown
   logger.info({ addresses: server.addresses, routes: engine.size }, "serving");
   return { engine, store, tables, rescue: nft.rescue };
 }
@@ -216,8 +216,8 @@ function checkKernel(logger: Logger): KernelCapabilities {
  */
 async function startKernelSide(p: {
   engine: RouteEngine;
-  tables: KernelTables;
-  reconciler: Reconciler;
+  tables: TableSockets;
+  timers: ReconcileTimers;
   persisted: StoredRoute[];
   nftDetecting: Promise<NftStartupProbe>;
   cleanup: CleanupStack;
@@ -225,7 +225,7 @@ async function startKernelSide(p: {
   options: CliOptions;
 }): Promise<{ modules: typeof import("./mfcd-server.js") & typeof import("./mfc-service.js"); nft: NftStartup }> {
   const { engine, logger } = p;
-  const tablesStarting = p.tables.start(engine, () => p.reconciler.queueDriftCheck());
+  const tablesStarting = p.tables.start(engine, () => p.timers.queueDriftCheck());
   tablesStarting.catch(() => undefined);
   // Evaluated at this thread's first await below, while the workers boot.
   const modules = Promise.all([import("./mfcd-server.js"), import("./mfc-service.js")]);
@@ -242,7 +242,7 @@ async function startKernelSide(p: {
 }
 
 /** Shutdown on SIGTERM/SIGINT: unwind every started step; a second signal exits at once. */
-function untilSignal(tables: KernelTables, cleanup: CleanupStack, logger: Logger): Promise<number> {
+function untilSignal(tables: TableSockets, cleanup: CleanupStack, logger: Logger): Promise<number> {
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {

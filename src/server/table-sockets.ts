@@ -19,7 +19,7 @@ import type { UpcallCount } from "./metrics-exposition.js";
 type Family = "ipv4" | "ipv6";
 type TableSocket = MrouteSocket | Mroute6Socket;
 
-export class KernelTables {
+export class TableSockets {
   /** Every open MRT_INIT socket (GetInfo's owned tables), the IPv4 default table's first. */
   readonly sockets: TableSocket[] = [];
   /** Diagnose evidence: NOCACHE/WRONGVIF upcalls, one ring per IPv4 table (a VIF index names an interface only within its table). */
@@ -43,10 +43,10 @@ export class KernelTables {
    * Takes the IPv4 default table when this kernel routes IPv4 multicast, so that "another
    * multicast router owns it" stops the start; throws an Error saying what to do.
    */
-  static open(capabilities: KernelCapabilities, logger: Logger): KernelTables {
-    if (!hasCapability(capabilities, "ipv4")) return new KernelTables(logger, undefined);
+  static open(capabilities: KernelCapabilities, logger: Logger): TableSockets {
+    if (!hasCapability(capabilities, "ipv4")) return new TableSockets(logger, undefined);
     try {
-      return new KernelTables(logger, MrouteSocket.open());
+      return new TableSockets(logger, MrouteSocket.open());
     } catch (err) {
       throw new Error(explainOpenFailure(err), { cause: err });
     }

@@ -14,7 +14,7 @@ import type { Logger } from "./logger.js";
  */
 export const DRIFT_CPU_BUDGET = 0.002;
 
-export interface ReconcilerOptions {
+export interface ReconcileTimersOptions {
   engine: Pick<RouteEngine, "expireLearned" | "checkDrift" | "lastChangeAt">;
   logger: Logger;
   /** `--learned-idle`: learned entries and stop filters without traffic for this long go (0: the default). */
@@ -25,13 +25,13 @@ export interface ReconcilerOptions {
   driftDebounceMs?: number;
 }
 
-export class Reconciler {
+export class ReconcileTimers {
   private expiryTimer: NodeJS.Timeout | undefined;
   private periodicTimer: NodeJS.Timeout | undefined;
   private eventTimer: NodeJS.Timeout | undefined;
   private stopped = false;
 
-  constructor(private readonly options: ReconcilerOptions) {}
+  constructor(private readonly options: ReconcileTimersOptions) {}
 
   /** Starts the two periodic timers (once mfcd serves); event-driven checks work from construction. */
   start(): void {

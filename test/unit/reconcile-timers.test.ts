@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createLogger } from "../../src/server/logger.js";
-import { Reconciler } from "../../src/server/reconciler.js";
+import { ReconcileTimers } from "../../src/server/reconcile-timers.js";
 
 function fakeEngine() {
   return {
@@ -18,7 +18,7 @@ function fakeEngine() {
   };
 }
 
-describe("Reconciler", () => {
+describe("ReconcileTimers", () => {
   beforeEach(() => {
     vi.useFakeTimers();
   });
@@ -28,7 +28,7 @@ describe("Reconciler", () => {
 
   it("start(): learned entries expire every --learned-idle/4 (1 s…10 s) and drift is checked every interval", () => {
     const engine = fakeEngine();
-    const r = new Reconciler({ engine, logger: createLogger("silent"), learnedIdleMs: 8000, driftCheckIntervalMs: 500 });
+    const r = new ReconcileTimers({ engine, logger: createLogger("silent"), learnedIdleMs: 8000, driftCheckIntervalMs: 500 });
     vi.advanceTimersByTime(5000);
     expect(engine.expiries).toEqual([]);
     expect(engine.drift).toBe(0);
@@ -41,7 +41,7 @@ describe("Reconciler", () => {
 
   it("event-driven checks work before start(), coalesce a burst into one, and stop() ends every timer", () => {
     const engine = fakeEngine();
-    const r = new Reconciler({ engine, logger: createLogger("silent"), learnedIdleMs: 0, driftDebounceMs: 100 });
+    const r = new ReconcileTimers({ engine, logger: createLogger("silent"), learnedIdleMs: 0, driftDebounceMs: 100 });
     for (let i = 0; i < 5; i++) r.queueDriftCheck();
     vi.advanceTimersByTime(100);
     expect(engine.drift).toBe(1);
@@ -61,7 +61,7 @@ describe("Reconciler", () => {
         return performance.now();
       },
     };
-    const r = new Reconciler({ engine, logger: createLogger("silent"), learnedIdleMs: 0, driftCheckIntervalMs: 100 });
+    const r = new ReconcileTimers({ engine, logger: createLogger("silent"), learnedIdleMs: 0, driftCheckIntervalMs: 100 });
     r.start();
     vi.advanceTimersByTime(1000);
     expect(engine.drift).toBe(0);
@@ -80,7 +80,7 @@ describe("Reconciler", () => {
         throw new Error("sweep failed");
       },
     };
-    const r = new Reconciler({ engine, logger: createLogger("silent"), learnedIdleMs: 4000, driftCheckIntervalMs: 100 });
+    const r = new ReconcileTimers({ engine, logger: createLogger("silent"), learnedIdleMs: 4000, driftCheckIntervalMs: 100 });
     r.start();
     vi.advanceTimersByTime(2000);
     expect(calls).toBeGreaterThanOrEqual(10);
