@@ -14,7 +14,7 @@
 
 import type { KernelMfcEntry, KernelVif, VifCounters } from "../engine/kernel-port.js";
 import { VIFF_USE_IFINDEX } from "./mroute-constants.js";
-import { Scanner, bytesOf, isHeader, scanMrCache } from "./proc-scanner.js";
+import { parseVifRows, scanMrCache } from "./proc-scanner.js";
 
 /** An ip_mr_cache row. Unresolved rows are included with `unresolved: true` and parent -1. */
 export interface ProcMfcEntry extends KernelMfcEntry {
@@ -45,32 +45,10 @@ export function scanIpMrCache(input: string | Uint8Array, onEntry: (e: ProcMfcEn
 
 /** Parses /proc/net/ip_mr_vif (text or raw bytes). */
 export function parseIpMrVif(input: string | Uint8Array): ProcVif[] {
-  const out: ProcVif[] = [];
-  const s = new Scanner(bytesOf(input));
-  while (s.pos < s.end) {
-    if (!s.more() || isHeader(s)) {
-      s.nextRow();
-      continue;
-    }
-    const vif = s.int();
-    if (Number.isNaN(vif)) throw s.error("vif");
-    const name = s.word();
-    const inBytes = s.counter();
-    const inPackets = s.counter();
-    const outBytes = s.counter();
-    const outPackets = s.counter();
-    const flags = s.hex();
+  return parseVifRows(input, "vif", (s, flags) => {
     const local = s.hex();
     const remote = s.hex();
-    if (Number.isNaN(flags) || Number.isNaN(local) || Number.isNaN(remote)) throw s.error("flags/local/remote");
-    out.push({
-      vif,
-      name,
-      ifindex: flags & VIFF_USE_IFINDEX ? local : 0,
-      flags,
-      counters: { inPackets, inBytes, outPackets, outBytes },
-    });
-    s.nextRow();
-  }
-  return out;
+    if (Number.isNaN(local) || Number.isNaN(remote)) throw s.error("local/remote");
+    return flags & VIFF_USE_IFINDEX ? local : 0;
+  });
 }

@@ -9,7 +9,7 @@
 
 import { canonicalIpv6 } from "../address/index.js";
 import type { ProcMfcEntry, ProcVif } from "./proc-mroute.js";
-import { Scanner, bytesOf, isHeader, scanMrCache } from "./proc-scanner.js";
+import { type Scanner, parseVifRows, scanMrCache } from "./proc-scanner.js";
 
 /** An ip6_mr_cache row. Unresolved rows are included with `unresolved: true` and parent -1. */
 export type ProcMfc6Entry = ProcMfcEntry;
@@ -32,24 +32,6 @@ export function parseIp6MrCache(input: string | Uint8Array): ProcMfc6Entry[] {
 
 /** Parses /proc/net/ip6_mr_vif (text or raw bytes). */
 export function parseIp6MrVif(input: string | Uint8Array): ProcMif[] {
-  const out: ProcMif[] = [];
-  const s = new Scanner(bytesOf(input));
-  while (s.pos < s.end) {
-    if (!s.more() || isHeader(s)) {
-      s.nextRow();
-      continue;
-    }
-    const vif = s.int();
-    if (Number.isNaN(vif)) throw s.error("mif");
-    const name = s.word();
-    const inBytes = s.counter();
-    const inPackets = s.counter();
-    const outBytes = s.counter();
-    const outPackets = s.counter();
-    const flags = s.hex();
-    if (Number.isNaN(flags)) throw s.error("flags");
-    out.push({ vif, name, ifindex: 0, flags, counters: { inPackets, inBytes, outPackets, outBytes } });
-    s.nextRow();
-  }
-  return out;
+  // ip6_mr_vif prints no ifindex.
+  return parseVifRows(input, "mif", () => 0);
 }

@@ -3,7 +3,7 @@
 // milliseconds.
 
 import os from "node:os";
-import type { ProcMfcEntry } from "./proc-mroute.js";
+import type { ProcMfcEntry, ProcVif } from "./proc-mroute.js";
 
 const LE = os.endianness() === "LE";
 
@@ -159,3 +159,31 @@ export function scanMrCache(
   }
 }
 
+
+/**
+ * Parses an ip_mr_vif or ip6_mr_vif file ("VIF NAME BYTESIN PKTSIN BYTESOUT PKTSOUT FLAGS ...";
+ * the families differ only in the columns after FLAGS, read by `ifindex`, and in what they call
+ * the index: `what`, for errors).
+ */
+export function parseVifRows(input: string | Uint8Array, what: string, ifindex: (s: Scanner, flags: number) => number): ProcVif[] {
+  const out: ProcVif[] = [];
+  const s = new Scanner(bytesOf(input));
+  while (s.pos < s.end) {
+    if (!s.more() || isHeader(s)) {
+      s.nextRow();
+      continue;
+    }
+    const vif = s.int();
+    if (Number.isNaN(vif)) throw s.error(what);
+    const name = s.word();
+    const inBytes = s.counter();
+    const inPackets = s.counter();
+    const outBytes = s.counter();
+    const outPackets = s.counter();
+    const flags = s.hex();
+    if (Number.isNaN(flags)) throw s.error("flags");
+    out.push({ vif, name, ifindex: ifindex(s, flags), flags, counters: { inPackets, inBytes, outPackets, outBytes } });
+    s.nextRow();
+  }
+  return out;
+}
