@@ -69,6 +69,8 @@ export async function diagnose(
   const key = { family: "ipv4" as const, table: request.table, source: request.source, group: request.group };
   // A query never claims a table (issue 11): for one mfcd does not hold, only ask whether
   // another router does.
+  const missing = engine.unavailableTable("ipv4", request.table);
+  if (missing) throw missing; // a kernel option: refused before probing anything
   const owner = engine.holdsTable("ipv4", request.table) ? undefined : probes.tableOwner(request.table);
   if (owner !== undefined) return response(request, windowMs, "", diagnoseFlow(ownedByOther(request, windowMs, owner)));
   const before = engine.flowSnapshot(key);
