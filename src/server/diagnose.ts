@@ -11,6 +11,7 @@ import type { RouteEngine, RouteView, VifView } from "../engine/route-engine.js"
 import { MAX_VIFS } from "../engine/vif-table.js";
 import type { DiagnoseRequest, DiagnoseResponse } from "../gen/mfc.js";
 import { Severity } from "../gen/mfc.js";
+import { RT_TABLE_DEFAULT } from "../kernel/mroute-constants.js";
 import { toTimestamp } from "./proto-views.js";
 import { validateGroup, validateInterfaceName, validateSource } from "./validate-route.js";
 
@@ -71,7 +72,9 @@ export async function diagnose(
   // another router does.
   const missing = engine.unavailableTable("ipv4", request.table);
   if (missing) throw missing; // a kernel option: refused before probing anything
-  const owner = engine.holdsTable("ipv4", request.table) ? undefined : probes.tableOwner(request.table);
+  // mfcd holds the IPv4 default table from its start on (table-sockets.ts), others once used.
+  const own = request.table === 0 || request.table === RT_TABLE_DEFAULT || engine.holdsTable("ipv4", request.table);
+  const owner = own ? undefined : probes.tableOwner(request.table);
   if (owner !== undefined) return response(request, windowMs, "", diagnoseFlow(ownedByOther(request, windowMs, owner)));
   const before = engine.flowSnapshot(key);
   const beforeServed = before.route ? { route: before.route } : templateServing(engine, key, request.iif);
