@@ -14,23 +14,12 @@ export { RtnetlinkMonitor, type RtnetlinkEvent, type RtnetlinkMonitorOptions } f
 export { inNetns } from "./in-netns.js";
 export { parseIpMrCache, parseIpMrVif, type ProcMfcEntry, type ProcVif } from "./proc-mroute.js";
 export { IGMPMSG_SIZE, type IgmpMsg, decodeIgmpmsg } from "./mroute-structs.js";
-export { bufferToIpv4, ipv4ToBuffer } from "../address/index.js";
 export * from "./mroute-constants.js";
 // IPv6: the MRT6_INIT socket, its rtnetlink dump and /proc parsers, upcall decoder, address text.
 export { IPV6_MROUTE, Ipv6ThresholdError, Mroute6Socket, type Mroute6SocketOptions } from "./mroute6-socket.js";
 export { type NetlinkMfc6Entry, decodeMfc6Message } from "./netlink-mfc-codec.js";
 export { parseIp6MrCache, parseIp6MrVif, type ProcMfc6Entry, type ProcMif } from "./proc-mroute6.js";
 export { MRT6MSG_SIZE, type Mrt6Msg, decodeMrt6msg } from "./mroute6-structs.js";
-export {
-  IPV6_ANY,
-  bufferToIpv6,
-  canonicalIpv6,
-  ipv6MulticastScope,
-  ipv6ToBuffer,
-  isCanonicalIpv6,
-  isIpv6Multicast,
-  parseIpv6,
-} from "../address/index.js";
 // What this kernel offers (multicast routing per family, tables, nft, MFC dumps) and the
 // messages built from it.
 export {
