@@ -2,20 +2,12 @@
 // the engine reports (RouteView, VifView, ForeignView, stats) and the options of its operations.
 
 import type { KernelPort, SgCounters, VifCounters } from "./kernel-port.js";
+import type { ValidRoute } from "../shared/route-validation.js";
 import type { KernelSupport } from "./kernel-support.js";
-import type { AddressFamily, RouteKey } from "./route-key.js";
+import type { AddressFamily } from "./route-key.js";
 
-/** A route as the client asked for it (already validated). */
-export interface RouteSpec extends RouteKey {
-  iif: string;
-  oifs: string[];
-  /** Rescue: packets' source is rewritten to this before routing; the kernel entry uses it. */
-  rewriteSource?: string;
-  /** Rescue: packets' TTL is set to this on the iif before routing. */
-  setTtl?: number;
-  /** TTL threshold per oif name where it is not the default 1 (IPv4 only). */
-  oifTtl?: Record<string, number>;
-}
+/** A route as the client asked for it: what the one Route validator (src/shared) returns. */
+export type RouteSpec = ValidRoute;
 
 /** The source the kernel entry is keyed on (the rewritten one, if any). */
 export function kernelSource(spec: RouteSpec): string {

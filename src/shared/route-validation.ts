@@ -23,7 +23,7 @@ import type { FieldViolation } from "./field-violation.js";
 /** The kernel has MAX_VIFS VIFs per table and the iif takes one. */
 export const MAX_OIFS = MAX_VIFS - 1;
 
-/** A valid route, addresses canonical: the shape of the engine's RouteSpec. */
+/** A valid route, addresses canonical (the engine calls it RouteSpec). */
 export interface ValidRoute {
   family: AddressFamily;
   table: number;
@@ -31,9 +31,11 @@ export interface ValidRoute {
   group: string;
   iif: string;
   oifs: string[];
+  /** Rescue: packets' source is rewritten to this before routing; the kernel entry uses it. */
   rewriteSource?: string;
+  /** Rescue: packets' TTL is set to this on the iif before routing. */
   setTtl?: number;
-  /** Only thresholds other than the default 1. */
+  /** TTL threshold per oif name where it is not the default 1 (IPv4 only). */
   oifTtl?: Record<string, number>;
 }
 
