@@ -56,7 +56,7 @@ export async function prepareMfcd(runtime: Runtime): Promise<MfcdEntry> {
   removeIfEmptyAtExit(path.dirname(dir));
   const t0 = nowNs();
   // The bin as `npm run build` makes it: the esbuild bundle of src/server/main.ts.
-  await run([process.execPath, path.join(REPO_ROOT, "scripts/bundle-server.mjs"), path.join(dir, "dist")], {
+  await run([process.execPath, path.join(REPO_ROOT, "scripts/bundle.mjs"), path.join(dir, "dist")], {
     timeoutMs: 180_000,
   });
   fs.mkdirSync(path.join(dir, "src/gen"), { recursive: true });

@@ -158,7 +158,7 @@ async function main(): Promise<number> {
   try {
     log(`preparing mfcd (runtime ${opts.runtime})`);
     const entry = await prepareMfcd(opts.runtime);
-    if (entry.buildSeconds > 0) log(`bundled src/ (scripts/bundle-server.mjs) in ${entry.buildSeconds.toFixed(1)} s`);
+    if (entry.buildSeconds > 0) log(`bundled src/ (scripts/bundle.mjs) in ${entry.buildSeconds.toFixed(1)} s`);
 
     const [floorNs, mfcdNs, smcNs] = await Promise.all([
       createBenchNs("floor"),

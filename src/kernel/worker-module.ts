@@ -4,7 +4,7 @@
 //  - from sources (vitest, `node --import tsx src/server/main.ts`): NAME.ts, run through tsx's
 //    loader, which the worker registers itself (tsx does not register in worker threads on
 //    Node 20, and a worker does not inherit the main thread's module hooks there);
-//  - from dist/ (tsc) and from the bundle (scripts/bundle-server.mjs emits NAME.js next to
+//  - from dist/ (tsc) and from the bundle (scripts/bundle.mjs emits NAME.js next to
 //    main.js and its chunks for each worker-side module): NAME.js, plain Node.
 
 /** URL of the worker-side module `name` (no extension) in the folder of `from` (import.meta.url). */

@@ -2,8 +2,8 @@
 // died without cleaning up, before the run and again after it (a worker of this run may have been
 // killed, and worker threads never run exit hooks). Namespaces of other live processes — e.g. a
 // concurrent test run — are left alone.
-// It also bundles src/ into dist/server/main.js (scripts/bundle-server.mjs, ~1 s), the bin the
-// end-to-end tests run (mfcd-process.ts), so they test the current sources as users run them.
+// It also bundles src/ into the bins dist/server/main.js and dist/cli/main.js (scripts/bundle.mjs,
+// ~1 s) the end-to-end tests run, so they test the current sources as users run them.
 import { execFileSync } from "node:child_process";
 import path from "node:path";
 import { sweepStaleNamespaces } from "./netns.js";
@@ -28,7 +28,7 @@ export async function setup(): Promise<void> {
   await sweep("before run", false);
   // The test runner (scripts/test-runner) bundles once on the host before booting any guest.
   if (process.env.MFCD_TEST_BUNDLED === "1") return;
-  execFileSync(process.execPath, [path.resolve(import.meta.dirname, "../../scripts/bundle-server.mjs")], { stdio: "inherit" });
+  execFileSync(process.execPath, [path.resolve(import.meta.dirname, "../../scripts/bundle.mjs")], { stdio: "inherit" });
 }
 
 export async function teardown(): Promise<void> {
