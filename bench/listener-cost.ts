@@ -2,9 +2,9 @@
 // dropping own updates (socket filter), and a monitor that reports everything. CPU time of the
 // whole process (both threads), per entry. `npx tsx bench/listener-cost.ts [N]`, needs root.
 import { MrouteSocket } from "../src/kernel/index.js";
-import { RtnetlinkMonitor } from "../src/kernel/rtnetlink-monitor.js";
+import { RtnetlinkMonitor } from "../src/kernel/poll/index.js";
 import { createBenchNs, removeBenchNamespaces, sourceAt, GROUP } from "./lib/bench-netns.js";
-import { listLinks } from "../src/kernel/list-links.js";
+import { listLinks } from "../src/kernel/netlink/index.js";
 
 async function main(): Promise<void> {
   const n = Number(process.argv[2] ?? 100_000);

@@ -4,7 +4,7 @@
 // `parses 10k rows`, where a timed assertion (< 250 ms) failed on slow machines.
 
 import { parseArgs } from "node:util";
-import { parseIpMrCache } from "../src/kernel/proc-mroute.js";
+import { parseIpMrCache } from "../src/kernel/mroute/index.js";
 
 const { values } = parseArgs({
   options: { rows: { type: "string", default: "10000" }, reps: { type: "string", default: "25" } },

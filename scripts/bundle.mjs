@@ -9,9 +9,9 @@
 // config-file parser) is split into chunks, OUTDIR/server/*-HASH.js.
 //
 // The code of worker threads is bundled as entries of its own, OUTDIR/server/NAME.js for each
-// src/kernel/NAME.ts in WORKER_MODULES (shared code goes to chunks like the main thread's):
-// src/kernel/worker-module.ts finds NAME.js next to the module that names it, and every module
-// of the bundle sits in OUTDIR/server.
+// src/kernel/poll/NAME.ts in WORKER_MODULES (shared code goes to chunks like the main thread's):
+// src/kernel/poll/worker-module.ts finds NAME.js next to the module that names it, and every
+// module of the bundle sits in OUTDIR/server.
 //
 // koffi stays external (a native addon, resolved from node_modules at run time). The shebang
 // (with its node flags) is kept from each main.ts; the files are made executable because npx
@@ -29,7 +29,8 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const dist = path.resolve(process.argv[2] ?? path.join(root, "dist"));
 const outdir = path.join(dist, "server");
 
-/** Worker-side modules: the poll hub's thread and the handler modules it imports. */
+/** Worker-side modules (all in src/kernel/poll): the poll hub's thread and the handler modules it imports. */
+const WORKER_DIR = "src/kernel/poll";
 const WORKER_MODULES = ["poll-hub-worker", "upcall-reader-handler", "rtnetlink-monitor-handler"];
 
 // Chunks sit next to main.js, so that paths relative to import.meta.url (reflection.ts) are the
@@ -51,7 +52,7 @@ await build({
   ...common,
   entryPoints: {
     main: path.join(root, "src/server/main.ts"),
-    ...Object.fromEntries(WORKER_MODULES.map((name) => [name, path.join(root, "src/kernel", `${name}.ts`)])),
+    ...Object.fromEntries(WORKER_MODULES.map((name) => [name, path.join(root, WORKER_DIR, `${name}.ts`)])),
   },
   outdir,
   splitting: true,

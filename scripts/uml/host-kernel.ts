@@ -1,6 +1,6 @@
 // The host kernel's multicast routing features, in the words of the tests' needs.
 
-import { probeKernelCapabilities, type KernelCapabilities } from "../../src/kernel/kernel-capabilities.js";
+import { probeKernelCapabilities, type KernelCapabilities } from "../../src/kernel/system/index.js";
 import type { KernelNeed } from "../test-runner/test-needs.js";
 
 export interface HostKernel {

@@ -3,7 +3,7 @@
 // microseconds, and keeping them synchronous makes every engine operation atomic with respect
 // to other RPCs (no interleaving on the event loop).
 //
-// Errors are thrown as KernelError (src/kernel/kernel-error.ts) carrying the errno.
+// Errors are thrown as KernelError (src/kernel/ffi/kernel-error.ts) carrying the errno.
 
 /** Kernel MFC counters of one (S,G) entry. */
 export interface SgCounters {

@@ -1,6 +1,6 @@
 // Parts of multicast routing this kernel lacks (IPv6, tables other than the default), as the
 // engine refuses or parks routes needing them. The server decides from the kernel probe
-// (src/kernel/kernel-capabilities.ts) which (family, table)s are unusable; the engine only asks.
+// (src/kernel/system/kernel-capabilities.ts) which (family, table)s are unusable; the engine only asks.
 
 import { DomainError } from "./domain-error.js";
 import type { AddressFamily } from "./route-key.js";

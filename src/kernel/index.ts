@@ -1,27 +1,34 @@
-// Public surface of the kernel layer: the MRT_INIT socket (a KernelPort), its error type, the
-// /proc parsers (also used by tests on `ip netns exec NS cat /proc/net/ip_mr_*`), rtnetlink
-// (MFC dumps of any table, link listing, change notifications), and the struct codecs and
-// constants for code that talks to the socket directly (upcall readers).
-export { KernelError } from "./kernel-error.js";
-export { FOREIGN_VIF_BASE, MrouteFamilySocket, type MrouteOpenOptions } from "./mroute-family-socket.js";
-export type { MrouteCodec, MrouteFamily } from "./mroute-family.js";
-export { IPV4_MROUTE, MrouteSocket, type MrouteSocketOptions } from "./mroute-socket.js";
-export { MfcNetlinkDumper, type MfcDumpOptions } from "./mfc-netlink-dump.js";
-export { type NetlinkMfcEntry, decodeMfcMessage } from "./netlink-mfc-codec.js";
-export { type LinkInfo, decodeLinkMessage } from "./netlink-link-codec.js";
-export { listLinks } from "./list-links.js";
-export { RtnetlinkMonitor, type RtnetlinkEvent, type RtnetlinkMonitorOptions } from "./rtnetlink-monitor.js";
-export { inNetns } from "./in-netns.js";
-export { parseIpMrCache, parseIpMrVif, type ProcMfcEntry, type ProcVif } from "./proc-mroute.js";
-export { IGMPMSG_SIZE, type IgmpMsg, decodeIgmpmsg } from "./mroute-structs.js";
-export * from "./mroute-constants.js";
-// IPv6: the MRT6_INIT socket, its rtnetlink dump and /proc parsers, upcall decoder, address text.
-export { IPV6_MROUTE, Ipv6ThresholdError, Mroute6Socket, type Mroute6SocketOptions } from "./mroute6-socket.js";
-export { type NetlinkMfc6Entry, decodeMfc6Message } from "./netlink-mfc-codec.js";
-export { parseIp6MrCache, parseIp6MrVif, type ProcMfc6Entry, type ProcMif } from "./proc-mroute6.js";
-export { MRT6MSG_SIZE, type Mrt6Msg, decodeMrt6msg } from "./mroute6-structs.js";
-// What this kernel offers (multicast routing per family, tables, nft, MFC dumps) and the
-// messages built from it.
+// Public surface of the kernel layer, the one entry point for the rest of src/ (src/shared, which
+// mfcctl bundles too, imports only the pure ./abi/index.ts): the MRT_INIT sockets (KernelPorts),
+// their error type, the /proc parsers (also used by tests on `ip netns exec NS cat
+// /proc/net/ip_mr_*`), rtnetlink (MFC dumps of any table, link listing, change notifications,
+// route lookups, mrules), the upcall readers, nftables, Diagnose's evidence and what this kernel
+// offers. Each subfolder's index.ts is its entry point; see README "Architecture".
+export { KernelError, inNetns } from "./ffi/index.js";
+export {
+  FOREIGN_VIF_BASE,
+  IPV4_MROUTE,
+  MrouteFamilySocket,
+  MrouteSocket,
+  parseIpMrCache,
+  parseIpMrVif,
+  type MrouteCodec,
+  type MrouteFamily,
+  type MrouteOpenOptions,
+  type MrouteSocketOptions,
+  type ProcMfcEntry,
+  type ProcVif,
+} from "./mroute/index.js";
+export { MfcNetlinkDumper, addMrule, delMrule, listLinks, localAddresses, reversePathOk, type MfcDumpOptions, type Mrule } from "./netlink/index.js";
+// The constants, struct codecs and netlink decoders, for code that talks to the sockets directly
+// (upcall readers, tests).
+export * from "./abi/index.js";
+export { RtnetlinkMonitor, UpcallReader, UpcallRing, type RtnetlinkEvent, type RtnetlinkMonitorOptions, type Upcall } from "./poll/index.js";
+export { NftRescueTable, NftTrace, type NftAvailability, type NftStartupProbe } from "./nft/index.js";
+// IPv6: the MRT6_INIT socket and its /proc parsers.
+export { IPV6_MROUTE, Ipv6ThresholdError, Mroute6Socket, parseIp6MrCache, parseIp6MrVif, type Mroute6SocketOptions, type ProcMfc6Entry, type ProcMif } from "./mroute/index.js";
+// What this kernel offers (multicast routing per family, tables, nft, MFC dumps), the messages
+// built from it, what this process holds, and the host evidence Diagnose reads.
 export {
   type KernelCapabilities,
   type KernelCapability,
@@ -30,12 +37,19 @@ export {
   capability,
   hasCapability,
   probeKernelCapabilities,
+  readNetstat,
+  rpFilter,
+  tuneMalloc,
   withNftCapability,
-} from "./kernel-capabilities.js";
+} from "./system/index.js";
 export {
   CAPABILITY_OPTIONS,
   capabilitiesForTable,
+  missingCapabilities,
   missingForTable,
+  neededLinuxCapability,
   noRoutingMessage,
+  optionForSyscall,
   probeFailureDetail,
-} from "./kernel-requirements.js";
+  unavailableSummary,
+} from "./requirements/index.js";

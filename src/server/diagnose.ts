@@ -11,7 +11,7 @@ import type { RouteEngine, RouteView, VifView } from "../engine/route-engine.js"
 import { MAX_VIFS } from "../engine/vif-table.js";
 import type { DiagnoseRequest, DiagnoseResponse } from "../gen/mfc.js";
 import { Severity } from "../gen/mfc.js";
-import { RT_TABLE_DEFAULT } from "../kernel/mroute-constants.js";
+import { RT_TABLE_DEFAULT } from "../kernel/index.js";
 import { toTimestamp } from "./proto-views.js";
 import { validateGroup, validateInterfaceName, validateSource } from "./validate-route.js";
 

@@ -5,8 +5,7 @@ import type { ServerMiddleware } from "nice-grpc-common";
 import { isAbortError } from "abort-controller-x";
 import { BadRequest, ErrorInfo, RichServerError } from "nice-grpc-error-details";
 import { DomainError, type DomainErrorKind } from "../engine/domain-error.js";
-import { KernelError } from "../kernel/kernel-error.js";
-import { neededLinuxCapability, optionForSyscall } from "../kernel/kernel-requirements.js";
+import { KernelError, neededLinuxCapability, optionForSyscall } from "../kernel/index.js";
 
 export const ERROR_DOMAIN = "mfcd.v1";
 

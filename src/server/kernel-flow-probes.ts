@@ -2,14 +2,17 @@
 // back to the source (the kernel's own RPF rule), link flags, the upcall ring and an nft TTL
 // probe. Everything refers to mfcd's own network namespace.
 
-import { KernelError } from "../kernel/kernel-error.js";
-import { listLinks } from "../kernel/list-links.js";
-import { MrouteSocket } from "../kernel/mroute-socket.js";
-import type { NftRescueTable } from "../kernel/nft-rescue-table.js";
-import { readNetstat } from "../kernel/netstat.js";
-import { localAddresses, reversePathOk } from "../kernel/route-lookup.js";
-import { rpFilter } from "../kernel/sysctl.js";
-import type { UpcallRing } from "../kernel/upcall-ring.js";
+import {
+  KernelError,
+  listLinks,
+  MrouteSocket,
+  readNetstat,
+  localAddresses,
+  reversePathOk,
+  rpFilter,
+  type NftRescueTable,
+  type UpcallRing,
+} from "../kernel/index.js";
 import type { FlowProbes } from "./diagnose.js";
 
 /** `rings`: the upcall ring of each IPv4 table mfcd reads upcalls of (a VIF index means something only within its table). */

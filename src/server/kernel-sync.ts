@@ -5,7 +5,7 @@
 
 import type { LinkState, RouteEngine } from "../engine/route-engine.js";
 import type { RouteKey } from "../engine/route-key.js";
-import { RT6_TABLE_DFLT, RT_TABLE_DEFAULT } from "../kernel/mroute-constants.js";
+import { RT6_TABLE_DFLT, RT_TABLE_DEFAULT } from "../kernel/index.js";
 import type { Logger } from "./logger.js";
 
 

@@ -6,7 +6,7 @@
 // start and a shutdown both unwind (newest first, one failing undo never skipping the others).
 //
 // Start order is about wall time (spawn → SERVING): the readers' worker (one thread for all of
-// them, src/kernel/poll-hub.ts) boots on its own (~70 ms) and the gRPC modules (most of mfcd's
+// them, src/kernel/poll/poll-hub.ts) boots on its own (~70 ms) and the gRPC modules (most of mfcd's
 // code) are imported dynamically, so their loading, the restore on this thread and the nft
 // calls all overlap instead of queueing. Nothing imported statically may import @grpc/grpc-js
 // (~40 ms to evaluate before main() could start the worker: TLS files are read by tls-files.ts,
@@ -14,9 +14,21 @@
 // the state file is read.
 
 import { RouteEngine } from "../engine/route-engine.js";
-import { addMrule, delMrule } from "../kernel/mrule.js";
-import type { NftStartupProbe } from "../kernel/nft-detect.js";
-import { NftRescueTable } from "../kernel/nft-rescue-table.js";
+import {
+  addMrule,
+  delMrule,
+  NftRescueTable,
+  missingCapabilities,
+  probeKernelCapabilities,
+  withNftCapability,
+  type KernelCapabilities,
+  missingForTable,
+  noRoutingMessage,
+  unavailableSummary,
+  listLinks,
+  tuneMalloc,
+  type NftStartupProbe,
+} from "../kernel/index.js";
 import { isLocalAddress, kernelFlowProbes } from "./kernel-flow-probes.js";
 import { NullStateStore } from "../state/null-state-store.js";
 import { StateStore } from "../state/state-store.js";
@@ -31,12 +43,7 @@ import type { RouteStore } from "../state/route-store.js";
 import type { StoredRoute } from "../state/stored-route.js";
 import { fromStoredRoute } from "./stored-routes.js";
 import { CONFIG_OWNER } from "./validate-route.js";
-import { missingCapabilities } from "../kernel/capabilities.js";
-import { probeKernelCapabilities, withNftCapability, type KernelCapabilities } from "../kernel/kernel-capabilities.js";
-import { missingForTable, noRoutingMessage, unavailableSummary } from "../kernel/kernel-requirements.js";
 import { daemonInfoSource } from "./daemon-info.js";
-import { listLinks } from "../kernel/list-links.js";
-import { tuneMalloc } from "../kernel/malloc-tuning.js";
 import { renderMetrics } from "./metrics-exposition.js";
 import { startMetricsServer } from "./metrics-server.js";
 import type { RescueSync } from "./rescue-sync.js";

@@ -1,7 +1,7 @@
 // Assembles the gRPC servers (one per listen address: a nice-grpc server listens once) around
 // one route engine, with health, reflection, error mapping and graceful shutdown.
 
-import type { KernelCapabilities } from "../kernel/kernel-capabilities.js";
+import type { KernelCapabilities } from "../kernel/index.js";
 import fs from "node:fs";
 import { createServer, type Server } from "nice-grpc";
 import { errorDetailsServerMiddleware } from "nice-grpc-error-details";

@@ -2,7 +2,7 @@
 // a table nobody serves) and pushes its own removal, so a failed start or a shutdown removes
 // every rule mfcd added even when removing another one fails.
 
-import type { Mrule } from "../kernel/mrule.js";
+import type { Mrule } from "../kernel/index.js";
 import type { CleanupStack } from "./cleanup-stack.js";
 import type { Logger } from "./logger.js";
 

@@ -3,9 +3,7 @@
 // Trace are refused; and the Trace starter built on that answer.
 
 import type { RouteEngine } from "../engine/route-engine.js";
-import type { NftAvailability, NftStartupProbe } from "../kernel/nft-detect.js";
-import { NftRescueTable } from "../kernel/nft-rescue-table.js";
-import { NftTrace } from "../kernel/nft-trace.js";
+import { type NftAvailability, type NftStartupProbe, NftRescueTable, NftTrace } from "../kernel/index.js";
 import type { Logger } from "./logger.js";
 import { RescueSync } from "./rescue-sync.js";
 import type { TraceStarter } from "./trace-flow.js";

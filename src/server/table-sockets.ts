@@ -4,14 +4,18 @@
 // the rtnetlink monitor (links and MFC events, through KernelSync). close() undoes all of it.
 
 import type { RouteEngine, TableOpener } from "../engine/route-engine.js";
-import type { KernelCapabilities } from "../kernel/kernel-capabilities.js";
-import { hasCapability } from "../kernel/kernel-capabilities.js";
-import { KernelError } from "../kernel/kernel-error.js";
-import { MrouteSocket } from "../kernel/mroute-socket.js";
-import { Mroute6Socket } from "../kernel/mroute6-socket.js";
-import { RtnetlinkMonitor, listLinks } from "../kernel/rtnetlink-monitor.js";
-import { UpcallReader, type Upcall } from "../kernel/upcall-reader.js";
-import { UpcallRing } from "../kernel/upcall-ring.js";
+import {
+  type KernelCapabilities,
+  hasCapability,
+  KernelError,
+  MrouteSocket,
+  Mroute6Socket,
+  RtnetlinkMonitor,
+  listLinks,
+  UpcallReader,
+  type Upcall,
+  UpcallRing,
+} from "../kernel/index.js";
 import { KernelSync } from "./kernel-sync.js";
 import type { Logger } from "./logger.js";
 import type { UpcallCount } from "./metrics-exposition.js";

@@ -1,11 +1,9 @@
 // Checks of the address and interface fields of a route, a flow or a filter. Each problem becomes
 // a field violation naming the proto field, so whoever typed the value sees exactly what to fix.
 
-import { formatPattern, parsePattern } from "../address/index.js";
-import { isIpv4LinkLocalMulticast, isIpv4Multicast, isIpv4UnicastSource, parseIpv4 } from "../address/index.js";
+import { formatPattern, parsePattern, isIpv4LinkLocalMulticast, isIpv4Multicast, isIpv4UnicastSource, parseIpv4, canonicalIpv6, ipv6MulticastScope, isIpv6Multicast } from "../address/index.js";
 import type { AddressFamily } from "../address/index.js";
-import { canonicalIpv6, ipv6MulticastScope, isIpv6Multicast } from "../address/index.js";
-import { RT6_TABLE_DFLT, RT_TABLE_DEFAULT } from "../kernel/mroute-constants.js";
+import { RT6_TABLE_DFLT, RT_TABLE_DEFAULT } from "../kernel/abi/index.js";
 import type { FieldViolation } from "./field-violation.js";
 
 /** The kernel's own id of the default table, which MRT_TABLE must not be asked for. */

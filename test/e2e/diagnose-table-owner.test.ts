@@ -3,7 +3,7 @@
 // and only then; a Diagnose never claims a table itself.
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MrouteSocket } from "../../src/kernel/mroute-socket.js";
+import { MrouteSocket } from "../../src/kernel/mroute/index.js";
 import { addNetns, delNetns, ip, uniqueName } from "../helpers/netns.js";
 import { startMfcd, type MfcdProcess } from "../helpers/mfcd-process.js";
 

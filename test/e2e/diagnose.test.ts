@@ -18,7 +18,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Severity, type DiagnoseRequest, type DiagnoseResponse, type Finding } from "../../src/gen/mfc.js";
 import { MfcError, RouteState, Status } from "../../src/sdk/index.js";
-import { parseIpMrCache } from "../../src/kernel/proc-mroute.js";
+import { parseIpMrCache } from "../../src/kernel/mroute/index.js";
 import { netstat, readMrCache } from "../helpers/kernel-view.js";
 import { createLab, type Lab } from "../helpers/lab.js";
 import { deleteAllRoutes, kernelRoute, startMfcd, StopList, type MfcdProcess } from "../helpers/mfcd-process.js";

@@ -10,16 +10,15 @@
 // and MIF tables. "Not delivered" is never a wait: a later packet on the same path that does
 // arrive (a marker) proves the earlier ones had their chance.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { parseIp6MrCache, parseIp6MrVif } from "../../src/kernel/proc-mroute6.js";
+import { parseIp6MrCache, parseIp6MrVif } from "../../src/kernel/mroute/index.js";
 import { RouteState, Status, type MfcClient, type Route } from "../../src/sdk/index.js";
 import { createLab, type Lab } from "../helpers/lab.js";
 import { kernelRoute, kernelVifs, startMfcd, StopList, tempSocketPath, type MfcdProcess } from "../helpers/mfcd-process.js";
 import { execIn } from "../helpers/netns.js";
-import { sendMulticast, startReceiver, startStream } from "../helpers/traffic.js";
+import { sendMulticast, startReceiver, startStream, waitFor } from "../helpers/traffic.js";
 import { addIpv6, sendMulticast6, startReceiver6, type Lab6Addrs, type Receiver6 } from "../helpers/traffic6.js";
 import { rejection, range } from "../helpers/rejection.js";
 import { foreignDelMfc6 } from "../helpers/foreign-mroute.js";
-import { waitFor } from "../helpers/traffic.js";
 import { bound } from "../helpers/time-bounds.js";
 
 if (process.getuid?.() !== 0) throw new Error("test/e2e needs root (network namespaces, MRT_INIT)");

@@ -2,7 +2,7 @@
 // --mrule: mfcd owns the table traffic is steered to and installs / removes the ip mrule itself.
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addMrule, delMrule } from "../../src/kernel/mrule.js";
+import { addMrule, delMrule } from "../../src/kernel/netlink/index.js";
 import { addNetns, delNetns, ip, uniqueName } from "../helpers/netns.js";
 import { startMfcd } from "../helpers/mfcd-process.js";
 

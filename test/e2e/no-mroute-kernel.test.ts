@@ -6,7 +6,7 @@
 // meaningful where the kernel lacks both: elsewhere it skips (the probe decides, from errnos).
 import fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { probeKernelCapabilities } from "../../src/kernel/kernel-capabilities.js";
+import { probeKernelCapabilities } from "../../src/kernel/system/index.js";
 import { spawnMfcd, StopList } from "../helpers/mfcd-process.js";
 import { addNetns, delNetns, uniqueName } from "../helpers/netns.js";
 

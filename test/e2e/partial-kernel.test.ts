@@ -9,7 +9,7 @@
 // proves the kernel really is such a kernel, so the rest cannot pass vacuously elsewhere.
 import fs from "node:fs";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { probeKernelCapabilities, type KernelCapabilities } from "../../src/kernel/kernel-capabilities.js";
+import { probeKernelCapabilities, type KernelCapabilities } from "../../src/kernel/system/index.js";
 import { StateStore } from "../../src/state/state-store.js";
 import { RouteState, Status } from "../../src/sdk/index.js";
 import { createLab, type Lab } from "../helpers/lab.js";

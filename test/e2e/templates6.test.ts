@@ -3,7 +3,7 @@
 // NOCACHE upcalls, like IPv4.
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseIp6MrCache, parseIp6MrVif } from "../../src/kernel/proc-mroute6.js";
+import { parseIp6MrCache, parseIp6MrVif } from "../../src/kernel/mroute/index.js";
 import { createLab, type Lab } from "../helpers/lab.js";
 import { startMfcd, StopList, type MfcdProcess } from "../helpers/mfcd-process.js";
 import { execIn, ip } from "../helpers/netns.js";

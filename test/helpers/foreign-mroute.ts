@@ -5,9 +5,9 @@
 // The socket is created inside the namespace (setns on this thread only, for the socket() call)
 // and closed again after each operation, so nothing lingers between tests.
 
-import { inNetns } from "../../src/kernel/in-netns.js";
-import { KernelError } from "../../src/kernel/kernel-error.js";
 import {
+  inNetns,
+  KernelError,
   AF_INET,
   AF_INET6,
   IPPROTO_ICMPV6,
@@ -19,10 +19,8 @@ import {
   close,
   socket,
   trySetsockopt,
-} from "../../src/kernel/libc.js";
-import { MRT6_DEL_MFC, MRT_ADD_MFC, MRT_DEL_MFC } from "../../src/kernel/mroute-constants.js";
-import { encodeMfcctl } from "../../src/kernel/mroute-structs.js";
-import { encodeMf6cctl } from "../../src/kernel/mroute6-structs.js";
+} from "../../src/kernel/ffi/index.js";
+import { MRT6_DEL_MFC, MRT_ADD_MFC, MRT_DEL_MFC, encodeMfcctl, encodeMf6cctl } from "../../src/kernel/abi/index.js";
 
 function withForeignSocket<T>(ns: string, fn: (fd: number) => T): T {
   const fd = inNetns(`/run/netns/${ns}`, () => socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_IGMP));

@@ -1,13 +1,13 @@
 // What the kernel shows inside a namespace: raw text of the multicast routing /proc files and
 // of `ip mroute`, plus SNMP/netstat counters and sysctls. The /proc mroute files are parsed by
-// src/kernel/proc-mroute.ts (parseIpMrCache / parseIpMrVif), not here.
+// src/kernel/mroute/proc-mroute.ts (parseIpMrCache / parseIpMrVif), not here.
 //
 // /proc/net and /proc/sys/net show the network namespace of the *reading thread*: files are read
 // in-process with the thread briefly inside `ns` (inNetns), not by spawning `ip netns exec cat` —
 // tests poll these, and a process spawn costs ~0.3 s of CPU in a user-mode Linux guest.
 
 import fs from "node:fs";
-import { inNetns } from "../../src/kernel/in-netns.js";
+import { inNetns } from "../../src/kernel/ffi/index.js";
 import { ip } from "./netns.js";
 
 /** The text of /proc files as a thread inside `ns` sees them, concatenated. */

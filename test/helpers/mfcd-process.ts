@@ -20,7 +20,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseIpMrCache, parseIpMrVif, type ProcMfcEntry, type ProcVif } from "../../src/kernel/proc-mroute.js";
+import { parseIpMrCache, parseIpMrVif, type ProcMfcEntry, type ProcVif } from "../../src/kernel/mroute/proc-mroute.js";
 import { createMfcClient, type MfcClient } from "../../src/sdk/index.js";
 import { readMrCache, readMrVif } from "./kernel-view.js";
 import { onProcessExit } from "./netns.js";

@@ -5,9 +5,8 @@
 // The kernel lacking options is covered by test/e2e/partial-kernel.test.ts (Debian's user-mode
 // kernel) and test/e2e/no-mroute-kernel.test.ts (a host without multicast routing).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { probeKernelCapabilities } from "../../src/kernel/kernel-capabilities.js";
-import { MrouteSocket } from "../../src/kernel/mroute-socket.js";
-import { Mroute6Socket } from "../../src/kernel/mroute6-socket.js";
+import { probeKernelCapabilities } from "../../src/kernel/system/index.js";
+import { MrouteSocket, Mroute6Socket } from "../../src/kernel/mroute/index.js";
 import { addNetns, delNetns, uniqueName } from "../helpers/netns.js";
 
 let ns: string;

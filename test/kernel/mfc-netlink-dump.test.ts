@@ -4,16 +4,28 @@
 // traffic, unresolved entries; plus the pure framing/codec code on crafted bytes. Each test
 // builds its own namespaces (test/helpers) and removes them afterwards. Needs root.
 import { beforeAll, describe, expect, it } from "vitest";
-import { inNetns } from "../../src/kernel/in-netns.js";
-import { AF_INET, IPPROTO_IGMP, IPPROTO_IP, SOCK_CLOEXEC, SOCK_RAW, close, socket, trySetsockopt } from "../../src/kernel/libc.js";
-import { MfcNetlinkDumper } from "../../src/kernel/mfc-netlink-dump.js";
-import { MRT_ADD_VIF, RT_TABLE_DEFAULT } from "../../src/kernel/mroute-constants.js";
-import { FOREIGN_VIF_BASE, MrouteSocket } from "../../src/kernel/mroute-socket.js";
-import { encodeVifctl } from "../../src/kernel/mroute-structs.js";
-import { type NetlinkMfcEntry, decodeMfcMessage } from "../../src/kernel/netlink-mfc-codec.js";
-import { forEachNetlinkMessage } from "../../src/kernel/netlink-messages.js";
-import { parseIpMrCache } from "../../src/kernel/proc-mroute.js";
-import { type RtnetlinkEvent, RtnetlinkMonitor } from "../../src/kernel/rtnetlink-monitor.js";
+import {
+  inNetns,
+  AF_INET,
+  IPPROTO_IGMP,
+  IPPROTO_IP,
+  SOCK_CLOEXEC,
+  SOCK_RAW,
+  close,
+  socket,
+  trySetsockopt,
+} from "../../src/kernel/ffi/index.js";
+import { MfcNetlinkDumper } from "../../src/kernel/netlink/index.js";
+import {
+  MRT_ADD_VIF,
+  RT_TABLE_DEFAULT,
+  encodeVifctl,
+  type NetlinkMfcEntry,
+  decodeMfcMessage,
+  forEachNetlinkMessage,
+} from "../../src/kernel/abi/index.js";
+import { FOREIGN_VIF_BASE, MrouteSocket, parseIpMrCache } from "../../src/kernel/mroute/index.js";
+import { type RtnetlinkEvent, RtnetlinkMonitor } from "../../src/kernel/poll/index.js";
 import { readMrCache } from "../helpers/kernel-view.js";
 import { createLab } from "../helpers/lab.js";
 import { addNetns, delNetns, ip, ipBatch, uniqueName } from "../helpers/netns.js";

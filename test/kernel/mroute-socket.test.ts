@@ -13,8 +13,7 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { canonicalIpv6 } from "../../src/address/index.js";
-import { inNetns } from "../../src/kernel/in-netns.js";
-import { KernelError } from "../../src/kernel/kernel-error.js";
+import { inNetns, KernelError } from "../../src/kernel/ffi/index.js";
 import {
   AF_INET,
   AF_INET6,
@@ -26,7 +25,7 @@ import {
   recvNonBlocking,
   setsockoptInt,
   socket,
-} from "../../src/kernel/libc.js";
+} from "../../src/kernel/ffi/libc.js";
 import {
   IGMPMSG_NOCACHE,
   MRT6MSG_NOCACHE,
@@ -40,14 +39,24 @@ import {
   MRT_TABLE,
   RT6_TABLE_DFLT,
   RT_TABLE_DEFAULT,
-} from "../../src/kernel/mroute-constants.js";
-import type { MrouteFamilySocket } from "../../src/kernel/mroute-family-socket.js";
-import { FOREIGN_VIF_BASE, MrouteSocket } from "../../src/kernel/mroute-socket.js";
-import { IGMPMSG_SIZE, decodeIgmpmsg } from "../../src/kernel/mroute-structs.js";
-import { Ipv6ThresholdError, Mroute6Socket } from "../../src/kernel/mroute6-socket.js";
-import { MRT6MSG_SIZE, decodeMrt6msg } from "../../src/kernel/mroute6-structs.js";
-import { type ProcMfcEntry, type ProcVif, parseIpMrCache, parseIpMrVif } from "../../src/kernel/proc-mroute.js";
-import { parseIp6MrCache, parseIp6MrVif } from "../../src/kernel/proc-mroute6.js";
+  IGMPMSG_SIZE,
+  decodeIgmpmsg,
+  MRT6MSG_SIZE,
+  decodeMrt6msg,
+} from "../../src/kernel/abi/index.js";
+import {
+  type MrouteFamilySocket,
+  FOREIGN_VIF_BASE,
+  MrouteSocket,
+  Ipv6ThresholdError,
+  Mroute6Socket,
+  type ProcMfcEntry,
+  type ProcVif,
+  parseIpMrCache,
+  parseIpMrVif,
+  parseIp6MrCache,
+  parseIp6MrVif,
+} from "../../src/kernel/mroute/index.js";
 import { addNetns, delNetns, uniqueName } from "../helpers/netns.js";
 import { type Receiver, sendMulticast, startReceiver, waitFor } from "../helpers/traffic.js";
 

@@ -3,11 +3,11 @@
 // caller passes can inject into it), and the parsers for nft's trace and monitor output, fed with
 // lines recorded from nftables 1.0.6 on Linux 6.18.
 import { describe, expect, it } from "vitest";
-import { NftRescueTable, renderRescueTable } from "../../src/kernel/nft-rescue-table.js";
-import { NftRulesetIndex } from "../../src/kernel/nft-ruleset-index.js";
-import { parseNftTraceLine } from "../../src/kernel/nft-trace-line.js";
-import { renderTraceTable } from "../../src/kernel/nft-trace.js";
-import { parseTtlProbe, renderTtlProbe } from "../../src/kernel/nft-ttl-probe.js";
+import { NftRescueTable, renderRescueTable } from "../../src/kernel/nft/nft-rescue-table.js";
+import { NftRulesetIndex } from "../../src/kernel/nft/nft-ruleset-index.js";
+import { parseNftTraceLine } from "../../src/kernel/nft/nft-trace-line.js";
+import { renderTraceTable } from "../../src/kernel/nft/nft-trace.js";
+import { parseTtlProbe, renderTtlProbe } from "../../src/kernel/nft/nft-ttl-probe.js";
 
 describe("renderRescueTable", () => {
   it("renders an atomic replace of the whole table", () => {

@@ -7,10 +7,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { describe, expect, it } from "vitest";
-import { MrouteSocket } from "../../src/kernel/mroute-socket.js";
-import { NftError } from "../../src/kernel/nft-error.js";
-import { NftRescueTable, type RescueRule } from "../../src/kernel/nft-rescue-table.js";
-import { runNft } from "../../src/kernel/nft-run.js";
+import { MrouteSocket } from "../../src/kernel/mroute/index.js";
+import { NftError } from "../../src/kernel/nft/index.js";
+import { NftRescueTable, type RescueRule } from "../../src/kernel/nft/nft-rescue-table.js";
+import { runNft } from "../../src/kernel/nft/nft-run.js";
 import { netstat } from "../helpers/kernel-view.js";
 import { type Lab, createLab } from "../helpers/lab.js";
 import { addNetns, delNetns, execIn, ip, uniqueName } from "../helpers/netns.js";

@@ -10,10 +10,9 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { MrouteSocket } from "../../src/kernel/mroute-socket.js";
-import { NftError } from "../../src/kernel/nft-error.js";
-import { NftRescueTable } from "../../src/kernel/nft-rescue-table.js";
-import { NftTrace, type NftTraceEvent, type NftTraceOptions } from "../../src/kernel/nft-trace.js";
+import { MrouteSocket } from "../../src/kernel/mroute/index.js";
+import { NftError, NftRescueTable } from "../../src/kernel/nft/index.js";
+import { NftTrace, type NftTraceEvent, type NftTraceOptions } from "../../src/kernel/nft/nft-trace.js";
 import { type Lab, createLab } from "../helpers/lab.js";
 import { addNetns, delNetns, execIn, ip, run, uniqueName } from "../helpers/netns.js";
 import { type Stream, startStream, waitFor } from "../helpers/traffic.js";
@@ -234,7 +233,7 @@ describe("NftTrace", () => {
     cleanups.push(() => fs.rmSync(path.dirname(script), { recursive: true, force: true }));
     fs.writeFileSync(
       script,
-      `import { NftTrace } from ${JSON.stringify(path.join(REPO, "src/kernel/nft-trace.ts"))};\n` +
+      `import { NftTrace } from ${JSON.stringify(path.join(REPO, "src/kernel/nft/index.ts"))};\n` +
         `await NftTrace.start({ iif: "in0", source: "10.0.0.1", group: "${G1}", netns: "${netnsPath(ns)}", tableName: "${table}" }, () => {});\n` +
         `console.log("STARTED");\nprocess.exit(0);\n`,
     );

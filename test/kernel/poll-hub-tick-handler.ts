@@ -1,9 +1,8 @@
 // A handler module for poll-hub.test.ts (poll-hub-protocol.ts): reads an eventfd's counter and
 // posts it. Counter 13 is "the fd broke" (EIO), 99 a bug in the handler.
 import os from "node:os";
-import { KernelError } from "../../src/kernel/kernel-error.js";
-import { read } from "../../src/kernel/libc.js";
-import type { PollHubHandler, PollHubPost } from "../../src/kernel/poll-hub-protocol.js";
+import { KernelError, read } from "../../src/kernel/ffi/index.js";
+import type { PollHubHandler, PollHubPost } from "../../src/kernel/poll/poll-hub-protocol.js";
 
 export interface TickData {
   fd: number;

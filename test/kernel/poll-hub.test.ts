@@ -7,12 +7,12 @@
 import fs from "node:fs";
 import os from "node:os";
 import { beforeAll, describe, expect, it } from "vitest";
-import { EFD_CLOEXEC, EFD_NONBLOCK, eventfd, write } from "../../src/kernel/libc.js";
-import { PollHub, type PollHubMember, type PollHubMessage } from "../../src/kernel/poll-hub.js";
-import { type RtnetlinkEvent, RtnetlinkMonitor } from "../../src/kernel/rtnetlink-monitor.js";
+import { EFD_CLOEXEC, EFD_NONBLOCK, eventfd, write } from "../../src/kernel/ffi/index.js";
+import { PollHub, type PollHubMember, type PollHubMessage } from "../../src/kernel/poll/poll-hub.js";
+import { type RtnetlinkEvent, RtnetlinkMonitor } from "../../src/kernel/poll/index.js";
 import { addNetns, delNetns, ip, uniqueName } from "../helpers/netns.js";
 import { waitFor } from "../helpers/traffic.js";
-import { workerExecArgv } from "../../src/kernel/worker-module.js";
+import { workerExecArgv } from "../../src/kernel/poll/worker-module.js";
 import type { TickData } from "./poll-hub-tick-handler.js";
 import { cleanupAfterEach } from "../helpers/cleanup-after-each.js";
 
@@ -26,7 +26,7 @@ beforeAll(() => {
 const TICK_HANDLER = new URL("./poll-hub-tick-handler.ts", import.meta.url);
 // Threads a running hub adds: its own, plus tsx's module-hooks thread when its entry is
 // TypeScript (as here, running from sources; the bundle adds only the hub's).
-const HUB_THREADS = workerExecArgv(new URL("../../src/kernel/poll-hub-worker.ts", import.meta.url)) ? 2 : 1;
+const HUB_THREADS = workerExecArgv(new URL("../../src/kernel/poll/poll-hub-worker.ts", import.meta.url)) ? 2 : 1;
 
 type Tick = PollHubMessage & { value?: number };
 

@@ -5,8 +5,8 @@
 // counters for accepted packets, TcpExtIPReversePathFilter for dropped ones). Builds its own
 // namespaces and removes them afterwards. Needs root.
 import { beforeAll, describe, expect, it } from "vitest";
-import { MrouteSocket } from "../../src/kernel/mroute-socket.js";
-import { readNetstat } from "../../src/kernel/netstat.js";
+import { MrouteSocket } from "../../src/kernel/mroute/index.js";
+import { readNetstat, rpFilter } from "../../src/kernel/system/index.js";
 import {
   type RouteFound,
   RouteInspector,
@@ -15,8 +15,7 @@ import {
   localAddresses,
   reversePathOk,
   routeLookup,
-} from "../../src/kernel/route-lookup.js";
-import { rpFilter } from "../../src/kernel/sysctl.js";
+} from "../../src/kernel/netlink/route-lookup.js";
 import { createLab } from "../helpers/lab.js";
 import { addNetns, delNetns, execIn, ip, ipBatch, uniqueName } from "../helpers/netns.js";
 import { sendMulticast, waitFor } from "../helpers/traffic.js";

@@ -9,15 +9,21 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
-import { inNetns } from "../../src/kernel/in-netns.js";
-import { AF_INET, IPPROTO_IGMP, IPPROTO_IP, SOCK_CLOEXEC, SOCK_RAW, close, socket, trySetsockopt } from "../../src/kernel/libc.js";
-import { listLinks } from "../../src/kernel/list-links.js";
-import { MRT_ADD_MFC, MRT_DEL_MFC } from "../../src/kernel/mroute-constants.js";
-import { MrouteSocket } from "../../src/kernel/mroute-socket.js";
-import { Mroute6Socket } from "../../src/kernel/mroute6-socket.js";
-import { encodeMfcctl } from "../../src/kernel/mroute-structs.js";
-import type { LinkInfo } from "../../src/kernel/netlink-link-codec.js";
-import { type RtnetlinkEvent, RtnetlinkMonitor } from "../../src/kernel/rtnetlink-monitor.js";
+import {
+  inNetns,
+  AF_INET,
+  IPPROTO_IGMP,
+  IPPROTO_IP,
+  SOCK_CLOEXEC,
+  SOCK_RAW,
+  close,
+  socket,
+  trySetsockopt,
+} from "../../src/kernel/ffi/index.js";
+import { listLinks } from "../../src/kernel/netlink/index.js";
+import { MRT_ADD_MFC, MRT_DEL_MFC, encodeMfcctl, type LinkInfo } from "../../src/kernel/abi/index.js";
+import { MrouteSocket, Mroute6Socket } from "../../src/kernel/mroute/index.js";
+import { type RtnetlinkEvent, RtnetlinkMonitor } from "../../src/kernel/poll/index.js";
 import { addNetns, delNetns, ip, uniqueName } from "../helpers/netns.js";
 import { waitFor } from "../helpers/traffic.js";
 import { cleanupAfterEach } from "../helpers/cleanup-after-each.js";

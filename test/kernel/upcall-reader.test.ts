@@ -12,8 +12,8 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
-import { MrouteSocket } from "../../src/kernel/mroute-socket.js";
-import { type Upcall, UpcallReader } from "../../src/kernel/upcall-reader.js";
+import { MrouteSocket } from "../../src/kernel/mroute/index.js";
+import { type Upcall, UpcallReader } from "../../src/kernel/poll/index.js";
 import { type Lab, createLab } from "../helpers/lab.js";
 import { execIn, ip } from "../helpers/netns.js";
 import { sendMulticast, startReceiver, waitFor } from "../helpers/traffic.js";
@@ -263,8 +263,8 @@ describe("start and close", () => {
     const kernel = path.join(REPO_ROOT, "src/kernel");
     fs.writeFileSync(
       script,
-      `import { MrouteSocket } from ${JSON.stringify(path.join(kernel, "mroute-socket.ts"))};
-       import { UpcallReader } from ${JSON.stringify(path.join(kernel, "upcall-reader.ts"))};
+      `import { MrouteSocket } from ${JSON.stringify(path.join(kernel, "mroute/index.ts"))};
+       import { UpcallReader } from ${JSON.stringify(path.join(kernel, "poll/index.ts"))};
        const s = MrouteSocket.open({ netns: ${JSON.stringify(nsFile(l.router))} });
        const r = await UpcallReader.start({ fd: s.fd, onUpcall: () => undefined });
        await r.close();

@@ -2,8 +2,7 @@
 // UpcallRing: per-(S,G) rings of recent upcalls, LRU-bounded flows. Pure data structure: no
 // kernel, no root.
 import { describe, expect, it } from "vitest";
-import type { Upcall } from "../../src/kernel/upcall-reader.js";
-import { UpcallRing } from "../../src/kernel/upcall-ring.js";
+import { type Upcall, UpcallRing } from "../../src/kernel/poll/index.js";
 
 function up(at: number, type: Upcall["type"] = "nocache", group = "239.1.1.1", source = "10.0.0.1", vif = 0): Upcall {
   return { type, vif, source, group, at };

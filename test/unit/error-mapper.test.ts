@@ -2,7 +2,7 @@ import { Status } from "nice-grpc";
 import { BadRequest, ErrorInfo, RichServerError } from "nice-grpc-error-details";
 import { describe, expect, it } from "vitest";
 import { DomainError, type DomainErrorKind } from "../../src/engine/domain-error.js";
-import { KernelError } from "../../src/kernel/kernel-error.js";
+import { KernelError } from "../../src/kernel/ffi/kernel-error.js";
 import { toServerError } from "../../src/server/error-mapper.js";
 
 describe("toServerError", () => {

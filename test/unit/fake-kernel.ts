@@ -1,6 +1,6 @@
 // An in-memory KernelPort with the kernel's errno semantics (kernel-facts.md), plus failure
 // injection, so engine logic is unit-testable. The real kernel is exercised in test/kernel.
-import { KernelError } from "../../src/kernel/kernel-error.js";
+import { KernelError } from "../../src/kernel/ffi/kernel-error.js";
 import type { KernelMfcEntry, KernelPort, SgCounters, VifCounters } from "../../src/engine/kernel-port.js";
 
 const ERRNO = { ENOENT: 2, EINVAL: 22, ENFILE: 23, EADDRINUSE: 98, EADDRNOTAVAIL: 99 } as const;

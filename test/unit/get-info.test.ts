@@ -56,7 +56,7 @@ describe("getInfoReply", () => {
   });
 });
 
-// The probe module (src/kernel/kernel-capabilities.ts, another branch) declares this shape; its
+// The probe module (src/kernel/system/kernel-capabilities.ts, another branch) declares this shape; its
 // object must fit DaemonInfoSource.kernel as is (checked by the compiler).
 type KernelCapabilityName = "ipv4" | "tables" | "ipv6" | "ipv6-tables" | "nft" | "mfc-dump";
 interface ProbedCapability { name: KernelCapabilityName; option: string; what: string; available: boolean; detail: string }

@@ -5,7 +5,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import { describe, expect, it } from "vitest";
-import { probeKernelCapabilities } from "../../src/kernel/kernel-capabilities.js";
+import { probeKernelCapabilities } from "../../src/kernel/system/index.js";
 
 describe("probeKernelCapabilities on this host", () => {
   const caps = probeKernelCapabilities({ nft: false });

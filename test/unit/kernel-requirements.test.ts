@@ -2,8 +2,13 @@
 // The pure side of the kernel probe: errno → reason text, which capabilities a table needs, and
 // the fatal start message when no multicast routing is usable. Runs on any host.
 import { describe, expect, it } from "vitest";
-import type { KernelCapabilities, KernelCapabilityName } from "../../src/kernel/kernel-capabilities.js";
-import { capability, hasCapability, withNftCapability } from "../../src/kernel/kernel-capabilities.js";
+import {
+  type KernelCapabilities,
+  type KernelCapabilityName,
+  capability,
+  hasCapability,
+  withNftCapability,
+} from "../../src/kernel/system/index.js";
 import {
   CAPABILITY_NAMES,
   capabilitiesForTable,
@@ -12,9 +17,8 @@ import {
   noRoutingMessage,
   optionForSyscall,
   probeFailureDetail,
-} from "../../src/kernel/kernel-requirements.js";
-import { NftError } from "../../src/kernel/nft-error.js";
-import { nftIpFamilyProbeArgs, nftProbeResult } from "../../src/kernel/nft-detect.js";
+} from "../../src/kernel/requirements/index.js";
+import { NftError, nftIpFamilyProbeArgs, nftProbeResult } from "../../src/kernel/nft/index.js";
 
 function caps(missing: Partial<Record<KernelCapabilityName, string>>, release = "6.18.0-test"): KernelCapabilities {
   return {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DAEMON_MALLOC_TUNING, tuneMalloc } from "../../src/kernel/malloc-tuning.js";
+import { DAEMON_MALLOC_TUNING, tuneMalloc } from "../../src/kernel/system/malloc-tuning.js";
 
 // mallopt() has no getter; what can be checked is which parameters mfcd sets and that an
 // operator's environment wins. (Its effect on RSS is a bench figure: bench/list-watch.ts.)

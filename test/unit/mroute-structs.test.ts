@@ -18,8 +18,8 @@ import {
   encodeSiocSgReq,
   encodeSiocVifReq,
   encodeVifctl,
-} from "../../src/kernel/mroute-structs.js";
-import { IGMPMSG_NOCACHE, VIFF_USE_IFINDEX } from "../../src/kernel/mroute-constants.js";
+} from "../../src/kernel/abi/mroute-structs.js";
+import { IGMPMSG_NOCACHE, VIFF_USE_IFINDEX } from "../../src/kernel/abi/index.js";
 import {
   IFREQ,
   IFREQ_SIZE,
@@ -28,7 +28,7 @@ import {
   encodeIfreqIndex,
   encodeIfreqName,
   ifnameLength,
-} from "../../src/kernel/ifreq.js";
+} from "../../src/kernel/abi/ifreq.js";
 
 describe("struct sizes (optlen must match exactly or the kernel says EINVAL)", () => {
   it("match kernel-facts.md", () => {

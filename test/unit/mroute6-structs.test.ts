@@ -11,7 +11,8 @@ import {
   MRT6MSG_WRONGMIF,
   RTNL_FAMILY_IP6MR,
   RTNL_FAMILY_IPMR,
-} from "../../src/kernel/mroute-constants.js";
+  decodeMfc6Message,
+} from "../../src/kernel/abi/index.js";
 import {
   ICMP6_FILTER_SIZE,
   MF6CCTL,
@@ -36,8 +37,7 @@ import {
   encodeSiocMifReq6,
   encodeSiocSgReq6,
   writeSockaddrIn6,
-} from "../../src/kernel/mroute6-structs.js";
-import { decodeMfc6Message } from "../../src/kernel/netlink-mfc-codec.js";
+} from "../../src/kernel/abi/mroute6-structs.js";
 
 const LE = os.endianness() === "LE";
 const u16 = (b: Buffer, o: number): number => (LE ? b.readUInt16LE(o) : b.readUInt16BE(o));

@@ -2,7 +2,7 @@
 // Issue 11 §3: one failing shutdown step skipped the remaining mrule removals and the state file
 // close (they were one promise chain). Now each rule's removal is its own cleanup step.
 import { describe, expect, it } from "vitest";
-import type { Mrule } from "../../src/kernel/mrule.js";
+import type { Mrule } from "../../src/kernel/netlink/index.js";
 import { CleanupStack } from "../../src/server/cleanup-stack.js";
 import { createLogger } from "../../src/server/logger.js";
 import { installMrules } from "../../src/server/mrule-steps.js";

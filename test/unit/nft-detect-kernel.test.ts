@@ -6,7 +6,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { detectNft } from "../../src/kernel/nft-detect.js";
+import { detectNft } from "../../src/kernel/nft/nft-detect.js";
 import { kernelIsCause, nftUnavailable } from "../../src/server/nft-unavailable.js";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mfct-fake-nft-"));

@@ -6,8 +6,7 @@ import { RouteEngine } from "../../src/engine/route-engine.js";
 import { createLogger } from "../../src/server/logger.js";
 import { NFT_UNAVAILABLE, nftUnavailable } from "../../src/server/nft-unavailable.js";
 import { RescueSync } from "../../src/server/rescue-sync.js";
-import { nftProbeResult } from "../../src/kernel/nft-detect.js";
-import { NftError } from "../../src/kernel/nft-error.js";
+import { nftProbeResult, NftError } from "../../src/kernel/nft/index.js";
 import { FakeKernel } from "./fake-kernel.js";
 
 describe("nftUnavailable", () => {

@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { parseCliOptions, UsageError } from "../../src/server/cli-options.js";
 import { resolveGroupId } from "../../src/server/socket-group.js";
-import { CAP_NET_ADMIN, CAP_NET_RAW, effectiveCapabilities, missingCapabilities } from "../../src/kernel/capabilities.js";
+import { CAP_NET_ADMIN, CAP_NET_RAW, effectiveCapabilities, missingCapabilities } from "../../src/kernel/requirements/capabilities.js";
 
 const usage = (argv: string[]) => {
   try {

@@ -2,8 +2,8 @@
 // namespace: VIFs a0/a1/a2 as 0/1/3, traffic from 10.0.0.2 via a0, two unresolved groups.
 import os from "node:os";
 import { describe, expect, it } from "vitest";
-import { parseIpMrCache, parseIpMrVif, scanIpMrCache } from "../../src/kernel/proc-mroute.js";
-import { parseIp6MrCache, parseIp6MrVif } from "../../src/kernel/proc-mroute6.js";
+import { parseIpMrCache, parseIpMrVif, scanIpMrCache } from "../../src/kernel/mroute/proc-mroute.js";
+import { parseIp6MrCache, parseIp6MrVif } from "../../src/kernel/mroute/proc-mroute6.js";
 
 // Trailing blanks are part of the kernel's " %2d:%-3d" oif format.
 const CACHE = [

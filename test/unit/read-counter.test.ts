@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { readCounter } from "../../src/kernel/read-counter.js";
+import { readCounter } from "../../src/kernel/abi/read-counter.js";
 
 describe("readCounter", () => {
   it("reads host-order u64 values exactly, on both sides of 2^32", () => {

@@ -2,7 +2,7 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { DomainError } from "../../src/engine/domain-error.js";
 import { RouteEngine, type RouteSpec } from "../../src/engine/route-engine.js";
-import { KernelError } from "../../src/kernel/kernel-error.js";
+import { KernelError } from "../../src/kernel/ffi/kernel-error.js";
 import { FakeKernel } from "./fake-kernel.js";
 
 function spec(source: string, group: string, iif: string, oifs: string[], table = 0): RouteSpec {

@@ -7,9 +7,8 @@ import { KERNEL_OPTION_MISSING, type KernelSupport } from "../../src/engine/kern
 import { RouteEngine, type RouteSpec } from "../../src/engine/route-engine.js";
 import type { AddressFamily } from "../../src/engine/route-key.js";
 import { FakeKernel } from "./fake-kernel.js";
-import { missingForTable } from "../../src/kernel/kernel-requirements.js";
-import type { KernelCapabilities } from "../../src/kernel/kernel-capabilities.js";
-import { capabilityEntry } from "../../src/kernel/kernel-requirements.js";
+import { missingForTable, capabilityEntry } from "../../src/kernel/requirements/index.js";
+import type { KernelCapabilities } from "../../src/kernel/system/index.js";
 
 function spec(family: AddressFamily, table: number, source: string, group: string, iif: string, oifs: string[]): RouteSpec {
   return { family, table, source, group, iif, oifs };

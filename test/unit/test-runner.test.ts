@@ -21,7 +21,7 @@ describe("// kernel-needs:", () => {
   });
 
   it("is declared by every test file that builds a lab, starts mfcd or opens a kernel socket", () => {
-    const kernelTouching = /helpers\/(lab|netns|mfcd-process|traffic6?|foreign-mroute|kernel-view|ns-client)\.js|src\/kernel\/(mroute6?-socket|nft-|rtnetlink|upcall-reader|route-lookup|sysctl|netstat|mrule)|experiments\/kit\.js|scripts\/demo/;
+    const kernelTouching = /helpers\/(lab|netns|mfcd-process|traffic6?|foreign-mroute|kernel-view|ns-client)\.js|src\/kernel\/(index|mroute\/(index|mroute6?-socket)|nft\/|poll\/(index|rtnetlink|upcall-reader)|netlink\/|system\/(sysctl|netstat))|experiments\/kit\.js|scripts\/demo/;
     const undeclared = listTestFiles(ROOT)
       .map((f) => ({ f, text: fs.readFileSync(path.join(ROOT, f.file), "utf8") }))
       .filter(({ text }) => kernelTouching.test(text) && !declaresNeeds(text))

@@ -2,9 +2,8 @@
 // both sides, addresses copied from the kernel's igmpmsg / mrt6msg as they are.
 import { describe, expect, it } from "vitest";
 import { ipv4ToBuffer, ipv6ToBuffer } from "../../src/address/index.js";
-import { IGMPMSG, IGMPMSG_SIZE } from "../../src/kernel/mroute-structs.js";
-import { MRT6MSG, MRT6MSG_SIZE } from "../../src/kernel/mroute6-structs.js";
-import { UPCALL_RECORD, readUpcallRecord, writeUpcallRecord } from "../../src/kernel/upcall-record.js";
+import { IGMPMSG, IGMPMSG_SIZE, MRT6MSG, MRT6MSG_SIZE } from "../../src/kernel/abi/index.js";
+import { UPCALL_RECORD, readUpcallRecord, writeUpcallRecord } from "../../src/kernel/poll/upcall-record.js";
 
 describe("upcall records", () => {
   it("keep the sizes the reader has always used (IPv4 24 bytes, IPv6 48, timestamp 8-aligned)", () => {

@@ -1,0 +1,89 @@
+// The kernel's binary interface as pure data: the numbers of linux/mroute.h, mroute6.h and
+// rtnetlink, the struct codecs of both families (explicit offsets, LP64), netlink framing and the
+// decoders of MFC and link messages. Pure Buffer code, no koffi: unit-testable anywhere, and what
+// src/shared may import (mfcctl's bundle loads no native code).
+export * from "./mroute-constants.js";
+export {
+  IFINFOMSG_SIZE,
+  IFLA_EXT_MASK,
+  NETLINK_GET_STRICT_CHK,
+  NLM_F_DUMP,
+  NLM_F_DUMP_INTR,
+  NLM_F_REQUEST,
+  NLMSG_DONE,
+  NLMSG_ERROR,
+  NLMSG_HDRLEN,
+  RTA_DST,
+  RTA_IIF,
+  RTA_MULTIPATH,
+  RTA_SRC,
+  RTA_TABLE,
+  RTEXT_FILTER_SKIP_STATS,
+  RTM_DELLINK,
+  RTM_DELROUTE,
+  RTM_GETLINK,
+  RTM_GETROUTE,
+  RTM_NEWLINK,
+  RTM_NEWROUTE,
+  RTMSG_SIZE,
+  RTNL_FAMILY_IP6MR,
+  RTNL_FAMILY_IPMR,
+  RTNLGRP_IPV4_MROUTE,
+  RTNLGRP_IPV6_MROUTE,
+  RTNLGRP_LINK,
+  RTPROT_MROUTED,
+  SOCKADDR_NL_SIZE,
+  SOL_NETLINK,
+} from "./rtnetlink-constants.js";
+export {
+  decodeIgmpmsg,
+  decodeSiocSgReq,
+  decodeSiocVifReq,
+  encodeMfcctl,
+  encodeSiocSgReq,
+  encodeSiocVifReq,
+  encodeVifctl,
+  type IgmpMsg,
+  IGMPMSG,
+  IGMPMSG_SIZE,
+  MFCCTL_SIZE,
+  SIOC_SG_REQ_SIZE,
+  SIOC_VIF_REQ_SIZE,
+  VIFCTL_SIZE,
+} from "./mroute-structs.js";
+export {
+  decodeMrt6msg,
+  decodeSiocMifReq6,
+  decodeSiocSgReq6,
+  encodeIcmp6FilterBlockAll,
+  encodeMf6cctl,
+  encodeMif6ctl,
+  encodeSiocMifReq6,
+  encodeSiocSgReq6,
+  MF6CCTL_SIZE,
+  MIF6CTL_SIZE,
+  type Mrt6Msg,
+  MRT6MSG,
+  MRT6MSG_SIZE,
+  SIOC_MIF_REQ6_SIZE,
+  SIOC_SG_REQ6_SIZE,
+} from "./mroute6-structs.js";
+export { decodeIfreqIndex, decodeIfreqName, encodeIfreqIndex, encodeIfreqName, ifnameLength, IFREQ_SIZE } from "./ifreq.js";
+export {
+  forEachNetlinkAttribute,
+  forEachNetlinkMessage,
+  readI32,
+  readU16,
+  readU32,
+  writeU16,
+  writeU32,
+} from "./netlink-messages.js";
+export {
+  decodeMfc6Message,
+  decodeMfcMessage,
+  locateMfcStats,
+  type MfcStatsAt,
+  type NetlinkMfc6Entry,
+  type NetlinkMfcEntry,
+} from "./netlink-mfc-codec.js";
+export { decodeLinkMessage, type LinkInfo } from "./netlink-link-codec.js";

@@ -1,0 +1,376 @@
+// The owner of one kernel multicast routing table of either family: a raw socket holding
+// MRT_INIT (IGMP, IPv4) or MRT6_INIT (ICMPv6, IPv6). While it is open the kernel forwards by our
+// VIFs ("MIFs" for IPv6) and MFC entries; when it closes (or the process dies) the kernel
+// removes all of them. Everything family-specific comes from a MrouteFamily descriptor; the
+// subclasses MrouteSocket and Mroute6Socket add only what truly differs.
+//
+// Every call is one synchronous setsockopt/ioctl (µs) on preallocated buffers. Interface names
+// are resolved with ioctls on this very socket, and the netlink socket for MFC dumps and the
+// /proc VIF file are opened at open() time inside the socket's namespace, so everything refers
+// to the socket's netns even when the process itself lives elsewhere.
+
+import os from "node:os";
+import type { AddressFamily } from "../../address/index.js";
+import type { KernelMfcEntry, KernelPort, SgCounters, VifCounters } from "../../engine/kernel-port.js";
+import {
+  IFREQ_SIZE,
+  decodeIfreqIndex,
+  decodeIfreqName,
+  encodeIfreqIndex,
+  encodeIfreqName,
+  ifnameLength,
+  SIOCGIFINDEX,
+  SIOCGIFNAME,
+} from "../abi/index.js";
+import {
+  inNetns,
+  KernelError,
+  O_CLOEXEC,
+  O_RDONLY,
+  SOCK_CLOEXEC,
+  SOCK_RAW,
+  close,
+  open,
+  pread,
+  setsockoptInt,
+  socket,
+  tryIoctl,
+  trySetsockopt,
+} from "../ffi/index.js";
+import { MfcNetlinkDumper } from "../netlink/index.js";
+import type { MrouteFamily } from "./mroute-family.js";
+import type { ProcVif } from "./proc-mroute.js";
+
+const { EADDRNOTAVAIL, EBADF, EINVAL, ENODEV } = os.constants.errno;
+
+/**
+ * dumpMfc() reports an interface that is not one of this socket's VIFs as VIF
+ * FOREIGN_VIF_BASE + ifindex: beyond MAXVIFS (32), so callers see "not ours" at a glance.
+ * An entry whose input VIF no longer exists gets parent FOREIGN_VIF_BASE (ifindex 0).
+ */
+export const FOREIGN_VIF_BASE = 1000;
+
+export interface MrouteOpenOptions {
+  /** Multicast routing table id; 0 (default) is the kernel's default table of the family. */
+  table?: number;
+  /** Network namespace file, e.g. /run/netns/NAME; the socket is created in it. */
+  netns?: string;
+}
+
+/** What MrouteFamilySocket.openFamily hands to a subclass constructor. */
+export interface OpenedMroute {
+  readonly fd: number;
+  readonly table: number;
+  readonly netns: string | undefined;
+  readonly dumper: MfcNetlinkDumper;
+  readonly vifFd: number | undefined;
+}
+
+const NO_OIFS: ReadonlyMap<number, number> = new Map();
+
+export abstract class MrouteFamilySocket<F extends AddressFamily> implements KernelPort {
+  /** The address family of this socket's tables (GetInfo lists the tables mfcd owns). */
+  readonly family: F;
+  /** The table id as requested; 0 means the default table. */
+  readonly table: number;
+  readonly netns: string | undefined;
+  readonly #f: MrouteFamily<F>;
+  #fd: number;
+  #closed = false;
+  /** NETLINK_ROUTE socket in the socket's netns, for dumpMfc (any table). */
+  protected readonly dumper: MfcNetlinkDumper;
+  /** The family's /proc VIF file of the socket's netns (default table only). */
+  readonly #vifFd: number | undefined;
+  /**
+   * VIF → ifindex of the VIFs this socket added (and did not delete or flush): netlink reports
+   * interfaces by ifindex, dumpMfc maps them back to VIF numbers with this. A VIF the kernel
+   * removed with its interface may linger here; its ifindex is never reported again.
+   */
+  readonly #vifs = new Map<number, number>();
+  // Preallocated request buffers: every call below is synchronous, so one of each suffices.
+  readonly #vifctl: Buffer;
+  readonly #mfcctl: Buffer;
+  readonly #sgReq: Buffer;
+  readonly #vifReq: Buffer;
+  readonly #ifreq = Buffer.alloc(IFREQ_SIZE);
+  #procBuf: Buffer;
+
+  protected constructor(family: MrouteFamily<F>, opened: OpenedMroute) {
+    this.#f = family;
+    this.family = family.family;
+    this.table = opened.table;
+    this.netns = opened.netns;
+    this.#fd = opened.fd;
+    this.dumper = opened.dumper;
+    this.#vifFd = opened.vifFd;
+    this.#vifctl = Buffer.alloc(family.codec.vifctlSize);
+    this.#mfcctl = Buffer.alloc(family.codec.mfcctlSize);
+    this.#sgReq = Buffer.alloc(family.codec.sgReqSize);
+    this.#vifReq = Buffer.alloc(family.codec.vifReqSize);
+    this.#procBuf = Buffer.allocUnsafe(family.procBufferSize);
+  }
+
+  /**
+   * Creates the socket (inside `netns` if given), runs `configure` on it, selects `table` and
+   * takes MRT(6)_INIT. Throws KernelError: EADDRINUSE when another multicast router (smcroute,
+   * pimd, pim6sd, igmpproxy, another mfcd) owns the table; EPERM/EACCES without CAP_NET_RAW (and
+   * CAP_NET_ADMIN for a non-default table); ENOENT for a missing netns file; for IPv6 EINVAL for
+   * a table id ≥ 100000000 (other than 253).
+   */
+  protected static openFamily(
+    f: MrouteFamily,
+    opts: MrouteOpenOptions,
+    configure?: (fd: number) => void,
+  ): OpenedMroute {
+    const table = opts.table ?? 0;
+    if (!Number.isInteger(table) || table < 0 || table > 0x7fffffff) {
+      throw new RangeError(`table must be an integer in 0..2147483647, got ${table}`);
+    }
+    const dumpable = table === 0 || table === f.defaultTable;
+    const fds: number[] = [];
+    let dumper: MfcNetlinkDumper | undefined;
+    try {
+      const [fd, vifFd] = inNetns(opts.netns, () => {
+        fds.push(socket(f.domain, SOCK_RAW | SOCK_CLOEXEC, f.protocol));
+        // Created on this thread while it is in the target netns (no netns argument).
+        dumper = MfcNetlinkDumper.open(undefined, f.family);
+        if (dumpable) {
+          // /proc/thread-self/net is the calling thread's netns, fixed at open time.
+          fds.push(open(`/proc/thread-self/net/${f.procVifFile}`, O_RDONLY | O_CLOEXEC));
+        }
+        return [fds[0], fds[1]] as const;
+      });
+      if (fd === undefined || dumper === undefined) throw new Error("unreachable: socket() returned nothing");
+      configure?.(fd);
+      // MRT(6)_TABLE must precede MRT(6)_INIT (EBUSY afterwards).
+      const p = f.optionPrefix;
+      if (table !== 0) setsockoptInt(fd, f.level, f.options.table, table, `setsockopt(${p}_TABLE)`);
+      setsockoptInt(fd, f.level, f.options.init, 1, `setsockopt(${p}_INIT)`);
+      return { fd, table, netns: opts.netns, dumper, vifFd };
+    } catch (err) {
+      for (const fd of fds) closeQuietly(fd);
+      dumper?.close();
+      throw err instanceof KernelError ? err.inTable(table) : err;
+    }
+  }
+
+  /** The socket's file descriptor, -1 after close(). */
+  get fd(): number {
+    return this.#closed ? -1 : this.#fd;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The kernel's id of this socket's table (the family's default table id for table 0). */
+  get kernelTable(): number {
+    return this.table === 0 ? this.#f.defaultTable : this.table;
+  }
+
+  /** ifindex of `name` in the socket's netns; undefined if there is no such interface. */
+  ifindex(name: string): number | undefined {
+    // Longer names would be truncated by the kernel and could match another interface.
+    if (ifnameLength(name) === undefined) return undefined;
+    this.check("ioctl(SIOCGIFINDEX)");
+    const errno = tryIoctl(this.#fd, SIOCGIFINDEX, encodeIfreqName(name, this.#ifreq));
+    if (errno === ENODEV) return undefined;
+    if (errno !== 0) throw new KernelError("ioctl(SIOCGIFINDEX)", errno, name);
+    return decodeIfreqIndex(this.#ifreq);
+  }
+
+  /** Name of interface `ifindex` in the socket's netns; undefined if there is none. */
+  ifname(ifindex: number): string | undefined {
+    if (!Number.isInteger(ifindex) || ifindex <= 0 || ifindex > 0x7fffffff) return undefined;
+    this.check("ioctl(SIOCGIFNAME)");
+    const errno = tryIoctl(this.#fd, SIOCGIFNAME, encodeIfreqIndex(ifindex, this.#ifreq));
+    if (errno === ENODEV) return undefined;
+    if (errno !== 0) throw new KernelError("ioctl(SIOCGIFNAME)", errno, String(ifindex));
+    return decodeIfreqName(this.#ifreq);
+  }
+
+  /**
+   * MRT(6)_ADD_VIF/MIF for device `ifindex`. Throws KernelError ENFILE for vif ≥ 32, EADDRINUSE
+   * for a taken slot, EADDRNOTAVAIL for an unknown ifindex (RangeError from the codec first for
+   * values it cannot encode, e.g. an IPv6 ifindex above 65535).
+   */
+  addVif(vif: number, ifindex: number): void {
+    const req = this.#f.codec.encodeVifctl(vif, ifindex, this.#vifctl);
+    this.#setsockopt(this.#f.options.addVif, req, this.#optName("ADD", this.#f.slotName), vif);
+    this.#vifs.set(vif, ifindex);
+  }
+
+  delVif(vif: number): void {
+    // The kernel reads only the slot index of the request.
+    const req = this.#f.codec.encodeVifctl(vif, 0, this.#vifctl);
+    try {
+      this.#setsockopt(this.#f.options.delVif, req, this.#optName("DEL", this.#f.slotName), vif);
+    } catch (err) {
+      // EADDRNOTAVAIL: the slot is empty (e.g. the kernel removed the VIF with its interface).
+      if (err instanceof KernelError && err.errno === EADDRNOTAVAIL) this.#vifs.delete(vif);
+      throw err;
+    }
+    this.#vifs.delete(vif);
+  }
+
+  /** MRT(6)_ADD_MFC: creates or replaces in place (counters kept). `oifs` maps VIF → TTL threshold. */
+  addMfc(source: string, group: string, parent: number, oifs: ReadonlyMap<number, number>): void {
+    const req = this.#f.codec.encodeMfcctl(source, group, parent, oifs, this.#mfcctl);
+    this.#setsockopt(this.#f.options.addMfc, req, this.#optName("ADD", "MFC"), source, group);
+  }
+
+  delMfc(source: string, group: string): void {
+    const req = this.#f.codec.encodeMfcctl(source, group, 0, NO_OIFS, this.#mfcctl);
+    this.#setsockopt(this.#f.options.delMfc, req, this.#optName("DEL", "MFC"), source, group);
+  }
+
+  sgCounters(source: string, group: string): SgCounters | undefined {
+    const { request, name } = this.#f.sgCountIoctl;
+    const what = `ioctl(${name})`;
+    this.check(what);
+    const errno = tryIoctl(this.#fd, request, this.#f.codec.encodeSgReq(source, group, this.#sgReq));
+    if (errno === EADDRNOTAVAIL) return undefined;
+    if (errno !== 0) throw new KernelError(what, errno, `(${source},${group})`);
+    return this.#f.codec.decodeSgReq(this.#sgReq);
+  }
+
+  vifCounters(vif: number): VifCounters | undefined {
+    if (!Number.isInteger(vif) || vif < 0 || vif > 0xffff) return undefined;
+    const { request, name } = this.#f.vifCountIoctl;
+    const what = `ioctl(${name})`;
+    this.check(what);
+    const errno = tryIoctl(this.#fd, request, this.#f.codec.encodeVifReq(vif, this.#vifReq));
+    // The kernel says EINVAL for an index at or above the highest VIF in use and EADDRNOTAVAIL
+    // for an empty slot below it; both mean "no such VIF".
+    if (errno === EADDRNOTAVAIL || errno === EINVAL) return undefined;
+    if (errno !== 0) throw new KernelError(what, errno, `${this.#f.slotName.toLowerCase()} ${vif}`);
+    return this.#f.codec.decodeVifReq(this.#vifReq);
+  }
+
+  /**
+   * Resolved MFC entries of this socket's table keyed `${source}|${group}` (IPv6 in canonical
+   * text), from one rtnetlink dump (any table, unlike /proc). Unresolved entries, which only
+   * queue packets after an upcall, are skipped. Netlink names interfaces by ifindex; they are
+   * mapped back to the VIFs this socket added (the lowest VIF if two share a device). Any other
+   * interface (a VIF of another socket) shows as FOREIGN_VIF_BASE + ifindex, and an input VIF
+   * that no longer exists as FOREIGN_VIF_BASE: the kernel omits RTA_IIF then, so its old VIF
+   * number is unknowable. Oifs are listed only for VIFs that exist (as in /proc).
+   */
+  dumpMfc(): Map<string, KernelMfcEntry> {
+    this.check("netlink dump (RTM_GETROUTE)");
+    const vifOf = new Map<number, number>();
+    for (const [vif, ifindex] of this.#vifs) {
+      const seen = vifOf.get(ifindex);
+      if (seen === undefined || vif < seen) vifOf.set(ifindex, vif);
+    }
+    const map = new Map<string, KernelMfcEntry>();
+    for (const e of this.dumper.dump({ table: this.kernelTable })) {
+      const oifs = new Map<number, number>();
+      for (const [ifindex, ttl] of e.oifs) oifs.set(vifOf.get(ifindex) ?? FOREIGN_VIF_BASE + ifindex, ttl);
+      map.set(`${e.source}|${e.group}`, {
+        source: e.source,
+        group: e.group,
+        parent: vifOf.get(e.iifIndex) ?? FOREIGN_VIF_BASE + e.iifIndex,
+        oifs,
+        counters: { packets: e.packets, bytes: e.bytes, wrongIf: e.wrongIf },
+      });
+    }
+    return map;
+  }
+
+  /**
+   * VIFs of the default table with their counters (from /proc); undefined for any other table.
+   * VIFs /proc shows without an ifindex (IPv6 always, IPv4 without VIFF_USE_IFINDEX) are
+   * resolved by name.
+   */
+  dumpVifs(): ProcVif[] | undefined {
+    if (this.#vifFd === undefined) return undefined;
+    const vifs = this.#f.parseProcVifs(this.#readProc(this.#vifFd, this.#f.procVifFile));
+    for (const v of vifs) if (v.ifindex === 0) v.ifindex = this.ifindex(v.name) ?? 0;
+    return vifs;
+  }
+
+  /** MRT(6)_ASSERT: ask for WRONGVIF/WRONGMIF upcalls (rate-limited by the kernel). */
+  setAssert(on: boolean): void {
+    const what = `setsockopt(${this.#f.optionPrefix}_ASSERT)`;
+    this.check(what);
+    setsockoptInt(this.#fd, this.#f.level, this.#f.options.assert, on ? 1 : 0, what);
+  }
+
+  /**
+   * MRT(6)_FLUSH with MRT(6)_FLUSH_* flags, e.g. to clear static VIFs/entries that another (non
+   * MRT_INIT) socket left behind: they survive their owner and block VIF slots.
+   */
+  flush(flags: number): void {
+    const what = `setsockopt(${this.#f.optionPrefix}_FLUSH)`;
+    this.check(what);
+    setsockoptInt(this.#fd, this.#f.level, this.#f.options.flush, flags, what);
+    // Our VIFs are never static (VIFF_STATIC marks VIFs of sockets without MRT_INIT).
+    if (flags & this.#f.flushVifs) this.#vifs.clear();
+  }
+
+  /**
+   * MRT(6)_DONE and close: the kernel removes every VIF and MFC entry of this socket.
+   * Idempotent; never throws (closing releases the table even if MRT_DONE failed).
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    trySetsockopt(this.#fd, this.#f.level, this.#f.options.done, this.#vifctl.subarray(0, 0));
+    closeQuietly(this.#fd);
+    this.dumper.close();
+    if (this.#vifFd !== undefined) closeQuietly(this.#vifFd);
+    this.#vifs.clear();
+  }
+
+  /** Same as close(). */
+  done(): void {
+    this.close();
+  }
+
+  /** Throws EBADF after close(): the fd number may already belong to another file. */
+  protected check(what: string): void {
+    if (this.#closed) throw new KernelError(what, EBADF, "socket closed");
+  }
+
+  /** "setsockopt(MRT6_ADD_MIF)" and the like. */
+  #optName(verb: string, object: string): string {
+    return `setsockopt(${this.#f.optionPrefix}_${verb}_${object})`;
+  }
+
+  #setsockopt(optname: number, req: Buffer, what: string, ...detail: (string | number)[]): void {
+    this.check(what);
+    const errno = trySetsockopt(this.#fd, this.#f.level, optname, req);
+    if (errno !== 0) throw new KernelError(what, errno, detail.join(" "));
+  }
+
+  /**
+   * Reads a whole seq_file from offset 0. pread at 0 makes the kernel restart the iteration
+   * (fresh content every call); later chunks follow at their offsets, one kernel page or so
+   * per call.
+   */
+  #readProc(fd: number, what: string): Buffer {
+    this.check(`pread(${what})`);
+    let buf = this.#procBuf;
+    let len = 0;
+    for (;;) {
+      if (len === buf.length) {
+        const bigger = Buffer.allocUnsafe(buf.length * 2);
+        buf.copy(bigger, 0, 0, len);
+        buf = this.#procBuf = bigger;
+      }
+      const n = pread(fd, buf.subarray(len), len, `pread(${what})`);
+      if (n === 0) break;
+      len += n;
+    }
+    return buf.subarray(0, len);
+  }
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    close(fd);
+  } catch {
+    // Closing is best effort; Linux releases the fd even when close() reports an error.
+  }
+}

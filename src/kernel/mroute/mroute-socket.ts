@@ -1,0 +1,100 @@
+// The IPv4 multicast routing socket: a raw IGMP socket holding MRT_INIT (the implementation is
+// MrouteFamilySocket, driven by IPV4_MROUTE below). What only IPv4 has: per-oif TTL thresholds
+// (in mfcctl) and the counters of every entry in one rtnetlink dump (sgCountersAll).
+
+import type { Ipv4SgCounters } from "../netlink/index.js";
+import { AF_INET, IPPROTO_IGMP, IPPROTO_IP } from "../ffi/index.js";
+import {
+  MRT_ADD_MFC,
+  MRT_ADD_VIF,
+  MRT_ASSERT,
+  MRT_DEL_MFC,
+  MRT_DEL_VIF,
+  MRT_DONE,
+  MRT_FLUSH,
+  MRT_FLUSH_VIFS,
+  MRT_INIT,
+  MRT_TABLE,
+  RT_TABLE_DEFAULT,
+  SIOCGETSGCNT,
+  SIOCGETVIFCNT,
+  MFCCTL_SIZE,
+  SIOC_SG_REQ_SIZE,
+  SIOC_VIF_REQ_SIZE,
+  VIFCTL_SIZE,
+  decodeSiocSgReq,
+  decodeSiocVifReq,
+  encodeMfcctl,
+  encodeSiocSgReq,
+  encodeSiocVifReq,
+  encodeVifctl,
+} from "../abi/index.js";
+import { FOREIGN_VIF_BASE, MrouteFamilySocket, type MrouteOpenOptions } from "./mroute-family-socket.js";
+import type { MrouteFamily } from "./mroute-family.js";
+import { parseIpMrVif } from "./proc-mroute.js";
+
+export { FOREIGN_VIF_BASE };
+
+export type MrouteSocketOptions = MrouteOpenOptions;
+
+/** IPv4: MRT_* at IPPROTO_IP on a raw IGMP socket, VIFs, table 0 = RT_TABLE_DEFAULT (253). */
+export const IPV4_MROUTE: MrouteFamily<"ipv4"> = {
+  family: "ipv4",
+  domain: AF_INET,
+  protocol: IPPROTO_IGMP,
+  level: IPPROTO_IP,
+  optionPrefix: "MRT",
+  slotName: "VIF",
+  options: {
+    init: MRT_INIT,
+    done: MRT_DONE,
+    addVif: MRT_ADD_VIF,
+    delVif: MRT_DEL_VIF,
+    addMfc: MRT_ADD_MFC,
+    delMfc: MRT_DEL_MFC,
+    assert: MRT_ASSERT,
+    table: MRT_TABLE,
+    flush: MRT_FLUSH,
+  },
+  flushVifs: MRT_FLUSH_VIFS,
+  defaultTable: RT_TABLE_DEFAULT,
+  sgCountIoctl: { request: SIOCGETSGCNT, name: "SIOCGETSGCNT" },
+  vifCountIoctl: { request: SIOCGETVIFCNT, name: "SIOCGETVIFCNT" },
+  procVifFile: "ip_mr_vif",
+  parseProcVifs: parseIpMrVif,
+  procBufferSize: 64 * 1024,
+  codec: {
+    vifctlSize: VIFCTL_SIZE,
+    encodeVifctl: (vifi, ifindex, out) => encodeVifctl({ vifi, ifindex }, out),
+    mfcctlSize: MFCCTL_SIZE,
+    encodeMfcctl: (origin, group, parent, ttls, out) => encodeMfcctl({ origin, group, parent, ttls }, out),
+    sgReqSize: SIOC_SG_REQ_SIZE,
+    encodeSgReq: encodeSiocSgReq,
+    decodeSgReq: decodeSiocSgReq,
+    vifReqSize: SIOC_VIF_REQ_SIZE,
+    encodeVifReq: encodeSiocVifReq,
+    decodeVifReq: decodeSiocVifReq,
+  },
+};
+
+export class MrouteSocket extends MrouteFamilySocket<"ipv4"> {
+  /** What sgCountersAll() fills (kept: sized by the last read, reused by the next). */
+  #bulk: Ipv4SgCounters | undefined;
+
+  /** Opens table `opts.table` (see MrouteFamilySocket.openFamily for the errors). */
+  static open(opts: MrouteSocketOptions = {}): MrouteSocket {
+    return new MrouteSocket(IPV4_MROUTE, MrouteFamilySocket.openFamily(IPV4_MROUTE, opts));
+  }
+
+  /**
+   * Counters of every resolved entry of this socket's table from one rtnetlink dump (~8 ms
+   * at 10k entries against ~12 ms for 10k SIOCGETSGCNT): what ListRoutes and WatchStats use
+   * when they want (nearly) every entry. The result is refilled in place by the next call
+   * (WatchStats reads every second: no new arrays, no external memory churn each time).
+   */
+  sgCountersAll(): Ipv4SgCounters {
+    this.check("netlink dump (RTM_GETROUTE)");
+    this.#bulk = this.dumper.sgCounters(this.kernelTable, this.#bulk);
+    return this.#bulk;
+  }
+}
