@@ -49,8 +49,9 @@ export async function prepareMfcd(runtime: Runtime): Promise<MfcdEntry> {
     if (!fs.existsSync(main)) throw new Error(`${main} is missing: run npm run build, or use --runtime build`);
     return { runtime, nodeArgs: [...flags, main], buildSeconds: 0 };
   }
-  // Inside the repository so that node_modules (koffi) resolves; reflection loads
-  // ../../src/gen/mfc.binpb relative to dist/server, hence the copy next to dist/.
+  // Inside the repository so that node_modules (koffi) resolves, and package.json and
+  // src/gen/mfc.binpb (reflection) are the repository's: the nearest package.json above the
+  // bundle is the package root (src/shared/package-file.ts).
   const dir = path.join(REPO_ROOT, "bench/.build", String(process.pid));
   removeAtExit(dir);
   removeIfEmptyAtExit(path.dirname(dir));
@@ -59,8 +60,6 @@ export async function prepareMfcd(runtime: Runtime): Promise<MfcdEntry> {
   await run([process.execPath, path.join(REPO_ROOT, "scripts/bundle.mjs"), path.join(dir, "dist")], {
     timeoutMs: 180_000,
   });
-  fs.mkdirSync(path.join(dir, "src/gen"), { recursive: true });
-  fs.copyFileSync(path.join(REPO_ROOT, "src/gen/mfc.binpb"), path.join(dir, "src/gen/mfc.binpb"));
   return { runtime, nodeArgs: [...flags, path.join(dir, "dist/server/main.js")], buildSeconds: (nowNs() - t0) / 1e9 };
 }
 

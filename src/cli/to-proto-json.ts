@@ -7,14 +7,15 @@
 import fs from "node:fs";
 import { createFileRegistry, fromBinary, toJson, type JsonValue } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
+import { packageFileUrl } from "../shared/package-file.js";
 
-/** Same relative path from src/cli and dist/cli. */
-const DESCRIPTOR_SET = new URL("../../src/gen/mfc.binpb", import.meta.url);
+/** The descriptor set, relative to the package root (installs and the Docker image ship it). */
+const DESCRIPTOR_SET = "src/gen/mfc.binpb";
 
 let registry: ReturnType<typeof createFileRegistry> | undefined;
 
 function messageSchema(typeName: string) {
-  registry ??= createFileRegistry(fromBinary(FileDescriptorSetSchema, new Uint8Array(fs.readFileSync(DESCRIPTOR_SET))));
+  registry ??= createFileRegistry(fromBinary(FileDescriptorSetSchema, new Uint8Array(fs.readFileSync(packageFileUrl(DESCRIPTOR_SET, import.meta.url)))));
   const schema = registry.getMessage(typeName);
   if (!schema) throw new Error(`unknown message type ${typeName}`);
   return schema;

@@ -5,6 +5,7 @@
 
 import fs from "node:fs";
 import type { AddressFamily } from "../engine/route-key.js";
+import { packageFileUrl } from "../shared/package-file.js";
 
 /** One kernel feature mfcd can use, probed at startup. */
 export interface KernelCapabilityInfo {
@@ -42,16 +43,13 @@ export interface DaemonInfoSource {
   stateFile?: string | undefined;
 }
 
-/** Same relative path from src/server and dist/server (the bundle's chunks sit next to main.js). */
-const PACKAGE_JSON = new URL("../../package.json", import.meta.url);
-
 let version: string | undefined;
 
 /** mfcd's version from its package.json ("unknown" if that cannot be read). */
 export function mfcdVersion(): string {
   if (version === undefined) {
     try {
-      const parsed = JSON.parse(fs.readFileSync(PACKAGE_JSON, "utf8")) as { version?: unknown };
+      const parsed = JSON.parse(fs.readFileSync(packageFileUrl("package.json", import.meta.url), "utf8")) as { version?: unknown };
       version = typeof parsed.version === "string" ? parsed.version : "unknown";
     } catch {
       version = "unknown";

@@ -10,9 +10,10 @@
 import fs from "node:fs";
 import type { CallContext, MethodDefinition, Server } from "nice-grpc";
 import { MfcServiceDefinition } from "../gen/mfc.js";
+import { packageFileUrl } from "../shared/package-file.js";
 
-/** Same relative path from src/server and dist/server (the bundle's chunks sit next to main.js). */
-const DESCRIPTOR_SET = new URL("../../src/gen/mfc.binpb", import.meta.url);
+/** The descriptor set, relative to the package root (installs and the Docker image ship it). */
+const DESCRIPTOR_SET = "src/gen/mfc.binpb";
 const V1_PATH = "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo";
 const V1ALPHA_PATH = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo";
 
@@ -27,7 +28,7 @@ let loading: Promise<LoadedReflection> | undefined;
 function load(): Promise<LoadedReflection> {
   // `default` (module.exports of this CommonJS package): the bundle's chunk exports nothing else.
   loading ??= import("nice-grpc-server-reflection").then(({ default: { ServerReflection, ServerReflectionService } }) => {
-    const impl = ServerReflection(new Uint8Array(fs.readFileSync(DESCRIPTOR_SET)), [MfcServiceDefinition.fullName]);
+    const impl = ServerReflection(new Uint8Array(fs.readFileSync(packageFileUrl(DESCRIPTOR_SET, import.meta.url))), [MfcServiceDefinition.fullName]);
     const method = ServerReflectionService.serverReflectionInfo;
     return {
       serverReflectionInfo: (requests, context) => impl.serverReflectionInfo(requests as never, context),
