@@ -8,10 +8,9 @@
 import { parseArgs } from "node:util";
 import { RouteEngine } from "../src/engine/route-engine.js";
 import { ListRoutesResponse, WatchStatsRequest } from "../src/gen/mfc.js";
-import { listRoutesReply } from "../src/server/list-routes-reply.js";
+import { listRoutesReply, watchStats } from "../src/server/wire/index.js";
 import { MrouteSocket } from "../src/kernel/index.js";
-import { toForeignEntry, toRouteStatus, toVifStatus } from "../src/server/proto-views.js";
-import { watchStats } from "../src/server/watch-stats.js";
+import { toForeignEntry, toRouteStatus, toVifStatus } from "../src/server/wire/proto-views.js";
 import { GROUP, IIF, OIFS, createBenchNs, removeBenchNamespaces, sourceAt } from "./lib/bench-netns.js";
 
 const { values } = parseArgs({

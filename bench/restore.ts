@@ -6,7 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { RouteEngine } from "../src/engine/route-engine.js";
 import { MrouteSocket } from "../src/kernel/index.js";
-import { fromStoredRoute, toStoredRoute } from "../src/server/stored-routes.js";
+import { fromStoredRoute, toStoredRoute } from "../src/server/routes/index.js";
 import { StateStore } from "../src/state/state-store.js";
 import { GROUP, IIF, OIFS, createBenchNs, removeBenchNamespaces, sourceAt } from "./lib/bench-netns.js";
 import { median } from "./lib/stats.js";

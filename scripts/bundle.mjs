@@ -15,10 +15,10 @@
 //
 // koffi stays external (a native addon, resolved from node_modules at run time). The shebang
 // (with its node flags) is kept from each main.ts; the files are made executable because npx
-// may reuse a link without chmod. package.json (daemon-info.ts) and src/gen/mfc.binpb
-// (reflection.ts, the CLI's to-proto-json.ts) are read from the package root, the nearest
-// directory above the module holding a package.json (src/shared/package-file.ts), whatever the
-// module's depth in src/, in tsc's dist/ or in the bundle.
+// may reuse a link without chmod. package.json (src/server/config/daemon-info.ts) and
+// src/gen/mfc.binpb (src/server/rpc/reflection.ts, src/cli/to-proto-json.ts) are read from the
+// package root, the nearest directory above the module holding a package.json
+// (src/shared/package-file.ts), whatever the module's depth in src/, in dist/ or in the bundle.
 //
 //   node scripts/bundle.mjs [OUTDIR]
 
@@ -31,12 +31,13 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const dist = path.resolve(process.argv[2] ?? path.join(root, "dist"));
 const outdir = path.join(dist, "server");
 
-/** Worker-side modules (all in src/kernel/poll): the poll hub's thread and the handler modules it imports. */
+/** Worker-side modules, all in WORKER_DIR: the poll hub's thread and the handler modules it imports. */
 const WORKER_DIR = "src/kernel/poll";
 const WORKER_MODULES = ["poll-hub-worker", "upcall-reader-handler", "rtnetlink-monitor-handler"];
 
 // Chunks sit next to main.js, so that a worker-side module is found next to every chunk that
-// names it (worker-module.ts). Their names end in a content hash: drop the previous build's.
+// names it (src/kernel/poll/worker-module.ts). Their names end in a content hash: drop the
+// previous build's.
 const CHUNK = /-[A-Z2-7]{8}\.js$/;
 if (fs.existsSync(outdir)) for (const f of fs.readdirSync(outdir)) if (CHUNK.test(f)) fs.rmSync(path.join(outdir, f));
 /** What both bundles share: ESM for Node 20, koffi external, require() for CommonJS deps. */

@@ -1,5 +1,5 @@
 // Errors the engine (and validation) raise for conditions a client can act on. The server maps
-// each kind to one gRPC status in exactly one place (src/server/error-mapper.ts).
+// each kind to one gRPC status in exactly one place (src/server/rpc/error-mapper.ts).
 
 import type { FieldViolation } from "../shared/field-violation.js";
 

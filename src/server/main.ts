@@ -29,27 +29,32 @@ import {
   tuneMalloc,
   type NftStartupProbe,
 } from "../kernel/index.js";
-import { isLocalAddress, kernelFlowProbes } from "./kernel-flow-probes.js";
+import {
+  isLocalAddress,
+  kernelFlowProbes,
+  CleanupStack,
+  TableSockets,
+  installMrules,
+  ReconcileTimers,
+} from "./lifecycle/index.js";
 import { NullStateStore } from "../state/null-state-store.js";
 import { StateStore } from "../state/state-store.js";
-import { parseCliOptions, USAGE, UsageError, type CliOptions } from "./cli-options.js";
-import { CleanupStack } from "./cleanup-stack.js";
-import { TableSockets } from "./table-sockets.js";
-import { createLogger, type Logger } from "./logger.js";
-import { installMrules } from "./mrule-steps.js";
-import { nftTrace, startNft, type NftStartup } from "./nft-startup.js";
-import { ReconcileTimers } from "./reconcile-timers.js";
+import {
+  parseCliOptions,
+  USAGE,
+  UsageError,
+  type CliOptions,
+  createLogger,
+  type Logger,
+  daemonInfoSource,
+} from "./config/index.js";
+import { nftTrace, startNft, type NftStartup, type RescueSync } from "./nft/index.js";
 import type { RouteStore } from "../state/route-store.js";
 import type { StoredRoute } from "../state/stored-route.js";
-import { fromStoredRoute } from "./stored-routes.js";
-import { CONFIG_OWNER } from "./validate-route.js";
-import { daemonInfoSource } from "./daemon-info.js";
-import { renderMetrics } from "./metrics-exposition.js";
-import { startMetricsServer } from "./metrics-server.js";
-import type { RescueSync } from "./rescue-sync.js";
-import { RpcStats } from "./rpc-stats.js";
+import { fromStoredRoute, CONFIG_OWNER } from "./routes/index.js";
+import { renderMetrics, startMetricsServer, RpcStats } from "./metrics/index.js";
 import { loadTls } from "../shared/tls-files.js";
-import { resolveGroupId } from "./socket-group.js";
+import { resolveGroupId } from "./listen/index.js";
 
 /** What a successful start leaves for SIGHUP and the signal handlers. */
 interface Daemon {
@@ -230,13 +235,13 @@ async function startKernelSide(p: {
   cleanup: CleanupStack;
   logger: Logger;
   options: CliOptions;
-}): Promise<{ modules: typeof import("./mfcd-server.js") & typeof import("./mfc-service.js"); nft: NftStartup }> {
+}): Promise<{ modules: typeof import("./rpc/index.js"); nft: NftStartup }> {
   const { engine, logger } = p;
   const tablesStarting = p.tables.start(engine, () => p.timers.queueDriftCheck());
   tablesStarting.catch(() => undefined);
   // Evaluated at this thread's first await below, while the workers boot.
-  const modules = Promise.all([import("./mfcd-server.js"), import("./mfc-service.js")]);
-  modules.catch(() => undefined);
+  const rpc = import("./rpc/index.js");
+  rpc.catch(() => undefined);
   const restored = engine.restore(p.persisted.map(fromStoredRoute));
   if (p.persisted.length > 0) logger.info({ ...restored, file: p.options.stateFile }, "routes restored");
   for (const why of engine.unopenable) logger.error({ table: why }, "routes of this table not restored now (kept in the state file)");
@@ -244,8 +249,8 @@ async function startKernelSide(p: {
   const nftReady = startNft(p.nftDetecting, engine, logger);
   // The rules must not outlive the routes they serve.
   p.cleanup.push("nft rescue table", async () => (await nftReady).rescue.remove());
-  const [[server, service], , nft] = await Promise.all([modules, tablesStarting, nftReady]);
-  return { modules: { ...server, ...service }, nft };
+  const [modules, , nft] = await Promise.all([rpc, tablesStarting, nftReady]);
+  return { modules, nft };
 }
 
 /** Shutdown on SIGTERM/SIGINT: unwind every started step; a second signal exits at once. */
@@ -302,7 +307,7 @@ async function reloadConfig(engine: RouteEngine, store: RouteStore, rescue: Resc
     logger.error({ file: path, problems }, "config reload failed: keeping the running routes");
     return;
   }
-  const { applyAndStore } = await import("./mfc-service.js");
+  const { applyAndStore } = await import("./rpc/index.js");
   try {
     rescue.check(specs, path);
     const result = applyAndStore(engine, store, CONFIG_OWNER, specs, { allowEmpty: true });

@@ -10,7 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseAllDocuments, parse as parseYaml } from "yaml";
-import { parseCliOptions } from "../../src/server/cli-options.js";
+import { parseCliOptions } from "../../src/server/config/index.js";
 import { createMfcClient, RouteState } from "../../src/sdk/index.js";
 import { addNetns, delNetns, ip, uniqueName } from "../helpers/netns.js";
 import { REPO_ROOT } from "../helpers/mfcd-process.js";

@@ -7,7 +7,7 @@ import type { KernelSupport } from "../../src/engine/kernel-support.js";
 import { startFakeServer, type FakeServer } from "./start-fake-server.js";
 import { rejection } from "../helpers/rejection.js";
 import { DomainError } from "../../src/engine/domain-error.js";
-import { diagnose, type FlowProbes } from "../../src/server/diagnose.js";
+import { diagnose, type FlowProbes } from "../../src/server/diagnostics/index.js";
 import { DiagnoseRequest } from "../../src/gen/mfc.js";
 
 const noIpv6NoTables: KernelSupport = (family, table) => {

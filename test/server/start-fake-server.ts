@@ -4,9 +4,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { RouteEngine, type RouteEngineOptions } from "../../src/engine/route-engine.js";
-import { createLogger } from "../../src/server/logger.js";
-import { daemonInfoSource } from "../../src/server/daemon-info.js";
-import { MfcdServer } from "../../src/server/mfcd-server.js";
+import { createLogger, daemonInfoSource } from "../../src/server/config/index.js";
+import { MfcdServer } from "../../src/server/rpc/index.js";
 import { createMfcClient, type MfcClient } from "../../src/sdk/index.js";
 import { FakeKernel } from "../unit/fake-kernel.js";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CleanupStack, type UndoFailure } from "../../src/server/cleanup-stack.js";
+import { CleanupStack, type UndoFailure } from "../../src/server/lifecycle/cleanup-stack.js";
 
 describe("CleanupStack", () => {
   it("runs the undos newest first, each once, and is empty afterwards", async () => {

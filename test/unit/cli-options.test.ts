@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseCliOptions, UsageError } from "../../src/server/cli-options.js";
+import { parseCliOptions, UsageError } from "../../src/server/config/index.js";
 import { grpcTarget, parseListenAddress } from "../../src/shared/listen-address.js";
 
 describe("parseListenAddress", () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { RouteSpec } from "../../src/engine/route-engine.js";
-import { CounterRates } from "../../src/server/counter-rates.js";
+import { CounterRates } from "../../src/server/wire/counter-rates.js";
 
 const spec = (source: string, oifs = ["eth1"]): RouteSpec => ({ family: "ipv4", table: 0, source, group: "239.1.1.1", iif: "eth0", oifs });
 const c = (packets: number, bytes: number) => ({ packets: BigInt(packets), bytes: BigInt(bytes) });

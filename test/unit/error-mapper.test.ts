@@ -3,7 +3,7 @@ import { BadRequest, ErrorInfo, RichServerError } from "nice-grpc-error-details"
 import { describe, expect, it } from "vitest";
 import { DomainError, type DomainErrorKind } from "../../src/engine/domain-error.js";
 import { KernelError } from "../../src/kernel/ffi/kernel-error.js";
-import { toServerError } from "../../src/server/error-mapper.js";
+import { toServerError } from "../../src/server/rpc/error-mapper.js";
 
 describe("toServerError", () => {
   it.each<[DomainErrorKind, Status]>([

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import { describe, expect, it } from "vitest";
-import { daemonInfoSource, mfcdVersion, type DaemonInfoSource } from "../../src/server/daemon-info.js";
-import { getInfoReply } from "../../src/server/get-info.js";
+import { daemonInfoSource, mfcdVersion, type DaemonInfoSource } from "../../src/server/config/daemon-info.js";
+import { getInfoReply } from "../../src/server/rpc/get-info.js";
 
 const source = (over: Partial<DaemonInfoSource> = {}): DaemonInfoSource => ({
   version: "9.8.7",

@@ -1,8 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { RouteView, VifView } from "../../src/engine/route-engine.js";
-import { renderMetrics } from "../../src/server/metrics-exposition.js";
-import { PrometheusText } from "../../src/server/prometheus-text.js";
-import { RpcStats } from "../../src/server/rpc-stats.js";
+import { renderMetrics, RpcStats } from "../../src/server/metrics/index.js";
+import { PrometheusText } from "../../src/server/metrics/prometheus-text.js";
 
 const counters = (packets: bigint, bytes = packets * 100n, wrongIf = 0n) => ({ packets, bytes, wrongIf });
 const route = (over: Partial<RouteView> & { source: string; group: string }): RouteView => ({

@@ -3,9 +3,8 @@
 // close (they were one promise chain). Now each rule's removal is its own cleanup step.
 import { describe, expect, it } from "vitest";
 import type { Mrule } from "../../src/kernel/netlink/index.js";
-import { CleanupStack } from "../../src/server/cleanup-stack.js";
-import { createLogger } from "../../src/server/logger.js";
-import { installMrules } from "../../src/server/mrule-steps.js";
+import { CleanupStack, installMrules } from "../../src/server/lifecycle/index.js";
+import { createLogger } from "../../src/server/config/index.js";
 
 const rules: Mrule[] = [
   { family: "ipv4", iif: "st0", table: 11 },

@@ -7,7 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { detectNft } from "../../src/kernel/nft/nft-detect.js";
-import { kernelIsCause, nftUnavailable } from "../../src/server/nft-unavailable.js";
+import { kernelIsCause, nftUnavailable } from "../../src/server/nft/nft-unavailable.js";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mfct-fake-nft-"));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));

@@ -3,9 +3,9 @@
 // missing nft) is the cause — also through RescueSync.check for rescue options.
 import { describe, expect, it } from "vitest";
 import { RouteEngine } from "../../src/engine/route-engine.js";
-import { createLogger } from "../../src/server/logger.js";
-import { NFT_UNAVAILABLE, nftUnavailable } from "../../src/server/nft-unavailable.js";
-import { RescueSync } from "../../src/server/rescue-sync.js";
+import { createLogger } from "../../src/server/config/index.js";
+import { NFT_UNAVAILABLE, nftUnavailable } from "../../src/server/nft/nft-unavailable.js";
+import { RescueSync } from "../../src/server/nft/index.js";
 import { nftProbeResult, NftError } from "../../src/kernel/nft/index.js";
 import { FakeKernel } from "./fake-kernel.js";
 

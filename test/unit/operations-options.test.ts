@@ -1,7 +1,7 @@
 // Flags of issue 6 (metrics, health port, socket group, TLS) and their helpers.
 import { describe, expect, it } from "vitest";
-import { parseCliOptions, UsageError } from "../../src/server/cli-options.js";
-import { resolveGroupId } from "../../src/server/socket-group.js";
+import { parseCliOptions, UsageError } from "../../src/server/config/index.js";
+import { resolveGroupId } from "../../src/server/listen/index.js";
 import { CAP_NET_ADMIN, CAP_NET_RAW, effectiveCapabilities, missingCapabilities } from "../../src/kernel/requirements/capabilities.js";
 
 const usage = (argv: string[]) => {

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { createLogger } from "../../src/server/logger.js";
-import { ReconcileTimers } from "../../src/server/reconcile-timers.js";
+import { createLogger } from "../../src/server/config/index.js";
+import { ReconcileTimers } from "../../src/server/lifecycle/index.js";
 
 function fakeEngine() {
   return {

@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { RouteEngine, type RouteSpec } from "../../src/engine/route-engine.js";
-import { validateRoute } from "../../src/server/validate-route.js";
+import { validateRoute } from "../../src/server/routes/index.js";
 import { FakeKernel } from "./fake-kernel.js";
 
 function spec(source: string, group: string, iif: string, oifs: string[]): RouteSpec {

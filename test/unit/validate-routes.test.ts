@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { DomainError } from "../../src/engine/domain-error.js";
 import { parseIpv4 } from "../../src/address/index.js";
 import type { Route } from "../../src/gen/mfc.js";
-import { validateRoute, validateRoutes, validateSource } from "../../src/server/validate-route.js";
+import { validateRoute, validateRoutes, validateSource } from "../../src/server/routes/index.js";
 import type { FieldViolation } from "../../src/shared/field-violation.js";
 
 const base: Route = { source: "10.0.0.1", group: "239.1.1.1", iif: "eth0", oifs: ["eth1", "eth2"], oifTtl: {}, table: 0 };

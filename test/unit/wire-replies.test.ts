@@ -6,11 +6,11 @@ import { describe, expect, it } from "vitest";
 import type { SgCounters } from "../../src/engine/kernel-port.js";
 import type { ForeignView, RouteSpec, RouteView, VifView } from "../../src/engine/route-engine.js";
 import { ListRoutesResponse, WatchStatsResponse } from "../../src/gen/mfc.js";
-import { CounterRates } from "../../src/server/counter-rates.js";
-import { listRoutesReply } from "../../src/server/list-routes-reply.js";
-import { ProtoWriter } from "../../src/server/proto-writer.js";
-import { toCounters, toForeignEntry, toRouteStatus, toTimestamp, toVifStatus } from "../../src/server/proto-views.js";
-import { watchStatsReplies } from "../../src/server/watch-stats-reply.js";
+import { CounterRates } from "../../src/server/wire/counter-rates.js";
+import { listRoutesReply } from "../../src/server/wire/index.js";
+import { ProtoWriter } from "../../src/server/wire/proto-writer.js";
+import { toCounters, toForeignEntry, toRouteStatus, toTimestamp, toVifStatus } from "../../src/server/wire/proto-views.js";
+import { watchStatsReplies } from "../../src/server/wire/watch-stats-reply.js";
 
 const specs: RouteSpec[] = [
   { family: "ipv4", table: 0, source: "10.0.0.1", group: "239.1.1.1", iif: "eth0", oifs: ["eth1", "eth2"] },

@@ -1,0 +1,42 @@
+// Engine routes ↔ state-file routes. The service buffers a record synchronously right after
+// the engine applied a change — so the file's order is the engine's order — and answers only
+// after the store's flush() resolved.
+
+import type { RouteSpec, StoredRouteRecord } from "../../engine/route-engine.js";
+import type { StoredRoute } from "../../state/stored-route.js";
+
+export function toStoredRoute(spec: RouteSpec, owner: string): StoredRoute {
+  const stored: StoredRoute = {
+    family: spec.family,
+    table: spec.table,
+    source: spec.source,
+    group: spec.group,
+    iif: spec.iif,
+    oifs: [...spec.oifs],
+    owner,
+  };
+  if (spec.rewriteSource !== undefined) stored.rewriteSource = spec.rewriteSource;
+  if (spec.setTtl !== undefined) stored.setTtl = spec.setTtl;
+  if (spec.oifTtl !== undefined) stored.oifTtl = { ...spec.oifTtl };
+  return stored;
+}
+
+export function fromStoredRoute(route: StoredRoute): StoredRouteRecord {
+  const record: StoredRouteRecord = {
+    spec: {
+      family: route.family,
+      table: route.table,
+      source: route.source,
+      group: route.group,
+      iif: route.iif,
+      oifs: [...route.oifs],
+    },
+    owner: route.owner,
+  };
+  if (typeof route.rewriteSource === "string") record.spec.rewriteSource = route.rewriteSource;
+  if (typeof route.setTtl === "number") record.spec.setTtl = route.setTtl;
+  if (typeof route.oifTtl === "object" && route.oifTtl !== null) {
+    record.spec.oifTtl = { ...(route.oifTtl as Record<string, number>) };
+  }
+  return record;
+}
