@@ -1,3 +1,5 @@
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
@@ -60,6 +62,43 @@ function layerRules({ layer, forbid, except = {}, why }) {
   };
 }
 
+/**
+ * src/kernel and src/server are grouped in subfolders by concern (issue 11); each subfolder's
+ * index.ts is its one entry point. A module outside a subfolder (another subfolder, the layer's
+ * own index.ts or main.ts, another layer) imports it only through that index.ts; modules of one
+ * subfolder import each other directly. Relative specifiers are resolved against the importing
+ * file, so the rule holds at any depth. Tests and bench may import internal files they test.
+ */
+const SRC = path.join(path.dirname(fileURLToPath(import.meta.url)), "src");
+const GROUPED = ["kernel", "server"];
+
+const throughIndexRule = {
+  meta: {
+    type: "problem",
+    schema: [],
+    messages: { deep: "import {{folder}} through its index.ts, not {{file}} (issue 11; the layer rules are in eslint.config.js)" },
+  },
+  create(context) {
+    const check = (node) => {
+      const spec = node?.value;
+      if (typeof spec !== "string" || !spec.startsWith(".")) return;
+      const target = path.resolve(path.dirname(context.filename), spec);
+      const [layer, sub, file, ...deeper] = path.relative(SRC, target).split(path.sep);
+      if (!GROUPED.includes(layer) || file === undefined) return;
+      const folder = path.join(SRC, layer, sub);
+      if (context.filename.startsWith(folder + path.sep)) return; // a sibling
+      if (deeper.length === 0 && /^index(\.[jt]s)?$/.test(file)) return;
+      context.report({ node, messageId: "deep", data: { folder: `src/${layer}/${sub}`, file: spec } });
+    };
+    return {
+      ImportDeclaration: (node) => check(node.source),
+      ExportNamedDeclaration: (node) => check(node.source),
+      ExportAllDeclaration: (node) => check(node.source),
+      ImportExpression: (node) => check(node.source),
+    };
+  },
+};
+
 export default tseslint.config(
   { ignores: ["dist/", "node_modules/", "src/gen/", "bench/.build/"] },
   js.configs.recommended,
@@ -71,6 +110,11 @@ export default tseslint.config(
     },
   },
   ...LAYERS.map(layerRules),
+  {
+    files: ["src/**/*.ts"],
+    plugins: { mfcd: { rules: { "through-index": throughIndexRule } } },
+    rules: { "mfcd/through-index": "error" },
+  },
   {
     // Issue 11: a function that does not fit on a screen is a smell. One that must be longer says
     // why beside an eslint-disable-next-line comment.

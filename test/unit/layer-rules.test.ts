@@ -44,6 +44,19 @@ describe("layer rules", () => {
   });
 
   it.each([
+    ["server/fixture.ts", 'import { x } from "../kernel/mroute/mroute-socket.js";'],
+    ["server/lifecycle/fixture.ts", 'import type { x } from "../../kernel/poll/upcall-ring.js";'],
+    ["server/rpc/fixture.ts", 'import { x } from "../diagnostics/diagnose.js";'],
+    ["server/fixture.ts", 'const x = await import("./rpc/mfc-service.js");'],
+    ["kernel/nft/fixture.ts", 'import { x } from "../ffi/libc.js";'],
+    ["kernel/fixture.ts", 'export { x } from "./poll/poll-hub.js";'],
+  ])("rejects a deep import into a src/kernel or src/server subfolder, in src/%s: %s", async (file, code) => {
+    const found = await violations(file, code);
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatch(/^mfcd\/through-index: import src\/(kernel|server)\/\w+ through its index\.ts/);
+  });
+
+  it.each([
     ["cli/fixture.ts", 'import { x } from "../sdk/index.js";'],
     ["cli/fixture.ts", 'import { x } from "../shared/route-file.js";'],
     ["cli/fixture.ts", 'import { x } from "./parse-command.js";'],
@@ -51,8 +64,14 @@ describe("layer rules", () => {
     ["kernel/fixture.ts", 'import type { x } from "../engine/kernel-port.js";'],
     ["engine/fixture.ts", 'import { x } from "../address/index.js";'],
     ["shared/fixture.ts", 'import { x } from "../engine/vif-table.js";'],
-    ["server/fixture.ts", 'import { x } from "../kernel/mroute-socket.js";'],
+    ["server/fixture.ts", 'import { x } from "../kernel/index.js";'],
+    ["shared/fixture.ts", 'import { x } from "../kernel/abi/index.js";'],
     ["server/fixture.ts", 'const x = await import("../shared/route-file.js");'],
+    ["server/fixture.ts", 'const x = await import("./rpc/index.js");'],
+    ["server/rpc/fixture.ts", 'import { x } from "./mfc-service.js";'],
+    ["server/rpc/fixture.ts", 'import { x } from "../diagnostics/index.js";'],
+    ["kernel/nft/fixture.ts", 'import { x } from "../ffi/index.js";'],
+    ["kernel/fixture.ts", 'export { x } from "./poll/index.js";'],
   ])("allows in src/%s: %s", async (file, code) => {
     expect(await violations(file, code)).toEqual([]);
   });
