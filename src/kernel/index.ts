@@ -12,7 +12,6 @@ export {
   MrouteSocket,
   parseIpMrCache,
   parseIpMrVif,
-  type MrouteCodec,
   type MrouteFamily,
   type MrouteOpenOptions,
   type MrouteSocketOptions,

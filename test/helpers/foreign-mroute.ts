@@ -20,7 +20,7 @@ import {
   socket,
   trySetsockopt,
 } from "../../src/kernel/ffi/index.js";
-import { MRT6_DEL_MFC, MRT_ADD_MFC, MRT_DEL_MFC, encodeMfcctl, encodeMf6cctl } from "../../src/kernel/abi/index.js";
+import { IPV4_STRUCTS, IPV6_STRUCTS, MRT6_DEL_MFC, MRT_ADD_MFC, MRT_DEL_MFC, encodeMfcctl } from "../../src/kernel/abi/index.js";
 
 function withForeignSocket<T>(ns: string, fn: (fd: number) => T): T {
   const fd = inNetns(`/run/netns/${ns}`, () => socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_IGMP));
@@ -34,7 +34,7 @@ function withForeignSocket<T>(ns: string, fn: (fd: number) => T): T {
 /** MRT_DEL_MFC of (source, group) from a non-owner socket in `ns`. Throws KernelError (ENOENT, …). */
 export function foreignDelMfc(ns: string, source: string, group: string): void {
   withForeignSocket(ns, (fd) => {
-    const errno = trySetsockopt(fd, IPPROTO_IP, MRT_DEL_MFC, encodeMfcctl({ origin: source, group, parent: 0 }));
+    const errno = trySetsockopt(fd, IPPROTO_IP, MRT_DEL_MFC, encodeMfcctl(IPV4_STRUCTS, { origin: source, group, parent: 0 }));
     if (errno !== 0) throw new KernelError("foreign setsockopt(MRT_DEL_MFC)", errno, `(${source}, ${group})`);
   });
 }
@@ -45,7 +45,7 @@ export function foreignDelMfc(ns: string, source: string, group: string): void {
  */
 export function foreignAddMfc(ns: string, source: string, group: string, parent: number, oifs: readonly number[]): void {
   withForeignSocket(ns, (fd) => {
-    const req = encodeMfcctl({ origin: source, group, parent, ttls: new Map(oifs.map((v) => [v, 1])) });
+    const req = encodeMfcctl(IPV4_STRUCTS, { origin: source, group, parent, oifs: new Map(oifs.map((v) => [v, 1])) });
     const errno = trySetsockopt(fd, IPPROTO_IP, MRT_ADD_MFC, req);
     if (errno !== 0) throw new KernelError("foreign setsockopt(MRT_ADD_MFC)", errno, `(${source}, ${group})`);
   });
@@ -55,7 +55,7 @@ export function foreignAddMfc(ns: string, source: string, group: string, parent:
 export function foreignDelMfc6(ns: string, source: string, group: string): void {
   const fd = inNetns(`/run/netns/${ns}`, () => socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMPV6));
   try {
-    const errno = trySetsockopt(fd, IPPROTO_IPV6, MRT6_DEL_MFC, encodeMf6cctl({ origin: source, group, parent: 0 }));
+    const errno = trySetsockopt(fd, IPPROTO_IPV6, MRT6_DEL_MFC, encodeMfcctl(IPV6_STRUCTS, { origin: source, group, parent: 0 }));
     if (errno !== 0) throw new KernelError("foreign setsockopt(MRT6_DEL_MFC)", errno, `(${source}, ${group})`);
   } finally {
     close(fd);

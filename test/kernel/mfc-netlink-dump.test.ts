@@ -20,6 +20,7 @@ import {
   MRT_ADD_VIF,
   RT_TABLE_DEFAULT,
   encodeVifctl,
+  IPV4_STRUCTS,
   type NetlinkMfcEntry,
   decodeMfcMessage,
   forEachNetlinkMessage,
@@ -131,7 +132,7 @@ describe("tables", () => {
     // A static VIF from another socket (no MRT_INIT; needs CAP_NET_ADMIN) in slot 5.
     const other = inNetns(file, () => socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_IGMP));
     cleanups.push(() => close(other));
-    expect(trySetsockopt(other, IPPROTO_IP, MRT_ADD_VIF, encodeVifctl({ vifi: 5, ifindex: a2 }))).toBe(0);
+    expect(trySetsockopt(other, IPPROTO_IP, MRT_ADD_VIF, encodeVifctl(IPV4_STRUCTS, { vif: 5, ifindex: a2 }))).toBe(0);
 
     s.addMfc("10.0.0.2", "239.1.1.1", 0, new Map([[1, 1], [5, 7]]));
     s.addMfc("10.0.0.2", "239.1.1.2", 5, new Map([[0, 1]]));

@@ -40,9 +40,10 @@ import {
   RT6_TABLE_DFLT,
   RT_TABLE_DEFAULT,
   IGMPMSG_SIZE,
-  decodeIgmpmsg,
   MRT6MSG_SIZE,
-  decodeMrt6msg,
+  IPV4_STRUCTS,
+  IPV6_STRUCTS,
+  decodeUpcall,
 } from "../../src/kernel/abi/index.js";
 import {
   type MrouteFamilySocket,
@@ -136,7 +137,7 @@ const IPV4: Family = {
   procVifHasIfindex: true,
   nocache: IGMPMSG_NOCACHE,
   upcallSize: IGMPMSG_SIZE,
-  decodeUpcall: (buf) => decodeIgmpmsg(buf),
+  decodeUpcall: (buf) => decodeUpcall(IPV4_STRUCTS, buf),
   src: "10.0.0.2",
   routerAddr: "10.0.0.1",
   prefix: 24,
@@ -175,10 +176,7 @@ const IPV6: Family = {
   procVifHasIfindex: false,
   nocache: MRT6MSG_NOCACHE,
   upcallSize: MRT6MSG_SIZE,
-  decodeUpcall: (buf) => {
-    const m = decodeMrt6msg(buf);
-    return m && { msgtype: m.msgtype, vif: m.mif, source: m.source, group: m.group };
-  },
+  decodeUpcall: (buf) => decodeUpcall(IPV6_STRUCTS, buf),
   src: "fd00:1::2",
   routerAddr: "fd00:1::1",
   prefix: 64,
@@ -746,7 +744,7 @@ describe.each(FAMILIES.map((f) => [f.name, f] as const))("%s", (_name, f) => {
       expect(s.sgCounters(SRC, f.unknownGroup)).toBeUndefined();
     });
 
-    it.runIf(ipv6)("receiveIcmpv6 lets ICMPv6 (MLD) through next to upcalls; decodeMrt6msg skips it", async () => {
+    it.runIf(ipv6)("receiveIcmpv6 lets ICMPv6 (MLD) through next to upcalls; decodeUpcall skips it", async () => {
       const r = await netns("r");
       const v = await netns("v");
       veth(r, "a1", "v0", v);

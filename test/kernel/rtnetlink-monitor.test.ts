@@ -21,7 +21,7 @@ import {
   trySetsockopt,
 } from "../../src/kernel/ffi/index.js";
 import { listLinks } from "../../src/kernel/netlink/index.js";
-import { MRT_ADD_MFC, MRT_DEL_MFC, encodeMfcctl, type LinkInfo } from "../../src/kernel/abi/index.js";
+import { IPV4_STRUCTS, MRT_ADD_MFC, MRT_DEL_MFC, encodeMfcctl, type LinkInfo } from "../../src/kernel/abi/index.js";
 import { MrouteSocket, Mroute6Socket } from "../../src/kernel/mroute/index.js";
 import { type RtnetlinkEvent, RtnetlinkMonitor } from "../../src/kernel/poll/index.js";
 import { addNetns, delNetns, ip, uniqueName } from "../helpers/netns.js";
@@ -240,7 +240,7 @@ describe("mroute events", () => {
     // Ours, deleted by the other socket.
     s.addMfc("10.0.0.2", "239.2.2.2", 0, new Map([[1, 1]]));
     let mark = w.events.length;
-    expect(trySetsockopt(other, IPPROTO_IP, MRT_DEL_MFC, encodeMfcctl({ origin: "10.0.0.2", group: "239.2.2.2", parent: 0 }))).toBe(0);
+    expect(trySetsockopt(other, IPPROTO_IP, MRT_DEL_MFC, encodeMfcctl(IPV4_STRUCTS, { origin: "10.0.0.2", group: "239.2.2.2", parent: 0 }))).toBe(0);
     const deleted = await next(w, mark, mrouteEvent("mroute-del", "10.0.0.2", "239.2.2.2"));
     expect(deleted).toMatchObject({ iifIndex: a0, static: false });
     expect(deleted.oifs).toEqual(new Map([[a1, 1]]));
@@ -248,12 +248,12 @@ describe("mroute events", () => {
     // Added by the other socket: the kernel marks it static (rtm_protocol RTPROT_STATIC).
     mark = w.events.length;
     const ttls = new Map([[1, 4]]);
-    expect(trySetsockopt(other, IPPROTO_IP, MRT_ADD_MFC, encodeMfcctl({ origin: "10.0.0.3", group: "239.2.2.3", parent: 0, ttls }))).toBe(0);
+    expect(trySetsockopt(other, IPPROTO_IP, MRT_ADD_MFC, encodeMfcctl(IPV4_STRUCTS, { origin: "10.0.0.3", group: "239.2.2.3", parent: 0, oifs: ttls }))).toBe(0);
     const added = await next(w, mark, mrouteEvent("mroute-new", "10.0.0.3", "239.2.2.3"));
     expect(added).toMatchObject({ iifIndex: a0, static: true });
     expect(added.oifs).toEqual(new Map([[a1, 4]]));
     mark = w.events.length;
-    expect(trySetsockopt(other, IPPROTO_IP, MRT_DEL_MFC, encodeMfcctl({ origin: "10.0.0.3", group: "239.2.2.3", parent: 0 }))).toBe(0);
+    expect(trySetsockopt(other, IPPROTO_IP, MRT_DEL_MFC, encodeMfcctl(IPV4_STRUCTS, { origin: "10.0.0.3", group: "239.2.2.3", parent: 0 }))).toBe(0);
     await next(w, mark, mrouteEvent("mroute-del", "10.0.0.3", "239.2.2.3"));
   });
 
@@ -273,7 +273,7 @@ describe("mroute events", () => {
     for (let i = 1; i <= 50; i++) s.addMfc(`10.0.1.${i}`, "239.3.3.3", 0, new Map([[1, 1]]));
     // A foreign change of one of ours: reported (the kernel marks it static).
     expect(
-      trySetsockopt(other, IPPROTO_IP, MRT_ADD_MFC, encodeMfcctl({ origin: "10.0.1.7", group: "239.3.3.3", parent: 1 })),
+      trySetsockopt(other, IPPROTO_IP, MRT_ADD_MFC, encodeMfcctl(IPV4_STRUCTS, { origin: "10.0.1.7", group: "239.3.3.3", parent: 1 })),
     ).toBe(0);
     const altered = await next(w, mark, mrouteEvent("mroute-new", "10.0.1.7", "239.3.3.3"));
     expect(altered).toMatchObject({ iifIndex: a1, static: true });

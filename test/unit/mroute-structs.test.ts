@@ -3,22 +3,25 @@ import { describe, expect, it } from "vitest";
 import {
   IGMPMSG,
   IGMPMSG_SIZE,
+  IPV4_STRUCTS as V4,
   MFCCTL,
   MFCCTL_SIZE,
   SIOC_SG_REQ,
   SIOC_SG_REQ_SIZE,
   SIOC_VIF_REQ,
-  SIOC_VIF_REQ_SIZE,
   VIFCTL,
   VIFCTL_SIZE,
-  decodeIgmpmsg,
-  decodeSiocSgReq,
-  decodeSiocVifReq,
-  encodeMfcctl,
-  encodeSiocSgReq,
-  encodeSiocVifReq,
-  encodeVifctl,
 } from "../../src/kernel/abi/mroute-structs.js";
+import {
+  decodeSgReq,
+  decodeUpcall,
+  decodeVifReq,
+  encodeMfcctl,
+  encodeSgReq,
+  encodeVifReq,
+  encodeVifctl,
+} from "../../src/kernel/abi/mroute-struct-codec.js";
+import { SIOC_VIF_COUNT_SIZE as SIOC_VIF_REQ_SIZE } from "../../src/kernel/abi/struct-fields.js";
 import { IGMPMSG_NOCACHE, VIFF_USE_IFINDEX } from "../../src/kernel/abi/index.js";
 import {
   IFREQ,
@@ -41,10 +44,10 @@ describe("struct sizes (optlen must match exactly or the kernel says EINVAL)", (
   });
 
   it("encoders produce buffers of exactly that size", () => {
-    expect(encodeVifctl({ vifi: 0, ifindex: 1 }).length).toBe(16);
-    expect(encodeMfcctl({ origin: "10.0.0.1", group: "239.1.1.1", parent: 0 }).length).toBe(60);
-    expect(encodeSiocSgReq("10.0.0.1", "239.1.1.1").length).toBe(32);
-    expect(encodeSiocVifReq(0).length).toBe(40);
+    expect(encodeVifctl(V4, { vif: 0, ifindex: 1 }).length).toBe(16);
+    expect(encodeMfcctl(V4, { origin: "10.0.0.1", group: "239.1.1.1", parent: 0 }).length).toBe(60);
+    expect(encodeSgReq(V4, "10.0.0.1", "239.1.1.1").length).toBe(32);
+    expect(encodeVifReq(V4, 0).length).toBe(40);
     expect(encodeIfreqName("eth0").length).toBe(40);
     expect(encodeIfreqIndex(1).length).toBe(40);
   });
@@ -56,7 +59,7 @@ describe("vifctl", () => {
   });
 
   it("encodes vifi u16, VIFF_USE_IFINDEX, threshold 1 and the ifindex in the lcl_addr union", () => {
-    const b = encodeVifctl({ vifi: 0x0102, ifindex: 0x01020304 });
+    const b = encodeVifctl(V4, { vif: 0x0102, ifindex: 0x01020304 });
     expect(b.readUInt16LE(0)).toBe(0x0102);
     expect(b[2]).toBe(VIFF_USE_IFINDEX);
     expect(b[3]).toBe(1);
@@ -67,15 +70,15 @@ describe("vifctl", () => {
 
   it("clears a reused buffer and honours explicit fields", () => {
     const b = Buffer.alloc(16, 0xff);
-    encodeVifctl({ vifi: 3, ifindex: 7, flags: 0, threshold: 5, rateLimit: 9 }, b);
+    encodeVifctl(V4, { vif: 3, ifindex: 7, flags: 0, threshold: 5, rateLimit: 9 }, b);
     expect([...b]).toEqual([3, 0, 0, 5, 9, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0]);
   });
 
   it("rejects values that do not fit the fields", () => {
-    expect(() => encodeVifctl({ vifi: 0x10000, ifindex: 1 })).toThrow(RangeError);
-    expect(() => encodeVifctl({ vifi: -1, ifindex: 1 })).toThrow(RangeError);
-    expect(() => encodeVifctl({ vifi: 1.5, ifindex: 1 })).toThrow(RangeError);
-    expect(() => encodeVifctl({ vifi: 0, ifindex: -1 })).toThrow(RangeError);
+    expect(() => encodeVifctl(V4, { vif: 0x10000, ifindex: 1 })).toThrow(RangeError);
+    expect(() => encodeVifctl(V4, { vif: -1, ifindex: 1 })).toThrow(RangeError);
+    expect(() => encodeVifctl(V4, { vif: 1.5, ifindex: 1 })).toThrow(RangeError);
+    expect(() => encodeVifctl(V4, { vif: 0, ifindex: -1 })).toThrow(RangeError);
   });
 });
 
@@ -94,11 +97,11 @@ describe("mfcctl", () => {
   });
 
   it("encodes origin/group in network order, parent u16 and ttls[32]; everything else 0", () => {
-    const b = encodeMfcctl({
+    const b = encodeMfcctl(V4, {
       origin: "10.0.0.2",
       group: "239.1.1.1",
       parent: 0x0203,
-      ttls: new Map([
+      oifs: new Map([
         [0, 1],
         [5, 64],
         [31, 254],
@@ -117,14 +120,14 @@ describe("mfcctl", () => {
 
   it("clears a reused buffer (old oifs must not leak into the next entry)", () => {
     const b = Buffer.alloc(60, 0xff);
-    encodeMfcctl({ origin: "0.0.0.0", group: "239.0.0.1", parent: 1 }, b);
+    encodeMfcctl(V4, { origin: "0.0.0.0", group: "239.0.0.1", parent: 1 }, b);
     expect(b.readUInt16LE(8)).toBe(1);
     expect([...b.subarray(10, 60)].every((x) => x === 0)).toBe(true);
   });
 
   it("rejects oifs beyond ttls[31], bad TTLs and parents that do not fit u16", () => {
     const enc = (parent: number, ttls: [number, number][]) => () =>
-      encodeMfcctl({ origin: "10.0.0.1", group: "239.1.1.1", parent, ttls: new Map(ttls) });
+      encodeMfcctl(V4, { origin: "10.0.0.1", group: "239.1.1.1", parent, oifs: new Map(ttls) });
     expect(enc(0, [[32, 1]])).toThrow(RangeError);
     expect(enc(0, [[0, 256]])).toThrow(RangeError);
     expect(enc(0, [[0, -1]])).toThrow(RangeError);
@@ -141,17 +144,17 @@ describe("sioc_sg_req", () => {
 
   it("encodes (S,G) and zeroes the counters", () => {
     const b = Buffer.alloc(32, 0xff);
-    encodeSiocSgReq("10.0.0.2", "239.1.1.1", b);
+    encodeSgReq(V4, "10.0.0.2", "239.1.1.1", b);
     expect([...b.subarray(0, 8)]).toEqual([10, 0, 0, 2, 239, 1, 1, 1]);
     expect([...b.subarray(8)].every((x) => x === 0)).toBe(true);
   });
 
   it("decodes unsigned long counters as exact bigints", () => {
-    const b = encodeSiocSgReq("10.0.0.2", "239.1.1.1");
+    const b = encodeSgReq(V4, "10.0.0.2", "239.1.1.1");
     b.writeBigUInt64LE(7n, 8);
     b.writeBigUInt64LE(2n ** 53n + 1n, 16);
     b.writeBigUInt64LE(2n ** 64n - 1n, 24);
-    expect(decodeSiocSgReq(b)).toEqual({ packets: 7n, bytes: 2n ** 53n + 1n, wrongIf: 2n ** 64n - 1n });
+    expect(decodeSgReq(V4, b)).toEqual({ packets: 7n, bytes: 2n ** 53n + 1n, wrongIf: 2n ** 64n - 1n });
   });
 });
 
@@ -161,13 +164,13 @@ describe("sioc_vif_req", () => {
   });
 
   it("encodes vifi and decodes icount/ocount/ibytes/obytes", () => {
-    const b = encodeSiocVifReq(31);
+    const b = encodeVifReq(V4, 31);
     expect(b.readUInt16LE(0)).toBe(31);
     b.writeBigUInt64LE(1n, 8);
     b.writeBigUInt64LE(2n, 16);
     b.writeBigUInt64LE(3n, 24);
     b.writeBigUInt64LE(4n, 32);
-    expect(decodeSiocVifReq(b)).toEqual({ inPackets: 1n, outPackets: 2n, inBytes: 3n, outBytes: 4n });
+    expect(decodeVifReq(b)).toEqual({ inPackets: 1n, outPackets: 2n, inBytes: 3n, outBytes: 4n });
   });
 });
 
@@ -178,7 +181,7 @@ describe("igmpmsg", () => {
 
   it("decodes a NOCACHE upcall captured from the kernel (28 bytes, overlaying the IP header)", () => {
     const raw = Buffer.from("4500001c200b4000010000000a000002ef0505050100400002111405", "hex");
-    expect(decodeIgmpmsg(raw)).toEqual({ msgtype: IGMPMSG_NOCACHE, vif: 0, source: "10.0.0.2", group: "239.5.5.5" });
+    expect(decodeUpcall(V4, raw)).toEqual({ msgtype: IGMPMSG_NOCACHE, vif: 0, source: "10.0.0.2", group: "239.5.5.5" });
   });
 
   it("reads the high byte of the VIF index", () => {
@@ -186,15 +189,15 @@ describe("igmpmsg", () => {
     raw[8] = 2;
     raw[10] = 4;
     raw[11] = 1;
-    expect(decodeIgmpmsg(raw)?.vif).toBe(260);
+    expect(decodeUpcall(V4, raw)?.vif).toBe(260);
   });
 
   it("ignores real IGMP packets (byte 9 is the IP protocol, 2) and short reads", () => {
     // An IGMPv2 report 10.0.0.2 → 239.5.5.5 as a raw IGMP socket reads it (IP header with
     // router alert option first), built by hand.
     const report = Buffer.from("46c000200000400001024b5d0a000002ef0505059404000016000ef6ef050505", "hex");
-    expect(decodeIgmpmsg(report)).toBeUndefined();
-    expect(decodeIgmpmsg(Buffer.alloc(19))).toBeUndefined();
+    expect(decodeUpcall(V4, report)).toBeUndefined();
+    expect(decodeUpcall(V4, Buffer.alloc(19))).toBeUndefined();
   });
 });
 

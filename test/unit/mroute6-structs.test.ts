@@ -15,6 +15,7 @@ import {
 } from "../../src/kernel/abi/index.js";
 import {
   ICMP6_FILTER_SIZE,
+  IPV6_STRUCTS as V6,
   MF6CCTL,
   MF6CCTL_SIZE,
   MIF6CTL,
@@ -22,22 +23,19 @@ import {
   MRT6MSG,
   MRT6MSG_SIZE,
   SIOC_MIF_REQ6,
-  SIOC_MIF_REQ6_SIZE,
   SIOC_SG_REQ6,
   SIOC_SG_REQ6_SIZE,
   SOCKADDR_IN6,
   SOCKADDR_IN6_SIZE,
   decodeMf6cctlOifs,
-  decodeMrt6msg,
-  decodeSiocMifReq6,
-  decodeSiocSgReq6,
   encodeIcmp6FilterBlockAll,
-  encodeMf6cctl,
-  encodeMif6ctl,
-  encodeSiocMifReq6,
-  encodeSiocSgReq6,
   writeSockaddrIn6,
 } from "../../src/kernel/abi/mroute6-structs.js";
+import { decodeSgReq, decodeUpcall, decodeVifReq, encodeMfcctl, encodeSgReq, encodeVifReq, encodeVifctl } from "../../src/kernel/abi/mroute-struct-codec.js";
+import { SIOC_VIF_COUNT_SIZE as SIOC_MIF_REQ6_SIZE } from "../../src/kernel/abi/struct-fields.js";
+
+/** IPv6 oifs have no thresholds: the codec reads only the MIFs of the map. */
+const mifs = (...m: number[]): Map<number, number> => new Map(m.map((v) => [v, 1]));
 
 const LE = os.endianness() === "LE";
 const u16 = (b: Buffer, o: number): number => (LE ? b.readUInt16LE(o) : b.readUInt16BE(o));
@@ -135,10 +133,10 @@ describe("struct sizes (kernel-facts.md; the kernel rejects a short optlen with 
   });
 
   it("encoders produce buffers of exactly that size", () => {
-    expect(encodeMif6ctl({ mifi: 0, pifi: 1 }).length).toBe(12);
-    expect(encodeMf6cctl({ origin: "::", group: "ff3e::1", parent: 0 }).length).toBe(92);
-    expect(encodeSiocSgReq6("fd00::1", "ff3e::1").length).toBe(80);
-    expect(encodeSiocMifReq6(0).length).toBe(40);
+    expect(encodeVifctl(V6, { vif: 0, ifindex: 1 }).length).toBe(12);
+    expect(encodeMfcctl(V6, { origin: "::", group: "ff3e::1", parent: 0 }).length).toBe(92);
+    expect(encodeSgReq(V6, "fd00::1", "ff3e::1").length).toBe(80);
+    expect(encodeVifReq(V6, 0).length).toBe(40);
     expect(encodeIcmp6FilterBlockAll().length).toBe(32);
   });
 });
@@ -158,7 +156,7 @@ describe("sockaddr_in6", () => {
 
 describe("mif6ctl", () => {
   it("encodes mifi u16, flags 0, threshold 1, pifi u16 (the ifindex) and rate_limit 0", () => {
-    const b = encodeMif6ctl({ mifi: 31, pifi: 0x1234 });
+    const b = encodeVifctl(V6, { vif: 31, ifindex: 0x1234 });
     expect(u16(b, MIF6CTL.mifi)).toBe(31);
     expect(b[MIF6CTL.flags]).toBe(0);
     expect(b[MIF6CTL.threshold]).toBe(1);
@@ -169,21 +167,21 @@ describe("mif6ctl", () => {
 
   it("clears a reused buffer and honours explicit fields", () => {
     const b = Buffer.alloc(MIF6CTL_SIZE, 0xff);
-    encodeMif6ctl({ mifi: 2, pifi: 7, flags: 1, threshold: 5, rateLimit: 9 }, b);
-    expect([...b]).toEqual([...encodeMif6ctl({ mifi: 2, pifi: 7, flags: 1, threshold: 5, rateLimit: 9 })]);
+    encodeVifctl(V6, { vif: 2, ifindex: 7, flags: 1, threshold: 5, rateLimit: 9 }, b);
+    expect([...b]).toEqual([...encodeVifctl(V6, { vif: 2, ifindex: 7, flags: 1, threshold: 5, rateLimit: 9 })]);
     expect([b[6], b[7]]).toEqual([0, 0]);
   });
 
   it("rejects an ifindex beyond u16 (the kernel would silently take another device)", () => {
-    expect(() => encodeMif6ctl({ mifi: 0, pifi: 65536 })).toThrow(RangeError);
-    expect(() => encodeMif6ctl({ mifi: -1, pifi: 1 })).toThrow(RangeError);
-    expect(() => encodeMif6ctl({ mifi: 0x10000, pifi: 1 })).toThrow(RangeError);
+    expect(() => encodeVifctl(V6, { vif: 0, ifindex: 65536 })).toThrow(RangeError);
+    expect(() => encodeVifctl(V6, { vif: -1, ifindex: 1 })).toThrow(RangeError);
+    expect(() => encodeVifctl(V6, { vif: 0x10000, ifindex: 1 })).toThrow(RangeError);
   });
 });
 
 describe("mf6cctl", () => {
   it("encodes origin/group sockaddr_in6, parent u16 and the oif bitmap; everything else 0", () => {
-    const b = encodeMf6cctl({ origin: "fd00:1::2", group: "ff3e::4321", parent: 3, oifs: [0, 5, 31] });
+    const b = encodeMfcctl(V6, { origin: "fd00:1::2", group: "ff3e::4321", parent: 3, oifs: mifs(0, 5, 31) });
     expect(u16(b, MF6CCTL.origin)).toBe(10);
     expect(bufferToIpv6(b, MF6CCTL.origin + SOCKADDR_IN6.addr)).toBe("fd00:1::2");
     expect(u16(b, MF6CCTL.group)).toBe(10);
@@ -197,47 +195,47 @@ describe("mf6cctl", () => {
 
   it("clears a reused buffer (old oifs must not leak into the next entry)", () => {
     const b = Buffer.alloc(MF6CCTL_SIZE, 0xff);
-    encodeMf6cctl({ origin: "::", group: "ff05::1", parent: 0 }, b);
+    encodeMfcctl(V6, { origin: "::", group: "ff05::1", parent: 0 }, b);
     expect(decodeMf6cctlOifs(b)).toEqual([]);
-    expect([...b]).toEqual([...encodeMf6cctl({ origin: "::", group: "ff05::1", parent: 0 })]);
+    expect([...b]).toEqual([...encodeMfcctl(V6, { origin: "::", group: "ff05::1", parent: 0 })]);
   });
 
   it("rejects MIFs beyond the 32 the kernel reads, parents beyond u16 and non-IPv6 addresses", () => {
-    expect(() => encodeMf6cctl({ origin: "::", group: "ff3e::1", parent: 0, oifs: [32] })).toThrow(RangeError);
-    expect(() => encodeMf6cctl({ origin: "::", group: "ff3e::1", parent: 0, oifs: [-1] })).toThrow(RangeError);
-    expect(() => encodeMf6cctl({ origin: "::", group: "ff3e::1", parent: 0x10000 })).toThrow(RangeError);
-    expect(() => encodeMf6cctl({ origin: "10.0.0.1", group: "ff3e::1", parent: 0 })).toThrow(RangeError);
-    expect(() => encodeMf6cctl({ origin: "::", group: "239.1.1.1", parent: 0 })).toThrow(RangeError);
+    expect(() => encodeMfcctl(V6, { origin: "::", group: "ff3e::1", parent: 0, oifs: mifs(32) })).toThrow(RangeError);
+    expect(() => encodeMfcctl(V6, { origin: "::", group: "ff3e::1", parent: 0, oifs: mifs(-1) })).toThrow(RangeError);
+    expect(() => encodeMfcctl(V6, { origin: "::", group: "ff3e::1", parent: 0x10000 })).toThrow(RangeError);
+    expect(() => encodeMfcctl(V6, { origin: "10.0.0.1", group: "ff3e::1", parent: 0 })).toThrow(RangeError);
+    expect(() => encodeMfcctl(V6, { origin: "::", group: "239.1.1.1", parent: 0 })).toThrow(RangeError);
   });
 });
 
 describe("sioc_sg_req6 / sioc_mif_req6", () => {
   it("encodes (S,G) as two sockaddr_in6 and zeroes the counters", () => {
     const b = Buffer.alloc(SIOC_SG_REQ6_SIZE, 0xff);
-    encodeSiocSgReq6("fd00:1::2", "ff3e::1", b);
+    encodeSgReq(V6, "fd00:1::2", "ff3e::1", b);
     expect(bufferToIpv6(b, SIOC_SG_REQ6.src + SOCKADDR_IN6.addr)).toBe("fd00:1::2");
     expect(bufferToIpv6(b, SIOC_SG_REQ6.grp + SOCKADDR_IN6.addr)).toBe("ff3e::1");
     expect(b.subarray(SIOC_SG_REQ6.pktcnt).every((x) => x === 0)).toBe(true);
   });
 
   it("decodes unsigned long counters as exact bigints", () => {
-    const b = encodeSiocSgReq6("fd00:1::2", "ff3e::1");
+    const b = encodeSgReq(V6, "fd00:1::2", "ff3e::1");
     const w = (o: number, v: bigint): void => void (LE ? b.writeBigUInt64LE(v, o) : b.writeBigUInt64BE(v, o));
     w(SIOC_SG_REQ6.pktcnt, 2n ** 63n + 1n);
     w(SIOC_SG_REQ6.bytecnt, 296n);
     w(SIOC_SG_REQ6.wrongIf, 3n);
-    expect(decodeSiocSgReq6(b)).toEqual({ packets: 2n ** 63n + 1n, bytes: 296n, wrongIf: 3n });
+    expect(decodeSgReq(V6, b)).toEqual({ packets: 2n ** 63n + 1n, bytes: 296n, wrongIf: 3n });
   });
 
   it("encodes mifi (padded to 8) and decodes icount/ocount/ibytes/obytes", () => {
-    const b = encodeSiocMifReq6(0x102);
+    const b = encodeVifReq(V6, 0x102);
     expect(u16(b, SIOC_MIF_REQ6.mifi)).toBe(0x102);
     const w = (o: number, v: bigint): void => void (LE ? b.writeBigUInt64LE(v, o) : b.writeBigUInt64BE(v, o));
     w(SIOC_MIF_REQ6.icount, 1n);
     w(SIOC_MIF_REQ6.ocount, 2n);
     w(SIOC_MIF_REQ6.ibytes, 3n);
     w(SIOC_MIF_REQ6.obytes, 4n);
-    expect(decodeSiocMifReq6(b)).toEqual({ inPackets: 1n, outPackets: 2n, inBytes: 3n, outBytes: 4n });
+    expect(decodeVifReq(b)).toEqual({ inPackets: 1n, outPackets: 2n, inBytes: 3n, outBytes: 4n });
   });
 });
 
@@ -251,8 +249,8 @@ describe("mrt6msg (upcalls)", () => {
   );
 
   it("decodes a NOCACHE upcall captured from the kernel", () => {
-    expect(decodeMrt6msg(captured)).toEqual({ msgtype: MRT6MSG_NOCACHE, mif: 0, source: "fd00:1::2", group: "ff3e::9" });
-    expect(decodeMrt6msg(captured.subarray(0, MRT6MSG_SIZE))).toEqual(decodeMrt6msg(captured));
+    expect(decodeUpcall(V6, captured)).toEqual({ msgtype: MRT6MSG_NOCACHE, vif: 0, source: "fd00:1::2", group: "ff3e::9" });
+    expect(decodeUpcall(V6, captured.subarray(0, MRT6MSG_SIZE))).toEqual(decodeUpcall(V6, captured));
   });
 
   it("reads the MIF as a host-order u16 and every message type", () => {
@@ -260,15 +258,15 @@ describe("mrt6msg (upcalls)", () => {
     b[MRT6MSG.msgtype] = MRT6MSG_WRONGMIF;
     if (LE) b.writeUInt16LE(0x1f, MRT6MSG.mif);
     else b.writeUInt16BE(0x1f, MRT6MSG.mif);
-    expect(decodeMrt6msg(b)).toMatchObject({ msgtype: MRT6MSG_WRONGMIF, mif: 31 });
+    expect(decodeUpcall(V6, b)).toMatchObject({ msgtype: MRT6MSG_WRONGMIF, vif: 31 });
   });
 
   it("ignores real ICMPv6 messages (byte 0 is the ICMPv6 type, never 0) and short reads", () => {
     // An MLDv2 report (type 143) read on the socket when ICMPv6 is not filtered.
     const mld = Buffer.from("8f00fcb80000000204000000ff0200000000000000000001ff00000104000000ff0200000000000000000001ff8f7027", "hex");
-    expect(decodeMrt6msg(mld)).toBeUndefined();
-    expect(decodeMrt6msg(captured.subarray(0, MRT6MSG_SIZE - 1))).toBeUndefined();
-    expect(decodeMrt6msg(Buffer.alloc(0))).toBeUndefined();
+    expect(decodeUpcall(V6, mld)).toBeUndefined();
+    expect(decodeUpcall(V6, captured.subarray(0, MRT6MSG_SIZE - 1))).toBeUndefined();
+    expect(decodeUpcall(V6, Buffer.alloc(0))).toBeUndefined();
   });
 });
 

@@ -36,38 +36,21 @@ export {
   SOL_NETLINK,
 } from "./rtnetlink-constants.js";
 export {
-  decodeIgmpmsg,
-  decodeSiocSgReq,
-  decodeSiocVifReq,
+  decodeSgReq,
+  decodeUpcall,
+  decodeVifReq,
   encodeMfcctl,
-  encodeSiocSgReq,
-  encodeSiocVifReq,
+  encodeSgReq,
   encodeVifctl,
-  type IgmpMsg,
-  IGMPMSG,
-  IGMPMSG_SIZE,
-  MFCCTL_SIZE,
-  SIOC_SG_REQ_SIZE,
-  SIOC_VIF_REQ_SIZE,
-  VIFCTL_SIZE,
-} from "./mroute-structs.js";
-export {
-  decodeMrt6msg,
-  decodeSiocMifReq6,
-  decodeSiocSgReq6,
-  encodeIcmp6FilterBlockAll,
-  encodeMf6cctl,
-  encodeMif6ctl,
-  encodeSiocMifReq6,
-  encodeSiocSgReq6,
-  MF6CCTL_SIZE,
-  MIF6CTL_SIZE,
-  type Mrt6Msg,
-  MRT6MSG,
-  MRT6MSG_SIZE,
-  SIOC_MIF_REQ6_SIZE,
-  SIOC_SG_REQ6_SIZE,
-} from "./mroute6-structs.js";
+  encodeVifReq,
+  type MfcctlFields,
+  type MrouteStructs,
+  type MrouteUpcall,
+  type UpcallLayout,
+  type VifctlFields,
+} from "./mroute-struct-codec.js";
+export { IGMPMSG, IGMPMSG_SIZE, IPV4_STRUCTS } from "./mroute-structs.js";
+export { encodeIcmp6FilterBlockAll, IPV6_STRUCTS, MRT6MSG, MRT6MSG_SIZE } from "./mroute6-structs.js";
 export { decodeIfreqIndex, decodeIfreqName, encodeIfreqIndex, encodeIfreqName, ifnameLength, IFREQ_SIZE } from "./ifreq.js";
 export {
   forEachNetlinkAttribute,

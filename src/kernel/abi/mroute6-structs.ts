@@ -1,33 +1,20 @@
-// Buffer codecs for the structs of the IPv6 multicast routing API, with explicit offsets
-// (linux/mroute6.h, linux/in6.h; LP64). Pure: no koffi, so layouts are unit-testable.
-// Addresses are network order; every other field is host order. Each encoder can write into a
-// caller-owned Buffer so hot paths (counters at 10k/s) do not allocate.
-//
-// The big difference to IPv4: mf6cctl carries a bitmap of output MIFs (struct if_set) instead of
-// a TTL threshold per output VIF. The kernel turns every set bit into threshold 1, i.e. "forward
-// packets whose hop limit is ≥ 2", and nothing else can be expressed.
+// The layout of the IPv6 multicast routing structs (linux/mroute6.h, linux/in6.h; LP64), as data
+// for the one codec of both families (mroute-struct-codec.ts), plus the icmp6_filter only the
+// IPv6 socket sets. What only IPv6 has: addresses in the structs are sockaddr_in6, mif6ctl names
+// the device by ifindex in a u16 (mif6c_pifi), and mf6cctl carries a bitmap of output MIFs
+// (struct if_set) instead of a TTL threshold per output VIF: the kernel turns every set bit into
+// threshold 1, i.e. "forward packets whose hop limit is ≥ 2", and nothing else can be expressed.
+// Pure: no koffi.
 
-import type { SgCounters, VifCounters } from "../../engine/kernel-port.js";
-import {
-  SIOC_VIF_COUNT,
-  SIOC_VIF_COUNT_SIZE,
-  checkRange,
-  decodeVifCountReq,
-  encodeVifCountReq,
-  readSgCounters,
-  readU16,
-  readU32,
-  writeU16,
-  writeU32,
-} from "./struct-fields.js";
-import { bufferToIpv6, ipv6ToBuffer } from "../../address/index.js";
 import { MAXMIFS } from "./mroute-constants.js";
+import type { MrouteStructs } from "./mroute-struct-codec.js";
+import { SIOC_VIF_COUNT, checkRange, readU16, readU32, writeU16, writeU32 } from "./struct-fields.js";
+import { bufferToIpv6, ipv6ToBuffer } from "../../address/index.js";
 
 export const SOCKADDR_IN6_SIZE = 28;
 export const MIF6CTL_SIZE = 12;
 export const MF6CCTL_SIZE = 92;
 export const SIOC_SG_REQ6_SIZE = 80;
-export const SIOC_MIF_REQ6_SIZE = SIOC_VIF_COUNT_SIZE;
 export const MRT6MSG_SIZE = 40;
 /** struct icmp6_filter: u32 data[8], one bit per ICMPv6 type; a set bit blocks the type. */
 export const ICMP6_FILTER_SIZE = 32;
@@ -60,52 +47,14 @@ export function writeSockaddrIn6(address: string, out: Buffer, offset = 0): void
   writeU16(out, offset + SOCKADDR_IN6.family, AF_INET6);
 }
 
-export interface Mif6ctlFields {
-  mifi: number;
-  /** ifindex of the device (mif6c_pifi, a u16: interfaces beyond 65535 cannot be MIFs). */
-  pifi: number;
-  /** MIFF_* flags; default 0 (a real device named by pifi). */
-  flags?: number;
-  /** Defaults to 1; the kernel stores it but forwards by the MFC's oif bitmap. */
-  threshold?: number;
-  rateLimit?: number;
-}
-
-export function encodeMif6ctl(m: Mif6ctlFields, out: Buffer = Buffer.alloc(MIF6CTL_SIZE)): Buffer {
-  checkRange("mifi", m.mifi, 0xffff);
-  checkRange("pifi (ifindex)", m.pifi, 0xffff);
-  out.fill(0, 0, MIF6CTL_SIZE);
-  writeU16(out, MIF6CTL.mifi, m.mifi);
-  out[MIF6CTL.flags] = m.flags ?? 0;
-  out[MIF6CTL.threshold] = m.threshold ?? 1;
-  writeU16(out, MIF6CTL.pifi, m.pifi);
-  writeU32(out, MIF6CTL.rateLimit, m.rateLimit ?? 0);
-  return out;
-}
-
-export interface Mf6cctlFields {
-  origin: string;
-  group: string;
-  parent: number;
-  /** Output MIFs (0..31); each becomes one bit of the if_set. */
-  oifs?: Iterable<number>;
-}
-
-export function encodeMf6cctl(m: Mf6cctlFields, out: Buffer = Buffer.alloc(MF6CCTL_SIZE)): Buffer {
-  checkRange("parent", m.parent, 0xffff);
-  out.fill(0, 0, MF6CCTL_SIZE);
-  writeSockaddrIn6(m.origin, out, MF6CCTL.origin);
-  writeSockaddrIn6(m.group, out, MF6CCTL.group);
-  writeU16(out, MF6CCTL.parent, m.parent);
-  if (m.oifs) {
-    let bits = 0;
-    for (const mif of m.oifs) {
-      checkRange("oif mif", mif, MAXMIFS - 1);
-      bits |= 1 << mif;
-    }
-    writeU32(out, MF6CCTL.ifset, bits >>> 0);
+/** mf6cctl's if_set: one bit per output MIF (0..31); the thresholds are not expressible. */
+function writeOifBitmap(oifs: ReadonlyMap<number, number>, out: Buffer): void {
+  let bits = 0;
+  for (const mif of oifs.keys()) {
+    checkRange("oif mif", mif, MAXMIFS - 1);
+    bits |= 1 << mif;
   }
-  return out;
+  writeU32(out, MF6CCTL.ifset, bits >>> 0);
 }
 
 /** The output MIFs of an encoded mf6cctl, ascending. */
@@ -118,54 +67,20 @@ export function decodeMf6cctlOifs(buf: Buffer): number[] {
   return out;
 }
 
-export function encodeSiocSgReq6(
-  source: string,
-  group: string,
-  out: Buffer = Buffer.alloc(SIOC_SG_REQ6_SIZE),
-): Buffer {
-  writeSockaddrIn6(source, out, SIOC_SG_REQ6.src);
-  writeSockaddrIn6(group, out, SIOC_SG_REQ6.grp);
-  out.fill(0, SIOC_SG_REQ6.pktcnt, SIOC_SG_REQ6_SIZE);
-  return out;
-}
+/** mif6ctl's mif6c_pifi: a u16, so interfaces beyond 65535 cannot be MIFs. */
+const PIFI = { at: MIF6CTL.pifi, name: "pifi (ifindex)", max: 0xffff, write: writeU16 };
 
-export function decodeSiocSgReq6(buf: Buffer): SgCounters {
-  return readSgCounters(buf, SIOC_SG_REQ6.pktcnt);
-}
-
-export function encodeSiocMifReq6(mif: number, out: Buffer = Buffer.alloc(SIOC_MIF_REQ6_SIZE)): Buffer {
-  return encodeVifCountReq("mifi", mif, out);
-}
-
-export const decodeSiocMifReq6: (buf: Buffer) => VifCounters = decodeVifCountReq;
+export const IPV6_STRUCTS: MrouteStructs = {
+  writeAddress: writeSockaddrIn6,
+  vifctl: { size: MIF6CTL_SIZE, slot: "mifi", ...MIF6CTL, defaultFlags: 0, device: PIFI },
+  mfcctl: { size: MF6CCTL_SIZE, ...MF6CCTL, writeOifs: writeOifBitmap },
+  sgReq: { size: SIOC_SG_REQ6_SIZE, ...SIOC_SG_REQ6 },
+  // A raw ICMPv6 socket reads ICMPv6 messages without the IPv6 header, so their byte 0 is the
+  // ICMPv6 type, which is never 0; an upcall has im6_mbz = 0 there.
+  upcall: { size: MRT6MSG_SIZE, ...MRT6MSG, readVif: (buf) => readU16(buf, MRT6MSG.mif), readAddress: bufferToIpv6 },
+};
 
 /** An icmp6_filter that blocks every ICMPv6 type (upcalls bypass the filter). */
 export function encodeIcmp6FilterBlockAll(out: Buffer = Buffer.alloc(ICMP6_FILTER_SIZE)): Buffer {
   return out.fill(0xff, 0, ICMP6_FILTER_SIZE);
-}
-
-/** A kernel upcall read from the MRT6_INIT socket. */
-export interface Mrt6Msg {
-  /** MRT6MSG_NOCACHE, MRT6MSG_WRONGMIF, MRT6MSG_WHOLEPKT or MRT6MSG_WRMIFWHOLE. */
-  msgtype: number;
-  /** MIF the packet arrived on. */
-  mif: number;
-  /** Canonical IPv6 text. */
-  source: string;
-  group: string;
-}
-
-/**
- * Decodes an upcall, or returns undefined for anything else read on the socket. A raw ICMPv6
- * socket reads ICMPv6 messages without the IPv6 header, so their byte 0 is the ICMPv6 type,
- * which is never 0; an upcall has im6_mbz = 0 there.
- */
-export function decodeMrt6msg(buf: Buffer): Mrt6Msg | undefined {
-  if (buf.length < MRT6MSG_SIZE || buf[MRT6MSG.mbz] !== 0) return undefined;
-  return {
-    msgtype: buf[MRT6MSG.msgtype] ?? 0,
-    mif: readU16(buf, MRT6MSG.mif),
-    source: bufferToIpv6(buf, MRT6MSG.src),
-    group: bufferToIpv6(buf, MRT6MSG.dst),
-  };
 }

@@ -1,5 +1,5 @@
-// Host-order field access and range checks shared by the struct codecs of both families
-// (mroute-structs.ts, mroute6-structs.ts, ifreq.ts), and the two counter blocks whose layout
+// Host-order field access and range checks shared by the struct codec of both families
+// (mroute-struct-codec.ts), their layouts and ifreq.ts, and the two counter blocks whose layout
 // the families share: the (S,G) counters of sioc_sg_req/sioc_sg_req6 and the whole of
 // sioc_vif_req/sioc_mif_req6. Pure: no koffi.
 

@@ -1,7 +1,7 @@
 // The multicast routing sockets: one implementation for both families (MrouteFamilySocket,
 // driven by a family descriptor), IPv4's MrouteSocket and IPv6's Mroute6Socket, and the parsers
 // of the /proc/net multicast routing files.
-export type { MrouteCodec, MrouteFamily } from "./mroute-family.js";
+export type { MrouteFamily } from "./mroute-family.js";
 export { FOREIGN_VIF_BASE, MrouteFamilySocket, type MrouteOpenOptions } from "./mroute-family-socket.js";
 export { IPV4_MROUTE, MrouteSocket, type MrouteSocketOptions } from "./mroute-socket.js";
 export { IPV6_MROUTE, Ipv6ThresholdError, Mroute6Socket, type Mroute6SocketOptions } from "./mroute6-socket.js";

@@ -13,6 +13,12 @@ import os from "node:os";
 import type { AddressFamily } from "../../address/index.js";
 import type { KernelMfcEntry, KernelPort, SgCounters, VifCounters } from "../../engine/kernel-port.js";
 import {
+  decodeSgReq,
+  decodeVifReq,
+  encodeMfcctl,
+  encodeSgReq,
+  encodeVifctl,
+  encodeVifReq,
   IFREQ_SIZE,
   decodeIfreqIndex,
   decodeIfreqName,
@@ -66,8 +72,6 @@ export interface OpenedMroute {
   readonly vifFd: number | undefined;
 }
 
-const NO_OIFS: ReadonlyMap<number, number> = new Map();
-
 export abstract class MrouteFamilySocket<F extends AddressFamily> implements KernelPort {
   /** The address family of this socket's tables (GetInfo lists the tables mfcd owns). */
   readonly family: F;
@@ -103,10 +107,10 @@ export abstract class MrouteFamilySocket<F extends AddressFamily> implements Ker
     this.#fd = opened.fd;
     this.dumper = opened.dumper;
     this.#vifFd = opened.vifFd;
-    this.#vifctl = Buffer.alloc(family.codec.vifctlSize);
-    this.#mfcctl = Buffer.alloc(family.codec.mfcctlSize);
-    this.#sgReq = Buffer.alloc(family.codec.sgReqSize);
-    this.#vifReq = Buffer.alloc(family.codec.vifReqSize);
+    this.#vifctl = Buffer.alloc(family.structs.vifctl.size);
+    this.#mfcctl = Buffer.alloc(family.structs.mfcctl.size);
+    this.#sgReq = Buffer.alloc(family.structs.sgReq.size);
+    this.#vifReq = encodeVifReq(family.structs, 0);
     this.#procBuf = Buffer.allocUnsafe(family.procBufferSize);
   }
 
@@ -195,14 +199,14 @@ export abstract class MrouteFamilySocket<F extends AddressFamily> implements Ker
    * values it cannot encode, e.g. an IPv6 ifindex above 65535).
    */
   addVif(vif: number, ifindex: number): void {
-    const req = this.#f.codec.encodeVifctl(vif, ifindex, this.#vifctl);
+    const req = encodeVifctl(this.#f.structs, { vif, ifindex }, this.#vifctl);
     this.#setsockopt(this.#f.options.addVif, req, this.#optName("ADD", this.#f.slotName), vif);
     this.#vifs.set(vif, ifindex);
   }
 
   delVif(vif: number): void {
     // The kernel reads only the slot index of the request.
-    const req = this.#f.codec.encodeVifctl(vif, 0, this.#vifctl);
+    const req = encodeVifctl(this.#f.structs, { vif, ifindex: 0 }, this.#vifctl);
     try {
       this.#setsockopt(this.#f.options.delVif, req, this.#optName("DEL", this.#f.slotName), vif);
     } catch (err) {
@@ -215,12 +219,12 @@ export abstract class MrouteFamilySocket<F extends AddressFamily> implements Ker
 
   /** MRT(6)_ADD_MFC: creates or replaces in place (counters kept). `oifs` maps VIF → TTL threshold. */
   addMfc(source: string, group: string, parent: number, oifs: ReadonlyMap<number, number>): void {
-    const req = this.#f.codec.encodeMfcctl(source, group, parent, oifs, this.#mfcctl);
+    const req = encodeMfcctl(this.#f.structs, { origin: source, group, parent, oifs }, this.#mfcctl);
     this.#setsockopt(this.#f.options.addMfc, req, this.#optName("ADD", "MFC"), source, group);
   }
 
   delMfc(source: string, group: string): void {
-    const req = this.#f.codec.encodeMfcctl(source, group, 0, NO_OIFS, this.#mfcctl);
+    const req = encodeMfcctl(this.#f.structs, { origin: source, group, parent: 0 }, this.#mfcctl);
     this.#setsockopt(this.#f.options.delMfc, req, this.#optName("DEL", "MFC"), source, group);
   }
 
@@ -228,10 +232,10 @@ export abstract class MrouteFamilySocket<F extends AddressFamily> implements Ker
     const { request, name } = this.#f.sgCountIoctl;
     const what = `ioctl(${name})`;
     this.check(what);
-    const errno = tryIoctl(this.#fd, request, this.#f.codec.encodeSgReq(source, group, this.#sgReq));
+    const errno = tryIoctl(this.#fd, request, encodeSgReq(this.#f.structs, source, group, this.#sgReq));
     if (errno === EADDRNOTAVAIL) return undefined;
     if (errno !== 0) throw new KernelError(what, errno, `(${source},${group})`);
-    return this.#f.codec.decodeSgReq(this.#sgReq);
+    return decodeSgReq(this.#f.structs, this.#sgReq);
   }
 
   vifCounters(vif: number): VifCounters | undefined {
@@ -239,12 +243,12 @@ export abstract class MrouteFamilySocket<F extends AddressFamily> implements Ker
     const { request, name } = this.#f.vifCountIoctl;
     const what = `ioctl(${name})`;
     this.check(what);
-    const errno = tryIoctl(this.#fd, request, this.#f.codec.encodeVifReq(vif, this.#vifReq));
+    const errno = tryIoctl(this.#fd, request, encodeVifReq(this.#f.structs, vif, this.#vifReq));
     // The kernel says EINVAL for an index at or above the highest VIF in use and EADDRNOTAVAIL
     // for an empty slot below it; both mean "no such VIF".
     if (errno === EADDRNOTAVAIL || errno === EINVAL) return undefined;
     if (errno !== 0) throw new KernelError(what, errno, `${this.#f.slotName.toLowerCase()} ${vif}`);
-    return this.#f.codec.decodeVifReq(this.#vifReq);
+    return decodeVifReq(this.#vifReq);
   }
 
   /**

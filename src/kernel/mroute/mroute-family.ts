@@ -1,11 +1,11 @@
 // What makes the multicast routing socket of one address family different from the other's,
 // as data: the socket (domain, protocol), the setsockopt level and option numbers, the struct
-// codecs, the counter ioctls, the /proc VIF file and the kernel id of the default table, plus
+// layouts, the counter ioctls, the /proc VIF file and the kernel id of the default table, plus
 // the names errors use ("MRT6_ADD_MIF"). MrouteFamilySocket is the one implementation driven by
 // it; mroute-socket.ts and mroute6-socket.ts hold the two descriptors and what truly differs.
 
 import type { AddressFamily } from "../../address/index.js";
-import type { SgCounters, VifCounters } from "../../engine/kernel-port.js";
+import type { MrouteStructs } from "../abi/index.js";
 import type { ProcVif } from "./proc-mroute.js";
 
 /** An ioctl request and its name in error messages. */
@@ -49,21 +49,6 @@ export interface MrouteFamily<F extends AddressFamily = AddressFamily> {
   parseProcVifs(input: Uint8Array): ProcVif[];
   /** Initial size of the /proc read buffer (grows as needed). */
   readonly procBufferSize: number;
-  readonly codec: MrouteCodec;
-}
-
-/** The struct codecs of one family, each writing into a caller-owned buffer of its size. */
-export interface MrouteCodec {
-  readonly vifctlSize: number;
-  /** vifctl / mif6ctl adding (or, with ifindex 0, naming for deletion) slot `vif`. */
-  encodeVifctl(vif: number, ifindex: number, out: Buffer): Buffer;
-  readonly mfcctlSize: number;
-  /** mfcctl / mf6cctl; `oifs` maps VIF → TTL threshold. */
-  encodeMfcctl(source: string, group: string, parent: number, oifs: ReadonlyMap<number, number>, out: Buffer): Buffer;
-  readonly sgReqSize: number;
-  encodeSgReq(source: string, group: string, out: Buffer): Buffer;
-  decodeSgReq(buf: Buffer): SgCounters;
-  readonly vifReqSize: number;
-  encodeVifReq(vif: number, out: Buffer): Buffer;
-  decodeVifReq(buf: Buffer): VifCounters;
+  /** The layout of the family's structs, for the one codec (src/kernel/abi). */
+  readonly structs: MrouteStructs;
 }

@@ -18,16 +18,7 @@ import {
   RT_TABLE_DEFAULT,
   SIOCGETSGCNT,
   SIOCGETVIFCNT,
-  MFCCTL_SIZE,
-  SIOC_SG_REQ_SIZE,
-  SIOC_VIF_REQ_SIZE,
-  VIFCTL_SIZE,
-  decodeSiocSgReq,
-  decodeSiocVifReq,
-  encodeMfcctl,
-  encodeSiocSgReq,
-  encodeSiocVifReq,
-  encodeVifctl,
+  IPV4_STRUCTS,
 } from "../abi/index.js";
 import { FOREIGN_VIF_BASE, MrouteFamilySocket, type MrouteOpenOptions } from "./mroute-family-socket.js";
 import type { MrouteFamily } from "./mroute-family.js";
@@ -63,18 +54,7 @@ export const IPV4_MROUTE: MrouteFamily<"ipv4"> = {
   procVifFile: "ip_mr_vif",
   parseProcVifs: parseIpMrVif,
   procBufferSize: 64 * 1024,
-  codec: {
-    vifctlSize: VIFCTL_SIZE,
-    encodeVifctl: (vifi, ifindex, out) => encodeVifctl({ vifi, ifindex }, out),
-    mfcctlSize: MFCCTL_SIZE,
-    encodeMfcctl: (origin, group, parent, ttls, out) => encodeMfcctl({ origin, group, parent, ttls }, out),
-    sgReqSize: SIOC_SG_REQ_SIZE,
-    encodeSgReq: encodeSiocSgReq,
-    decodeSgReq: decodeSiocSgReq,
-    vifReqSize: SIOC_VIF_REQ_SIZE,
-    encodeVifReq: encodeSiocVifReq,
-    decodeVifReq: decodeSiocVifReq,
-  },
+  structs: IPV4_STRUCTS,
 };
 
 export class MrouteSocket extends MrouteFamilySocket<"ipv4"> {

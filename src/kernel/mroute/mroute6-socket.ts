@@ -27,17 +27,8 @@ import {
   RT6_TABLE_DFLT,
   SIOCGETMIFCNT_IN6,
   SIOCGETSGCNT_IN6,
-  MF6CCTL_SIZE,
-  MIF6CTL_SIZE,
-  SIOC_MIF_REQ6_SIZE,
-  SIOC_SG_REQ6_SIZE,
-  decodeSiocMifReq6,
-  decodeSiocSgReq6,
+  IPV6_STRUCTS,
   encodeIcmp6FilterBlockAll,
-  encodeMf6cctl,
-  encodeMif6ctl,
-  encodeSiocMifReq6,
-  encodeSiocSgReq6,
 } from "../abi/index.js";
 import { FOREIGN_VIF_BASE, MrouteFamilySocket, type MrouteOpenOptions } from "./mroute-family-socket.js";
 import type { MrouteFamily } from "./mroute-family.js";
@@ -98,18 +89,7 @@ export const IPV6_MROUTE: MrouteFamily<"ipv6"> = {
   procVifFile: "ip6_mr_vif",
   parseProcVifs: parseIp6MrVif,
   procBufferSize: 16 * 1024,
-  codec: {
-    vifctlSize: MIF6CTL_SIZE,
-    encodeVifctl: (mifi, pifi, out) => encodeMif6ctl({ mifi, pifi }, out),
-    mfcctlSize: MF6CCTL_SIZE,
-    encodeMfcctl: (origin, group, parent, oifs, out) => encodeMf6cctl({ origin, group, parent, oifs: oifs.keys() }, out),
-    sgReqSize: SIOC_SG_REQ6_SIZE,
-    encodeSgReq: encodeSiocSgReq6,
-    decodeSgReq: decodeSiocSgReq6,
-    vifReqSize: SIOC_MIF_REQ6_SIZE,
-    encodeVifReq: encodeSiocMifReq6,
-    decodeVifReq: decodeSiocMifReq6,
-  },
+  structs: IPV6_STRUCTS,
 };
 
 export class Mroute6Socket extends MrouteFamilySocket<"ipv6"> {

@@ -15,14 +15,12 @@ import {
   IGMPMSG_WHOLEPKT,
   IGMPMSG_WRONGVIF,
   IGMPMSG_WRVIFWHOLE,
+  IPV4_STRUCTS,
+  IPV6_STRUCTS,
   MRT6MSG_NOCACHE,
   MRT6MSG_WHOLEPKT,
   MRT6MSG_WRONGMIF,
-  IGMPMSG,
-  IGMPMSG_SIZE,
-  MRT6MSG,
-  MRT6MSG_SIZE,
-  readU16,
+  type UpcallLayout,
 } from "../abi/index.js";
 import type { PollHubHandler, PollHubPost } from "./poll-hub-protocol.js";
 import { UPCALL_RECORD, writeUpcallRecord } from "./upcall-record.js";
@@ -52,37 +50,17 @@ const ROUND = 4096;
 // One receive buffer for every reader: the hub calls one handler at a time.
 const dgram = Buffer.alloc(DGRAM);
 
-/** How each family's upcall message is told apart from packets and where its fields are. */
+/** Where each family's upcall message is (its layout tells it from packets) and what is kept. */
 interface UpcallFormat {
-  size: number;
-  mbz: number;
-  msgtype: number;
-  src: number;
+  layout: UpcallLayout;
   wholepkt: number;
   /** Message types reported (the rest is counted as other). */
   kept: readonly number[];
-  vif(d: Buffer): number;
 }
 
 const FORMAT: Record<4 | 6, UpcallFormat> = {
-  4: {
-    size: IGMPMSG_SIZE,
-    mbz: IGMPMSG.mbz,
-    msgtype: IGMPMSG.msgtype,
-    src: IGMPMSG.src,
-    wholepkt: IGMPMSG_WHOLEPKT,
-    kept: [IGMPMSG_NOCACHE, IGMPMSG_WRONGVIF, IGMPMSG_WRVIFWHOLE],
-    vif: (d) => (d[IGMPMSG.vif] ?? 0) | ((d[IGMPMSG.vifHi] ?? 0) << 8),
-  },
-  6: {
-    size: MRT6MSG_SIZE,
-    mbz: MRT6MSG.mbz,
-    msgtype: MRT6MSG.msgtype,
-    src: MRT6MSG.src,
-    wholepkt: MRT6MSG_WHOLEPKT,
-    kept: [MRT6MSG_NOCACHE, MRT6MSG_WRONGMIF],
-    vif: (d) => readU16(d, MRT6MSG.mif),
-  },
+  4: { layout: IPV4_STRUCTS.upcall, wholepkt: IGMPMSG_WHOLEPKT, kept: [IGMPMSG_NOCACHE, IGMPMSG_WRONGVIF, IGMPMSG_WRVIFWHOLE] },
+  6: { layout: IPV6_STRUCTS.upcall, wholepkt: MRT6MSG_WHOLEPKT, kept: [MRT6MSG_NOCACHE, MRT6MSG_WRONGMIF] },
 };
 
 const INTERRUPTED = -1;
@@ -104,6 +82,7 @@ function receive(fd: number): number | undefined {
 
 export function createHandler({ fd, family }: UpcallHandlerData, post: PollHubPost<UpcallHandlerMessage>): PollHubHandler {
   const format = FORMAT[family];
+  const layout = format.layout;
   const record = UPCALL_RECORD[family];
   function read(): void {
     let records = Buffer.alloc(64 * record.size);
@@ -119,11 +98,11 @@ export function createHandler({ fd, family }: UpcallHandlerData, post: PollHubPo
         other++;
         continue;
       }
-      if (n < format.size || dgram[format.mbz] !== 0) {
+      if (n < layout.size || dgram[layout.mbz] !== 0) {
         igmp++;
         continue;
       }
-      const type = dgram[format.msgtype] ?? 0;
+      const type = dgram[layout.msgtype] ?? 0;
       if (type === format.wholepkt) {
         wholepkt++;
         continue;
@@ -137,7 +116,7 @@ export function createHandler({ fd, family }: UpcallHandlerData, post: PollHubPo
         records.copy(bigger);
         records = bigger;
       }
-      writeUpcallRecord(records, count * record.size, record, type, format.vif(dgram), dgram, format.src, Date.now());
+      writeUpcallRecord(records, count * record.size, record, type, layout.readVif(dgram), dgram, layout.src, Date.now());
       count++;
     }
     if (count > 0 || igmp > 0 || wholepkt > 0 || other > 0) {
