@@ -6,7 +6,17 @@ import koffi from "koffi";
 import os from "node:os";
 import { describe, expect, it } from "vitest";
 import { bufferToIpv6, ipv6ToBuffer } from "../../src/address/index.js";
+import { MRT_OPTIONS } from "../../src/kernel/mroute/mroute-family.js";
 import {
+  MRT6_ADD_MFC,
+  MRT6_ADD_MIF,
+  MRT6_ASSERT,
+  MRT6_DEL_MFC,
+  MRT6_DEL_MIF,
+  MRT6_DONE,
+  MRT6_FLUSH,
+  MRT6_INIT,
+  MRT6_TABLE,
   MRT6MSG_NOCACHE,
   MRT6MSG_WRONGMIF,
   RTNL_FAMILY_IP6MR,
@@ -267,6 +277,14 @@ describe("mrt6msg (upcalls)", () => {
     expect(decodeUpcall(V6, mld)).toBeUndefined();
     expect(decodeUpcall(V6, captured.subarray(0, MRT6MSG_SIZE - 1))).toBeUndefined();
     expect(decodeUpcall(V6, Buffer.alloc(0))).toBeUndefined();
+  });
+});
+
+describe("MRT6_* option numbers", () => {
+  it("are the MRT_* numbers (MrouteFamilySocket uses one table, MRT_OPTIONS)", () => {
+    expect([MRT6_INIT, MRT6_DONE, MRT6_ADD_MIF, MRT6_DEL_MIF, MRT6_ADD_MFC, MRT6_DEL_MFC, MRT6_ASSERT, MRT6_TABLE, MRT6_FLUSH]).toEqual(
+      Object.values(MRT_OPTIONS),
+    );
   });
 });
 

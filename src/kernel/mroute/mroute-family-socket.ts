@@ -44,7 +44,7 @@ import {
   trySetsockopt,
 } from "../ffi/index.js";
 import { MfcNetlinkDumper } from "../netlink/index.js";
-import type { MrouteFamily } from "./mroute-family.js";
+import { MRT_OPTIONS, type MrouteFamily } from "./mroute-family.js";
 import type { ProcVif } from "./proc-mroute.js";
 
 const { EADDRNOTAVAIL, EBADF, EINVAL, ENODEV } = os.constants.errno;
@@ -148,8 +148,8 @@ export abstract class MrouteFamilySocket<F extends AddressFamily> implements Ker
       configure?.(fd);
       // MRT(6)_TABLE must precede MRT(6)_INIT (EBUSY afterwards).
       const p = f.optionPrefix;
-      if (table !== 0) setsockoptInt(fd, f.level, f.options.table, table, `setsockopt(${p}_TABLE)`);
-      setsockoptInt(fd, f.level, f.options.init, 1, `setsockopt(${p}_INIT)`);
+      if (table !== 0) setsockoptInt(fd, f.level, MRT_OPTIONS.table, table, `setsockopt(${p}_TABLE)`);
+      setsockoptInt(fd, f.level, MRT_OPTIONS.init, 1, `setsockopt(${p}_INIT)`);
       return { fd, table, netns: opts.netns, dumper, vifFd };
     } catch (err) {
       for (const fd of fds) closeQuietly(fd);
@@ -200,7 +200,7 @@ export abstract class MrouteFamilySocket<F extends AddressFamily> implements Ker
    */
   addVif(vif: number, ifindex: number): void {
     const req = encodeVifctl(this.#f.structs, { vif, ifindex }, this.#vifctl);
-    this.#setsockopt(this.#f.options.addVif, req, this.#optName("ADD", this.#f.slotName), vif);
+    this.#setsockopt(MRT_OPTIONS.addVif, req, this.#optName("ADD", this.#f.slotName), vif);
     this.#vifs.set(vif, ifindex);
   }
 
@@ -208,7 +208,7 @@ export abstract class MrouteFamilySocket<F extends AddressFamily> implements Ker
     // The kernel reads only the slot index of the request.
     const req = encodeVifctl(this.#f.structs, { vif, ifindex: 0 }, this.#vifctl);
     try {
-      this.#setsockopt(this.#f.options.delVif, req, this.#optName("DEL", this.#f.slotName), vif);
+      this.#setsockopt(MRT_OPTIONS.delVif, req, this.#optName("DEL", this.#f.slotName), vif);
     } catch (err) {
       // EADDRNOTAVAIL: the slot is empty (e.g. the kernel removed the VIF with its interface).
       if (err instanceof KernelError && err.errno === EADDRNOTAVAIL) this.#vifs.delete(vif);
@@ -220,12 +220,12 @@ export abstract class MrouteFamilySocket<F extends AddressFamily> implements Ker
   /** MRT(6)_ADD_MFC: creates or replaces in place (counters kept). `oifs` maps VIF → TTL threshold. */
   addMfc(source: string, group: string, parent: number, oifs: ReadonlyMap<number, number>): void {
     const req = encodeMfcctl(this.#f.structs, { origin: source, group, parent, oifs }, this.#mfcctl);
-    this.#setsockopt(this.#f.options.addMfc, req, this.#optName("ADD", "MFC"), source, group);
+    this.#setsockopt(MRT_OPTIONS.addMfc, req, this.#optName("ADD", "MFC"), source, group);
   }
 
   delMfc(source: string, group: string): void {
     const req = encodeMfcctl(this.#f.structs, { origin: source, group, parent: 0 }, this.#mfcctl);
-    this.#setsockopt(this.#f.options.delMfc, req, this.#optName("DEL", "MFC"), source, group);
+    this.#setsockopt(MRT_OPTIONS.delMfc, req, this.#optName("DEL", "MFC"), source, group);
   }
 
   sgCounters(source: string, group: string): SgCounters | undefined {
@@ -298,7 +298,7 @@ export abstract class MrouteFamilySocket<F extends AddressFamily> implements Ker
   setAssert(on: boolean): void {
     const what = `setsockopt(${this.#f.optionPrefix}_ASSERT)`;
     this.check(what);
-    setsockoptInt(this.#fd, this.#f.level, this.#f.options.assert, on ? 1 : 0, what);
+    setsockoptInt(this.#fd, this.#f.level, MRT_OPTIONS.assert, on ? 1 : 0, what);
   }
 
   /**
@@ -308,7 +308,7 @@ export abstract class MrouteFamilySocket<F extends AddressFamily> implements Ker
   flush(flags: number): void {
     const what = `setsockopt(${this.#f.optionPrefix}_FLUSH)`;
     this.check(what);
-    setsockoptInt(this.#fd, this.#f.level, this.#f.options.flush, flags, what);
+    setsockoptInt(this.#fd, this.#f.level, MRT_OPTIONS.flush, flags, what);
     // Our VIFs are never static (VIFF_STATIC marks VIFs of sockets without MRT_INIT).
     if (flags & this.#f.flushVifs) this.#vifs.clear();
   }
@@ -320,7 +320,7 @@ export abstract class MrouteFamilySocket<F extends AddressFamily> implements Ker
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    trySetsockopt(this.#fd, this.#f.level, this.#f.options.done, this.#vifctl.subarray(0, 0));
+    trySetsockopt(this.#fd, this.#f.level, MRT_OPTIONS.done, this.#vifctl.subarray(0, 0));
     closeQuietly(this.#fd);
     this.dumper.close();
     if (this.#vifFd !== undefined) closeQuietly(this.#vifFd);

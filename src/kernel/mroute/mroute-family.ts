@@ -1,12 +1,40 @@
 // What makes the multicast routing socket of one address family different from the other's,
-// as data: the socket (domain, protocol), the setsockopt level and option numbers, the struct
-// layouts, the counter ioctls, the /proc VIF file and the kernel id of the default table, plus
-// the names errors use ("MRT6_ADD_MIF"). MrouteFamilySocket is the one implementation driven by
-// it; mroute-socket.ts and mroute6-socket.ts hold the two descriptors and what truly differs.
-
+// as data: the socket (domain, protocol), the setsockopt level, the struct layouts, the counter
+// ioctls, the /proc VIF file and the kernel id of the default table, plus the names errors use
+// ("MRT6_ADD_MIF"); the option numbers are the same in both families (MRT_OPTIONS).
+// MrouteFamilySocket is the one implementation driven by it; mroute-socket.ts and
+// mroute6-socket.ts hold the two descriptors and what truly differs.
 import type { AddressFamily } from "../../address/index.js";
-import type { MrouteStructs } from "../abi/index.js";
+import {
+  MRT_ADD_MFC,
+  MRT_ADD_VIF,
+  MRT_ASSERT,
+  MRT_DEL_MFC,
+  MRT_DEL_VIF,
+  MRT_DONE,
+  MRT_FLUSH,
+  MRT_INIT,
+  MRT_TABLE,
+  type MrouteStructs,
+} from "../abi/index.js";
 import type { ProcVif } from "./proc-mroute.js";
+
+/**
+ * The MRT(6)_* option numbers, one table for both families: linux/mroute6.h numbers MRT6_* from
+ * MRT6_BASE, which is 200 like MRT_BASE, in the same order (uapi, so it cannot change). Only their
+ * names differ (MrouteFamily.optionPrefix, for errors); the level does (MrouteFamily.level).
+ */
+export const MRT_OPTIONS = {
+  init: MRT_INIT,
+  done: MRT_DONE,
+  addVif: MRT_ADD_VIF,
+  delVif: MRT_DEL_VIF,
+  addMfc: MRT_ADD_MFC,
+  delMfc: MRT_DEL_MFC,
+  assert: MRT_ASSERT,
+  table: MRT_TABLE,
+  flush: MRT_FLUSH,
+} as const;
 
 /** An ioctl request and its name in error messages. */
 export interface NamedRequest {
@@ -25,18 +53,6 @@ export interface MrouteFamily<F extends AddressFamily = AddressFamily> {
   readonly optionPrefix: string;
   /** What the kernel calls an interface slot: "VIF" or "MIF". */
   readonly slotName: string;
-  /** MRT(6)_* option numbers (the same values today, but named per family by the kernel). */
-  readonly options: {
-    readonly init: number;
-    readonly done: number;
-    readonly addVif: number;
-    readonly delVif: number;
-    readonly addMfc: number;
-    readonly delMfc: number;
-    readonly assert: number;
-    readonly table: number;
-    readonly flush: number;
-  };
   /** The MRT(6)_FLUSH flag that removes this socket's VIFs. */
   readonly flushVifs: number;
   /** Kernel id of the table mfcd calls 0 (RT_TABLE_DEFAULT 253, RT6_TABLE_DFLT 254). */
