@@ -17,7 +17,7 @@
 // (iifIndex 0) once the input VIF is gone. Adding or deleting a VIF sends no MFC event (and no
 // visible link event) even though entries start or stop using it.
 
-import { PollHub, type PollHubMember } from "./poll-hub.js";
+import { PollHubReader } from "./poll-hub-reader.js";
 import {
   type LinkInfo,
   decodeLinkMessage,
@@ -91,12 +91,12 @@ export interface RtnetlinkMonitorOptions {
 
 const HANDLER = workerModuleUrl("rtnetlink-monitor-handler", import.meta.url);
 const GROUPS = (1 << (RTNLGRP_LINK - 1)) | (1 << (RTNLGRP_IPV4_MROUTE - 1)) | (1 << (RTNLGRP_IPV6_MROUTE - 1));
-export class RtnetlinkMonitor {
-  readonly #opts: RtnetlinkMonitorOptions;
-  #member!: PollHubMember<MonitorHandlerMessage>;
+export class RtnetlinkMonitor extends PollHubReader<MonitorHandlerMessage> {
+  readonly #onEvent: (e: RtnetlinkEvent) => void;
 
   private constructor(opts: RtnetlinkMonitorOptions) {
-    this.#opts = opts;
+    super(opts.onError);
+    this.#onEvent = opts.onEvent;
   }
 
   /**
@@ -114,77 +114,21 @@ export class RtnetlinkMonitor {
       throw new RangeError(`rcvbufBytes must be a positive integer, got ${data.rcvbufBytes}`);
     }
     const monitor = new RtnetlinkMonitor(options);
-    monitor.#member = await PollHub.join<MonitorHandlerMessage, MonitorHandlerData>({
-      name: "rtnetlink monitor",
-      handler: HANDLER,
-      data,
-      netns: options.netns,
-      onMessage: (m) => monitor.#onMessage(m),
-      onFail: (err) => monitor.#fail(err),
-    });
+    await monitor.join({ name: "rtnetlink monitor", handler: HANDLER, data, netns: options.netns });
     return monitor;
-  }
-
-  /**
-   * Lets the process exit while the monitor runs (it no longer keeps the event loop alive),
-   * like unref() on a timer or socket. Events are still delivered while the process lives; at
-   * exit the hub's thread is woken and stops. process.exit() works either way.
-   */
-  unref(): this {
-    this.#member.unref();
-    return this;
-  }
-
-  /** Undoes unref(): the running monitor keeps the process alive again (the default). */
-  ref(): this {
-    this.#member.ref();
-    return this;
   }
 
   /** Where dropOwnMfcUpdates takes effect ("kernel" unless SO_ATTACH_FILTER failed). */
   get ownMfcUpdatesFilter(): OwnMfcUpdatesFilter {
-    const ready = this.#member.readyMessage;
+    const ready = this.member.readyMessage;
     return ready?.type === "ready" ? ready.ownFilter : "none";
   }
 
-  /** True once close() was called or the monitor stopped after an error. */
-  get closed(): boolean {
-    return this.#member.stopped;
-  }
-
-  /**
-   * Takes the socket out of the poll hub (woken at once through its eventfd) and resolves once
-   * it is closed (with the hub's thread, if it was the last reader); no event is delivered
-   * after close() was called. Idempotent: later calls return the same promise.
-   */
-  close(): Promise<void> {
-    return this.#member.close();
-  }
-
-  #fail(err: Error): void {
-    const { onError } = this.#opts;
-    if (onError) onError(err);
-    else
-      queueMicrotask(() => {
-        throw err;
-      });
-  }
-
   #emit(e: RtnetlinkEvent): void {
-    if (this.#member.stopped) return;
-    const { onEvent, onError } = this.#opts;
-    if (!onError) {
-      onEvent(e);
-      return;
-    }
-    try {
-      onEvent(e);
-    } catch (err) {
-      onError(err instanceof Error ? err : new Error(String(err)));
-    }
+    if (!this.member.stopped) this.deliver(this.#onEvent, e);
   }
 
-  #onMessage(m: MonitorHandlerMessage): void {
+  protected override onMessage(m: MonitorHandlerMessage): void {
     switch (m.type) {
       case "data":
         this.#decode(Buffer.from(m.bytes));
@@ -199,7 +143,7 @@ export class RtnetlinkMonitor {
 
   #decode(buf: Buffer): void {
     forEachNetlinkMessage(buf, buf.length, (type, _flags, _seq, start, end) => {
-      if (this.#member.stopped) return false;
+      if (this.member.stopped) return false;
       switch (type) {
         case RTM_NEWLINK:
         case RTM_DELLINK: {

@@ -25,7 +25,7 @@
 
 import { dupCloexec } from "../ffi/index.js";
 import { IGMPMSG_NOCACHE, MRT6MSG_NOCACHE } from "../abi/index.js";
-import { PollHub, type PollHubMember } from "./poll-hub.js";
+import { PollHubReader } from "./poll-hub-reader.js";
 import type { UpcallHandlerData, UpcallHandlerMessage } from "./upcall-reader-handler.js";
 import { UPCALL_RECORD, readUpcallRecord } from "./upcall-record.js";
 import { workerModuleUrl } from "./worker-module.js";
@@ -76,12 +76,12 @@ export interface UpcallReaderOptions {
 
 const HANDLER = workerModuleUrl("upcall-reader-handler", import.meta.url);
 
-export class UpcallReader {
+export class UpcallReader extends PollHubReader<UpcallHandlerMessage> {
   readonly #opts: UpcallReaderOptions;
-  #member!: PollHubMember<UpcallHandlerMessage>;
   readonly #stats: UpcallReaderStats = { nocache: 0, wrongvif: 0, igmp: 0, wholepkt: 0, other: 0 };
 
   private constructor(opts: UpcallReaderOptions) {
+    super(opts.onError);
     this.#opts = opts;
   }
 
@@ -99,32 +99,8 @@ export class UpcallReader {
     const sockFd = dupCloexec(options.fd);
     const data: UpcallHandlerData = { fd: sockFd, family: options.family === "ipv6" ? 6 : 4 };
     const reader = new UpcallReader(options);
-    reader.#member = await PollHub.join<UpcallHandlerMessage, UpcallHandlerData>({
-      name: "upcall reader",
-      handler: HANDLER,
-      data,
-      ownedFds: [sockFd],
-      onMessage: (m) => reader.#onMessage(m),
-      onFail: (err) => reader.#fail(err),
-    });
+    await reader.join({ name: "upcall reader", handler: HANDLER, data, ownedFds: [sockFd] });
     return reader;
-  }
-
-  /** Lets the process exit while the reader runs (like unref() on a timer). */
-  unref(): this {
-    this.#member.unref();
-    return this;
-  }
-
-  /** Undoes unref(). */
-  ref(): this {
-    this.#member.ref();
-    return this;
-  }
-
-  /** True once close() was called or the reader stopped after an error. */
-  get closed(): boolean {
-    return this.#member.stopped;
   }
 
   /** Datagrams read so far (a copy), updated per batch on the event loop. */
@@ -132,38 +108,7 @@ export class UpcallReader {
     return { ...this.#stats };
   }
 
-  /**
-   * Takes the socket out of the poll hub (woken at once through its eventfd) and resolves when
-   * it is no longer polled and the duplicate fd is closed; no upcall is delivered after close()
-   * was called. Idempotent.
-   */
-  close(): Promise<void> {
-    return this.#member.close();
-  }
-
-  #fail(err: Error): void {
-    const { onError } = this.#opts;
-    if (onError) onError(err);
-    else
-      queueMicrotask(() => {
-        throw err;
-      });
-  }
-
-  #emit(u: Upcall): void {
-    const { onUpcall, onError } = this.#opts;
-    if (!onError) {
-      onUpcall(u);
-      return;
-    }
-    try {
-      onUpcall(u);
-    } catch (err) {
-      onError(err instanceof Error ? err : new Error(String(err)));
-    }
-  }
-
-  #onMessage(m: UpcallHandlerMessage): void {
+  protected override onMessage(m: UpcallHandlerMessage): void {
     if (m.type !== "batch") return;
     this.#stats.igmp += m.igmp;
     this.#stats.wholepkt += m.wholepkt;
@@ -172,11 +117,11 @@ export class UpcallReader {
     const family = this.#opts.family === "ipv6" ? 6 : 4;
     const layout = UPCALL_RECORD[family];
     const nocache = family === 6 ? MRT6MSG_NOCACHE : IGMPMSG_NOCACHE;
-    for (let i = 0; i < m.count && !this.#member.stopped; i++) {
+    for (let i = 0; i < m.count && !this.member.stopped; i++) {
       const { msgtype, ...fields } = readUpcallRecord(buf, i * layout.size, layout);
       const type: UpcallType = msgtype === nocache ? "nocache" : "wrongvif";
       this.#stats[type]++;
-      this.#emit({ type, ...fields });
+      this.deliver(this.#opts.onUpcall, { type, ...fields });
     }
   }
 }
