@@ -284,29 +284,24 @@ function parseApply(args: string[]): Command {
   };
 }
 
+/** SRC GROUP [from IIF] and the command's other clauses: what diagnose and trace both take. */
+function parseFlow(name: "diagnose" | "trace", args: string[], clauses: Record<string, Keyword>) {
+  const p = parseClauses(name, args, { from: FROM, ...clauses });
+  const [source, group] = positionals(name, p, ["SRC", "GROUP"]);
+  return { p, flow: { source: source!, group: group!, iif: one(name, p, "from") ?? "" } };
+}
+
+const MS: Keyword = { arity: "one", meta: "milliseconds (MS)" };
+
 function parseDiagnose(args: string[]): Command {
-  const p = parseClauses("diagnose", args, { from: FROM, table: TABLE, window: { arity: "one", meta: "milliseconds (MS)" } });
-  const [source, group] = positionals("diagnose", p, ["SRC", "GROUP"]);
-  return {
-    name: "diagnose",
-    source: source!,
-    group: group!,
-    iif: one("diagnose", p, "from") ?? "",
-    table: uint("diagnose", "table", one("diagnose", p, "table"), TABLE_RANGE) ?? 0,
-    windowMs: uint("diagnose", "window", one("diagnose", p, "window"), MS_RANGE) ?? 0,
-  };
+  const { p, flow } = parseFlow("diagnose", args, { table: TABLE, window: MS });
+  const table = uint("diagnose", "table", one("diagnose", p, "table"), TABLE_RANGE) ?? 0;
+  return { name: "diagnose", ...flow, table, windowMs: uint("diagnose", "window", one("diagnose", p, "window"), MS_RANGE) ?? 0 };
 }
 
 function parseTrace(args: string[]): Command {
-  const p = parseClauses("trace", args, { from: FROM, duration: { arity: "one", meta: "milliseconds (MS)" } });
-  const [source, group] = positionals("trace", p, ["SRC", "GROUP"]);
-  return {
-    name: "trace",
-    source: source!,
-    group: group!,
-    iif: one("trace", p, "from") ?? "",
-    durationMs: uint("trace", "duration", one("trace", p, "duration"), MS_RANGE) ?? 0,
-  };
+  const { p, flow } = parseFlow("trace", args, { duration: MS });
+  return { name: "trace", ...flow, durationMs: uint("trace", "duration", one("trace", p, "duration"), MS_RANGE) ?? 0 };
 }
 
 function noArgs(name: "ls" | "info" | "health"): (args: string[]) => Command {

@@ -189,29 +189,13 @@ const health: Handler<"health"> = async (_cmd, json, { client, stdout }) => {
   return status === "SERVING" ? 0 : 1;
 };
 
+const HANDLERS: { [N in Exclude<Command["name"], "help">]: Handler<N> } = { add, del, ls, watch, apply, diagnose, trace, info, health };
+
 /** Exit status of the command (0 = success); RPC failures throw MfcError. */
 export async function runCommand(inv: Invocation, ctx: RunContext): Promise<number> {
   const cmd = inv.command;
-  switch (cmd.name) {
-    case "add":
-      return add(cmd, inv.json, ctx);
-    case "del":
-      return del(cmd, inv.json, ctx);
-    case "ls":
-      return ls(cmd, inv.json, ctx);
-    case "watch":
-      return watch(cmd, inv.json, ctx);
-    case "apply":
-      return apply(cmd, inv.json, ctx);
-    case "diagnose":
-      return diagnose(cmd, inv.json, ctx);
-    case "trace":
-      return trace(cmd, inv.json, ctx);
-    case "info":
-      return info(cmd, inv.json, ctx);
-    case "health":
-      return health(cmd, inv.json, ctx);
-    case "help":
-      throw new Error("help is handled by main");
-  }
+  if (cmd.name === "help") throw new Error("help is handled by main");
+  // The handler of cmd.name takes cmd; TypeScript cannot correlate the two through the union.
+  const handler = HANDLERS[cmd.name] as Handler<typeof cmd.name>;
+  return handler(cmd as never, inv.json, ctx);
 }
