@@ -1,6 +1,7 @@
 // A route as the engine stores it: the client's spec and owner, plus what was written to the
 // kernel for it (or why nothing was), and the pure comparisons realize() decides with.
 
+import { copyRouteFields } from "../shared/route-fields.js";
 import { routeKeyString } from "./route-key.js";
 import type { RouteSpec } from "./route-types.js";
 
@@ -83,14 +84,7 @@ export function sameTtls(a: Record<string, number> | undefined, b: Record<string
 }
 
 export function copySpec(spec: RouteSpec): RouteSpec {
-  const copy: RouteSpec = {
-    family: spec.family,
-    table: spec.table,
-    source: spec.source,
-    group: spec.group,
-    iif: spec.iif,
-    oifs: [...spec.oifs],
-  };
+  const copy: RouteSpec = copyRouteFields(spec);
   if (spec.rewriteSource !== undefined) copy.rewriteSource = spec.rewriteSource;
   if (spec.setTtl !== undefined) copy.setTtl = spec.setTtl;
   if (spec.oifTtl !== undefined && Object.keys(spec.oifTtl).length > 0) copy.oifTtl = { ...spec.oifTtl };

@@ -2,6 +2,7 @@
 // the engine reports (RouteView, VifView, ForeignView, stats) and the options of its operations.
 
 import type { KernelPort, SgCounters, VifCounters } from "./kernel-port.js";
+import type { RouteFields } from "../shared/route-fields.js";
 import type { ValidRoute } from "../shared/route-validation.js";
 import type { KernelSupport } from "./kernel-support.js";
 import type { AddressFamily } from "./route-key.js";
@@ -85,13 +86,7 @@ export interface LinkState {
 }
 
 /** A kernel entry in one of our tables that no route of ours explains. */
-export interface ForeignView {
-  family: AddressFamily;
-  table: number;
-  source: string;
-  group: string;
-  iif: string;
-  oifs: string[];
+export interface ForeignView extends RouteFields {
   counters: SgCounters;
 }
 

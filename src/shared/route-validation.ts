@@ -19,18 +19,13 @@ import {
   validateTemplatePatterns,
 } from "./address-validation.js";
 import type { FieldViolation } from "./field-violation.js";
+import type { RouteFields } from "./route-fields.js";
 
 /** The kernel has MAX_VIFS VIFs per table and the iif takes one. */
 export const MAX_OIFS = MAX_VIFS - 1;
 
 /** A valid route, addresses canonical (the engine calls it RouteSpec). */
-export interface ValidRoute {
-  family: AddressFamily;
-  table: number;
-  source: string;
-  group: string;
-  iif: string;
-  oifs: string[];
+export interface ValidRoute extends RouteFields {
   /** Rescue: packets' source is rewritten to this before routing; the kernel entry uses it. */
   rewriteSource?: string;
   /** Rescue: packets' TTL is set to this on the iif before routing. */
@@ -89,6 +84,55 @@ export function plainIpv4Route(route: Route): ValidRoute | undefined {
     for (let j = 0; j < i; j++) if (oifs[j] === oif) return undefined;
   }
   return { family: "ipv4", table, source, group, iif, oifs: [...oifs] };
+}
+
+/** A route's identity as DelRoute names it (the engine's RouteKey, plus a template's iif). */
+export interface ValidRouteKey {
+  family: AddressFamily;
+  table: number;
+  source: string;
+  group: string;
+  iif?: string;
+}
+
+/**
+ * Pushes the violations of a DelRoute key onto `out`; returns the key (template patterns
+ * normalized, IPv6 canonical) when there were none. Unlike checkKey it checks neither an IPv6
+ * template group's scope nor mixed families; the table check fails alone and at once.
+ */
+export function checkRouteKey(source: string, group: string, table: number, iif: string, out: FieldViolation[]): ValidRouteKey | undefined {
+  const family: AddressFamily = source.includes(":") || group.includes(":") ? "ipv6" : "ipv4";
+  if (table === DEFAULT_TABLE_ID[family]) {
+    out.push({ field: "table", description: `${table} is the kernel's id of the default ${family} table: use 0 for it` });
+    return undefined;
+  }
+  if (isTemplateKey({ source, group }) && family === "ipv6") {
+    const sp = parsePattern("ipv6", source);
+    const gp = parsePattern("ipv6", group);
+    if (!sp) out.push({ field: "source", description: `"${source}" is not "", an IPv6 address or prefix` });
+    if (!gp) out.push({ field: "group", description: `"${group}" is not an IPv6 group or prefix` });
+    // Without an iif the engine deletes the one template with this (source, group), or asks.
+    if (out.length > 0 || !sp || !gp) return undefined;
+    return { family, table, source: source === "" ? "" : formatPattern("ipv6", sp), group: formatPattern("ipv6", gp), iif };
+  }
+  if (isTemplateKey({ source, group })) {
+    validateTemplatePatterns(source, group, "", out);
+    for (const v of out) v.field = v.field.replace(/^\./, "");
+    // Without an iif the engine deletes the one template with this (source, group), or asks.
+    if (iif !== "") validateInterfaceName(iif, "iif", out);
+    if (out.length > 0) return undefined;
+    return { family: "ipv4", table, source: normalizePattern(source), group: normalizePattern(group), iif };
+  }
+  if (family === "ipv6") {
+    const s = validateIpv6Source(source, "source", out);
+    const g = validateIpv6Group(group, "group", out);
+    if (out.length > 0 || !s || !g) return undefined;
+    return { family: "ipv6", table, source: s, group: g };
+  }
+  validateSource(source, "source", out);
+  validateGroup(group, "group", out);
+  if (out.length > 0) return undefined;
+  return { family: "ipv4", table, source, group };
 }
 
 function hasKeys(record: Record<string, number>): boolean {

@@ -2,15 +2,9 @@
 // any other field (a later mfcd adds some) is carried along untouched, so a downgrade followed
 // by an upgrade loses nothing.
 
-import type { AddressFamily, RouteKey } from "../engine/route-key.js";
+import type { RouteFields } from "../shared/route-fields.js";
 
-export interface StoredRoute extends RouteKey {
-  family: AddressFamily;
-  table: number;
-  source: string;
-  group: string;
-  iif: string;
-  oifs: string[];
+export interface StoredRoute extends RouteFields {
   /** Who installed the route, so a restart can hand it back to the same client. */
   owner: string;
   [extra: string]: unknown;

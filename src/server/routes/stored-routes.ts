@@ -3,18 +3,11 @@
 // after the store's flush() resolved.
 
 import type { RouteSpec, StoredRouteRecord } from "../../engine/route-engine.js";
+import { copyRouteFields } from "../../shared/route-fields.js";
 import type { StoredRoute } from "../../state/stored-route.js";
 
 export function toStoredRoute(spec: RouteSpec, owner: string): StoredRoute {
-  const stored: StoredRoute = {
-    family: spec.family,
-    table: spec.table,
-    source: spec.source,
-    group: spec.group,
-    iif: spec.iif,
-    oifs: [...spec.oifs],
-    owner,
-  };
+  const stored: StoredRoute = { ...copyRouteFields(spec), owner };
   if (spec.rewriteSource !== undefined) stored.rewriteSource = spec.rewriteSource;
   if (spec.setTtl !== undefined) stored.setTtl = spec.setTtl;
   if (spec.oifTtl !== undefined) stored.oifTtl = { ...spec.oifTtl };
@@ -23,14 +16,7 @@ export function toStoredRoute(spec: RouteSpec, owner: string): StoredRoute {
 
 export function fromStoredRoute(route: StoredRoute): StoredRouteRecord {
   const record: StoredRouteRecord = {
-    spec: {
-      family: route.family,
-      table: route.table,
-      source: route.source,
-      group: route.group,
-      iif: route.iif,
-      oifs: [...route.oifs],
-    },
+    spec: copyRouteFields(route),
     owner: route.owner,
   };
   if (typeof route.rewriteSource === "string") record.spec.rewriteSource = route.rewriteSource;

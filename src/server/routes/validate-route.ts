@@ -2,22 +2,11 @@
 // RPCs, raising its field violations as one INVALID_ARGUMENT. Nothing reaches the engine unless
 // the whole request is valid.
 
-import { formatPattern, isTemplateKey, parsePattern } from "../../address/index.js";
 import { DomainError, type FieldViolation } from "../../engine/domain-error.js";
 import type { RouteSpec } from "../../engine/route-engine.js";
-import type { AddressFamily, RouteKey } from "../../engine/route-key.js";
+import type { RouteKey } from "../../engine/route-key.js";
 import type { Route } from "../../gen/mfc.js";
-import {
-  DEFAULT_TABLE_ID,
-  normalizePattern,
-  validateGroup,
-  validateInterfaceName,
-  validateIpv6Group,
-  validateIpv6Source,
-  validateSource,
-  validateTemplatePatterns,
-} from "../../shared/address-validation.js";
-import { checkRoute, plainIpv4Route } from "../../shared/route-validation.js";
+import { checkRoute, checkRouteKey, plainIpv4Route } from "../../shared/route-validation.js";
 
 export { validateFilterAddress, validateGroup, validateInterfaceName, validateSource } from "../../shared/address-validation.js";
 
@@ -68,37 +57,7 @@ export function validateOwner(owner: string, field = "owner"): string {
 /** Validate the (source, group) of a DelRoute request. */
 export function validateRouteKey(source: string, group: string, table = 0, iif = ""): RouteKey & { iif?: string } {
   const out: FieldViolation[] = [];
-  const family: AddressFamily = source.includes(":") || group.includes(":") ? "ipv6" : "ipv4";
-  if (table === DEFAULT_TABLE_ID[family]) {
-    throw DomainError.invalid([
-      { field: "table", description: `${table} is the kernel's id of the default ${family} table: use 0 for it` },
-    ]);
-  }
-  if (isTemplateKey({ source, group }) && family === "ipv6") {
-    const sp = parsePattern("ipv6", source);
-    const gp = parsePattern("ipv6", group);
-    if (!sp) out.push({ field: "source", description: `"${source}" is not "", an IPv6 address or prefix` });
-    if (!gp) out.push({ field: "group", description: `"${group}" is not an IPv6 group or prefix` });
-    // Without an iif the engine deletes the one template with this (source, group), or asks.
-    if (out.length > 0 || !sp || !gp) throw DomainError.invalid(out);
-    return { family, table, source: source === "" ? "" : formatPattern("ipv6", sp), group: formatPattern("ipv6", gp), iif };
-  }
-  if (isTemplateKey({ source, group })) {
-    validateTemplatePatterns(source, group, "", out);
-    for (const v of out) v.field = v.field.replace(/^\./, "");
-    // Without an iif the engine deletes the one template with this (source, group), or asks.
-    if (iif !== "") validateInterfaceName(iif, "iif", out);
-    if (out.length > 0) throw DomainError.invalid(out);
-    return { family: "ipv4", table, source: normalizePattern(source), group: normalizePattern(group), iif };
-  }
-  if (family === "ipv6") {
-    const s = validateIpv6Source(source, "source", out);
-    const g = validateIpv6Group(group, "group", out);
-    if (out.length > 0 || !s || !g) throw DomainError.invalid(out);
-    return { family: "ipv6", table, source: s, group: g };
-  }
-  validateSource(source, "source", out);
-  validateGroup(group, "group", out);
-  if (out.length > 0) throw DomainError.invalid(out);
-  return { family: "ipv4", table, source, group };
+  const key = checkRouteKey(source, group, table, iif, out);
+  if (out.length > 0 || !key) throw DomainError.invalid(out);
+  return key;
 }
