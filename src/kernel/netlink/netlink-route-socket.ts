@@ -98,14 +98,7 @@ export class NetlinkRouteSocket {
    */
   request(type: number, body: Buffer, flags = 0): NetlinkReply | { errno: number } {
     if (this.#fd < 0) throw new KernelError(`netlink request ${type}`, EBADF, "socket closed");
-    const seq = (this.#seq = (this.#seq + 1) >>> 0 || 1);
-    const req = Buffer.alloc(NLMSG_HDRLEN + body.length);
-    writeU32(req, 0, req.length);
-    writeU16(req, 4, type);
-    writeU16(req, 6, NLM_F_REQUEST | flags);
-    writeU32(req, 8, seq);
-    body.copy(req, NLMSG_HDRLEN);
-    send(this.#fd, req, `send(netlink request ${type})`);
+    const seq = this.#send(type, NLM_F_REQUEST | flags, body, `send(netlink request ${type})`);
 
     const buf = this.#buf;
     for (;;) {
@@ -150,17 +143,27 @@ export class NetlinkRouteSocket {
     }
   }
 
-  /** One dump attempt; false when some part carried NLM_F_DUMP_INTR. */
-  #dumpOnce(type: number, body: Buffer, onMessage: DumpMessageFn): boolean {
-    if (this.#fd < 0) throw new KernelError("netlink dump", EBADF, "socket closed");
+  /**
+   * Sends one message: a netlink header (`type`, `flags`, the next sequence number) before
+   * `body` on the open socket. Returns the sequence number the answer carries; `what` names
+   * the send in errors.
+   */
+  #send(type: number, flags: number, body: Buffer, what: string): number {
     const seq = (this.#seq = (this.#seq + 1) >>> 0 || 1);
     const req = Buffer.alloc(NLMSG_HDRLEN + body.length);
     writeU32(req, 0, req.length);
     writeU16(req, 4, type);
-    writeU16(req, 6, NLM_F_REQUEST | NLM_F_DUMP);
+    writeU16(req, 6, flags);
     writeU32(req, 8, seq);
     body.copy(req, NLMSG_HDRLEN);
-    send(this.#fd, req, `send(netlink dump ${type})`);
+    send(this.#fd, req, what);
+    return seq;
+  }
+
+  /** One dump attempt; false when some part carried NLM_F_DUMP_INTR. */
+  #dumpOnce(type: number, body: Buffer, onMessage: DumpMessageFn): boolean {
+    if (this.#fd < 0) throw new KernelError("netlink dump", EBADF, "socket closed");
+    const seq = this.#send(type, NLM_F_REQUEST | NLM_F_DUMP, body, `send(netlink dump ${type})`);
 
     const buf = this.#buf;
     let consistent = true;
