@@ -1,17 +1,18 @@
 #!/usr/bin/env -S node --max-semi-space-size=2
-// (A 2 MiB young generation instead of 16 MiB: ~25 MiB less RSS at 10k routes for more, cheap, scavenges.)
+// (A 2 MiB young generation instead of 16 MiB: less RSS for more, cheap, scavenges; README "Measured figures in the code".)
 // mfcd entry point: MRT_INIT first (health can only be SERVING once we own the table), then
 // listen; on SIGTERM/SIGINT shut down gracefully and MRT_DONE, which clears our kernel state.
 // Each start step that changes the system pushes its undo on one CleanupStack, which a failed
 // start and a shutdown both unwind (newest first, one failing undo never skipping the others).
 //
 // Start order is about wall time (spawn → SERVING): the readers' worker (one thread for all of
-// them, src/kernel/poll/poll-hub.ts) boots on its own (~70 ms) and the gRPC modules (most of mfcd's
+// them, src/kernel/poll/poll-hub.ts) boots on its own and the gRPC modules (most of mfcd's
 // code) are imported dynamically, so their loading, the restore on this thread and the nft
 // calls all overlap instead of queueing. Nothing imported statically may import @grpc/grpc-js
-// (~40 ms to evaluate before main() could start the worker: TLS files are read by tls-files.ts,
-// credentials built in the server chunk), and nft runs in one child process, spawned before
-// the state file is read.
+// (its evaluation would come before main() could start the worker: TLS files are read by
+// tls-files.ts, credentials built in the server chunk), and nft runs in one child process,
+// spawned before the state file is read. What each step costs: README "Measured figures in the
+// code".
 
 import { RouteEngine } from "../engine/route-engine.js";
 import {
@@ -222,7 +223,7 @@ function checkKernel(logger: Logger): KernelCapabilities {
 }
 
 /**
- * The readers' worker and the rtnetlink monitor boot on their own thread (~70 ms) and the gRPC
+ * The readers' worker and the rtnetlink monitor boot on their own thread and the gRPC
  * modules load while this thread restores the routes; then nft programs the restored routes'
  * rescue rules. Resolves once all of it is in.
  */
@@ -291,7 +292,7 @@ function openState(
   return { store, persisted: routes as StoredRoute[] };
 }
 
-/** The YAML parser loads only when a config file is used (~50 ms of startup otherwise). */
+/** The YAML parser loads only when a config file is used (it would cost every start otherwise). */
 async function configSpecs(path: string) {
   const { loadConfigFile } = await import("../shared/route-file.js");
   return loadConfigFile(path).map(({ line: _line, ...spec }) => spec);

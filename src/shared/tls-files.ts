@@ -1,7 +1,8 @@
 // The PEM files of --tls-cert/--tls-key/--tls-client-ca (and mfcctl's), read once at start. Kept
 // apart from src/server/rpc/server-credentials.ts, which needs @grpc/grpc-js: the daemon reads
-// these files before it takes the kernel table, and importing grpc-js there would put its ~40 ms
-// of module evaluation in front of the restore instead of overlapping it with the workers' boot.
+// these files before it takes the kernel table, and importing grpc-js there would put its module
+// evaluation in front of the restore instead of overlapping it with the workers' boot (its cost:
+// README "Measured figures in the code").
 
 import fs from "node:fs";
 

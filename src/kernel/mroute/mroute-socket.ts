@@ -47,8 +47,8 @@ export class MrouteSocket extends MrouteFamilySocket<"ipv4"> {
   }
 
   /**
-   * Counters of every resolved entry of this socket's table from one rtnetlink dump (~8 ms
-   * at 10k entries against ~12 ms for 10k SIOCGETSGCNT): what ListRoutes and WatchStats use
+   * Counters of every resolved entry of this socket's table from one rtnetlink dump (cheaper
+   * than a SIOCGETSGCNT per entry, see mfc-netlink-dump.ts): what ListRoutes and WatchStats use
    * when they want (nearly) every entry. The result is refilled in place by the next call
    * (WatchStats reads every second: no new arrays, no external memory churn each time).
    */

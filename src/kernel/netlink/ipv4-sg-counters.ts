@@ -1,7 +1,7 @@
 // The counters of every resolved (S,G) entry of one IPv4 multicast table, filled from one
 // rtnetlink dump and looked up by (source, group) text. ListRoutes and WatchStats read the
-// counters of every route: one dump costs ~0.8 µs per entry in the kernel against ~1.2 µs per
-// SIOCGETSGCNT ioctl through koffi, and this table keeps the dump's bytes as they come (two
+// counters of every route: one dump costs less per entry than a SIOCGETSGCNT ioctl through koffi
+// (README "Measured figures in the code"), and this table keeps the dump's bytes as they come (two
 // u32 keys and the six u32 words of rta_mfc_stats per entry in typed arrays: no string or object per
 // entry until one is looked up).
 

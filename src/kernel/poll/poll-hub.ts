@@ -1,6 +1,6 @@
 // One worker thread for all of mfcd's blocking readers (upcall readers of every table, the
 // rtnetlink monitor): raw and netlink sockets cannot be put on libuv's loop, and a worker per
-// reader costs ~9 MiB of RSS and a koffi load each. The thread blocks in poll() over every
+// reader costs a V8 isolate's RSS and a koffi load each. The thread blocks in poll() over every
 // member's fd plus an eventfd, which the main thread writes to add or remove a member at run time
 // and to stop the thread (poll-hub-worker.ts; the protocol and the handler shape are in
 // poll-hub-protocol.ts).

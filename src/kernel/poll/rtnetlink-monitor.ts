@@ -76,8 +76,9 @@ export interface RtnetlinkMonitorOptions {
   /**
    * Receive buffer requested with SO_RCVBUFFORCE (falls back to SO_RCVBUF, capped by
    * net.core.rmem_max). Default 8 MiB, which the kernel doubles to 16 MiB of accounting: each
-   * MFC notification is charged ~830 bytes (skb truesize), so ~20k of them fit even if the
-   * worker did not read at all (4 MiB: ~10k). Memory is only used while events are queued.
+   * MFC notification is charged its skb truesize, so a burst from a bulk apply of a large table
+   * fits even if the worker did not read at all (how many: README "Measured figures in the
+   * code"). Memory is only used while events are queued.
    */
   rcvbufBytes?: number;
   /**

@@ -15,7 +15,7 @@ export function workerModuleUrl(name: string, from: string): URL {
 
 /**
  * execArgv for a Worker whose entry is `entry`: undefined (inherit the parent's) for
- * JavaScript; for TypeScript, tsx's ESM loader registered first (~1 s per thread start, dev only).
+ * JavaScript; for TypeScript, tsx's ESM loader registered first (slow per thread start; dev only).
  */
 export function workerExecArgv(entry: URL): string[] | undefined {
   if (!entry.pathname.endsWith(".ts")) return undefined;

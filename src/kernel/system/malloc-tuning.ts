@@ -2,8 +2,8 @@
 // backing stores, libuv) allocates through malloc from a dozen threads: by default glibc gives
 // busy threads their own arenas (up to 8 per core) and keeps freed memory in them, and its
 // mmap threshold grows with every freed large block (a WatchStats update is ~1 MB), so ~1 MB
-// buffers end up inside the arenas. At 10k routes, after 10k AddRoute calls, that left
-// ~7 MiB more resident than these settings (bench/list-watch.ts, settled RSS 99.6 → 92 MiB).
+// buffers end up inside the arenas, resident long after the calls that freed them (what these
+// settings save is measured by bench/list-watch.ts; README "Measured figures in the code").
 //
 // mallopt() at the start of main() measured as effective as the environment variables; an
 // operator's MALLOC_ARENA_MAX / MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ win over

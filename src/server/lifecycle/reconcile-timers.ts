@@ -8,9 +8,9 @@ import type { Logger } from "../config/index.js";
 /**
  * The periodic full comparison is a backstop: rtnetlink MFC events (IPv4 and IPv6) already
  * report foreign adds and deletes at once, and a lost event is reported as an overrun, which
- * resynchronises. A full check costs ~70 ms at 10k entries, so it runs every `interval` ms but
- * never spends more than DRIFT_CPU_BUDGET of a core: the next check waits at least
- * cost / budget (10k routes: every ~35 s; small tables: every `interval`).
+ * resynchronises. A full check grows with the table (README "Measured figures in the code"), so
+ * it runs every `interval` ms but never spends more than DRIFT_CPU_BUDGET of a core: the next
+ * check waits at least cost / budget (large tables: tens of seconds; small ones: `interval`).
  */
 export const DRIFT_CPU_BUDGET = 0.002;
 
