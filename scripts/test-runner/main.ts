@@ -7,7 +7,7 @@
 //
 //   tsx scripts/test-runner/main.ts [PATH-FILTER...]
 
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -32,15 +32,33 @@ function readDurations(): Record<string, number> {
 
 const since = (t0: number): string => `${((performance.now() - t0) / 1000).toFixed(0)} s`;
 
-function guestKernel(): { file: string; release: string } {
-  const t0 = performance.now();
-  const file = process.env.MFCD_UML_KERNEL || execFileSync(path.join(root, "scripts/uml/build-kernel.sh"), { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
-  const release = execFileSync(file, ["--version"], { encoding: "utf8" }).trim();
-  console.log(`[test-runner] user-mode Linux ${release} ready in ${since(t0)}: ${file}`);
-  return { file, release };
+interface GuestKernel {
+  file: string;
+  release: string;
 }
 
-function describeWhere(plan: TestPlan, host: HostKernel, guest: { release: string } | undefined): string {
+/** Builds (or finds the cached) guest kernel in the background: native tests run meanwhile. */
+function buildGuestKernel(): Promise<GuestKernel> {
+  const t0 = performance.now();
+  const script = path.join(root, "scripts/uml/build-kernel.sh");
+  const built = process.env.MFCD_UML_KERNEL
+    ? Promise.resolve(process.env.MFCD_UML_KERNEL)
+    : new Promise<string>((resolve, reject) => {
+        // Its progress lines go straight to stderr; stdout is the kernel's path.
+        const child = spawn(script, [], { stdio: ["ignore", "pipe", "inherit"] });
+        let out = "";
+        child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
+        child.once("error", reject);
+        child.once("close", (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`${script} exited ${code}`))));
+      });
+  return built.then((file) => {
+    const release = execFileSync(file, ["--version"], { encoding: "utf8" }).trim();
+    console.log(`[test-runner] user-mode Linux ${release} ready in ${since(t0)}: ${file}`);
+    return { file, release };
+  });
+}
+
+function describeWhere(plan: TestPlan, host: HostKernel, guest: GuestKernel | undefined): string {
   const lacks = [...new Set(host.lacks.values())].join(", ");
   const nativeKernel = plan.native.some((f) => f.needs.length > 0);
   const parts: string[] = [];
@@ -68,6 +86,16 @@ async function runGuests(files: TestFile[], kernel: string): Promise<VitestRepor
       return readReport(reportFile) ?? crashedReport(`user-mode Linux guest ${i + 1}`, list);
     }),
   );
+}
+
+async function runNative(files: TestFile[], name: string, env: NodeJS.ProcessEnv): Promise<VitestReport> {
+  const reportFile = path.join(root, `.vitest-report.${name}.json`);
+  fs.rmSync(reportFile, { force: true });
+  const list = files.map((f) => f.file);
+  const t0 = performance.now();
+  await runVitest(root, { files: list, reportFile, env: { MFCD_TEST_BUNDLED: "1", ...env } });
+  console.log(`[test-runner] ${name} run done in ${since(t0)}`);
+  return readReport(reportFile) ?? crashedReport(`${name} vitest`, list);
 }
 
 /** Files that prove how mfcd degrades, in Debian's user-mode kernel (it lacks options). */
@@ -104,27 +132,21 @@ async function main(): Promise<number> {
   fs.rmSync(REPORT, { force: true });
 
   const reports: VitestReport[] = [];
-  // The guest kernel first (built on the first run on a machine): native tests of the guest
-  // path itself (the demo in a guest) use it too.
-  let guest: { file: string; release: string } | undefined;
-  if (plan.guest.length > 0) {
-    try {
-      guest = guestKernel();
-    } catch (err) {
-      reports.push(crashedReport(`user-mode Linux kernel build (${String(err)})`, plan.guest.map((f) => f.file)));
-    }
-  }
-  const env = { MFCD_TEST_BUNDLED: "1", ...(guest ? { MFCD_UML_KERNEL: guest.file } : {}) };
-  if (plan.native.length > 0) {
-    const reportFile = path.join(root, ".vitest-report.native.json");
-    fs.rmSync(reportFile, { force: true });
-    const list = plan.native.map((f) => f.file);
-    const t0 = performance.now();
-    await runVitest(root, { files: list, reportFile, env });
-    console.log(`[test-runner] native run done in ${since(t0)}`);
-    reports.push(readReport(reportFile) ?? crashedReport("native vitest", list));
-  }
+  // The guest kernel builds (on the first run on a machine: minutes) while native tests run;
+  // the native files that boot it themselves (uml-kernel) run once it is there.
+  const building = plan.guest.length > 0 ? buildGuestKernel() : undefined;
+  building?.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
+  if (plan.native.length > 0) reports.push(await runNative(plan.native, "native", {}));
   if (plan.debianGuest.length > 0) reports.push(await runDebianGuest(plan.debianGuest));
+  let guest: GuestKernel | undefined;
+  try {
+    guest = await building;
+  } catch (err) {
+    reports.push(crashedReport(`user-mode Linux kernel build (${String(err)})`, plan.guest.map((f) => f.file)));
+  }
+  if (plan.nativeWithKernel.length > 0) {
+    reports.push(await runNative(plan.nativeWithKernel, "native-uml", guest ? { MFCD_UML_KERNEL: guest.file } : {}));
+  }
   if (guest) {
     const guestReports = await runGuests(plan.guest, guest.file);
     reports.push(...guestReports);

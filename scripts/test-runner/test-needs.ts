@@ -2,12 +2,14 @@
 // Files without the line are unit tests: they run natively and need no kernel feature.
 // `// kernel-needs: none` is a file that touches the kernel but needs none of its multicast options
 // (it runs natively). `// kernel-needs: debian-uml` is a file that must run in Debian's packaged user-mode kernel,
-// which LACKS options (tests of how mfcd degrades on a partial kernel).
+// which LACKS options (tests of how mfcd degrades on a partial kernel). `// kernel-needs: uml-kernel`
+// is a file that runs natively and boots the project's user-mode kernel itself (MFCD_UML_KERNEL):
+// the runner starts it once that kernel is built, other native files run while it builds.
 
 import fs from "node:fs";
 import path from "node:path";
 
-export const KERNEL_NEEDS = ["ipv4", "tables", "ipv6", "ipv6-tables", "nft", "debian-uml"] as const;
+export const KERNEL_NEEDS = ["ipv4", "tables", "ipv6", "ipv6-tables", "nft", "debian-uml", "uml-kernel"] as const;
 export type KernelNeed = (typeof KERNEL_NEEDS)[number];
 
 export interface TestFile {

@@ -6,6 +6,8 @@ import type { KernelRunner } from "../uml/kernel-runner.js";
 
 export interface TestPlan {
   native: TestFile[];
+  /** Native files that boot the project's user-mode kernel (run once it is built). */
+  nativeWithKernel: TestFile[];
   guest: TestFile[];
   /** Files for Debian's user-mode kernel (a kernel lacking options). */
   debianGuest: TestFile[];
@@ -14,10 +16,11 @@ export interface TestPlan {
 }
 
 export function planTests(files: TestFile[], hostHas: ReadonlySet<KernelNeed>, mode: KernelRunner): TestPlan {
-  const plan: TestPlan = { native: [], guest: [], debianGuest: [], unrunnable: [] };
+  const plan: TestPlan = { native: [], nativeWithKernel: [], guest: [], debianGuest: [], unrunnable: [] };
   for (const f of files) {
     const missing = f.needs.filter((n) => !hostHas.has(n));
     if (f.needs.length === 0) plan.native.push(f);
+    else if (f.needs.includes("uml-kernel")) plan.nativeWithKernel.push(f);
     else if (f.needs.includes("debian-uml")) {
       if (mode === "host") plan.unrunnable.push({ file: f, missing: ["debian-uml"] });
       else plan.debianGuest.push(f);

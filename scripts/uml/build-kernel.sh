@@ -21,7 +21,8 @@ dpkg -s libc6-dev >/dev/null 2>&1 || need+=(libc6-dev)
 if [ ${#need[@]} -gt 0 ]; then
   log "installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}"; } >&2 \
+  # One apt at a time: the test runner fetches this while the other script may be installing.
+  { flock -w 1200 /run/lock/mfcd-apt.lock sh -c 'apt-get update -qq && apt-get install -y -qq --no-install-recommends "$@"' apt "${need[@]}"; } >&2 \
     || { log "apt-get install ${need[*]} failed"; exit 1; }
 fi
 

@@ -10,7 +10,8 @@ command -v modprobe >/dev/null || need+=(kmod)
 if [ ${#need[@]} -gt 0 ]; then
   echo "debian-kernel: installing ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
-  { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}"; } >&2 \
+  # One apt at a time: the test runner fetches this while the other script may be installing.
+  { flock -w 1200 /run/lock/mfcd-apt.lock sh -c 'apt-get update -qq && apt-get install -y -qq --no-install-recommends "$@"' apt "${need[@]}"; } >&2 \
     || { echo "debian-kernel: apt-get install ${need[*]} failed" >&2; exit 1; }
 fi
 echo /usr/bin/linux.uml

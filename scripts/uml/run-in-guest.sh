@@ -5,6 +5,10 @@
 #   MFCD_UML_KERNEL  a kernel to boot instead of the built one (e.g. Debian's /usr/bin/linux.uml)
 #   MFCD_UML_MEM     guest memory (default 2G)
 #   MFCD_UML_APPEND  extra kernel command line (e.g. a modules path for init)
+#   MFCD_UML_TIME_TRAVEL=0  keep the guest clock on wall time (default: the kernel's
+#                    `time-travel` mode where the kernel has it: when every guest process waits
+#                    on a timer, the clock jumps to it instead of the CPU idling — a test's
+#                    sleeps, polls and paced streams cost no wall time; ~20 % less in total)
 # Ctrl-C / SIGTERM here are passed to the command inside; the guest then powers off.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -17,6 +21,10 @@ fi
 job_dir="$(mktemp -d /var/tmp/mfcd-uml-job.XXXXXX)"
 job="$job_dir/job.sh"
 umid="mfcd-$$-$RANDOM"
+time_travel=""
+if [ "${MFCD_UML_TIME_TRAVEL:-1}" != 0 ] && grep -q time-travel-clock "$kernel" 2>/dev/null; then
+  time_travel=time-travel
+fi
 {
   # Everything but variables that describe this shell or the host's session.
   export -p | grep -vE '^declare -x (PWD|OLDPWD|SHLVL|_|HOSTNAME|TMPDIR|XDG_RUNTIME_DIR|INVOCATION_ID|JOURNAL_STREAM|NOTIFY_SOCKET|LISTEN_[A-Z]+)='
@@ -36,7 +44,7 @@ trap request_stop INT TERM
 setsid "$kernel" umid="$umid" mem="${MFCD_UML_MEM:-2G}" \
   root=/dev/root rootfstype=hostfs rootflags=/ rw quiet loglevel=1 \
   con=null con0=null,fd:1 ssl=null console=ttyS0 \
-  init="$here/guest-init.sh" mfcd_job="$job" ${MFCD_UML_APPEND:-} \
+  init="$here/guest-init.sh" mfcd_job="$job" $time_travel ${MFCD_UML_APPEND:-} \
   </dev/null 2> >(grep -vE '^(Checking|Core dump|Locating|Adding|  Checking|Checking environment|Using)' >&2) &
 uml=$!
 while ! wait "$uml"; do

@@ -1,4 +1,4 @@
-// kernel-needs: none
+// kernel-needs: uml-kernel
 // `npm run demo` where the lab must run in a user-mode Linux guest (MFCD_KERNEL=uml forces what
 // auto does on a host kernel without CONFIG_IP_MROUTE): one line says so, then the same demo
 // runs inside the guest with the same output and exit code, and Ctrl-C stops the lab in the

@@ -1,4 +1,4 @@
-// kernel-needs: none
+// kernel-needs: uml-kernel
 // scripts/uml/run-in-guest.sh, the guest every kernel test and the demo run in where the host
 // lacks multicast routing: the command runs as root in the caller's directory — also one under
 // the host's /tmp, as a CI checkout made by mktemp -d is (the guest mounts its own /tmp) — its

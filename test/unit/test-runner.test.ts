@@ -56,6 +56,18 @@ describe("planTests", () => {
   });
 });
 
+describe("planTests: files that boot the guest kernel themselves", () => {
+  it("run natively in every mode, in a batch of their own (started once the guest kernel is built)", () => {
+    const files = [file("unit", []), file("demo-uml", ["uml-kernel"]), file("v6", ["ipv6"])];
+    for (const mode of ["auto", "uml", "host"] as const) {
+      const p = planTests(files, new Set<KernelNeed>(["ipv4"]), mode);
+      expect(p.nativeWithKernel.map((f) => f.file)).toEqual(["demo-uml"]);
+      expect(p.native.map((f) => f.file)).toEqual(["unit"]);
+    }
+    expect(parseNeeds("// kernel-needs: uml-kernel\n", "a")).toEqual(["uml-kernel"]);
+  });
+});
+
 describe("shard", () => {
   it("balances by weight, longest first, and never makes empty shards", () => {
     const s = shard([5, 4, 3, 3, 1], 2, (n) => n);
