@@ -16,6 +16,8 @@ describe("nftUnavailable", () => {
     expect(err.reason).toBe(NFT_UNAVAILABLE);
     expect(err.message).toContain('"nftables"');
     expect(err.metadata).toEqual({ package: "nftables" });
+    // nft-detect's reason already says how to install it: the message says it once.
+    expect(err.message.split('install the Debian package "nftables"')).toHaveLength(2);
   });
 
   it("kernel without nf_tables' ip family: names the package and CONFIG_NF_TABLES_IPV4", () => {

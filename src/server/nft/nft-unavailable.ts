@@ -25,7 +25,9 @@ export function nftUnavailable(what: string, why: string): DomainError {
   const fix = kernel
     ? `it needs the Debian package "${NFT_PACKAGE_NAME}" and a kernel with ${NFT_KERNEL_OPTION}`
     : `install the Debian package "${NFT_PACKAGE_NAME}"`;
-  return new DomainError("failed-precondition", `${what}, which is not available here (${why || "nft not found"}); ${fix}`, {
+  // nft-detect's reason may already say how to install nft: say it once.
+  const tail = why.includes(fix) ? "" : `; ${fix}`;
+  return new DomainError("failed-precondition", `${what}, which is not available here (${why || "nft not found"})${tail}`, {
     reason: NFT_UNAVAILABLE,
     metadata: kernel ? { package: NFT_PACKAGE_NAME, option: NFT_KERNEL_OPTION } : { package: NFT_PACKAGE_NAME },
   });
