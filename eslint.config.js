@@ -68,6 +68,10 @@ function layerRules({ layer, forbid, except = {}, why }) {
  * own index.ts or main.ts, another layer) imports it only through that index.ts; modules of one
  * subfolder import each other directly. Relative specifiers are resolved against the importing
  * file, so the rule holds at any depth. Tests and bench may import internal files they test.
+ * Why a rule of our own (25 lines): no-restricted-imports matches the specifier's text, not the
+ * file it resolves to, so a sibling's "./x.js" and another subfolder's "../nft/x.js" cannot be
+ * told apart at every depth; eslint-plugin-import's no-restricted-paths would need a TypeScript
+ * resolver plugin (".js" specifiers name ".ts" files) and one zone per subfolder.
  */
 const SRC = path.join(path.dirname(fileURLToPath(import.meta.url)), "src");
 const GROUPED = ["kernel", "server"];
