@@ -56,6 +56,22 @@ describe("MfcService over gRPC (fake kernel)", () => {
     expect(s.kernel.calls).toEqual([]);
   });
 
+  // Found by test/server/fuzz-requests.test.ts: the error quoted the whole value, its trailers
+  // exceeded 64 KiB and the client waited for its deadline (DEADLINE_EXCEEDED after 5 s).
+  it("a 100 000-character group → INVALID_ARGUMENT naming route.group at once, the value shortened", async () => {
+    const err = await rejection(s.client.addRoute({ route: route({ group: "1".repeat(100_000) }) }, { deadline: 2000 }));
+    expect(err.code).toBe(Status.INVALID_ARGUMENT);
+    const violation = err.fieldViolations.find((v) => v.field === "route.group");
+    expect(violation?.description).toContain("characters left out");
+    expect(violation?.description).toContain("dotted-quad");
+    const many = await rejection(
+      s.client.applyRoutes({ routes: Array.from({ length: 200 }, () => route({ source: "1".repeat(20_000) })) }, { deadline: 5000 }),
+    );
+    expect(many.code).toBe(Status.INVALID_ARGUMENT);
+    expect(many.fieldViolations[0]?.field).toBe("routes[0].source");
+    expect(many.details).toContain("more problems not listed");
+  });
+
   it("AddRoute without a route → INVALID_ARGUMENT naming route", async () => {
     const err = await rejection(s.client.addRoute({}));
     expect(err.fieldViolations.map((v) => v.field)).toEqual(["route"]);
