@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import { execFile } from "node:child_process";
+import { Client, credentials, type ServiceError } from "@grpc/grpc-js";
 import { promisify } from "node:util";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { RouteState, Status, createMfcClient } from "../../src/sdk/index.js";
@@ -70,6 +71,20 @@ describe("MfcService over gRPC (fake kernel)", () => {
     expect(many.code).toBe(Status.INVALID_ARGUMENT);
     expect(many.fieldViolations[0]?.field).toBe("routes[0].source");
     expect(many.details).toContain("more problems not listed");
+  });
+
+  // Found by test/server/fuzz-requests.test.ts: grpc-js answers a body that does not decode
+  // with INTERNAL ("Error deserializing request"), as if mfcd were broken.
+  it("an AddRoute body that is not a message (0x0a: field 1 without its length) → INVALID_ARGUMENT", async () => {
+    const raw = new Client(`unix:${s.socketPath}`, credentials.createInsecure());
+    const err = await new Promise<ServiceError | null>((resolve) => {
+      const id = (b: Buffer) => b;
+      raw.makeUnaryRequest("/mfc.v1.MfcService/AddRoute", id, id, Buffer.from([0x0a]), (e) => resolve(e));
+    });
+    raw.close();
+    expect(err?.code).toBe(Status.INVALID_ARGUMENT);
+    expect(err?.details).toContain("not a valid mfc.v1.AddRouteRequest message");
+    expect(s.kernel.calls).toEqual([]);
   });
 
   it("AddRoute without a route → INVALID_ARGUMENT naming route", async () => {
