@@ -119,6 +119,17 @@ describe("MfcService over gRPC (fake kernel)", () => {
     expect((await s.client.listRoutes({})).routes).toEqual([]);
   });
 
+  // Found by test/server/fuzz-requests.test.ts: the engine removed the template, the state file
+  // kept it (keyed with its iif), and a restart would have brought the deleted route back.
+  it("DelRoute of a template without its iif removes it from the state file too", async () => {
+    await s.client.addRoute({ route: route({ source: "10.0.0.0/8" }) });
+    await s.client.addRoute({ route: route({ source: "fd00::/64", group: "ff3e::1" }) });
+    await s.client.delRoute({ source: "10.0.0.0/8", group: "239.1.1.1" });
+    await s.client.delRoute({ source: "fd00::/64", group: "ff3e::1" });
+    expect((await s.client.listRoutes({})).routes).toEqual([]);
+    expect(s.store.routes()).toEqual([]);
+  });
+
   it("33rd interface → RESOURCE_EXHAUSTED naming the 32-VIF limit", async () => {
     for (let i = 1; i <= 31; i++) await s.client.addRoute({ route: route({ group: `239.1.1.${i}`, oifs: [`eth${i}`] }) });
     const err = await rejection(s.client.addRoute({ route: route({ group: "239.2.2.2", oifs: ["eth32"] }) }));
