@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import { execFile } from "node:child_process";
+import { Client, credentials, type ServiceError } from "@grpc/grpc-js";
 import { promisify } from "node:util";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { RouteState, Status, createMfcClient } from "../../src/sdk/index.js";
@@ -56,6 +57,36 @@ describe("MfcService over gRPC (fake kernel)", () => {
     expect(s.kernel.calls).toEqual([]);
   });
 
+  // Found by test/server/fuzz-requests.test.ts: the error quoted the whole value, its trailers
+  // exceeded 64 KiB and the client waited for its deadline (DEADLINE_EXCEEDED after 5 s).
+  it("a 100 000-character group → INVALID_ARGUMENT naming route.group at once, the value shortened", async () => {
+    const err = await rejection(s.client.addRoute({ route: route({ group: "1".repeat(100_000) }) }, { deadline: 2000 }));
+    expect(err.code).toBe(Status.INVALID_ARGUMENT);
+    const violation = err.fieldViolations.find((v) => v.field === "route.group");
+    expect(violation?.description).toContain("characters left out");
+    expect(violation?.description).toContain("dotted-quad");
+    const many = await rejection(
+      s.client.applyRoutes({ routes: Array.from({ length: 200 }, () => route({ source: "1".repeat(20_000) })) }, { deadline: 5000 }),
+    );
+    expect(many.code).toBe(Status.INVALID_ARGUMENT);
+    expect(many.fieldViolations[0]?.field).toBe("routes[0].source");
+    expect(many.details).toContain("more problems not listed");
+  });
+
+  // Found by test/server/fuzz-requests.test.ts: grpc-js answers a body that does not decode
+  // with INTERNAL ("Error deserializing request"), as if mfcd were broken.
+  it("an AddRoute body that is not a message (0x0a: field 1 without its length) → INVALID_ARGUMENT", async () => {
+    const raw = new Client(`unix:${s.socketPath}`, credentials.createInsecure());
+    const err = await new Promise<ServiceError | null>((resolve) => {
+      const id = (b: Buffer) => b;
+      raw.makeUnaryRequest("/mfc.v1.MfcService/AddRoute", id, id, Buffer.from([0x0a]), (e) => resolve(e));
+    });
+    raw.close();
+    expect(err?.code).toBe(Status.INVALID_ARGUMENT);
+    expect(err?.details).toContain("not a valid mfc.v1.AddRouteRequest message");
+    expect(s.kernel.calls).toEqual([]);
+  });
+
   it("AddRoute without a route → INVALID_ARGUMENT naming route", async () => {
     const err = await rejection(s.client.addRoute({}));
     expect(err.fieldViolations.map((v) => v.field)).toEqual(["route"]);
@@ -86,6 +117,17 @@ describe("MfcService over gRPC (fake kernel)", () => {
     await s.client.addRoute({ route: route() });
     await s.client.delRoute({ source: "10.0.0.1", group: "239.1.1.1" });
     expect((await s.client.listRoutes({})).routes).toEqual([]);
+  });
+
+  // Found by test/server/fuzz-requests.test.ts: the engine removed the template, the state file
+  // kept it (keyed with its iif), and a restart would have brought the deleted route back.
+  it("DelRoute of a template without its iif removes it from the state file too", async () => {
+    await s.client.addRoute({ route: route({ source: "10.0.0.0/8" }) });
+    await s.client.addRoute({ route: route({ source: "fd00::/64", group: "ff3e::1" }) });
+    await s.client.delRoute({ source: "10.0.0.0/8", group: "239.1.1.1" });
+    await s.client.delRoute({ source: "fd00::/64", group: "ff3e::1" });
+    expect((await s.client.listRoutes({})).routes).toEqual([]);
+    expect(s.store.routes()).toEqual([]);
   });
 
   it("33rd interface → RESOURCE_EXHAUSTED naming the 32-VIF limit", async () => {

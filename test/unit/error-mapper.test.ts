@@ -3,7 +3,7 @@ import { BadRequest, ErrorInfo, RichServerError } from "nice-grpc-error-details"
 import { describe, expect, it } from "vitest";
 import { DomainError, type DomainErrorKind } from "../../src/engine/domain-error.js";
 import { KernelError } from "../../src/kernel/ffi/kernel-error.js";
-import { toServerError } from "../../src/server/rpc/error-mapper.js";
+import { clipText, toServerError } from "../../src/server/rpc/error-mapper.js";
 
 describe("toServerError", () => {
   it.each<[DomainErrorKind, Status]>([
@@ -95,6 +95,16 @@ describe("toServerError: kernel answers about missing options, owners and privil
   it("none of these is ever INTERNAL", () => {
     for (const errno of [ENOPROTOOPT, EADDRINUSE, EPERM, EACCES]) {
       expect(toServerError(new KernelError("setsockopt(MRT_INIT)", errno)).code).not.toBe(Status.INTERNAL);
+    }
+  });
+
+  it("clipText keeps the start and the end of a long text and never splits a surrogate pair", () => {
+    expect(clipText("short", 10)).toBe("short");
+    const clipped = clipText(`"${"1".repeat(1000)}" is not a dotted-quad`, 60);
+    expect(clipped).toMatch(/^"1{19}…\[\d+ characters left out\]…1*" is not a dotted-quad$/);
+    for (let max = 2; max < 12; max++) {
+      const text = clipText("😀".repeat(20), max);
+      expect(text.replace(/[\ud800-\udbff][\udc00-\udfff]/g, "")).not.toMatch(/[\ud800-\udfff]/);
     }
   });
 });

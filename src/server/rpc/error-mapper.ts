@@ -4,7 +4,7 @@ import { ServerError, Status } from "nice-grpc";
 import type { ServerMiddleware } from "nice-grpc-common";
 import { isAbortError } from "abort-controller-x";
 import { BadRequest, ErrorInfo, RichServerError } from "nice-grpc-error-details";
-import { DomainError, type DomainErrorKind } from "../../engine/domain-error.js";
+import { DomainError, type DomainErrorKind, type FieldViolation } from "../../engine/domain-error.js";
 import { KernelError, neededLinuxCapability, optionForSyscall } from "../../kernel/index.js";
 
 export const ERROR_DOMAIN = "mfcd.v1";
@@ -62,18 +62,54 @@ function kernelMetadata(err: KernelError): Record<string, string> {
   return metadata;
 }
 
+/**
+ * Errors quote what the client sent ("\"1111…\" is not a dotted-quad"), and the status travels in
+ * HTTP/2 trailers, which clients refuse above 64 KiB: the client would never see the error and
+ * wait for its deadline. Long texts keep their start (the value) and end (the reason); the
+ * violations stop at a byte budget (the message says how many more there were).
+ */
+const MAX_MESSAGE_CHARS = 1024;
+const MAX_FIELD_CHARS = 128;
+const MAX_DESCRIPTION_CHARS = 320;
+const MAX_VIOLATION_BYTES = 16 * 1024;
+
+/** `text` at most about `max` UTF-16 units, never splitting a surrogate pair. */
+export function clipText(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const isLow = (i: number) => text.charCodeAt(i) >= 0xdc00 && text.charCodeAt(i) <= 0xdfff;
+  let head = Math.floor(max / 3);
+  if (isLow(head)) head--;
+  let tail = text.length - (max - head);
+  if (isLow(tail)) tail++;
+  return `${text.slice(0, head)}…[${tail - head} characters left out]…${text.slice(tail)}`;
+}
+
+function boundedViolations(violations: FieldViolation[]): { kept: FieldViolation[]; left: number } {
+  const kept: FieldViolation[] = [];
+  let bytes = 0;
+  for (const v of violations) {
+    const clipped = { field: clipText(v.field, MAX_FIELD_CHARS), description: clipText(v.description, MAX_DESCRIPTION_CHARS) };
+    bytes += Buffer.byteLength(clipped.field) + Buffer.byteLength(clipped.description);
+    if (bytes > MAX_VIOLATION_BYTES && kept.length > 0) break;
+    kept.push(clipped);
+  }
+  return { kept, left: violations.length - kept.length };
+}
+
+function domainServerError(err: DomainError): ServerError {
+  const details = [];
+  const { kept, left } = boundedViolations(err.violations);
+  if (kept.length > 0) details.push(BadRequest.fromPartial({ fieldViolations: kept }));
+  if (err.reason) {
+    details.push(ErrorInfo.fromPartial({ reason: err.reason, domain: ERROR_DOMAIN, metadata: err.metadata }));
+  }
+  const more = left > 0 ? ` (and ${left} more problems not listed)` : "";
+  return new RichServerError(STATUS_OF_KIND[err.kind], clipText(err.message, MAX_MESSAGE_CHARS) + more, details);
+}
+
 export function toServerError(err: unknown): ServerError {
   if (err instanceof ServerError) return err;
-  if (err instanceof DomainError) {
-    const details = [];
-    if (err.violations.length > 0) {
-      details.push(BadRequest.fromPartial({ fieldViolations: err.violations }));
-    }
-    if (err.reason) {
-      details.push(ErrorInfo.fromPartial({ reason: err.reason, domain: ERROR_DOMAIN, metadata: err.metadata }));
-    }
-    return new RichServerError(STATUS_OF_KIND[err.kind], err.message, details);
-  }
+  if (err instanceof DomainError) return domainServerError(err);
   if (err instanceof KernelError) {
     const why = explainKernelError(err);
     return new RichServerError(

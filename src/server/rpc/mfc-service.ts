@@ -90,7 +90,8 @@ export function createMfcService(
     async delRoute(request) {
       const key = validateRouteKey(request.source, request.group, request.table, request.iif);
       const removed = engine.delete(key);
-      store.delete(key);
+      // The removed route's own key: a template deleted without its iif is stored with it.
+      store.delete(removed.spec);
       await settle([removed.spec]);
       return {};
     },

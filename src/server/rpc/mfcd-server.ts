@@ -12,7 +12,7 @@ import { errorMapperMiddleware } from "./error-mapper.js";
 import { formatListenAddress, grpcTarget, type ListenAddress } from "../../shared/listen-address.js";
 import type { Logger, DaemonInfoSource } from "../config/index.js";
 import { createMfcService, type Diagnostics } from "./mfc-service.js";
-import { MfcWireServiceDefinition } from "./mfc-service-definition.js";
+import { malformedRequestMiddleware, MfcWireServiceDefinition } from "./mfc-service-definition.js";
 import { addReflection } from "./reflection.js";
 import { createTerminator } from "./terminator.js";
 import { createRpcObserver } from "./rpc-observer.js";
@@ -94,7 +94,8 @@ export class MfcdServer {
           .use(errorDetailsServerMiddleware)
           .use(observer)
           .use(terminator.middleware)
-          .use(errorMapperMiddleware);
+          .use(errorMapperMiddleware)
+          .use(malformedRequestMiddleware);
         server.add(MfcWireServiceDefinition, service);
         server.add(HealthDefinition, HealthServiceImpl(health));
         addReflection(server);
