@@ -385,11 +385,12 @@ describe("template routes: (*,G) and prefixes learned from upcalls (real kernel,
     const explicit = tpl(PEER(), G, "x1", ["out1"]);
     expect((await mfcd.client.addRoute({ route: explicit })).route).toMatchObject({ route: explicit, state: INSTALLED });
     await r.waitForCount(20);
+    // Count deliveries before reading the kernel's counter: the stream goes on in between.
+    const delivered = BigInt(r.count);
     const rows = await listed(mfcd.client, PEER(), G);
     expect(rows.map((x) => ({ learned: x.learned, stopFilter: x.stopFilter, state: x.state }))).toEqual([
       { learned: false, stopFilter: false, state: INSTALLED },
     ]);
-    const delivered = BigInt(r.count);
     expect(rows[0]?.counters?.packets ?? 0n, "the stop filter's entry, rewritten in place").toBeGreaterThanOrEqual(p0 + delivered);
     expect(await procEntry(PEER(), G)).toMatchObject({ iif: "x1", oifs: ["out1"] });
     // Every kernel entry names a live VIF (no stale parent left for a later VIF to inherit).
