@@ -15,6 +15,7 @@ import { probeHostKernel, type HostKernel } from "../uml/host-kernel.js";
 import { kernelRunner } from "../uml/kernel-runner.js";
 import { listTestFiles, type TestFile } from "./test-needs.js";
 import { planTests, shard, type TestPlan } from "./test-plan.js";
+import { finishedFiles, finishedReport, guestSilenceMs } from "./guest-watchdog.js";
 import { runVitest } from "./run-vitest.js";
 import { crashedReport, fileDurations, mergeReports, notRunReport, readReport, type VitestReport } from "./vitest-report.js";
 
@@ -77,15 +78,36 @@ async function runGuests(files: TestFile[], kernel: string): Promise<VitestRepor
   const t0 = performance.now();
   return Promise.all(
     shards.map(async (s, i) => {
-      const reportFile = path.join(root, `.vitest-report.uml-${i + 1}.json`);
-      fs.rmSync(reportFile, { force: true });
-      const list = s.map((f) => f.file);
-      const prefix = shards.length > 1 ? `[uml ${i + 1}/${shards.length}] ` : "[uml] ";
-      await runVitest(root, { files: list, reportFile, guestKernel: kernel, prefix, env: { MFCD_TEST_BUNDLED: "1" } });
-      console.log(`[test-runner] guest ${i + 1}/${shards.length} done after ${since(t0)}`);
-      return readReport(reportFile) ?? crashedReport(`user-mode Linux guest ${i + 1}`, list);
+      const name = shards.length > 1 ? `${i + 1}/${shards.length}` : "1";
+      const report = await runGuest(s.map((f) => f.file), kernel, name, `.vitest-report.uml-${i + 1}.json`);
+      console.log(`[test-runner] guest ${name} done after ${since(t0)}`);
+      return report;
     }),
   );
+}
+
+/** One guest; if it goes silent, a second one runs the files the first had not finished. */
+async function runGuest(list: string[], kernel: string, name: string, report: string, retry = true): Promise<VitestReport> {
+  const reportFile = path.join(root, report);
+  fs.rmSync(reportFile, { force: true });
+  const lines: string[] = [];
+  const { stalled } = await runVitest(root, {
+    files: list,
+    reportFile,
+    guestKernel: kernel,
+    prefix: `[uml ${name}] `,
+    env: { MFCD_TEST_BUNDLED: "1" },
+    silenceMs: guestSilenceMs(),
+    onLine: (l) => lines.push(l),
+  });
+  if (!stalled) return readReport(reportFile) ?? crashedReport(`user-mode Linux guest ${name}`, list);
+  const done = finishedFiles(lines).filter((f) => list.includes(f.file));
+  const rest = list.filter((f) => !done.some((d) => d.file === f));
+  const finished = finishedReport(root, done);
+  if (rest.length === 0) return finished;
+  if (!retry) return mergeReports([finished, crashedReport(`user-mode Linux guest ${name} (stalled)`, rest)]);
+  console.log(`[test-runner] guest ${name} stalled after ${done.length} file(s); ${rest.length} file(s) again in a new guest`);
+  return mergeReports([finished, await runGuest(rest, kernel, `${name} again`, report.replace(/\.json$/, ".again.json"), false)]);
 }
 
 async function runNative(files: TestFile[], name: string, env: NodeJS.ProcessEnv): Promise<VitestReport> {

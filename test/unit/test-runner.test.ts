@@ -1,9 +1,19 @@
 // The test runner's decisions (scripts/test-runner): what a file needs, where it runs, how files
 // are shared among guests — and that no kernel-touching test file forgets to say what it needs
 // (it would run natively on a host that lacks it and fail, or be skipped silently).
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import {
+  descendants,
+  finishedFiles,
+  finishedReport,
+  GUEST_SILENCE_MS,
+  guestSilenceMs,
+  killDescendants,
+  silenceTimer,
+} from "../../scripts/test-runner/guest-watchdog.js";
 import { declaresNeeds, listTestFiles, parseNeeds, type KernelNeed, type TestFile } from "../../scripts/test-runner/test-needs.js";
 import { planTests, shard } from "../../scripts/test-runner/test-plan.js";
 import { kernelRunner } from "../../scripts/uml/kernel-runner.js";
@@ -81,5 +91,45 @@ describe("MFCD_KERNEL", () => {
     expect(kernelRunner({})).toBe("auto");
     expect(kernelRunner({ MFCD_KERNEL: "uml" })).toBe("uml");
     expect(() => kernelRunner({ MFCD_KERNEL: "kvm" })).toThrow(/MFCD_KERNEL=kvm/);
+  });
+});
+
+describe("guest watchdog", () => {
+  it("reads the files a guest finished from vitest's output, colours and prefixes aside", () => {
+    const lines = [
+      " \u001b[32m✓\u001b[39m test/e2e/a.test.ts \u001b[2m(\u001b[22m\u001b[2m3 tests\u001b[22m\u001b[2m)\u001b[22m\u001b[33m 6905\u001b[2mms",
+      "     ✓ a slow test inside a.test.ts 1822ms",
+      " ❯ test/e2e/b.test.ts (5 tests | 1 failed | 2 skipped) 9s",
+      " ✓ test/kernel/c.test.ts (1 test) 12ms",
+      "   × test/e2e/not-a-file-line",
+    ];
+    expect(finishedFiles(lines)).toEqual([
+      { file: "test/e2e/a.test.ts", tests: 3, failed: 0, skipped: 0 },
+      { file: "test/e2e/b.test.ts", tests: 5, failed: 1, skipped: 2 },
+      { file: "test/kernel/c.test.ts", tests: 1, failed: 0, skipped: 0 },
+    ]);
+    const r = finishedReport("/r", finishedFiles(lines));
+    expect([r.numTotalTests, r.numPassedTests, r.numFailedTests, r.numPendingTests, r.success]).toEqual([9, 6, 1, 2, false]);
+    expect(r.testResults.map((t) => t.name)).toContain("/r/test/e2e/b.test.ts");
+  });
+
+  it("stops a silent run: every process under it is killed, the run itself ends on its own", async () => {
+    // A shell that waits on a child which never prints, like run-in-guest.sh waiting on a stuck kernel.
+    const sh = spawn("bash", ["-c", "sleep 300 & sleep 300 & wait; echo after"], { stdio: ["ignore", "pipe", "ignore"] });
+    let out = "";
+    sh.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
+    await vi.waitFor(() => expect(descendants(sh.pid!)).toHaveLength(2), { timeout: 10_000, interval: 20 });
+    const fired = new Promise<void>((resolve) => silenceTimer(50, resolve));
+    await fired;
+    expect(killDescendants(sh.pid!)).toBe(2);
+    const code = await new Promise<number | null>((resolve) => sh.once("close", resolve));
+    expect(code).toBe(0);
+    expect(out).toBe("after\n");
+  });
+
+  it("the silence limit is MFCD_UML_SILENCE_S seconds, 20 min by default", () => {
+    expect(guestSilenceMs({})).toBe(GUEST_SILENCE_MS);
+    expect(guestSilenceMs({ MFCD_UML_SILENCE_S: "30" })).toBe(30_000);
+    expect(guestSilenceMs({ MFCD_UML_SILENCE_S: "x" })).toBe(GUEST_SILENCE_MS);
   });
 });
