@@ -22,6 +22,9 @@ export interface DomainErrorOptions {
   cause?: unknown;
 }
 
+/** The reason of every field-validation error (the fields name what is wrong). */
+export const INVALID_FIELD = "INVALID_FIELD";
+
 export class DomainError extends Error {
   override readonly name = "DomainError";
   readonly violations: FieldViolation[];
@@ -41,6 +44,6 @@ export class DomainError extends Error {
 
   static invalid(violations: FieldViolation[]): DomainError {
     const message = violations.map((v) => `${v.field}: ${v.description}`).join("; ");
-    return new DomainError("invalid-argument", message, { violations, reason: "INVALID_FIELD" });
+    return new DomainError("invalid-argument", message, { violations, reason: INVALID_FIELD });
   }
 }
