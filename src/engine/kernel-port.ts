@@ -26,6 +26,12 @@ export interface SgCountersLookup {
   get(source: string, group: string): SgCounters | undefined;
 }
 
+/**
+ * KernelMfcEntry.parent of an entry whose input VIF no longer exists (the kernel then omits its
+ * interface). Parents of VIFs that are not this port's are GONE_INPUT_VIF + their ifindex.
+ */
+export const GONE_INPUT_VIF = 1000;
+
 /** One entry of the kernel's MFC as read back from the kernel. */
 export interface KernelMfcEntry {
   source: string;
@@ -51,8 +57,12 @@ export interface KernelPort {
   addVif(vif: number, ifindex: number): void;
   /** MRT_DEL_VIF. */
   delVif(vif: number): void;
-  /** MRT_ADD_MFC: creates or replaces in place (counters kept). `oifs` maps VIF → TTL threshold. */
-  addMfc(source: string, group: string, parent: number, oifs: ReadonlyMap<number, number>): void;
+  /**
+   * MRT_ADD_MFC: creates or replaces in place (counters kept). `oifs` maps VIF → TTL threshold.
+   * `dynamic`: the entry ends with mfcd's socket (learned entries: re-learned after a restart);
+   * otherwise it outlives mfcd where the port can (see leftoverVifs).
+   */
+  addMfc(source: string, group: string, parent: number, oifs: ReadonlyMap<number, number>, dynamic?: boolean): void;
   /** MRT_DEL_MFC. */
   delMfc(source: string, group: string): void;
   /** SIOCGETSGCNT; undefined when the kernel has no such entry. */
@@ -70,4 +80,11 @@ export interface KernelPort {
    * table cannot be dumped cheaply (callers then fall back to sgCounters per route).
    */
   dumpMfc(): Map<string, KernelMfcEntry> | undefined;
+  /**
+   * The VIFs a previous mfcd left in this table, when this port writes VIFs and entries so that
+   * they outlive it (and can read them back); undefined when it cannot. See adoption.ts.
+   */
+  leftoverVifs?(): KernelVif[] | undefined;
+  /** Take over one of leftoverVifs() (no kernel call): dumpMfc() then maps its interface to `vif`. */
+  adoptVif?(vif: number, ifindex: number): void;
 }

@@ -2,6 +2,7 @@
 // socket), the VIF slots mfcd allocated there, the VIFs foreign entries name, and the errno
 // handling of its writes.
 
+import type { Adoption } from "./adoption.js";
 import type { DomainError } from "./domain-error.js";
 import type { KernelPort } from "./kernel-port.js";
 import type { AddressFamily } from "./route-key.js";
@@ -21,6 +22,10 @@ export interface KernelTable {
   foreign: ForeignView[];
   /** Set when the kernel lacks what this table needs: its port is a stub, nothing installs. */
   unavailable?: DomainError;
+  /** What a previous mfcd left here, while the restore claims it (adoption.ts). */
+  adoption?: Adoption;
+  /** Called before a VIF is created at `vif` (adoption.ts: kept entries are rewritten first). */
+  beforeNewVif?: (vif: number) => void;
 }
 
 /** Interface name → ifindex lookups for one operation (a bulk apply resolves each name once). */
@@ -79,6 +84,7 @@ export function acquireVifs(
         const [vif] = table.vifs.freeIndexes(1, blocked) ?? [];
         if (vif === undefined) throw vifTableFull(needed, created.length);
         try {
+          table.beforeNewVif?.(vif);
           table.port.addVif(vif, ifindex);
         } catch (err) {
           // A VIF we do not know about (a static one from another socket): skip that index.

@@ -1,6 +1,7 @@
 // The kernel tables mfcd holds, one per (family, table id), opened on the first write only: a
 // query or a dry run reads through a view and never claims a table from another router.
 
+import { beginAdoption, finishAdoption } from "./adoption.js";
 import { DomainError } from "./domain-error.js";
 import type { KernelPort } from "./kernel-port.js";
 import { kernelOptionMissing, type KernelSupport } from "./kernel-support.js";
@@ -14,6 +15,8 @@ export class KernelTables {
   readonly #openTable: TableOpener;
   readonly #kernelSupport: KernelSupport | undefined;
   readonly #ifindex: ((name: string) => number | undefined) | undefined;
+  /** Set during RouteEngine.restore(): tables opened meanwhile keep their adoption open for it. */
+  restoring = false;
 
   constructor(
     openTable: TableOpener,
@@ -102,6 +105,8 @@ export class KernelTables {
         foreign: [],
       };
       this.#tables.set(id, table);
+      // What a previous mfcd left: the restore claims it; opened later, nothing will.
+      if (!unavailable && beginAdoption(table) && !this.restoring) finishAdoption(table);
     }
     return table;
   }

@@ -38,6 +38,7 @@ import {
   type ApplyResult,
   type ForeignView,
   type LinkState,
+  type RestoreResult,
   type RouteEngineOptions,
   type RouteSpec,
   type RouteStatsView,
@@ -61,6 +62,7 @@ import { RouteIndex } from "./route-index.js";
 import { TemplateLearning, type UpcallOutcome } from "./template-learning.js";
 import { RouteReadModel, type FlowSnapshot } from "./route-read-model.js";
 import { RouteRealizer } from "./route-realizer.js";
+import { finishAdoption } from "./adoption.js";
 import { Reconciler } from "./reconciler.js";
 import { checkVifCapacity, planApply } from "./apply-plan.js";
 
@@ -246,13 +248,37 @@ export class RouteEngine {
    * Bring back persisted routes at startup. Never throws for one route: a route that cannot be
    * installed now stays desired (PENDING with the reason) — a durable route is never dropped.
    */
-  restore(records: StoredRouteRecord[]): { installed: number; pending: number } {
+  restore(records: StoredRouteRecord[]): RestoreResult {
     const cache: IfindexCache = new Map();
     let installed = 0;
     let pending = 0;
-    for (const { spec, owner } of records) {
+    this.tables.restoring = true;
+    try {
+      for (const r of records) {
+        const table = this.restoreOne(r, cache);
+        if (table === undefined) continue;
+        if (table) installed++;
+        else pending++;
+      }
+    } finally {
+      this.tables.restoring = false;
+    }
+    // What the previous mfcd left and no restored route claimed goes now (adoption.ts).
+    let adopted = 0;
+    let removed = 0;
+    for (const table of this.tables.all()) {
+      const done = finishAdoption(table);
+      adopted += done.adopted;
+      removed += done.removed;
+    }
+    return { installed, pending, adopted, removedLeftovers: removed };
+  }
+
+  /** One restored route: true installed, false pending, undefined skipped (known, or its table cannot open). */
+  private restoreOne({ spec, owner }: StoredRouteRecord, cache: IfindexCache): boolean | undefined {
+    {
       const id = routeKeyString(spec);
-      if (this.routes.has(id)) continue;
+      if (this.routes.has(id)) return undefined;
       let table: KernelTable;
       try {
         table = this.tables.open(spec.family, spec.table);
@@ -260,17 +286,15 @@ export class RouteEngine {
         // The table cannot be opened here (e.g. another router owns it): the route stays in the
         // state file (nothing deletes it) and comes back with a later start.
         this.unopenable.push(`${spec.family}/${spec.table}: ${err instanceof Error ? err.message : String(err)}`);
-        continue;
+        return undefined;
       }
       const route = newRoute(id, spec, owner || DEFAULT_OWNER);
       this.routes.set(id, route);
       this.routes.index(route);
       this.realizer.realizeQuietly(route, table, cache, false);
       // A template is installed when it holds its VIFs (it has no kernel entry of its own).
-      if (route.kernel || route.templateVifs) installed++;
-      else pending++;
+      return route.kernel !== undefined || route.templateVifs !== undefined;
     }
-    return { installed, pending };
   }
 
   /** Every desired route with its owner, for persistence and tests. */

@@ -4,6 +4,7 @@
 // using are released (the VIF reuse hazard, see route-engine.ts).
 
 import { isTemplateKey } from "../address/index.js";
+import { adoptEntry } from "./adoption.js";
 import { acquireVifs, delEntry, dropVifs, liveSlot, lookup, release, type IfindexCache, type KernelTable } from "./kernel-table.js";
 import { DEFAULT_TTL_THRESHOLD, NO_VIFS, NONE, sameEntry, ttlMap, type KernelEntry, type Route } from "./route-record.js";
 import { kernelSource } from "./route-types.js";
@@ -66,7 +67,8 @@ export class RouteRealizer {
     if (!force && before && sameEntry(before, next)) return false;
     try {
       // In place: the kernel replaces an existing (S,G) atomically, a stream loses no packet.
-      table.port.addMfc(next.source, spec.group, next.iifVif, ttlMap(next));
+      // Left exactly so by the previous mfcd: kept without a write (counters continue).
+      if (before || !adoptEntry(table, route, next)) table.port.addMfc(next.source, spec.group, next.iifVif, ttlMap(next));
     } catch (err) {
       dropVifs(table, created);
       throw err;

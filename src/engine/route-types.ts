@@ -149,3 +149,15 @@ export interface LearnFailure {
 
 /** Opens (or returns the already open) kernel table for a family and table id. */
 export type TableOpener = (family: AddressFamily, table: number) => KernelPort;
+
+/** What RouteEngine.restore() did. */
+export interface RestoreResult {
+  /** Routes whose kernel entry (or a template's VIFs) is in place. */
+  installed: number;
+  /** Routes waiting (an interface missing, a table unavailable…). */
+  pending: number;
+  /** Entries a previous mfcd left exactly as needed: kept without a write, counters continuing. */
+  adopted: number;
+  /** Entries a previous mfcd left that no restored route claimed: removed. */
+  removedLeftovers: number;
+}

@@ -143,7 +143,9 @@ export class TemplateLearning {
     const tv = template?.templateVifs;
     const oifVifs = tv ? tv.oifVifs.filter((v) => v !== iifVif) : [];
     const ttls = tv ? tv.oifVifs.flatMap((v, i) => (v === iifVif ? [] : [tv.ttls[i] ?? DEFAULT_TTL_THRESHOLD])) : [];
-    table.port.addMfc(source, group, iifVif, new Map(oifVifs.map((v, i) => [v, ttls[i] ?? DEFAULT_TTL_THRESHOLD])));
+    // Dynamic: a learned entry is not in the state file, so it must not outlive mfcd; after a
+    // restart the flow's next packet is an upcall again and the entry is re-learned.
+    table.port.addMfc(source, group, iifVif, new Map(oifVifs.map((v, i) => [v, ttls[i] ?? DEFAULT_TTL_THRESHOLD])), true);
     for (const vif of [iifVif, ...oifVifs]) (table.vifs.get(vif) as VifSlot).refs++;
     const before = this.learned.get(key);
     if (before) this.unindexLearned(before);

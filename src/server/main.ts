@@ -129,6 +129,7 @@ async function startDaemon(options: CliOptions, logger: Logger, cleanup: Cleanup
   const socketGid = options.socketGroup === undefined ? undefined : resolveGroupId(options.socketGroup);
 
   const tables = TableSockets.open(kernelCapabilities, logger);
+  tables.keepForwarding = options.keepForwarding;
   cleanup.push("kernel tables", () => tables.close());
   const engine = new RouteEngine(tables.opener, {
     maxRoutes: options.maxRoutes,
@@ -244,7 +245,7 @@ async function startKernelSide(p: {
   const rpc = import("./rpc/index.js");
   rpc.catch(() => undefined);
   const restored = engine.restore(p.persisted.map(fromStoredRoute));
-  if (p.persisted.length > 0) logger.info({ ...restored, file: p.options.stateFile }, "routes restored");
+  if (p.persisted.length > 0 || restored.removedLeftovers > 0) logger.info({ ...restored, file: p.options.stateFile }, "routes restored");
   for (const why of engine.unopenable) logger.error({ table: why }, "routes of this table not restored now (kept in the state file)");
   // After the restore: the rescue rules are those of the restored routes.
   const nftReady = startNft(p.nftDetecting, engine, logger);
@@ -266,7 +267,7 @@ function untilSignal(tables: TableSockets, cleanup: CleanupStack, logger: Logger
         return;
       }
       stopping = true;
-      logger.info({ signal }, "shutting down");
+      logger.info({ signal, keepForwarding: tables.keepForwarding }, "shutting down");
       void cleanup
         .unwind(({ name, err }) => logger.error({ err, step: name }, "shutdown error"))
         .then(() => {
@@ -276,6 +277,11 @@ function untilSignal(tables: TableSockets, cleanup: CleanupStack, logger: Logger
     };
     process.on("SIGTERM", () => stop("SIGTERM"));
     process.on("SIGINT", () => stop("SIGINT"));
+    // A planned restart: stop, leaving forwarding state for the next mfcd to adopt.
+    process.on("SIGUSR2", () => {
+      if (!stopping) tables.keepForwarding = true;
+      stop("SIGUSR2");
+    });
   });
 }
 

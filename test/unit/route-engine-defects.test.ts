@@ -116,7 +116,7 @@ describe("RouteEngine: templates", () => {
       { spec: spec("10.0.0.1", "239.1.1.2", "eth0", ["eth2"]), owner: "api" },
       { spec: spec("10.0.0.1", "239.1.1.3", "gone", ["eth2"]), owner: "api" },
     ]);
-    expect(result).toEqual({ installed: 2, pending: 1 });
+    expect(result).toMatchObject({ installed: 2, pending: 1 });
   });
 
   it("DelRoute of a template without iif: removed when it is the only one with that (source, group)", () => {

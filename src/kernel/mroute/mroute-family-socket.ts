@@ -1,7 +1,9 @@
 // The owner of one kernel multicast routing table of either family: a raw socket holding
 // MRT_INIT (IGMP, IPv4) or MRT6_INIT (ICMPv6, IPv6). While it is open the kernel forwards by our
-// VIFs ("MIFs" for IPv6) and MFC entries; when it closes (or the process dies) the kernel
-// removes all of them. Everything family-specific comes from a MrouteFamily descriptor; the
+// VIFs ("MIFs" for IPv6) and MFC entries. On the default table, VIFs and entries are written
+// through a second socket without MRT_INIT (static-writer.ts), so they outlive this one and a
+// restarted mfcd adopts them; elsewhere (and entries written `dynamic`) the kernel removes them
+// when this socket closes. Everything family-specific comes from a MrouteFamily descriptor; the
 // subclasses MrouteSocket and Mroute6Socket add only what truly differs.
 //
 // Every call is one synchronous setsockopt/ioctl (µs) on preallocated buffers. Interface names
@@ -11,7 +13,7 @@
 
 import os from "node:os";
 import type { AddressFamily } from "../../address/index.js";
-import type { KernelMfcEntry, KernelPort, SgCounters, VifCounters } from "../../engine/kernel-port.js";
+import { GONE_INPUT_VIF, type KernelMfcEntry, type KernelPort, type SgCounters, type VifCounters } from "../../engine/kernel-port.js";
 import {
   decodeSgReq,
   decodeVifReq,
@@ -27,6 +29,7 @@ import {
   ifnameLength,
   SIOCGIFINDEX,
   SIOCGIFNAME,
+  VIFF_STATIC,
 } from "../abi/index.js";
 import {
   inNetns,
@@ -46,19 +49,22 @@ import {
 import { MfcNetlinkDumper } from "../netlink/index.js";
 import { MRT_OPTIONS, type MrouteFamily } from "./mroute-family.js";
 import type { ProcVif } from "./proc-mroute.js";
+import { openStaticWriter } from "./static-writer.js";
 
-const { EADDRNOTAVAIL, EBADF, EINVAL, ENODEV } = os.constants.errno;
+const { EACCES, EADDRNOTAVAIL, EBADF, EINVAL, ENODEV, EPERM } = os.constants.errno;
 
 /**
  * dumpMfc() reports an interface that is not one of this socket's VIFs as VIF
  * FOREIGN_VIF_BASE + ifindex: beyond MAXVIFS (32), so callers see "not ours" at a glance.
  * An entry whose input VIF no longer exists gets parent FOREIGN_VIF_BASE (ifindex 0).
  */
-export const FOREIGN_VIF_BASE = 1000;
+export const FOREIGN_VIF_BASE = GONE_INPUT_VIF;
 
 export interface MrouteOpenOptions {
   /** Multicast routing table id; 0 (default) is the kernel's default table of the family. */
   table?: number;
+  /** false: write VIFs and entries through the MRT_INIT socket only (they end with it). Default true. */
+  survive?: boolean;
   /** Network namespace file, e.g. /run/netns/NAME; the socket is created in it. */
   netns?: string;
 }
@@ -70,6 +76,8 @@ export interface OpenedMroute {
   readonly netns: string | undefined;
   readonly dumper: MfcNetlinkDumper;
   readonly vifFd: number | undefined;
+  /** The static writer (default table only: the only one whose VIFs can be read back to adopt). */
+  readonly staticFd: number | undefined;
 }
 
 export abstract class MrouteFamilySocket<F extends AddressFamily> implements KernelPort {
@@ -80,6 +88,8 @@ export abstract class MrouteFamilySocket<F extends AddressFamily> implements Ker
   readonly netns: string | undefined;
   readonly #f: MrouteFamily<F>;
   #fd: number;
+  /** Where VIFs and entries are written so that they outlive #fd; undefined: through #fd. */
+  #staticFd: number | undefined;
   #closed = false;
   /** NETLINK_ROUTE socket in the socket's netns, for dumpMfc (any table). */
   protected readonly dumper: MfcNetlinkDumper;
@@ -107,6 +117,7 @@ export abstract class MrouteFamilySocket<F extends AddressFamily> implements Ker
     this.#fd = opened.fd;
     this.dumper = opened.dumper;
     this.#vifFd = opened.vifFd;
+    this.#staticFd = opened.staticFd;
     this.#vifctl = Buffer.alloc(family.structs.vifctl.size);
     this.#mfcctl = Buffer.alloc(family.structs.mfcctl.size);
     this.#sgReq = Buffer.alloc(family.structs.sgReq.size);
@@ -134,15 +145,16 @@ export abstract class MrouteFamilySocket<F extends AddressFamily> implements Ker
     const fds: number[] = [];
     let dumper: MfcNetlinkDumper | undefined;
     try {
-      const [fd, vifFd] = inNetns(opts.netns, () => {
+      const [fd, vifFd, staticFd] = inNetns(opts.netns, () => {
         fds.push(socket(f.domain, SOCK_RAW | SOCK_CLOEXEC, f.protocol));
         // Created on this thread while it is in the target netns (no netns argument).
         dumper = MfcNetlinkDumper.open(undefined, f.family);
         if (dumpable) {
           // /proc/thread-self/net is the calling thread's netns, fixed at open time.
           fds.push(open(`/proc/thread-self/net/${f.procVifFile}`, O_RDONLY | O_CLOEXEC));
+          if (opts.survive !== false) fds.push(openStaticWriter(f, 0));
         }
-        return [fds[0], fds[1]] as const;
+        return [fds[0], fds[1], fds[2]] as const;
       });
       if (fd === undefined || dumper === undefined) throw new Error("unreachable: socket() returned nothing");
       configure?.(fd);
@@ -150,7 +162,7 @@ export abstract class MrouteFamilySocket<F extends AddressFamily> implements Ker
       const p = f.optionPrefix;
       if (table !== 0) setsockoptInt(fd, f.level, MRT_OPTIONS.table, table, `setsockopt(${p}_TABLE)`);
       setsockoptInt(fd, f.level, MRT_OPTIONS.init, 1, `setsockopt(${p}_INIT)`);
-      return { fd, table, netns: opts.netns, dumper, vifFd };
+      return { fd, table, netns: opts.netns, dumper, vifFd, staticFd };
     } catch (err) {
       for (const fd of fds) closeQuietly(fd);
       dumper?.close();
@@ -200,7 +212,7 @@ export abstract class MrouteFamilySocket<F extends AddressFamily> implements Ker
    */
   addVif(vif: number, ifindex: number): void {
     const req = encodeVifctl(this.#f.structs, { vif, ifindex }, this.#vifctl);
-    this.#setsockopt(MRT_OPTIONS.addVif, req, this.#optName("ADD", this.#f.slotName), vif);
+    this.#write(MRT_OPTIONS.addVif, req, this.#optName("ADD", this.#f.slotName), vif);
     this.#vifs.set(vif, ifindex);
   }
 
@@ -208,7 +220,7 @@ export abstract class MrouteFamilySocket<F extends AddressFamily> implements Ker
     // The kernel reads only the slot index of the request.
     const req = encodeVifctl(this.#f.structs, { vif, ifindex: 0 }, this.#vifctl);
     try {
-      this.#setsockopt(MRT_OPTIONS.delVif, req, this.#optName("DEL", this.#f.slotName), vif);
+      this.#write(MRT_OPTIONS.delVif, req, this.#optName("DEL", this.#f.slotName), vif);
     } catch (err) {
       // EADDRNOTAVAIL: the slot is empty (e.g. the kernel removed the VIF with its interface).
       if (err instanceof KernelError && err.errno === EADDRNOTAVAIL) this.#vifs.delete(vif);
@@ -217,15 +229,21 @@ export abstract class MrouteFamilySocket<F extends AddressFamily> implements Ker
     this.#vifs.delete(vif);
   }
 
-  /** MRT(6)_ADD_MFC: creates or replaces in place (counters kept). `oifs` maps VIF → TTL threshold. */
-  addMfc(source: string, group: string, parent: number, oifs: ReadonlyMap<number, number>): void {
+  /**
+   * MRT(6)_ADD_MFC: creates or replaces in place (counters kept). `oifs` maps VIF → TTL threshold.
+   * `dynamic`: through the MRT_INIT socket, so the entry ends with it (learned entries). The
+   * kernel never clears MFC_STATIC: an entry once written static stays static.
+   */
+  addMfc(source: string, group: string, parent: number, oifs: ReadonlyMap<number, number>, dynamic = false): void {
     const req = encodeMfcctl(this.#f.structs, { origin: source, group, parent, oifs }, this.#mfcctl);
-    this.#setsockopt(MRT_OPTIONS.addMfc, req, this.#optName("ADD", "MFC"), source, group);
+    const what = this.#optName("ADD", "MFC");
+    if (dynamic) this.#setsockopt(this.#fd, MRT_OPTIONS.addMfc, req, what, source, group);
+    else this.#write(MRT_OPTIONS.addMfc, req, what, source, group);
   }
 
   delMfc(source: string, group: string): void {
     const req = encodeMfcctl(this.#f.structs, { origin: source, group, parent: 0 }, this.#mfcctl);
-    this.#setsockopt(MRT_OPTIONS.delMfc, req, this.#optName("DEL", "MFC"), source, group);
+    this.#write(MRT_OPTIONS.delMfc, req, this.#optName("DEL", "MFC"), source, group);
   }
 
   sgCounters(source: string, group: string): SgCounters | undefined {
@@ -294,6 +312,15 @@ export abstract class MrouteFamilySocket<F extends AddressFamily> implements Ker
     return vifs;
   }
 
+  /**
+   * The static VIFs of the table (what a previous mfcd wrote through its static writer and left),
+   * when this socket writes static ones too; undefined otherwise.
+   */
+  leftoverVifs(): ProcVif[] | undefined {
+    if (!this.survives) return undefined;
+    return this.dumpVifs()?.filter((v) => (v.flags & VIFF_STATIC) !== 0);
+  }
+
   /** MRT(6)_ASSERT: ask for WRONGVIF/WRONGMIF upcalls (rate-limited by the kernel). */
   setAssert(on: boolean): void {
     const what = `setsockopt(${this.#f.optionPrefix}_ASSERT)`;
@@ -309,22 +336,51 @@ export abstract class MrouteFamilySocket<F extends AddressFamily> implements Ker
     const what = `setsockopt(${this.#f.optionPrefix}_FLUSH)`;
     this.check(what);
     setsockoptInt(this.#fd, this.#f.level, MRT_OPTIONS.flush, flags, what);
-    // Our VIFs are never static (VIFF_STATIC marks VIFs of sockets without MRT_INIT).
-    if (flags & this.#f.flushVifs) this.#vifs.clear();
+    // MRT(6)_FLUSH_VIFS removes only VIFs of the owner; ours written static need *_STATIC too.
+    if (flags & this.#f.flushVifs) for (const [vif] of this.#vifs) if (this.vifCounters(vif) === undefined) this.#vifs.delete(vif);
   }
 
   /**
-   * MRT(6)_DONE and close: the kernel removes every VIF and MFC entry of this socket.
+   * MRT(6)_DONE and close. The kernel removes what the owner socket wrote; the static VIFs and
+   * entries this socket wrote are removed first, unless `keepForwarding` (a planned restart: the
+   * next mfcd adopts them; no forwarding meanwhile, as no socket holds MRT_INIT).
    * Idempotent; never throws (closing releases the table even if MRT_DONE failed).
    */
-  close(): void {
+  close(opts: { keepForwarding?: boolean } = {}): void {
     if (this.#closed) return;
+    if (!opts.keepForwarding && this.#staticFd !== undefined) this.#removeStatic();
     this.#closed = true;
     trySetsockopt(this.#fd, this.#f.level, MRT_OPTIONS.done, this.#vifctl.subarray(0, 0));
     closeQuietly(this.#fd);
+    if (this.#staticFd !== undefined) closeQuietly(this.#staticFd);
+    this.#staticFd = undefined;
     this.dumper.close();
     if (this.#vifFd !== undefined) closeQuietly(this.#vifFd);
     this.#vifs.clear();
+  }
+
+  /** Best effort: every entry entering through one of our VIFs, then the VIFs. */
+  #removeStatic(): void {
+    const ours = new Set(this.#vifs.keys());
+    try {
+      for (const e of this.dumpMfc().values()) {
+        if (!ours.has(e.parent)) continue;
+        try {
+          this.delMfc(e.source, e.group);
+        } catch {
+          // gone meanwhile
+        }
+      }
+    } catch {
+      // no dump: the VIFs go below; entries left name no live VIF and forward nothing
+    }
+    for (const vif of ours) {
+      try {
+        this.delVif(vif);
+      } catch {
+        // gone with its interface
+      }
+    }
   }
 
   /** Same as close(). */
@@ -342,10 +398,38 @@ export abstract class MrouteFamilySocket<F extends AddressFamily> implements Ker
     return `setsockopt(${this.#f.optionPrefix}_${verb}_${object})`;
   }
 
-  #setsockopt(optname: number, req: Buffer, what: string, ...detail: (string | number)[]): void {
+  #setsockopt(fd: number, optname: number, req: Buffer, what: string, ...detail: (string | number)[]): void {
     this.check(what);
-    const errno = trySetsockopt(this.#fd, this.#f.level, optname, req);
+    const errno = trySetsockopt(fd, this.#f.level, optname, req);
     if (errno !== 0) throw new KernelError(what, errno, detail.join(" "));
+  }
+
+  /** A VIF or entry write: through the static writer, or #fd when there is none or it lacks CAP_NET_ADMIN. */
+  #write(optname: number, req: Buffer, what: string, ...detail: (string | number)[]): void {
+    const staticFd = this.#staticFd;
+    if (staticFd !== undefined) {
+      this.check(what);
+      const errno = trySetsockopt(staticFd, this.#f.level, optname, req);
+      if (errno === 0) return;
+      if (errno !== EPERM && errno !== EACCES) throw new KernelError(what, errno, detail.join(" "));
+      // Only CAP_NET_RAW: the owner socket may still write (what it writes ends with it).
+      this.#staticFd = undefined;
+      closeQuietly(staticFd);
+    }
+    this.#setsockopt(this.#fd, optname, req, what, ...detail);
+  }
+
+  /** Whether VIFs and entries written now outlive this socket (and a restarted mfcd can adopt them). */
+  get survives(): boolean {
+    return this.#staticFd !== undefined && !this.#closed;
+  }
+
+  /**
+   * Take over a VIF a previous mfcd left (static, found by dumpVifs()): this socket's dumpMfc()
+   * then maps its interface back to `vif`. No kernel call.
+   */
+  adoptVif(vif: number, ifindex: number): void {
+    this.#vifs.set(vif, ifindex);
   }
 
   /**

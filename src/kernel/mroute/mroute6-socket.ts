@@ -88,13 +88,13 @@ export class Mroute6Socket extends MrouteFamilySocket<"ipv6"> {
    * (Ipv6ThresholdError otherwise; nothing is sent then). RangeError for addresses that are not
    * IPv6 or MIFs outside 0..31.
    */
-  override addMfc(source: string, group: string, parent: number, oifs: ReadonlyMap<number, number>): void {
+  override addMfc(source: string, group: string, parent: number, oifs: ReadonlyMap<number, number>, dynamic = false): void {
     for (const [vif, ttl] of oifs) {
       if (ttl !== 1) throw new Ipv6ThresholdError(vif, ttl);
       if (!Number.isInteger(vif) || vif < 0 || vif >= MAXMIFS) {
         throw new RangeError(`oif mif must be an integer in 0..${MAXMIFS - 1}, got ${vif}`);
       }
     }
-    super.addMfc(source, group, parent, oifs);
+    super.addMfc(source, group, parent, oifs, dynamic);
   }
 }

@@ -12,6 +12,8 @@ export interface CliOptions {
   /** undefined = persistence off (`--state-file none`). */
   stateFile: string | undefined;
   resetState: boolean;
+  /** SIGTERM/SIGINT leave VIFs and routes in the kernel for the next mfcd (`--keep-forwarding`). */
+  keepForwarding: boolean;
   config: string | undefined;
   maxRoutes: number;
   maxMessageBytes: number;
@@ -45,6 +47,11 @@ Options:
                      netns-<inode>; $STATE_DIRECTORY overrides the directory);
                      "none" disables persistence
   --reset-state      start empty; an existing state file is renamed aside
+  --keep-forwarding  on SIGTERM/SIGINT leave this mfcd's VIFs and routes in the
+                     kernel, for the next mfcd to adopt with their counters (a
+                     planned or container restart); SIGUSR2 always does. Without
+                     it a stopped mfcd leaves no route behind. Nothing forwards
+                     until the next mfcd has started.
   --config FILE      routes from a YAML/JSON file (owner "config"), re-read on SIGHUP
   --max-routes N     refuse more routes than N (default 100000)
   --mrule [6:]IIF=TABLE
@@ -85,6 +92,7 @@ const OPTIONS = {
   "log-level": { type: "string", default: "info" },
   "state-file": { type: "string" },
   "reset-state": { type: "boolean", default: false },
+  "keep-forwarding": { type: "boolean", default: false },
   config: { type: "string" },
   "max-routes": { type: "string" },
   "max-message-bytes": { type: "string" },
@@ -123,6 +131,9 @@ export function parseCliOptions(argv: string[]): CliOptions {
   if (values["reset-state"] && stateFile === undefined) {
     throw new UsageError("--reset-state has nothing to reset with --state-file none");
   }
+  if (values["keep-forwarding"] && stateFile === undefined) {
+    throw new UsageError("--keep-forwarding needs a state file: with --state-file none the next mfcd cannot know the routes it would adopt");
+  }
   if (values.config === "") throw new UsageError("--config: expected a file path");
   const address = (flag: string, text: string): ListenAddress => {
     try {
@@ -151,6 +162,7 @@ export function parseCliOptions(argv: string[]): CliOptions {
     help: values.help ?? false,
     stateFile,
     resetState: values["reset-state"] ?? false,
+    keepForwarding: values["keep-forwarding"] ?? false,
     config: values.config,
     maxRoutes: positiveInt("--max-routes", values["max-routes"], 100_000),
     maxMessageBytes: positiveInt("--max-message-bytes", values["max-message-bytes"], 32 * 1024 * 1024),

@@ -35,6 +35,8 @@ export class TableSockets {
   private engine: RouteEngine | undefined;
   private monitor: Promise<KernelSync> | undefined;
   private closing: Promise<void> | undefined;
+  /** close() leaves the VIFs and routes in the kernel for the next mfcd (--keep-forwarding, SIGUSR2). */
+  keepForwarding = false;
 
   private constructor(
     private readonly logger: Logger,
@@ -110,8 +112,9 @@ export class TableSockets {
   }
 
   /**
-   * The monitor, then every upcall reader, then the sockets: MRT_DONE, and the kernel drops our
-   * VIFs and MFC entries. The sockets close even when a reader fails to stop (it is logged).
+   * The monitor, then every upcall reader, then the sockets: our VIFs and MFC entries are
+   * removed (unless keepForwarding), then MRT_DONE. The sockets close even when a reader fails
+   * to stop (it is logged).
    */
   close(): Promise<void> {
     this.closing ??= this.closeAll();
@@ -120,7 +123,7 @@ export class TableSockets {
 
   /** A second signal: MRT_DONE now, without waiting for the readers. */
   closeSockets(): void {
-    for (const s of this.sockets) s.close();
+    for (const s of this.sockets) s.close({ keepForwarding: this.keepForwarding });
   }
 
   private async closeAll(): Promise<void> {

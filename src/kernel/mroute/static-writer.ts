@@ -1,0 +1,28 @@
+// The socket mfcd writes its VIFs and route entries through: a raw socket of the family that
+// does NOT hold MRT(6)_INIT. The kernel marks what such a socket writes static (VIFF_STATIC,
+// MFC_STATIC) and keeps it, counters included, when the MRT_INIT socket closes — a crash or a
+// planned restart of mfcd leaves forwarding state for the next mfcd to adopt (README "Restarts
+// and upgrades"; measured in test/experiments/05-static-survival). Writes from a socket without
+// MRT_INIT need CAP_NET_ADMIN. The socket only writes: a drop-all filter keeps the IGMP/ICMPv6
+// traffic of the namespace from queuing on it.
+
+import { setsockoptInt, socket, SOCK_CLOEXEC, SOCK_RAW, tryAttachFilter } from "../ffi/index.js";
+import { MRT_OPTIONS, type MrouteFamily } from "./mroute-family.js";
+
+/** One classic-BPF instruction, `ret #0`: every packet dropped before it is queued. */
+function dropAll(): Buffer {
+  const insn = Buffer.alloc(8);
+  const le = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+  if (le) insn.writeUInt16LE(0x06, 0);
+  else insn.writeUInt16BE(0x06, 0);
+  return insn;
+}
+
+/** Opens the writer of kernel table `table` (0: the family's default) in the calling thread's netns. */
+export function openStaticWriter(f: MrouteFamily, table: number): number {
+  const fd = socket(f.domain, SOCK_RAW | SOCK_CLOEXEC, f.protocol);
+  // Best effort: without the filter the queue is bounded by the receive buffer anyway.
+  tryAttachFilter(fd, dropAll());
+  if (table !== 0) setsockoptInt(fd, f.level, MRT_OPTIONS.table, table, `setsockopt(${f.optionPrefix}_TABLE)`);
+  return fd;
+}
