@@ -248,12 +248,15 @@ export class RouteEngine {
    * Bring back persisted routes at startup. Never throws for one route: a route that cannot be
    * installed now stays desired (PENDING with the reason) — a durable route is never dropped.
    */
-  restore(records: StoredRouteRecord[]): RestoreResult {
+  restore(records: StoredRouteRecord[], alsoAdopt: { family: AddressFamily; table: number }[] = []): RestoreResult {
     const cache: IfindexCache = new Map();
     let installed = 0;
     let pending = 0;
     this.tables.restoring = true;
     try {
+      // Tables mfcd holds anyway, or where a previous mfcd left state: adopted (or cleaned) even
+      // when no restored route is in them.
+      for (const t of alsoAdopt) this.tables.open(t.family, t.table);
       for (const r of records) {
         const table = this.restoreOne(r, cache);
         if (table === undefined) continue;

@@ -244,7 +244,7 @@ async function startKernelSide(p: {
   // Evaluated at this thread's first await below, while the workers boot.
   const rpc = import("./rpc/index.js");
   rpc.catch(() => undefined);
-  const restored = engine.restore(p.persisted.map(fromStoredRoute));
+  const restored = engine.restore(p.persisted.map(fromStoredRoute), p.tables.adoptAtStart());
   if (p.persisted.length > 0 || restored.removedLeftovers > 0) logger.info({ ...restored, file: p.options.stateFile }, "routes restored");
   for (const why of engine.unopenable) logger.error({ table: why }, "routes of this table not restored now (kept in the state file)");
   // After the restore: the rescue rules are those of the restored routes.

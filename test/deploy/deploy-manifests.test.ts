@@ -188,6 +188,11 @@ describe("Kubernetes", () => {
     expect(mountOf(app)?.mountPath).toBe(dir);
     // The app may open the 0660 socket: it is in the socket's group.
     expect(arr(obj(spec.securityContext).supplementalGroups)).toContain(obj(mfcd?.securityContext).runAsGroup);
+    // A container restart keeps forwarding: the routes on a volume that lives as long as the
+    // pod, and SIGTERM leaving them in the kernel for the next mfcd.
+    expect(o.keepForwarding).toBe(true);
+    const stateMount = arr(mfcd?.volumeMounts).map(obj).find((m) => o.stateFile?.startsWith(`${String(m.mountPath)}/`));
+    expect(arr(spec.volumes).map(obj).find((v) => v.name === stateMount?.name)?.emptyDir, "state file on an emptyDir").toBeDefined();
   });
 
   it("DaemonSet: host network, state and socket on the node, same invariants", () => {

@@ -30,11 +30,15 @@ import {
   IGMPMSG_NOCACHE,
   MRT6MSG_NOCACHE,
   MRT6_FLUSH_MFC,
+  MRT6_FLUSH_MFC_STATIC,
   MRT6_FLUSH_MIFS,
+  MRT6_FLUSH_MIFS_STATIC,
   MRT6_INIT,
   MRT6_TABLE,
   MRT_FLUSH_MFC,
+  MRT_FLUSH_MFC_STATIC,
   MRT_FLUSH_VIFS,
+  MRT_FLUSH_VIFS_STATIC,
   MRT_INIT,
   MRT_TABLE,
   RT6_TABLE_DFLT,
@@ -127,7 +131,7 @@ const IPV4: Family = {
   level: IPPROTO_IP,
   initOpt: MRT_INIT,
   tableOpt: MRT_TABLE,
-  flushAll: MRT_FLUSH_MFC | MRT_FLUSH_VIFS,
+  flushAll: MRT_FLUSH_MFC | MRT_FLUSH_MFC_STATIC | MRT_FLUSH_VIFS | MRT_FLUSH_VIFS_STATIC,
   defaultTable: RT_TABLE_DEFAULT,
   otherDefaultTable: RT6_TABLE_DFLT,
   procCache: "ip_mr_cache",
@@ -166,7 +170,7 @@ const IPV6: Family = {
   level: IPPROTO_IPV6,
   initOpt: MRT6_INIT,
   tableOpt: MRT6_TABLE,
-  flushAll: MRT6_FLUSH_MFC | MRT6_FLUSH_MIFS,
+  flushAll: MRT6_FLUSH_MFC | MRT6_FLUSH_MFC_STATIC | MRT6_FLUSH_MIFS | MRT6_FLUSH_MIFS_STATIC,
   defaultTable: RT6_TABLE_DFLT,
   otherDefaultTable: RT_TABLE_DEFAULT,
   procCache: "ip6_mr_cache",
@@ -757,7 +761,7 @@ describe.each(FAMILIES.map((f) => [f.name, f] as const))("%s", (_name, f) => {
   });
 
   describe("close", () => {
-    it("DONE + close removes every VIF and entry; idempotent; later calls throw EBADF", async () => {
+    it("close removes every VIF and entry it wrote (static ones too), then DONE; idempotent; later calls throw EBADF", async () => {
       const { ns, s, idx } = await router(2);
       s.addVif(0, idx[0] ?? -1);
       s.addVif(1, idx[1] ?? -1);
@@ -767,7 +771,7 @@ describe.each(FAMILIES.map((f) => [f.name, f] as const))("%s", (_name, f) => {
       expect(f.parseCache(catProc(ns, f.procCache))).toHaveLength(1);
       const fds = openFdCount();
       s.close();
-      expect(openFdCount()).toBe(fds - 3); // socket, netlink dump socket, the /proc VIF file
+      expect(openFdCount()).toBe(fds - 4); // socket, static writer, netlink dump socket, the /proc VIF file
       expect(f.parseCache(catProc(ns, f.procCache))).toEqual([]);
       expect(f.parseVif(catProc(ns, f.procVif))).toEqual([]);
       s.close();
@@ -778,6 +782,46 @@ describe.each(FAMILIES.map((f) => [f.name, f] as const))("%s", (_name, f) => {
       expect(errnoOf(() => s.dumpMfc())).toBe("EBADF");
       // The table is free again.
       openIn(ns).addVif(0, idx[0] ?? -1);
+    });
+
+    it("VIFs and entries written on the default table are static: close({ keepForwarding }) leaves them with their counters, the next socket sees them as leftovers", async () => {
+      const { r, h, s } = await trafficLab();
+      s.addMfc(SRC, GROUP, 0, new Map([[1, 1]]));
+      const dynamicGroup = f.name === "ipv6" ? "ff0e::1:2" : "239.77.0.2";
+      s.addMfc(SRC, dynamicGroup, 0, new Map([[1, 1]]), true); // learned entries: dynamic
+      expect(s.survives).toBe(true);
+      const flags = f.parseVif(catProc(r, f.procVif)).map((v) => v.flags & 0x8000);
+      expect(flags, "VIFF_STATIC on both VIFs").toEqual([0x8000, 0x8000]);
+      await send(f, h, SRC, "h0", GROUP, 5, 100);
+      await waitFor(() => (s.sgCounters(SRC, GROUP)?.packets ?? 0n) >= 5n, { message: "counted" });
+      s.close({ keepForwarding: true });
+      const left = f.parseCache(catProc(r, f.procCache));
+      expect(left.map((e) => e.group), "the static entry stays, the dynamic one went").toEqual([GROUP]);
+      const next = openIn(r);
+      expect(next.leftoverVifs()?.map((v) => [v.vif, v.name])).toEqual([
+        [0, "a0"],
+        [1, "a1"],
+      ]);
+      expect(next.sgCounters(SRC, GROUP)?.packets, "counters kept").toBeGreaterThanOrEqual(5n);
+      next.adoptVif(0, linkIndex(r, "a0"));
+      next.adoptVif(1, linkIndex(r, "a1"));
+      expect(next.dumpMfc().get(`${SRC}|${GROUP}`)).toMatchObject({ parent: 0, oifs: new Map([[1, 1]]) });
+      next.close(); // adopted, so removed by a plain close
+      expect(f.parseCache(catProc(r, f.procCache))).toEqual([]);
+      expect(f.parseVif(catProc(r, f.procVif))).toEqual([]);
+    });
+
+    it("on another table the owner writes (not static): close removes everything, nothing is a leftover", async () => {
+      const ns = await netns("r");
+      veth(ns, "a0", "b0");
+      const s = openIn(ns, { table: 7 });
+      expect(s.survives).toBe(false);
+      expect(s.leftoverVifs()).toBeUndefined();
+      s.addVif(0, linkIndex(ns, "a0"));
+      s.addMfc(SRC, GROUP, 0, new Map());
+      s.close({ keepForwarding: true });
+      const again = openIn(ns, { table: 7 });
+      expect(again.dumpMfc().size).toBe(0);
     });
 
     it("FLUSH clears VIFs and entries", async () => {

@@ -24,6 +24,12 @@ describe("parseListenAddress", () => {
 });
 
 describe("parseCliOptions", () => {
+  it("--keep-forwarding: off by default, on with the flag, refused without a state file", () => {
+    expect(parseCliOptions(["--state-file", "/tmp/x.state"]).keepForwarding).toBe(false);
+    expect(parseCliOptions(["--state-file", "/tmp/x.state", "--keep-forwarding"]).keepForwarding).toBe(true);
+    expect(() => parseCliOptions(["--keep-forwarding", "--state-file", "none"])).toThrow(UsageError);
+  });
+
   it("repeats --listen and defaults to a Unix socket under /run/mfcd", () => {
     const opts = parseCliOptions(["--listen", "unix:/tmp/a.sock", "--listen", "127.0.0.1:0"]);
     expect(opts.listen).toHaveLength(2);

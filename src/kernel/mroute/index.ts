@@ -7,3 +7,4 @@ export { IPV4_MROUTE, MrouteSocket, type MrouteSocketOptions } from "./mroute-so
 export { IPV6_MROUTE, Ipv6ThresholdError, Mroute6Socket, type Mroute6SocketOptions } from "./mroute6-socket.js";
 export { parseIpMrCache, parseIpMrVif, type ProcMfcEntry, type ProcVif } from "./proc-mroute.js";
 export { parseIp6MrCache, parseIp6MrVif, type ProcMfc6Entry, type ProcMif } from "./proc-mroute6.js";
+export { hasStaticVifs } from "./static-writer.js";

@@ -6,6 +6,8 @@
 // MRT_INIT need CAP_NET_ADMIN. The socket only writes: a drop-all filter keeps the IGMP/ICMPv6
 // traffic of the namespace from queuing on it.
 
+import fs from "node:fs";
+import { VIFF_STATIC } from "../abi/index.js";
 import { setsockoptInt, socket, SOCK_CLOEXEC, SOCK_RAW, tryAttachFilter } from "../ffi/index.js";
 import { MRT_OPTIONS, type MrouteFamily } from "./mroute-family.js";
 
@@ -25,4 +27,19 @@ export function openStaticWriter(f: MrouteFamily, table: number): number {
   tryAttachFilter(fd, dropAll());
   if (table !== 0) setsockoptInt(fd, f.level, MRT_OPTIONS.table, table, `setsockopt(${f.optionPrefix}_TABLE)`);
   return fd;
+}
+
+/**
+ * Whether this process's netns has static VIFs in `f`'s default table (/proc), i.e. what a
+ * previous mfcd left there: then mfcd takes the table at start to adopt or remove them, even
+ * when its state file has no route for it. False when the file cannot be read (no such family).
+ */
+export function hasStaticVifs(f: MrouteFamily): boolean {
+  let text: Buffer;
+  try {
+    text = fs.readFileSync(`/proc/self/net/${f.procVifFile}`);
+  } catch {
+    return false;
+  }
+  return f.parseProcVifs(text).some((v) => (v.flags & VIFF_STATIC) !== 0);
 }

@@ -7,6 +7,8 @@ import type { RouteEngine, TableOpener } from "../../engine/route-engine.js";
 import {
   type KernelCapabilities,
   hasCapability,
+  hasStaticVifs,
+  IPV6_MROUTE,
   KernelError,
   MrouteSocket,
   Mroute6Socket,
@@ -41,6 +43,7 @@ export class TableSockets {
   private constructor(
     private readonly logger: Logger,
     private readonly defaultSocket: MrouteSocket | undefined,
+    private readonly capabilities: KernelCapabilities,
   ) {
     if (defaultSocket) this.sockets.push(defaultSocket);
   }
@@ -50,12 +53,23 @@ export class TableSockets {
    * multicast router owns it" stops the start; throws an Error saying what to do.
    */
   static open(capabilities: KernelCapabilities, logger: Logger): TableSockets {
-    if (!hasCapability(capabilities, "ipv4")) return new TableSockets(logger, undefined);
+    if (!hasCapability(capabilities, "ipv4")) return new TableSockets(logger, undefined, capabilities);
     try {
-      return new TableSockets(logger, MrouteSocket.open());
+      return new TableSockets(logger, MrouteSocket.open(), capabilities);
     } catch (err) {
       throw new Error(explainOpenFailure(err), { cause: err });
     }
+  }
+
+  /**
+   * Tables the restore adopts even without a route in them: the IPv4 default table (held from
+   * the start anyway) and the IPv6 one when a previous mfcd left static MIFs there.
+   */
+  adoptAtStart(): { family: Family; table: number }[] {
+    const tables: { family: Family; table: number }[] = [];
+    if (this.defaultSocket) tables.push({ family: "ipv4", table: 0 });
+    if (hasCapability(this.capabilities, "ipv6") && hasStaticVifs(IPV6_MROUTE)) tables.push({ family: "ipv6", table: 0 });
+    return tables;
   }
 
   /** The engine's TableOpener: the default IPv4 table, or a new socket (and reader) per other table. */
