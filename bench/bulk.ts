@@ -73,14 +73,17 @@ async function main(): Promise<void> {
     if (restoreN >= 0 && runs > 0) {
       const m = await startMfcd(ns, entry, { maxRoutes });
       await m.client.applyRoutes({ routes: benchRoutes(restoreN) });
-      await m.kill();
-      for (let t = 0; t < 200; t++) await new Promise((r) => setTimeout(r, 5));
+      await m.kill(); // its routes stay in the kernel (static) for the restarts to adopt
       const restore = await startupTimes(ns, entry, runs, restoreN, { stateFile: m.stateFile, nodeFlags });
       log(
         `restart with ${restoreN}: p50 ${restore.spawnToServingMs.p50.toFixed(0)} ms, max ${restore.spawnToServingMs.max.toFixed(0)} ms, ` +
           `CPU p50 ${restore.cpuAtServingMs.p50.toFixed(0)} ms, ` +
           `RSS ${(restore.rssKiB / 1024).toFixed(0)} MiB`,
       );
+      const cleaner = await startMfcd(ns, entry, { stateFile: m.stateFile, maxRoutes });
+      await cleaner.stop(); // SIGTERM: nothing left to adopt
+      const reAdd = await startupTimes(ns, entry, runs, restoreN, { stateFile: m.stateFile, nodeFlags, after: "term" });
+      log(`restart with ${restoreN} written again (nothing to adopt): p50 ${reAdd.spawnToServingMs.p50.toFixed(0)} ms, CPU p50 ${reAdd.cpuAtServingMs.p50.toFixed(0)} ms`);
       const empty = await startupTimes(ns, entry, runs, 0, { nodeFlags });
       log(
         `empty start: p50 ${empty.spawnToServingMs.p50.toFixed(0)} ms, max ${empty.spawnToServingMs.max.toFixed(0)} ms, ` +

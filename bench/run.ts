@@ -278,7 +278,12 @@ async function main(): Promise<number> {
     log(`  restart ${startRuns}× on its state file (${(applySmall.stateFileBytes / 1024).toFixed(0)} KiB), SIGKILL after each`);
     // (Not under ForeignLoad: it would count the short-lived mfcd processes as other load.)
     const restore = await startupTimes(mfcdNs, entry, startRuns, sizes.large, { stateFile: m3.stateFile, nodeFlags });
-    log(`  spawn → SERVING with ${sizes.large} restored: p50 ${restore.spawnToServingMs.p50.toFixed(0)} ms, max ${restore.spawnToServingMs.max.toFixed(0)} ms`);
+    log(`  spawn → SERVING with ${sizes.large} adopted: p50 ${restore.spawnToServingMs.p50.toFixed(0)} ms, max ${restore.spawnToServingMs.max.toFixed(0)} ms`);
+    // The same restart when nothing is left to adopt (SIGTERM before each): every route written again.
+    const cleaner = await startMfcd(mfcdNs, entry, { stateFile: m3.stateFile, maxRoutes });
+    await cleaner.stop();
+    const reAdd = await startupTimes(mfcdNs, entry, startRuns, sizes.large, { stateFile: m3.stateFile, nodeFlags, after: "term" });
+    log(`  spawn → SERVING with ${sizes.large} written again: p50 ${reAdd.spawnToServingMs.p50.toFixed(0)} ms, max ${reAdd.spawnToServingMs.max.toFixed(0)} ms`);
     const emptyStart = await startupTimes(mfcdNs, entry, startRuns, 0, { nodeFlags });
     log(`  spawn → SERVING with an empty state: p50 ${emptyStart.spawnToServingMs.p50.toFixed(0)} ms, max ${emptyStart.spawnToServingMs.max.toFixed(0)} ms`);
 
@@ -300,7 +305,7 @@ async function main(): Promise<number> {
       await m4.stop();
       mfcdPid = undefined;
     }
-    const apply: ApplyResults = { warmUpRoutes, small: applySmall, large: applyLarge, reapply, restore, emptyStart };
+    const apply: ApplyResults = { warmUpRoutes, small: applySmall, large: applyLarge, reapply, restore, reAdd, emptyStart };
 
     // 4. smcroute.
     let smc: SmcrouteResults = { available: false, reason: "skipped (--no-smcroute)" };

@@ -353,4 +353,30 @@ describe("IPv6 routes (real kernel, real IPv6 multicast)", () => {
     // Counters are the new kernel entry's: only what was sent after the restart.
     expect((await procCache6())[0]?.counters.packets).toBe(5n);
   });
+
+  it("kill -9: the IPv6 entry and its MIFs stay (static); the restart adopts them without a write and the counter continues", async () => {
+    const G = g6(10);
+    await mfcd.client.addRoute({ route: route6(G, ["out1"]) });
+    const r1 = await receiver6(1, G);
+    await send6(G, 5);
+    await r1.waitForCount(5);
+    const mifs = async () => (await procMifs()).map((m) => `${m.vif} ${m.name} ${(m.flags & 0x8000).toString(16)}`);
+    const mifsBefore = await mifs();
+    expect(mifsBefore.every((m) => m.endsWith(" 8000")), "MIFs are static").toBe(true);
+
+    expect(await mfcd.stop("SIGKILL")).toEqual({ code: null, signal: "SIGKILL" });
+    expect((await procCache6()).map((e) => [e.group, e.counters.packets])).toContainEqual([G, 5n]);
+    expect(await mifs()).toEqual(mifsBefore);
+
+    mfcd = await startMfcd(lab.router, { socketPath });
+    const restored = mfcd.stderr().split("\n").find((l) => l.includes('"msg":"routes restored"'));
+    expect(JSON.parse(restored ?? "{}")).toMatchObject({ installed: 1, adopted: 1, removedLeftovers: 0 });
+    expect(await mifs()).toEqual(mifsBefore);
+    await send6(G, 5, { firstSeq: 5 });
+    await r1.waitForCount(10);
+    expect((await r1.stop()).seqs).toEqual(range(0, 10));
+    // The same kernel entry: it counted the datagrams before the kill too.
+    const entry = (await procCache6()).find((e) => e.group === G);
+    expect(entry?.counters.packets).toBe(10n);
+  });
 });

@@ -20,6 +20,7 @@ import { MfcError, RouteState, Status, type MfcClient } from "../../src/sdk/inde
 import { loadStateFile } from "../../src/state/load-state-file.js";
 import { createLab, type Lab } from "../helpers/lab.js";
 import {
+  kernelRoute,
   kernelRoutes,
   kernelRouteTuples,
   kernelVifs,
@@ -33,8 +34,9 @@ import {
   type MfcdProcess,
   type RouteTuple,
 } from "../helpers/mfcd-process.js";
-import { execIn, ip, onProcessExit } from "../helpers/netns.js";
-import { settle, startReceiver, startStream, waitFor, type Receiver } from "../helpers/traffic.js";
+import { netstat } from "../helpers/kernel-view.js";
+import { addNetns, delNetns, execIn, ip, ipBatch, onProcessExit, uniqueName } from "../helpers/netns.js";
+import { sendMulticast, settle, startReceiver, startStream, waitFor, type Receiver } from "../helpers/traffic.js";
 import { bound } from "../helpers/time-bounds.js";
 
 if (process.getuid?.() !== 0) throw new Error("test/e2e needs root (network namespaces, MRT_INIT)");
@@ -202,6 +204,53 @@ describe("state file: restart after kill -9 (real kernel, real traffic)", () => 
     const run = spawnMfcd(lab.router, { socketPath: tempSocketPath(), args: ["--keep-forwarding", "--state-file", "none"] });
     expect(await run.exited).toMatchObject({ code: 2 });
     expect(run.stderr()).toMatch(/--keep-forwarding needs a state file/);
+  });
+
+  it("an oif deleted while no mfcd runs: after the restart, the interface that takes its VIF index never gets the old route's traffic", async () => {
+    // Leaves of our own (the lab's out1/out2 stay for the other tests): router end <name>, leaf eth0.
+    const leaves: string[] = [];
+    stops.add({ stop: async () => void (await Promise.all(leaves.map((ns) => delNetns(ns)))) });
+    const leaf = async (routerIf: string, n: number) => {
+      const ns = uniqueName("leaf");
+      await addNetns(ns);
+      leaves.push(ns);
+      const [routerAddr, addr] = [`10.${lab.k}.${n}.1`, `10.${lab.k}.${n}.2`];
+      await ip(["link", "add", routerIf, "type", "veth", "peer", "name", "eth0", "netns", ns], lab.router);
+      await ipBatch([`addr add ${routerAddr}/24 dev ${routerIf}`, `link set ${routerIf} multicast on up`], lab.router);
+      await ipBatch(["link set lo up", `addr add ${addr}/24 dev eth0`, "link set eth0 multicast on up", `route add default via ${routerAddr} dev eth0`], ns);
+      return { ns, addr, routerIf };
+    };
+    const behind = async (l: { ns: string; addr: string }, group: string) => stops.add(await startReceiver(l.ns, { group, port: PORT, ifaceAddr: l.addr }));
+    const vifOf = async (name: string) => (await kernelVifs(lab.router)).find((v) => v.name === name)?.vif;
+    const send = (group: string, count: number) => sendMulticast(lab.source, { group, port: PORT, ttl: 8, ifaceAddr: src(), count, intervalMs: 1 });
+
+    const [A, B] = ["239.31.2.1", "239.31.2.2"];
+    const socketPath = tempSocketPath();
+    const gone = await leaf("pgone0", 201); // names inside this file's router namespace
+    const first = stops.add(await startMfcd(lab.router, { socketPath }));
+    await first.client.addRoute({ route: route(A, ["out1", gone.routerIf]) });
+    const goneVif = await vifOf(gone.routerIf);
+    expect(goneVif).toBeDefined();
+    expect(await first.stop("SIGKILL")).toEqual({ code: null, signal: "SIGKILL" });
+
+    // While no mfcd runs: the oif goes (the kernel drops its VIF, A's entry keeps the TTL slot),
+    // a newcomer appears.
+    await ip(["link", "del", gone.routerIf], lab.router);
+    const newcomer = await leaf("pnew0", 202);
+    const second = stops.add(await startMfcd(lab.router, { socketPath }));
+    expect((await second.client.listRoutes({})).routes[0]?.missingInterfaces).toEqual([gone.routerIf]);
+    await second.client.addRoute({ route: route(B, [newcomer.routerIf]) });
+    const newVif = await vifOf(newcomer.routerIf);
+    expect(newVif, "the newcomer takes the index the deleted oif left").toBe(goneVif);
+    expect((await kernelRoute(lab.router, src(), A))?.oifs.has(newVif!), "A's entry must not name the newcomer's VIF").toBe(false);
+
+    const [r1, rA, rB] = await Promise.all([receiver(1, A), behind(newcomer, A), behind(newcomer, B)]);
+    const before = await netstat(newcomer.ns, "IpExtInMcastPkts");
+    await send(A, 20);
+    await send(B, 10); // behind A's datagrams on the same path
+    await Promise.all([r1.waitForCount(20), rB.waitForCount(10)]);
+    expect((await netstat(newcomer.ns, "IpExtInMcastPkts")) - before, "datagrams at the newcomer: B's only").toBe(10);
+    expect((await rA.stop()).count).toBe(0);
   });
 
   it("kill -9 at random moments while clients add, replace and delete: the restart holds exactly the acknowledged state", async () => {

@@ -1,0 +1,104 @@
+// What a restart costs a live stream (issue 12): a numbered stream at ~1000 datagrams/s through
+// one route while N other routes are installed, across three ways of restarting mfcd, side by
+// side in one run:
+//   - kill -9 + immediate restart: the routes stay in the kernel (static), the new mfcd adopts
+//     them; forwarding stops only until its MRT_INIT;
+//   - SIGUSR2 (planned restart) + immediate restart: the same, from a clean exit;
+//   - SIGTERM + immediate restart: mfcd removes its routes, the new one writes them all again —
+//     what every restart did before adoption (and what kill -9 did: the kernel dropped them).
+// For each: datagrams lost (sequence numbers missing at the receiver), the restart's spawn →
+// SERVING time, and whether the streamed route's kernel counter went on or started over.
+//
+//   npx tsx bench/restart-gap.ts [N=10000] [ROUNDS=3]     (root; in a user-mode guest: scripts/uml/run-in-guest.sh)
+import { createLab } from "../test/helpers/lab.js";
+import { startMfcd, tempSocketPath, type MfcdProcess } from "../test/helpers/mfcd-process.js";
+import { startReceiver, startStream, waitFor } from "../test/helpers/traffic.js";
+import { benchRoutes } from "./mfcd.js";
+import { median } from "./lib/stats.js";
+
+type Way = "SIGKILL" | "SIGUSR2" | "SIGTERM";
+const WAYS: Way[] = ["SIGKILL", "SIGUSR2", "SIGTERM"];
+const G = "239.77.7.7";
+
+interface Round {
+  lost: number;
+  sent: number;
+  restartMs: number;
+  countersContinued: boolean;
+}
+
+async function main(): Promise<void> {
+  const n = Number(process.argv[2] ?? 10_000);
+  const rounds = Number(process.argv[3] ?? 3);
+  const lab = await createLab({ receivers: 1 });
+  const socketPath = tempSocketPath();
+  const results = new Map<Way, Round[]>(WAYS.map((w) => [w, []]));
+  let mfcd: MfcdProcess | undefined;
+  try {
+    mfcd = await startMfcd(lab.router, { socketPath, args: ["--log-level", "warn", "--max-routes", String(n + 10)] });
+    const filler = benchRoutes(n).map((r) => ({ ...r, iif: "in0", oifs: ["out1"] }));
+    await mfcd.client.applyRoutes({ routes: filler, owner: "filler" });
+    await mfcd.client.addRoute({ route: { source: lab.addrs.source, group: G, iif: "in0", oifs: ["out1"] } });
+    for (let r = 0; r < rounds; r++) {
+      for (const way of WAYS) {
+        const { round, next } = await restartUnderStream(lab, mfcd, way, socketPath, n);
+        mfcd = next;
+        results.get(way)?.push(round);
+        process.stderr.write(`round ${r + 1} ${way}: lost ${round.lost}/${round.sent}, restart ${round.restartMs.toFixed(0)} ms, counters ${round.countersContinued ? "continued" : "restarted"}\n`);
+      }
+    }
+  } finally {
+    await mfcd?.stop();
+    await lab.cleanup();
+  }
+  console.log(`| restart (${n} other routes, ~1000 datagrams/s, median of ${rounds}) | datagrams lost | spawn → SERVING [ms] | counter |`);
+  console.log("|---|---|---|---|");
+  const label: Record<Way, string> = {
+    SIGKILL: "kill -9, restart at once (adopts)",
+    SIGUSR2: "SIGUSR2 (planned), restart at once (adopts)",
+    SIGTERM: "SIGTERM, restart at once (writes every route again: the old behaviour)",
+  };
+  for (const way of WAYS) {
+    const rs = results.get(way) ?? [];
+    const cont = rs.every((x) => x.countersContinued) ? "continues" : rs.some((x) => x.countersContinued) ? "mixed" : "starts over";
+    console.log(`| ${label[way]} | ${median(rs.map((x) => x.lost))} | ${median(rs.map((x) => x.restartMs)).toFixed(0)} | ${cont} |`);
+  }
+}
+
+async function restartUnderStream(
+  lab: Awaited<ReturnType<typeof createLab>>,
+  mfcd: MfcdProcess,
+  way: Way,
+  socketPath: string,
+  n: number,
+): Promise<{ round: Round; next: MfcdProcess }> {
+  const rx = await startReceiver(lab.receivers[0]!, { group: G, port: 5000, ifaceAddr: lab.addrs.receivers[0]! });
+  const stream = await startStream(lab.source, { group: G, port: 5000, ttl: 8, ifaceAddr: lab.addrs.source, intervalMs: 1, durationMs: 120_000 });
+  await rx.waitForCount(500);
+  const packets = async (m: MfcdProcess) =>
+    (await m.client.listRoutes({})).routes.find((x) => x.route?.group === G)?.counters?.packets ?? 0n;
+  const before = await packets(mfcd);
+  await mfcd.stop(way);
+  const t0 = performance.now();
+  const next = await startMfcd(lab.router, { socketPath, args: ["--log-level", "warn", "--max-routes", String(n + 10)] });
+  const restartMs = performance.now() - t0;
+  const after = await packets(next);
+  const resumed = rx.count;
+  await waitFor(() => rx.count >= resumed + 500, { timeoutMs: 30_000, message: "stream resumed" });
+  const { sent } = await stream.stop();
+  await waitFor(() => rx.count >= sent - 10_000, { timeoutMs: 1000 }).catch(() => undefined);
+  const got = await rx.stop();
+  const seqs = new Set(got.seqs);
+  const last = Math.max(...got.seqs);
+  let lost = 0;
+  for (let i = Math.min(...got.seqs); i <= last; i++) if (!seqs.has(i)) lost++;
+  return { round: { lost, sent, restartMs, countersContinued: after >= before }, next };
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);
