@@ -27,6 +27,7 @@ Commands:
   trace SRC GROUP                    follow a flow's packets through netfilter
   info                               mfcd's version, kernel capabilities, owned tables
   health                             is mfcd serving?
+  stop [--keep-forwarding]           stop mfcd (keeping its routes in the kernel for the next)
   help [COMMAND]                     help on a command
 
 SRC may be "*" (or "-") for any source; SRC and GROUP may be prefixes (10.0.0.0/8).
@@ -102,6 +103,11 @@ the kernel option it needs (NEEDS, e.g. CONFIG_IP_MROUTE) and how that was found
   health: `Usage: mfcctl health
 
 Prints mfcd's grpc.health.v1 status; exits 0 only when it is SERVING.`,
+  stop: `Usage: mfcctl stop [--keep-forwarding]
+
+Stops mfcd as SIGTERM does: it answers, stops serving and exits, removing its VIFs and routes
+from the kernel. With --keep-forwarding (as SIGUSR2) they stay, counters included, and the next
+mfcd adopts them: use it for a planned restart. Nothing is forwarded until that mfcd runs.`,
   help: `Usage: mfcctl help [COMMAND]`,
 };
 

@@ -7,7 +7,7 @@
 import { didYouMean } from "../shared/did-you-mean.js";
 import type { Route } from "../sdk/index.js";
 
-export const COMMAND_NAMES = ["add", "del", "ls", "watch", "apply", "diagnose", "trace", "info", "health", "help"] as const;
+export const COMMAND_NAMES = ["add", "del", "ls", "watch", "apply", "diagnose", "trace", "info", "health", "stop", "help"] as const;
 export type CommandName = (typeof COMMAND_NAMES)[number];
 
 /** Other spellings people reach for. */
@@ -36,6 +36,7 @@ export type Command =
   | { name: "trace"; source: string; group: string; iif: string; durationMs: number }
   | { name: "info" }
   | { name: "health" }
+  | { name: "stop"; keepForwarding: boolean }
   | { name: "help"; topic: CommandName | undefined };
 
 export interface Invocation {
@@ -311,6 +312,12 @@ function noArgs(name: "ls" | "info" | "health"): (args: string[]) => Command {
   };
 }
 
+function parseStop(args: string[]): Command {
+  const bad = args.find((a) => a !== "--keep-forwarding");
+  if (bad !== undefined) throw new CliUsageError(`stop: unexpected argument "${bad}" (only --keep-forwarding)`, "stop");
+  return { name: "stop", keepForwarding: args.length > 0 };
+}
+
 function parseHelp(args: string[]): Command {
   if (args.length > 1) throw new CliUsageError(`help: unexpected argument "${args[1]}"`, "help");
   return { name: "help", topic: args[0] === undefined ? undefined : commandName(args[0]) };
@@ -326,6 +333,7 @@ const PARSERS: Record<CommandName, (args: string[]) => Command> = {
   trace: parseTrace,
   info: noArgs("info"),
   health: noArgs("health"),
+  stop: parseStop,
   help: parseHelp,
 };
 

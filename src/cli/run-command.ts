@@ -189,7 +189,14 @@ const health: Handler<"health"> = async (_cmd, json, { client, stdout }) => {
   return status === "SERVING" ? 0 : 1;
 };
 
-const HANDLERS: { [N in Exclude<Command["name"], "help">]: Handler<N> } = { add, del, ls, watch, apply, diagnose, trace, info, health };
+const stop: Handler<"stop"> = async (cmd, json, { client, stdout }) => {
+  await client.stop({ keepForwarding: cmd.keepForwarding });
+  const what = cmd.keepForwarding ? "mfcd stopping; its routes stay in the kernel for the next mfcd" : "mfcd stopping";
+  stdout.write(json ? jsonLine({ stopping: true, keepForwarding: cmd.keepForwarding }) : `${what}\n`);
+  return 0;
+};
+
+const HANDLERS: { [N in Exclude<Command["name"], "help">]: Handler<N> } = { add, del, ls, watch, apply, diagnose, trace, info, health, stop };
 
 /** Exit status of the command (0 = success); RPC failures throw MfcError. */
 export async function runCommand(inv: Invocation, ctx: RunContext): Promise<number> {

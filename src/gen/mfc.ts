@@ -476,6 +476,14 @@ export interface OwnedTable {
   table: number;
 }
 
+export interface StopRequest {
+  /** Leave the VIFs and routes in the kernel for the next mfcd (default: remove them). */
+  keepForwarding: boolean;
+}
+
+export interface StopResponse {
+}
+
 function createBaseRoute(): Route {
   return {
     source: "",
@@ -4284,6 +4292,131 @@ export const OwnedTable: MessageFns<OwnedTable> = {
   },
 };
 
+function createBaseStopRequest(): StopRequest {
+  return { keepForwarding: false };
+}
+
+export const StopRequest: MessageFns<StopRequest> = {
+  encode(message: StopRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.keepForwarding !== false) {
+      writer.uint32(8).bool(message.keepForwarding);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StopRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStopRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.keepForwarding = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StopRequest {
+    return {
+      keepForwarding: isSet(object.keepForwarding)
+        ? globalThis.Boolean(object.keepForwarding)
+        : isSet(object.keep_forwarding)
+        ? globalThis.Boolean(object.keep_forwarding)
+        : false,
+    };
+  },
+
+  toJSON(message: StopRequest): unknown {
+    const obj: any = {};
+    if (message.keepForwarding !== false) {
+      obj.keepForwarding = message.keepForwarding;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<StopRequest>): StopRequest {
+    return StopRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<StopRequest>): StopRequest {
+    const message = createBaseStopRequest();
+    message.keepForwarding = object.keepForwarding ?? false;
+    return message;
+  },
+};
+
+function createBaseStopResponse(): StopResponse {
+  return {};
+}
+
+export const StopResponse: MessageFns<StopResponse> = {
+  encode(_: StopResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StopResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStopResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): StopResponse {
+    return {};
+  },
+
+  toJSON(_: StopResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<StopResponse>): StopResponse {
+    return StopResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<StopResponse>): StopResponse {
+    const message = createBaseStopResponse();
+    return message;
+  },
+};
+
 export type MfcServiceDefinition = typeof MfcServiceDefinition;
 export const MfcServiceDefinition = {
   name: "MfcService",
@@ -4367,6 +4500,19 @@ export const MfcServiceDefinition = {
       responseStream: false,
       options: { idempotencyLevel: "NO_SIDE_EFFECTS" },
     },
+    /**
+     * Stop this mfcd, as SIGTERM does: it answers, then stops serving and exits. With
+     * keep_forwarding (as SIGUSR2 does) its VIFs and routes stay in the kernel for the next mfcd
+     * to adopt with their counters (a planned restart); nothing forwards until that mfcd runs.
+     */
+    stop: {
+      name: "Stop",
+      requestType: StopRequest as typeof StopRequest,
+      requestStream: false,
+      responseType: StopResponse as typeof StopResponse,
+      responseStream: false,
+      options: {},
+    },
   },
 } as const;
 
@@ -4405,6 +4551,12 @@ export interface MfcServiceImplementation<CallContextExt = {}> {
    * features that kernel supports, the kernel tables mfcd owns, when it started, its state file.
    */
   getInfo(request: GetInfoRequest, context: CallContext & CallContextExt): Promise<DeepPartial<GetInfoResponse>>;
+  /**
+   * Stop this mfcd, as SIGTERM does: it answers, then stops serving and exits. With
+   * keep_forwarding (as SIGUSR2 does) its VIFs and routes stay in the kernel for the next mfcd
+   * to adopt with their counters (a planned restart); nothing forwards until that mfcd runs.
+   */
+  stop(request: StopRequest, context: CallContext & CallContextExt): Promise<DeepPartial<StopResponse>>;
 }
 
 export interface MfcServiceClient<CallOptionsExt = {}> {
@@ -4439,6 +4591,12 @@ export interface MfcServiceClient<CallOptionsExt = {}> {
    * features that kernel supports, the kernel tables mfcd owns, when it started, its state file.
    */
   getInfo(request: DeepPartial<GetInfoRequest>, options?: CallOptions & CallOptionsExt): Promise<GetInfoResponse>;
+  /**
+   * Stop this mfcd, as SIGTERM does: it answers, then stops serving and exits. With
+   * keep_forwarding (as SIGUSR2 does) its VIFs and routes stay in the kernel for the next mfcd
+   * to adopt with their counters (a planned restart); nothing forwards until that mfcd runs.
+   */
+  stop(request: DeepPartial<StopRequest>, options?: CallOptions & CallOptionsExt): Promise<StopResponse>;
 }
 
 function floatToJson(value: number | null | undefined): number | string | null | undefined {

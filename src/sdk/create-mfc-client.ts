@@ -76,6 +76,8 @@ export function createMfcClient(address: string, options: MfcClientOptions = {})
     delRoute: { deadline },
     listRoutes: { deadline, retryMaxAttempts: options.readAttempts ?? 3, retryBaseDelayMs: 100 },
     getInfo: { deadline, retryMaxAttempts: options.readAttempts ?? 3, retryBaseDelayMs: 100 },
+    // Not retried: a second Stop could reach the next mfcd.
+    stop: { deadline },
     // A 100k-route apply takes about a second; leave room on slow machines.
     applyRoutes: { deadline: Math.max(deadline, options.applyDeadlineMs ?? 60_000) },
     // Diagnose observes the flow for window_ms (≤ 30 s) before it answers.

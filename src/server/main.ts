@@ -92,9 +92,11 @@ async function main(): Promise<number> {
   // Every step that changes the system pushes its undo here; a failed start and a shutdown
   // both unwind it.
   const cleanup = new CleanupStack();
+  // The Stop RPC: served only once the daemon serves, by then wired to the signal handlers.
+  let requestStop = (_keepForwarding: boolean): void => undefined;
   let daemon: Daemon;
   try {
-    daemon = await startDaemon(options, logger, cleanup);
+    daemon = await startDaemon(options, logger, cleanup, (keep) => requestStop(keep));
   } catch (err) {
     // Undo what did start: mrules, the nft table, the kernel tables, and the workers that would
     // keep the process alive.
@@ -108,7 +110,7 @@ async function main(): Promise<number> {
     if (configPath === undefined) logger.info("SIGHUP: no --config file to reload");
     else void reloadConfig(daemon.engine, daemon.store, daemon.rescue, configPath, logger);
   };
-  return untilSignal(daemon.tables, cleanup, logger);
+  return untilSignal(daemon.tables, cleanup, logger, (stop) => (requestStop = (keep) => stop("Stop RPC", keep)));
 }
 
 /**
@@ -116,7 +118,12 @@ async function main(): Promise<number> {
  * restore, nft, config, mrules, gRPC, metrics. Throws with the reason to print; whatever it
  * started is in `cleanup`.
  */
-async function startDaemon(options: CliOptions, logger: Logger, cleanup: CleanupStack): Promise<Daemon> {
+async function startDaemon(
+  options: CliOptions,
+  logger: Logger,
+  cleanup: CleanupStack,
+  onStop: (keepForwarding: boolean) => void,
+): Promise<Daemon> {
   // nft runs in child processes while this thread loads and restores the routes; its answer
   // (rescue options and Trace need it) is in before SERVING.
   const nftDetecting = NftRescueTable.detectAsync();
@@ -170,12 +177,8 @@ async function startDaemon(options: CliOptions, logger: Logger, cleanup: Cleanup
     maxMessageBytes: options.maxMessageBytes,
     kernelCapabilities,
     info: daemonInfoSource({ kernel: kernelCapabilities, sockets: tables.sockets, stateFile: options.stateFile }),
-    diagnostics: {
-      probes: kernelFlowProbes(tables.rings, nft.nftTable ? { table: nft.nftTable } : { why: nft.nft.available ? "" : nft.nft.why }),
-      trace: nftTrace(nft.nft),
-      rescue: nft.rescue,
-      isLocalAddress,
-    },
+    onStop,
+    diagnostics: diagnosticsOf(tables, nft),
   });
   cleanup.push("gRPC server", () => server.stop());
   if (options.metricsListen) {
@@ -199,6 +202,16 @@ async function startDaemon(options: CliOptions, logger: Logger, cleanup: Cleanup
   cleanup.push("background checks", () => timers.stop()); // first to stop at shutdown
   logger.info({ addresses: server.addresses, routes: engine.size }, "serving");
   return { engine, store, tables, rescue: nft.rescue };
+}
+
+/** Diagnose's kernel evidence and Trace: the upcall rings, nft (when it runs here). */
+function diagnosticsOf(tables: TableSockets, nft: NftStartup) {
+  return {
+    probes: kernelFlowProbes(tables.rings, nft.nftTable ? { table: nft.nftTable } : { why: nft.nft.available ? "" : nft.nft.why }),
+    trace: nftTrace(nft.nft),
+    rescue: nft.rescue,
+    isLocalAddress,
+  };
 }
 
 /**
@@ -255,19 +268,29 @@ async function startKernelSide(p: {
   return { modules, nft };
 }
 
-/** Shutdown on SIGTERM/SIGINT: unwind every started step; a second signal exits at once. */
-function untilSignal(tables: TableSockets, cleanup: CleanupStack, logger: Logger): Promise<number> {
+/**
+ * Shutdown on SIGTERM/SIGINT, SIGUSR2 (keeping forwarding state) or the Stop RPC: unwind every
+ * started step; a second signal exits at once.
+ */
+function untilSignal(
+  tables: TableSockets,
+  cleanup: CleanupStack,
+  logger: Logger,
+  onStopper: (stop: (why: string, keepForwarding: boolean) => void) => void,
+): Promise<number> {
   return new Promise<number>((resolve) => {
     let stopping = false;
-    const stop = (signal: string) => {
+    const stop = (why: string, keepForwarding = false) => {
       if (stopping) {
-        logger.warn({ signal }, "second signal: exiting now");
+        logger.warn({ signal: why }, "second signal: exiting now");
         tables.closeSockets();
         resolve(1);
         return;
       }
       stopping = true;
-      logger.info({ signal, keepForwarding: tables.keepForwarding }, "shutting down");
+      // A planned restart: leave forwarding state for the next mfcd to adopt.
+      if (keepForwarding) tables.keepForwarding = true;
+      logger.info({ signal: why, keepForwarding: tables.keepForwarding }, "shutting down");
       void cleanup
         .unwind(({ name, err }) => logger.error({ err, step: name }, "shutdown error"))
         .then(() => {
@@ -277,11 +300,8 @@ function untilSignal(tables: TableSockets, cleanup: CleanupStack, logger: Logger
     };
     process.on("SIGTERM", () => stop("SIGTERM"));
     process.on("SIGINT", () => stop("SIGINT"));
-    // A planned restart: stop, leaving forwarding state for the next mfcd to adopt.
-    process.on("SIGUSR2", () => {
-      if (!stopping) tables.keepForwarding = true;
-      stop("SIGUSR2");
-    });
+    process.on("SIGUSR2", () => stop("SIGUSR2", true));
+    onStopper(stop);
   });
 }
 

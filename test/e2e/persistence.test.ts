@@ -177,7 +177,7 @@ describe("state file: restart after kill -9 (real kernel, real traffic)", () => 
     for (const g of got.slice(0, 3)) expect(g.count).toBeGreaterThanOrEqual(40);
   });
 
-  it("SIGTERM leaves no route behind; SIGUSR2, and SIGTERM under --keep-forwarding, leave them for the next mfcd, which adopts them", async () => {
+  it("SIGTERM leaves no route behind; SIGUSR2, SIGTERM under --keep-forwarding and Stop{keep_forwarding} leave them for the next mfcd, which adopts them", async () => {
     const socketPath = tempSocketPath();
     const G = "239.31.1.1";
     const one = routeTuples([route(G, ["out1"])]);
@@ -193,9 +193,16 @@ describe("state file: restart after kill -9 (real kernel, real traffic)", () => 
     expect(await second.stop()).toEqual({ code: 0, signal: null });
     expect(await kernelRouteTuples(lab.router), "SIGTERM under --keep-forwarding keeps it").toEqual(one);
 
+    // The Stop RPC (mfcctl stop --keep-forwarding) does what SIGUSR2 does.
     const third = stops.add(await startMfcd(lab.router, { socketPath }));
     expect(restoredLine(third)).toMatchObject({ installed: 1, adopted: 1 });
-    expect(await third.stop()).toEqual({ code: 0, signal: null });
+    expect(await third.client.stop({ keepForwarding: true })).toEqual({});
+    expect(await third.exitWithin()).toEqual({ code: 0, signal: null });
+    expect(await kernelRouteTuples(lab.router), "Stop{keep_forwarding} keeps it").toEqual(one);
+
+    const fourth = stops.add(await startMfcd(lab.router, { socketPath }));
+    expect(restoredLine(fourth)).toMatchObject({ installed: 1, adopted: 1 });
+    expect(await fourth.stop()).toEqual({ code: 0, signal: null });
     expect(await kernelRoutes(lab.router), "a plain SIGTERM removes the static entries").toEqual([]);
     expect(await kernelVifs(lab.router), "... and the static VIFs").toEqual([]);
   });

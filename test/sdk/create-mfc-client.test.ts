@@ -33,6 +33,9 @@ describe("createMfcClient", () => {
         if (calls.listRoutes === 1) throw new ServerError(Status.UNAVAILABLE, "flaky");
         return { routes: [], vifs: [], foreignEntries: [] };
       },
+      async stop() {
+        return {};
+      },
       async getInfo(_req, ctx) {
         calls.getInfo++;
         if (calls.getInfo <= 2) throw new ServerError(Status.UNAVAILABLE, "flaky");

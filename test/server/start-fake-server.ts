@@ -39,6 +39,8 @@ export interface FakeServerOptions {
   /** Default: a NullStateStore. */
   store?: RouteStore;
   diagnostics?: Diagnostics;
+  /** What the Stop RPC calls (default: none, Stop is UNAVAILABLE). */
+  onStop?: (keepForwarding: boolean) => void;
 }
 
 /** `engineOptions`: e.g. kernelSupport, to play a kernel lacking IPv6 or tables. */
@@ -71,6 +73,7 @@ export async function startFakeServer(
     engine,
     store,
     diagnostics: options.diagnostics,
+    ...(options.onStop ? { onStop: options.onStop } : {}),
     listen: [{ kind: "unix", path: socketPath }],
     logger: createLogger("silent"),
     info: daemonInfoSource({ kernel: FAKE_KERNEL_INFO, sockets, stateFile: FAKE_STATE_FILE }),

@@ -61,11 +61,21 @@ function checkRescueOptions(diagnostics: Diagnostics, specs: RouteSpec[], field:
   if (violations.length > 0) throw DomainError.invalid(violations);
 }
 
+function stopHandler(onStop: ((keepForwarding: boolean) => void) | undefined) {
+  return async (request: { keepForwarding: boolean }): Promise<Record<string, never>> => {
+    if (!onStop) throw new DomainError("unavailable", "Stop is not available in this mfcd");
+    // Once this answer is on its way: the shutdown then stops the server it travels through.
+    setImmediate(() => onStop(request.keepForwarding));
+    return {};
+  };
+}
+
 export function createMfcService(
   engine: RouteEngine,
   store: RouteStore,
   diagnostics: Diagnostics = {},
   info?: DaemonInfoSource,
+  onStop?: (keepForwarding: boolean) => void,
 ): MfcWireServiceImplementation {
   const { rescue } = diagnostics;
   const checkRescue = (specs: RouteSpec[], field: (i: number) => string) => checkRescueOptions(diagnostics, specs, field);
@@ -110,6 +120,7 @@ export function createMfcService(
     trace(request, context: CallContext) {
       return traceFlow(engine, diagnostics.trace, request, context.signal);
     },
+    stop: stopHandler(onStop),
     async getInfo() {
       if (!info) throw new DomainError("unavailable", "GetInfo is not available in this mfcd (no daemon information)");
       return getInfoReply(info);

@@ -31,6 +31,8 @@ export interface MfcdServerOptions {
   diagnostics?: Diagnostics;
   /** What GetInfo reports (version, kernel capabilities, owned tables...); without it GetInfo is UNAVAILABLE. */
   info?: DaemonInfoSource;
+  /** What the Stop RPC calls (after answering); without it Stop is UNAVAILABLE. */
+  onStop?: (keepForwarding: boolean) => void;
   /** Largest request accepted (larger → RESOURCE_EXHAUSTED); default 32 MiB (100k-route applies). */
   maxMessageBytes?: number;
   listen: ListenAddress[];
@@ -64,7 +66,7 @@ export class MfcdServer {
     health.setStatus("unknown");
     const terminator = createTerminator();
     const observer = createRpcObserver(options.logger, options.rpcStats ?? new RpcStats());
-    const service = createMfcService(options.engine, options.store, options.diagnostics, options.info);
+    const service = createMfcService(options.engine, options.store, options.diagnostics, options.info, options.onStop);
     const servers: Server[] = [];
     const unixPaths: string[] = [];
     const addresses: string[] = [];
