@@ -102,6 +102,10 @@ export class TableSockets {
         RtnetlinkMonitor.start({
           onEvent,
           onError: (err: Error) => this.logger.error({ err }, "rtnetlink"),
+          // Drops what mfcd writes through its MRT_INIT sockets (learned entries: a flood of
+          // new flows costs no events). Route entries are written through the static writer:
+          // the kernel reports them like any other socket's (RTPROT_STATIC), and KernelSync
+          // finds each one matching what mfcd wrote.
           dropOwnMfcUpdates: true,
         }),
       listLinks: () => listLinks(),
