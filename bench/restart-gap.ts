@@ -24,6 +24,8 @@ interface Round {
   lost: number;
   sent: number;
   restartMs: number;
+  /** The new mfcd's MRT_INIT, ms after its process started (its "serving" log line). */
+  mrtInitMs: number;
   countersContinued: boolean;
 }
 
@@ -44,15 +46,15 @@ async function main(): Promise<void> {
         const { round, next } = await restartUnderStream(lab, mfcd, way, socketPath, n);
         mfcd = next;
         results.get(way)?.push(round);
-        process.stderr.write(`round ${r + 1} ${way}: lost ${round.lost}/${round.sent}, restart ${round.restartMs.toFixed(0)} ms, counters ${round.countersContinued ? "continued" : "restarted"}\n`);
+        process.stderr.write(`round ${r + 1} ${way}: lost ${round.lost}/${round.sent}, restart ${round.restartMs.toFixed(0)} ms (MRT_INIT at ${round.mrtInitMs} ms), counters ${round.countersContinued ? "continued" : "restarted"}\n`);
       }
     }
   } finally {
     await mfcd?.stop();
     await lab.cleanup();
   }
-  console.log(`| restart (${n} other routes, ~1000 datagrams/s, median of ${rounds}) | datagrams lost | spawn → SERVING [ms] | counter |`);
-  console.log("|---|---|---|---|");
+  console.log(`| restart (${n} other routes, ~1000 datagrams/s, median of ${rounds}) | datagrams lost | spawn → SERVING [ms] | process start → MRT_INIT [ms] | counter |`);
+  console.log("|---|---|---|---|---|");
   const label: Record<Way, string> = {
     SIGKILL: "kill -9, restart at once (adopts)",
     SIGUSR2: "SIGUSR2 (planned), restart at once (adopts)",
@@ -61,7 +63,8 @@ async function main(): Promise<void> {
   for (const way of WAYS) {
     const rs = results.get(way) ?? [];
     const cont = rs.every((x) => x.countersContinued) ? "continues" : rs.some((x) => x.countersContinued) ? "mixed" : "starts over";
-    console.log(`| ${label[way]} | ${median(rs.map((x) => x.lost))} | ${median(rs.map((x) => x.restartMs)).toFixed(0)} | ${cont} |`);
+    const med = (f: (x: Round) => number) => median(rs.map(f)).toFixed(0);
+    console.log(`| ${label[way]} | ${med((x) => x.lost)} | ${med((x) => x.restartMs)} | ${med((x) => x.mrtInitMs)} | ${cont} |`);
   }
 }
 
@@ -83,6 +86,8 @@ async function restartUnderStream(
   const next = await startMfcd(lab.router, { socketPath, args: ["--log-level", "warn", "--max-routes", String(n + 10)] });
   const restartMs = performance.now() - t0;
   const after = await packets(next);
+  const serving = next.stderr().split("\n").find((l) => l.includes('"msg":"serving"'));
+  const mrtInitMs = Number((JSON.parse(serving ?? "{}") as { mrtInitMs?: number }).mrtInitMs ?? NaN);
   const resumed = rx.count;
   await waitFor(() => rx.count >= resumed + 500, { timeoutMs: 30_000, message: "stream resumed" });
   const { sent } = await stream.stop();
@@ -92,7 +97,7 @@ async function restartUnderStream(
   const last = Math.max(...got.seqs);
   let lost = 0;
   for (let i = Math.min(...got.seqs); i <= last; i++) if (!seqs.has(i)) lost++;
-  return { round: { lost, sent, restartMs, countersContinued: after >= before }, next };
+  return { round: { lost, sent, restartMs, mrtInitMs, countersContinued: after >= before }, next };
 }
 
 main().then(

@@ -136,6 +136,8 @@ async function startDaemon(
   const socketGid = options.socketGroup === undefined ? undefined : resolveGroupId(options.socketGroup);
 
   const tables = TableSockets.open(kernelCapabilities, logger);
+  // From here the kernel forwards again after a restart (adopted routes): how long it took.
+  const mrtInitMs = Math.round(performance.now());
   tables.keepForwarding = options.keepForwarding;
   cleanup.push("kernel tables", () => tables.close());
   const engine = new RouteEngine(tables.opener, {
@@ -200,7 +202,7 @@ async function startDaemon(
   }
   timers.start();
   cleanup.push("background checks", () => timers.stop()); // first to stop at shutdown
-  logger.info({ addresses: server.addresses, routes: engine.size }, "serving");
+  logger.info({ addresses: server.addresses, routes: engine.size, mrtInitMs, servingMs: Math.round(performance.now()) }, "serving");
   return { engine, store, tables, rescue: nft.rescue };
 }
 
