@@ -37,7 +37,7 @@ async function main(): Promise<void> {
   const results = new Map<Way, Round[]>(WAYS.map((w) => [w, []]));
   let mfcd: MfcdProcess | undefined;
   try {
-    mfcd = await startMfcd(lab.router, { socketPath, args: ["--log-level", "warn", "--max-routes", String(n + 10)] });
+    mfcd = await startMfcd(lab.router, { socketPath, args: ["--max-routes", String(n + 10)] });
     const filler = benchRoutes(n).map((r) => ({ ...r, iif: "in0", oifs: ["out1"] }));
     await mfcd.client.applyRoutes({ routes: filler, owner: "filler" });
     await mfcd.client.addRoute({ route: { source: lab.addrs.source, group: G, iif: "in0", oifs: ["out1"] } });
@@ -83,7 +83,7 @@ async function restartUnderStream(
   const before = await packets(mfcd);
   await mfcd.stop(way);
   const t0 = performance.now();
-  const next = await startMfcd(lab.router, { socketPath, args: ["--log-level", "warn", "--max-routes", String(n + 10)] });
+  const next = await startMfcd(lab.router, { socketPath, args: ["--max-routes", String(n + 10)] });
   const restartMs = performance.now() - t0;
   const after = await packets(next);
   const serving = next.stderr().split("\n").find((l) => l.includes('"msg":"serving"'));
