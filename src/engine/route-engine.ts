@@ -279,25 +279,23 @@ export class RouteEngine {
 
   /** One restored route: true installed, false pending, undefined skipped (known, or its table cannot open). */
   private restoreOne({ spec, owner }: StoredRouteRecord, cache: IfindexCache): boolean | undefined {
-    {
-      const id = routeKeyString(spec);
-      if (this.routes.has(id)) return undefined;
-      let table: KernelTable;
-      try {
-        table = this.tables.open(spec.family, spec.table);
-      } catch (err) {
-        // The table cannot be opened here (e.g. another router owns it): the route stays in the
-        // state file (nothing deletes it) and comes back with a later start.
-        this.unopenable.push(`${spec.family}/${spec.table}: ${err instanceof Error ? err.message : String(err)}`);
-        return undefined;
-      }
-      const route = newRoute(id, spec, owner || DEFAULT_OWNER);
-      this.routes.set(id, route);
-      this.routes.index(route);
-      this.realizer.realizeQuietly(route, table, cache, false);
-      // A template is installed when it holds its VIFs (it has no kernel entry of its own).
-      return route.kernel !== undefined || route.templateVifs !== undefined;
+    const id = routeKeyString(spec);
+    if (this.routes.has(id)) return undefined;
+    let table: KernelTable;
+    try {
+      table = this.tables.open(spec.family, spec.table);
+    } catch (err) {
+      // The table cannot be opened here (e.g. another router owns it): the route stays in the
+      // state file (nothing deletes it) and comes back with a later start.
+      this.unopenable.push(`${spec.family}/${spec.table}: ${err instanceof Error ? err.message : String(err)}`);
+      return undefined;
     }
+    const route = newRoute(id, spec, owner || DEFAULT_OWNER);
+    this.routes.set(id, route);
+    this.routes.index(route);
+    this.realizer.realizeQuietly(route, table, cache, false);
+    // A template is installed when it holds its VIFs (it has no kernel entry of its own).
+    return route.kernel !== undefined || route.templateVifs !== undefined;
   }
 
   /** Every desired route with its owner, for persistence and tests. */

@@ -70,3 +70,4 @@ export {
   type NetlinkMfcEntry,
 } from "./netlink-mfc-codec.js";
 export { decodeLinkMessage, type LinkInfo } from "./netlink-link-codec.js";
+export { BPF_RET_K, encodeSockFilter, type SockFilterInsn } from "./sock-filter.js";

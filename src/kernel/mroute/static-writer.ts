@@ -7,24 +7,15 @@
 // traffic of the namespace from queuing on it.
 
 import fs from "node:fs";
-import { VIFF_STATIC } from "../abi/index.js";
+import { BPF_RET_K, encodeSockFilter, VIFF_STATIC } from "../abi/index.js";
 import { setsockoptInt, socket, SOCK_CLOEXEC, SOCK_RAW, tryAttachFilter } from "../ffi/index.js";
 import { MRT_OPTIONS, type MrouteFamily } from "./mroute-family.js";
-
-/** One classic-BPF instruction, `ret #0`: every packet dropped before it is queued. */
-function dropAll(): Buffer {
-  const insn = Buffer.alloc(8);
-  const le = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-  if (le) insn.writeUInt16LE(0x06, 0);
-  else insn.writeUInt16BE(0x06, 0);
-  return insn;
-}
 
 /** Opens the writer of kernel table `table` (0: the family's default) in the calling thread's netns. */
 export function openStaticWriter(f: MrouteFamily, table: number): number {
   const fd = socket(f.domain, SOCK_RAW | SOCK_CLOEXEC, f.protocol);
   // Best effort: without the filter the queue is bounded by the receive buffer anyway.
-  tryAttachFilter(fd, dropAll());
+  tryAttachFilter(fd, encodeSockFilter([[BPF_RET_K, 0, 0, 0]])); // ret #0: drop every packet
   if (table !== 0) setsockoptInt(fd, f.level, MRT_OPTIONS.table, table, `setsockopt(${f.optionPrefix}_TABLE)`);
   return fd;
 }

@@ -35,6 +35,8 @@ import {
   readU32,
   writeU16,
   writeU32,
+  BPF_RET_K,
+  encodeSockFilter,
   NLMSG_HDRLEN,
   RTMSG_SIZE,
   RTM_NEWROUTE,
@@ -123,9 +125,9 @@ function dropOwn(buf: Buffer, start: number, n: number): number {
  * MIN_ROUTE_MSG is accepted first.
  */
 function ownUpdatesFilter(): Buffer {
-  const LD_LEN = 0x80, LDH_ABS = 0x28, LDB_ABS = 0x30, JGE_K = 0x35, JEQ_K = 0x15, RET_K = 0x06;
+  const LD_LEN = 0x80, LDH_ABS = 0x28, LDB_ABS = 0x30, JGE_K = 0x35, JEQ_K = 0x15, RET_K = BPF_RET_K;
   const LE = os.endianness() === "LE";
-  const prog: [number, number, number, number][] = [
+  return encodeSockFilter([
     [LD_LEN, 0, 0, 0],
     [JGE_K, 0, 7, MIN_ROUTE_MSG], // short: accept
     [LDH_ABS, 0, 0, 4],
@@ -137,15 +139,7 @@ function ownUpdatesFilter(): Buffer {
     [JEQ_K, 1, 0, RTPROT_MROUTED],
     [RET_K, 0, 0, 0xffffffff], // accept the whole datagram
     [RET_K, 0, 0, 0], // drop it
-  ];
-  const buf = Buffer.alloc(8 * prog.length); // struct sock_filter { u16 code; u8 jt, jf; u32 k; }
-  prog.forEach(([code, jt, jf, k], i) => {
-    writeU16(buf, 8 * i, code);
-    buf[8 * i + 2] = jt;
-    buf[8 * i + 3] = jf;
-    writeU32(buf, 8 * i + 4, k);
-  });
-  return buf;
+  ]);
 }
 
 /** The bound socket and where own updates are dropped; throws KernelError (nothing left open). */
