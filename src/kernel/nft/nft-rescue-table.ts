@@ -6,11 +6,13 @@
 // The chain hooks prerouting at priority raw (-300): before conntrack (-200), which mfcd never
 // needs, and snat is not possible there anyway. Every rule matches one flow on its iif, skips IGMP
 // and link-local groups (224.0.0.0/24: reports and queries must keep TTL 1 and their source), and
-// counts what it touched. The table is only ever written whole, in one transaction.
+// counts what it touched. The table is only ever written whole, in one transaction; installed()
+// reads it back, so that a restarted mfcd can keep (adopt) a table that already holds its rules.
 
 import { NftError } from "./nft-error.js";
 import { detectNft, detectNftAsync, type NftAvailability, type NftDetectOptions, type NftStartupProbe } from "./nft-detect.js";
 import { nftIdentifier, nftIfname, nftInt, nftIpv4 } from "./nft-literals.js";
+import { type InstalledRescueTable, parseRescueTable } from "./nft-rescue-read.js";
 import { runNft } from "./nft-run.js";
 import { type NftJsonDoc, isNftNotFound, nftJsonObjects, nftResetTable } from "./nft-transaction.js";
 import { type TtlProbeFlow, type TtlProbeResult, probeTtl } from "./nft-ttl-probe.js";
@@ -123,6 +125,24 @@ export class NftRescueTable {
   remove(): Promise<void> {
     return this.#serial(async () => {
       await runNft(["-f", "-"], { input: nftResetTable(this.tableName), netns: this.netns });
+    });
+  }
+
+  /**
+   * What the kernel's table holds (left by a previous mfcd, or written by this one): its rules with
+   * their handles and counters in table order, or why it is not a table mfcd writes; undefined
+   * when it does not exist. Reads only, serialised with apply() and remove().
+   */
+  installed(): Promise<InstalledRescueTable | undefined> {
+    return this.#serial(async () => {
+      let out: string;
+      try {
+        out = await runNft(["-j", "list", "table", "ip", this.tableName], { netns: this.netns });
+      } catch (err) {
+        if (err instanceof NftError && isNftNotFound(err.stderr)) return undefined;
+        throw err;
+      }
+      return parseRescueTable(JSON.parse(out) as NftJsonDoc, this.tableName, RESCUE_CHAIN);
     });
   }
 

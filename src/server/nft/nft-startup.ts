@@ -32,8 +32,10 @@ export async function startNft(detecting: Promise<NftStartupProbe>, engine: Rout
   } catch (err) {
     logger.warn({ err }, "could not remove stale nft tables");
   }
-  // Rules of restored routes (also replaces a table a killed mfcd left behind); applying the
-  // config later syncs again when its routes have or had rescue options.
+  // Rules of restored routes: a table a previous mfcd left (kill -9, or an exit that kept
+  // forwarding) is adopted untouched when it holds exactly them, replaced in one transaction when
+  // it differs, removed when no restored route has rescue options. Applying the config later syncs
+  // again when its routes have or had rescue options.
   await rescue.sync().catch((err: unknown) => logger.error({ err }, "nftables rescue rules not restored"));
   return { nft, nftTable, rescue, ipFamily };
 }
