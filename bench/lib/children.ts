@@ -33,7 +33,7 @@ function hook(): void {
   });
 }
 
-/** A fresh directory /tmp/mfcb-<pid>-XXXXXX, removed at exit (or by removeTemp). */
+/** A fresh directory /tmp/mfcb-<pid>-XXXXXX, removed at exit. */
 export function makeTempDir(): string {
   hook();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `mfcb-${process.pid}-`));
@@ -51,11 +51,6 @@ export function removeAtExit(p: string): void {
 export function removeIfEmptyAtExit(dir: string): void {
   hook();
   emptyDirs.add(dir);
-}
-
-export function removeTemp(p: string): void {
-  tempPaths.delete(p);
-  fs.rmSync(p, { recursive: true, force: true });
 }
 
 export interface Daemon {

@@ -3,7 +3,6 @@
 export type { AddressFamily } from "./address-family.js";
 export {
   bufferToIpv4,
-  formatIpv4,
   ipv4ToBuffer,
   isIpv4LinkLocalMulticast,
   isIpv4Multicast,
@@ -11,8 +10,6 @@ export {
   parseIpv4,
 } from "./ipv4.js";
 export {
-  IPV6_ANY,
-  IPV6_SIZE,
   bufferToIpv6,
   canonicalIpv6,
   ipv6MulticastScope,
@@ -21,4 +18,4 @@ export {
   isIpv6Multicast,
   parseIpv6,
 } from "./ipv6.js";
-export { type AddressPattern, formatPattern, isTemplateKey, parsePattern, patternContains } from "./address-pattern.js";
+export { formatPattern, isTemplateKey, parsePattern, patternContains } from "./address-pattern.js";

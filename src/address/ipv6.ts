@@ -12,9 +12,6 @@ import { parseIpv4 } from "./ipv4.js";
 
 export const IPV6_SIZE = 16;
 
-/** The unspecified address "::": the source of a (*,G) entry. */
-export const IPV6_ANY = "::";
-
 /**
  * Writes the 16 bytes of `text` into `out` at `offset` (a new Buffer by default); undefined if
  * `text` is not an IPv6 address (or carries a zone id). Nothing is written then.

@@ -4,9 +4,7 @@
 
 import fs from "node:fs";
 import type { Route } from "../sdk/index.js";
-import { ConfigFileError, loadConfigFile, parseConfig, type ConfigRoute } from "../shared/route-file.js";
-
-export { ConfigFileError };
+import { loadConfigFile, parseConfig, type ConfigRoute } from "../shared/route-file.js";
 
 function toRoute(r: ConfigRoute): Route {
   const route: Route = { source: r.source, group: r.group, iif: r.iif, oifs: r.oifs, table: r.table, oifTtl: r.oifTtl ?? {} };

@@ -5,36 +5,20 @@
 // route lookups, mrules), the upcall readers, nftables, Diagnose's evidence and what this kernel
 // offers. Each subfolder's index.ts is its entry point; see README "Architecture".
 export { KernelError, inNetns } from "./ffi/index.js";
-export {
-  FOREIGN_VIF_BASE,
-  IPV4_MROUTE,
-  MrouteFamilySocket,
-  MrouteSocket,
-  parseIpMrCache,
-  parseIpMrVif,
-  type MrouteFamily,
-  type MrouteOpenOptions,
-  type MrouteSocketOptions,
-  type ProcMfcEntry,
-  type ProcVif,
-} from "./mroute/index.js";
-export { MfcNetlinkDumper, addMrule, delMrule, listLinks, localAddresses, reversePathOk, type MfcDumpOptions, type Mrule } from "./netlink/index.js";
+export { MrouteSocket, parseIpMrVif } from "./mroute/index.js";
+export { addMrule, delMrule, listLinks, localAddresses, reversePathOk, type Mrule } from "./netlink/index.js";
 // The constants, struct codecs and netlink decoders, for code that talks to the sockets directly
 // (upcall readers, tests).
 export * from "./abi/index.js";
-export { RtnetlinkMonitor, UpcallReader, UpcallRing, type RtnetlinkEvent, type RtnetlinkMonitorOptions, type Upcall } from "./poll/index.js";
+export { RtnetlinkMonitor, UpcallReader, UpcallRing, type Upcall } from "./poll/index.js";
 export { NftRescueTable, NftTrace, type NftAvailability, type NftStartupProbe } from "./nft/index.js";
 // IPv6: the MRT6_INIT socket and its /proc parsers.
 export { hasStaticVifs } from "./mroute/index.js";
-export { IPV6_MROUTE, Ipv6ThresholdError, Mroute6Socket, parseIp6MrCache, parseIp6MrVif, type Mroute6SocketOptions, type ProcMfc6Entry, type ProcMif } from "./mroute/index.js";
+export { IPV6_MROUTE, Mroute6Socket, parseIp6MrVif } from "./mroute/index.js";
 // What this kernel offers (multicast routing per family, tables, nft, MFC dumps), the messages
 // built from it, what this process holds, and the host evidence Diagnose reads.
 export {
   type KernelCapabilities,
-  type KernelCapability,
-  type KernelCapabilityName,
-  type ProbeOptions,
-  capability,
   hasCapability,
   probeKernelCapabilities,
   readNetstat,
@@ -43,13 +27,10 @@ export {
   withNftCapability,
 } from "./system/index.js";
 export {
-  CAPABILITY_OPTIONS,
-  capabilitiesForTable,
   missingCapabilities,
   missingForTable,
   neededLinuxCapability,
   noRoutingMessage,
   optionForSyscall,
-  probeFailureDetail,
   unavailableSummary,
 } from "./requirements/index.js";

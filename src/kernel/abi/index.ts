@@ -43,11 +43,8 @@ export {
   encodeSgReq,
   encodeVifctl,
   encodeVifReq,
-  type MfcctlFields,
   type MrouteStructs,
-  type MrouteUpcall,
   type UpcallLayout,
-  type VifctlFields,
 } from "./mroute-struct-codec.js";
 export { IGMPMSG, IGMPMSG_SIZE, IPV4_STRUCTS } from "./mroute-structs.js";
 export { encodeIcmp6FilterBlockAll, IPV6_STRUCTS, MRT6MSG, MRT6MSG_SIZE } from "./mroute6-structs.js";
@@ -66,8 +63,7 @@ export {
   decodeMfcMessage,
   locateMfcStats,
   type MfcStatsAt,
-  type NetlinkMfc6Entry,
   type NetlinkMfcEntry,
 } from "./netlink-mfc-codec.js";
 export { decodeLinkMessage, type LinkInfo } from "./netlink-link-codec.js";
-export { BPF_RET_K, encodeSockFilter, type SockFilterInsn } from "./sock-filter.js";
+export { BPF_RET_K, encodeSockFilter } from "./sock-filter.js";

@@ -10,10 +10,7 @@ export const MRT_ADD_MFC = 204;
 export const MRT_DEL_MFC = 205;
 export const MRT_VERSION = 206;
 export const MRT_ASSERT = 207;
-export const MRT_PIM = 208;
 export const MRT_TABLE = 209;
-export const MRT_ADD_MFC_PROXY = 210;
-export const MRT_DEL_MFC_PROXY = 211;
 export const MRT_FLUSH = 212;
 
 /** MRT_FLUSH flags. */
@@ -22,17 +19,10 @@ export const MRT_FLUSH_MFC_STATIC = 2;
 export const MRT_FLUSH_VIFS = 4;
 export const MRT_FLUSH_VIFS_STATIC = 8;
 
-/** vifctl.vifc_flags */
-export const VIFF_TUNNEL = 0x1;
-export const VIFF_SRCRT = 0x2;
-export const VIFF_REGISTER = 0x4;
-/** vifc_lcl_ifindex instead of vifc_lcl_addr selects the device. */
+/** vifctl.vifc_flags: vifc_lcl_ifindex instead of vifc_lcl_addr selects the device. */
 export const VIFF_USE_IFINDEX = 0x8;
 /** Shown in /proc/net/ip_mr_vif for VIFs added by a socket that does not own MRT_INIT. */
 export const VIFF_STATIC = 0x8000;
-
-/** VIF slots per table; index or parent ≥ MAXVIFS fails with ENFILE. */
-export const MAXVIFS = 32;
 
 /** The kernel's default multicast routing table id (RT_TABLE_DEFAULT); mfcd calls it table 0. */
 export const RT_TABLE_DEFAULT = 253;
@@ -65,10 +55,7 @@ export const MRT6_ADD_MFC = 204;
 export const MRT6_DEL_MFC = 205;
 export const MRT6_VERSION = 206;
 export const MRT6_ASSERT = 207;
-export const MRT6_PIM = 208;
 export const MRT6_TABLE = 209;
-export const MRT6_ADD_MFC_PROXY = 210;
-export const MRT6_DEL_MFC_PROXY = 211;
 export const MRT6_FLUSH = 212;
 
 /** MRT6_FLUSH flags. */
@@ -76,9 +63,6 @@ export const MRT6_FLUSH_MFC = 1;
 export const MRT6_FLUSH_MFC_STATIC = 2;
 export const MRT6_FLUSH_MIFS = 4;
 export const MRT6_FLUSH_MIFS_STATIC = 8;
-
-/** mif6ctl.mif6c_flags: the PIM register interface (pifi ignored). 0 = a real device by pifi. */
-export const MIFF_REGISTER = 0x1;
 
 /** MIF slots per table (MAXMIFS); index or parent ≥ MAXMIFS fails with ENFILE. */
 export const MAXMIFS = 32;
@@ -97,7 +81,6 @@ export const SIOCGETSGCNT_IN6 = 0x89e1;
 export const MRT6MSG_NOCACHE = 1;
 export const MRT6MSG_WRONGMIF = 2;
 export const MRT6MSG_WHOLEPKT = 3;
-export const MRT6MSG_WRMIFWHOLE = 4;
 
 /** rtnetlink family of IPv6 multicast routes. */
 export const RTNL_FAMILY_IP6MR = 129;

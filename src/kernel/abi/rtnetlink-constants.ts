@@ -4,13 +4,10 @@
 
 // ---- netlink (linux/netlink.h) --------------------------------------------------------------
 export const NLMSG_HDRLEN = 16;
-export const NLMSG_NOOP = 1;
 export const NLMSG_ERROR = 2;
 export const NLMSG_DONE = 3;
-export const NLMSG_OVERRUN = 4;
 
 export const NLM_F_REQUEST = 0x1;
-export const NLM_F_MULTI = 0x2;
 /** Set on a dump part when the dumped object set changed during the dump: start over. */
 export const NLM_F_DUMP_INTR = 0x10;
 export const NLM_F_DUMP = 0x300;

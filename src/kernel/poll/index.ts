@@ -4,4 +4,4 @@
 // that name them (worker-module.ts), and scripts/bundle.mjs bundles them as entries of their own.
 export { type Upcall, UpcallReader } from "./upcall-reader.js";
 export { UpcallRing } from "./upcall-ring.js";
-export { type RtnetlinkEvent, RtnetlinkMonitor, type RtnetlinkMonitorOptions } from "./rtnetlink-monitor.js";
+export { type RtnetlinkEvent, RtnetlinkMonitor } from "./rtnetlink-monitor.js";

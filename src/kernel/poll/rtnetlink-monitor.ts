@@ -38,8 +38,6 @@ import { workerModuleUrl } from "./worker-module.js";
 
 export type { LinkInfo } from "../abi/index.js";
 export type { OwnMfcUpdatesFilter } from "./rtnetlink-monitor-handler.js";
-/** The snapshot to start from (and to resync from after "overrun"), next to the monitor. */
-export { listLinks } from "../netlink/index.js";
 
 export type RtnetlinkEvent =
   /** RTM_NEWLINK: a new link, a flags change (up/down, carrier) or a rename (same ifindex). */

@@ -7,7 +7,6 @@ export {
   type KernelCapability,
   type KernelCapabilityName,
   probeKernelCapabilities,
-  type ProbeOptions,
   withNftCapability,
 } from "./kernel-capabilities.js";
 export { rpFilter } from "./sysctl.js";
