@@ -11,11 +11,9 @@ import {
   SIOCGETVIFCNT,
   IPV4_STRUCTS,
 } from "../abi/index.js";
-import { FOREIGN_VIF_BASE, MrouteFamilySocket, type MrouteOpenOptions } from "./mroute-family-socket.js";
+import { MrouteFamilySocket, type MrouteOpenOptions } from "./mroute-family-socket.js";
 import type { MrouteFamily } from "./mroute-family.js";
 import { parseIpMrVif } from "./proc-mroute.js";
-
-export { FOREIGN_VIF_BASE };
 
 export type MrouteSocketOptions = MrouteOpenOptions;
 
