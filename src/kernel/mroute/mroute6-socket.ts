@@ -21,11 +21,9 @@ import {
   IPV6_STRUCTS,
   encodeIcmp6FilterBlockAll,
 } from "../abi/index.js";
-import { FOREIGN_VIF_BASE, MrouteFamilySocket, type MrouteOpenOptions } from "./mroute-family-socket.js";
+import { MrouteFamilySocket, type MrouteOpenOptions } from "./mroute-family-socket.js";
 import type { MrouteFamily } from "./mroute-family.js";
 import { parseIp6MrVif } from "./proc-mroute6.js";
-
-export { FOREIGN_VIF_BASE };
 
 export interface Mroute6SocketOptions extends MrouteOpenOptions {
   /**
