@@ -118,10 +118,6 @@ export function tryIoctl(fd: number, request: number, arg: Buffer): number {
   return c.ioctl(fd, request, arg) < 0 ? koffi.errno() : 0;
 }
 
-export function ioctl(fd: number, request: number, arg: Buffer, what: string): void {
-  if (c.ioctl(fd, request, arg) < 0) fail(what);
-}
-
 export function open(path: string, flags: number): number {
   const fd = c.open(path, flags);
   if (fd < 0) fail(`open(${path})`);
