@@ -28,6 +28,7 @@ Commands:
   info                               mfcd's version, kernel capabilities, owned tables
   health                             is mfcd serving?
   stop [--keep-forwarding]           stop mfcd (keeping its routes in the kernel for the next)
+  upgrade                            re-execute the installed mfcd in place: forwarding never stops
   help [COMMAND]                     help on a command
 
 SRC may be "*" (or "-") for any source; SRC and GROUP may be prefixes (10.0.0.0/8).
@@ -108,6 +109,12 @@ Prints mfcd's grpc.health.v1 status; exits 0 only when it is SERVING.`,
 Stops mfcd as SIGTERM does: it answers, stops serving and exits, removing its VIFs and routes
 from the kernel. With --keep-forwarding (as SIGUSR2) they stay, counters included, and the next
 mfcd adopts them: use it for a planned restart. Nothing is forwarded until that mfcd runs.`,
+  upgrade: `Usage: mfcctl upgrade
+
+Makes mfcd re-execute the mfcd now installed at its path, in the same process (same pid, same
+command line), handing its kernel multicast routing tables to the new program: the kernel never
+sees their owner go, so no packet is lost. The new mfcd adopts its routes with their counters and
+serves on the same addresses; the API is unavailable while it starts.`,
   help: `Usage: mfcctl help [COMMAND]`,
 };
 

@@ -7,7 +7,7 @@
 import { didYouMean } from "../shared/did-you-mean.js";
 import type { Route } from "../sdk/index.js";
 
-export const COMMAND_NAMES = ["add", "del", "ls", "watch", "apply", "diagnose", "trace", "info", "health", "stop", "help"] as const;
+export const COMMAND_NAMES = ["add", "del", "ls", "watch", "apply", "diagnose", "trace", "info", "health", "stop", "upgrade", "help"] as const;
 export type CommandName = (typeof COMMAND_NAMES)[number];
 
 /** Other spellings people reach for. */
@@ -37,6 +37,7 @@ export type Command =
   | { name: "info" }
   | { name: "health" }
   | { name: "stop"; keepForwarding: boolean }
+  | { name: "upgrade" }
   | { name: "help"; topic: CommandName | undefined };
 
 export interface Invocation {
@@ -305,7 +306,7 @@ function parseTrace(args: string[]): Command {
   return { name: "trace", ...flow, durationMs: uint("trace", "duration", one("trace", p, "duration"), MS_RANGE) ?? 0 };
 }
 
-function noArgs(name: "ls" | "info" | "health"): (args: string[]) => Command {
+function noArgs(name: "ls" | "info" | "health" | "upgrade"): (args: string[]) => Command {
   return (args) => {
     if (args.length > 0) throw new CliUsageError(`${name}: unexpected argument "${args[0]}"`, name);
     return { name };
@@ -334,6 +335,7 @@ const PARSERS: Record<CommandName, (args: string[]) => Command> = {
   info: noArgs("info"),
   health: noArgs("health"),
   stop: parseStop,
+  upgrade: noArgs("upgrade"),
   help: parseHelp,
 };
 

@@ -196,7 +196,13 @@ const stop: Handler<"stop"> = async (cmd, json, { client, stdout }) => {
   return 0;
 };
 
-const HANDLERS: { [N in Exclude<Command["name"], "help">]: Handler<N> } = { add, del, ls, watch, apply, diagnose, trace, info, health, stop };
+const upgrade: Handler<"upgrade"> = async (_cmd, json, { client, stdout }) => {
+  await client.stop({ upgrade: true });
+  stdout.write(json ? jsonLine({ upgrading: true }) : "mfcd re-executing; forwarding goes on\n");
+  return 0;
+};
+
+const HANDLERS: { [N in Exclude<Command["name"], "help">]: Handler<N> } = { add, del, ls, watch, apply, diagnose, trace, info, health, stop, upgrade };
 
 /** Exit status of the command (0 = success); RPC failures throw MfcError. */
 export async function runCommand(inv: Invocation, ctx: RunContext): Promise<number> {

@@ -479,6 +479,11 @@ export interface OwnedTable {
 export interface StopRequest {
   /** Leave the VIFs and routes in the kernel for the next mfcd (default: remove them). */
   keepForwarding: boolean;
+  /**
+   * Re-execute mfcd (same pid, same command line) keeping the kernel tables open: the new
+   * program adopts them and serves on the same addresses; no packet is lost.
+   */
+  upgrade: boolean;
 }
 
 export interface StopResponse {
@@ -4293,13 +4298,16 @@ export const OwnedTable: MessageFns<OwnedTable> = {
 };
 
 function createBaseStopRequest(): StopRequest {
-  return { keepForwarding: false };
+  return { keepForwarding: false, upgrade: false };
 }
 
 export const StopRequest: MessageFns<StopRequest> = {
   encode(message: StopRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.keepForwarding !== false) {
       writer.uint32(8).bool(message.keepForwarding);
+    }
+    if (message.upgrade !== false) {
+      writer.uint32(16).bool(message.upgrade);
     }
     return writer;
   },
@@ -4325,6 +4333,14 @@ export const StopRequest: MessageFns<StopRequest> = {
             message.keepForwarding = reader.bool();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.upgrade = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4344,6 +4360,7 @@ export const StopRequest: MessageFns<StopRequest> = {
         : isSet(object.keep_forwarding)
         ? globalThis.Boolean(object.keep_forwarding)
         : false,
+      upgrade: isSet(object.upgrade) ? globalThis.Boolean(object.upgrade) : false,
     };
   },
 
@@ -4351,6 +4368,9 @@ export const StopRequest: MessageFns<StopRequest> = {
     const obj: any = {};
     if (message.keepForwarding !== false) {
       obj.keepForwarding = message.keepForwarding;
+    }
+    if (message.upgrade !== false) {
+      obj.upgrade = message.upgrade;
     }
     return obj;
   },
@@ -4361,6 +4381,7 @@ export const StopRequest: MessageFns<StopRequest> = {
   fromPartial(object: DeepPartial<StopRequest>): StopRequest {
     const message = createBaseStopRequest();
     message.keepForwarding = object.keepForwarding ?? false;
+    message.upgrade = object.upgrade ?? false;
     return message;
   },
 };
@@ -4504,6 +4525,8 @@ export const MfcServiceDefinition = {
      * Stop this mfcd, as SIGTERM does: it answers, then stops serving and exits. With
      * keep_forwarding (as SIGUSR2 does) its VIFs and routes stay in the kernel for the next mfcd
      * to adopt with their counters (a planned restart); nothing forwards until that mfcd runs.
+     * With upgrade, mfcd re-executes the mfcd now installed at its path in the same process,
+     * handing it its kernel sockets: forwarding never stops (an in-place upgrade).
      */
     stop: {
       name: "Stop",
@@ -4555,6 +4578,8 @@ export interface MfcServiceImplementation<CallContextExt = {}> {
    * Stop this mfcd, as SIGTERM does: it answers, then stops serving and exits. With
    * keep_forwarding (as SIGUSR2 does) its VIFs and routes stay in the kernel for the next mfcd
    * to adopt with their counters (a planned restart); nothing forwards until that mfcd runs.
+   * With upgrade, mfcd re-executes the mfcd now installed at its path in the same process,
+   * handing it its kernel sockets: forwarding never stops (an in-place upgrade).
    */
   stop(request: StopRequest, context: CallContext & CallContextExt): Promise<DeepPartial<StopResponse>>;
 }
@@ -4595,6 +4620,8 @@ export interface MfcServiceClient<CallOptionsExt = {}> {
    * Stop this mfcd, as SIGTERM does: it answers, then stops serving and exits. With
    * keep_forwarding (as SIGUSR2 does) its VIFs and routes stay in the kernel for the next mfcd
    * to adopt with their counters (a planned restart); nothing forwards until that mfcd runs.
+   * With upgrade, mfcd re-executes the mfcd now installed at its path in the same process,
+   * handing it its kernel sockets: forwarding never stops (an in-place upgrade).
    */
   stop(request: DeepPartial<StopRequest>, options?: CallOptions & CallOptionsExt): Promise<StopResponse>;
 }

@@ -29,6 +29,10 @@ import {
   listLinks,
   tuneMalloc,
   type NftStartupProbe,
+  listenFds,
+  notifySocket,
+  reexec,
+  sdNotify,
 } from "../kernel/index.js";
 import {
   isLocalAddress,
@@ -37,6 +41,7 @@ import {
   TableSockets,
   installMrules,
   ReconcileTimers,
+  type Handoff,
 } from "./lifecycle/index.js";
 import { NullStateStore } from "../state/null-state-store.js";
 import { StateStore } from "../state/state-store.js";
@@ -82,6 +87,9 @@ async function main(): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
+  // Sockets the previous mfcd handed over (re-exec, systemd's fd store): taken before anything
+  // else, so that no child process inherits them.
+  const handoff: Handoff = { handed: listenFds(), fdStore: notifySocket() !== undefined && process.env.FDSTORE !== undefined };
   const logger = createLogger(options.logLevel);
   const mallocTuned = tuneMalloc();
   if (mallocTuned.length > 0) logger.debug({ mallopt: mallocTuned }, "malloc tuned for a long-running daemon");
@@ -93,10 +101,10 @@ async function main(): Promise<number> {
   // both unwind it.
   const cleanup = new CleanupStack();
   // The Stop RPC: served only once the daemon serves, by then wired to the signal handlers.
-  let requestStop = (_keepForwarding: boolean): void => undefined;
+  let requestStop = (_how: StopHow): void => undefined;
   let daemon: Daemon;
   try {
-    daemon = await startDaemon(options, logger, cleanup, (keep) => requestStop(keep));
+    daemon = await startDaemon(options, logger, cleanup, handoff, (how) => requestStop(how));
   } catch (err) {
     // Undo what did start: mrules, the nft table, the kernel tables, and the workers that would
     // keep the process alive.
@@ -110,8 +118,18 @@ async function main(): Promise<number> {
     if (configPath === undefined) logger.info("SIGHUP: no --config file to reload");
     else void reloadConfig(daemon.engine, daemon.store, daemon.rescue, configPath, logger);
   };
-  return untilSignal(daemon.tables, cleanup, logger, (stop) => (requestStop = (keep) => stop("Stop RPC", keep)));
+  const ended = await untilSignal(daemon.tables, cleanup, logger, (stop) => (requestStop = (how) => stop("Stop RPC", how)));
+  if (typeof ended === "number") return ended;
+  try {
+    reexec(ended);
+  } catch (err) {
+    logger.error({ err }, "upgrade: re-exec failed; exiting (forwarding state kept for the next mfcd)");
+    return 1;
+  }
 }
+
+/** How the Stop RPC ends this mfcd (proto StopRequest). */
+type StopHow = { keepForwarding: boolean; upgrade: boolean };
 
 /**
  * Everything that can refuse the start happens before we take the kernel table; then tables,
@@ -122,24 +140,27 @@ async function startDaemon(
   options: CliOptions,
   logger: Logger,
   cleanup: CleanupStack,
-  onStop: (keepForwarding: boolean) => void,
+  handoff: Handoff,
+  onStop: (how: StopHow) => void,
 ): Promise<Daemon> {
   // nft runs in child processes while this thread loads and restores the routes; its answer
   // (rescue options and Trace need it) is in before SERVING.
   const nftDetecting = NftRescueTable.detectAsync();
   // Kept for GetInfo and per-request refusals; its nft entry is filled in once nft has answered.
   let kernelCapabilities = checkKernel(logger);
+  // MRT_INIT as early as possible: from here the kernel forwards again what the previous mfcd
+  // left (adopted later). A start refused below closes the table without removing any of that:
+  // close() removes only VIFs this process adopted or wrote.
+  const tables = TableSockets.open(kernelCapabilities, logger, handoff);
+  const mrtInitMs = Math.round(performance.now());
+  cleanup.push("kernel tables", () => tables.close());
   const { store, persisted } = openState(options, logger);
   cleanup.push("state file", () => store.close());
+  tables.keepForwarding = options.keepForwarding;
   const configRoutes = options.config === undefined ? undefined : await configSpecs(options.config);
   const tls = options.tls ? loadTls(options.tls) : undefined;
   const socketGid = options.socketGroup === undefined ? undefined : resolveGroupId(options.socketGroup);
 
-  const tables = TableSockets.open(kernelCapabilities, logger);
-  // From here the kernel forwards again after a restart (adopted routes): how long it took.
-  const mrtInitMs = Math.round(performance.now());
-  tables.keepForwarding = options.keepForwarding;
-  cleanup.push("kernel tables", () => tables.close());
   const engine = new RouteEngine(tables.opener, {
     maxRoutes: options.maxRoutes,
     // Tables this kernel cannot serve: refused per request, restored routes wait (PENDING).
@@ -202,6 +223,7 @@ async function startDaemon(
   }
   timers.start();
   cleanup.push("background checks", () => timers.stop()); // first to stop at shutdown
+  notifyManager("READY=1", logger);
   logger.info({ addresses: server.addresses, routes: engine.size, mrtInitMs, servingMs: Math.round(performance.now()) }, "serving");
   return { engine, store, tables, rescue: nft.rescue };
 }
@@ -260,6 +282,7 @@ async function startKernelSide(p: {
   const rpc = import("./rpc/index.js");
   rpc.catch(() => undefined);
   const restored = engine.restore(p.persisted.map(fromStoredRoute), p.tables.adoptAtStart());
+  p.tables.closeUnclaimed();
   if (p.persisted.length > 0 || restored.removedLeftovers > 0) logger.info({ ...restored, file: p.options.stateFile }, "routes restored");
   for (const why of engine.unopenable) logger.error({ table: why }, "routes of this table not restored now (kept in the state file)");
   // After the restore: the rescue rules are those of the restored routes.
@@ -272,17 +295,18 @@ async function startKernelSide(p: {
 
 /**
  * Shutdown on SIGTERM/SIGINT, SIGUSR2 (keeping forwarding state) or the Stop RPC: unwind every
- * started step; a second signal exits at once.
+ * started step; a second signal exits at once. Resolves to the exit code, or — for an upgrade —
+ * to the table sockets to hand to the re-executed mfcd (the unwind left them open).
  */
 function untilSignal(
   tables: TableSockets,
   cleanup: CleanupStack,
   logger: Logger,
-  onStopper: (stop: (why: string, keepForwarding: boolean) => void) => void,
-): Promise<number> {
-  return new Promise<number>((resolve) => {
+  onStopper: (stop: (why: string, how: StopHow) => void) => void,
+): Promise<number | Map<string, number>> {
+  return new Promise((resolve) => {
     let stopping = false;
-    const stop = (why: string, keepForwarding = false) => {
+    const stop = (why: string, how: StopHow = { keepForwarding: false, upgrade: false }) => {
       if (stopping) {
         logger.warn({ signal: why }, "second signal: exiting now");
         tables.closeSockets();
@@ -291,20 +315,32 @@ function untilSignal(
       }
       stopping = true;
       // A planned restart: leave forwarding state for the next mfcd to adopt.
-      if (keepForwarding) tables.keepForwarding = true;
-      logger.info({ signal: why, keepForwarding: tables.keepForwarding }, "shutting down");
+      if (how.keepForwarding) tables.keepForwarding = true;
+      // An upgrade: the sockets stay open through execve, the kernel never sees the table's owner go.
+      const handing = how.upgrade ? tables.handOff() : undefined;
+      logger.info({ signal: why, keepForwarding: tables.keepForwarding, upgrade: how.upgrade }, "shutting down");
+      notifyManager(how.upgrade ? "RELOADING=1" : "STOPPING=1", logger);
       void cleanup
         .unwind(({ name, err }) => logger.error({ err, step: name }, "shutdown error"))
         .then(() => {
-          logger.info("stopped");
-          resolve(0);
+          logger.info(handing ? "stopped: re-executing" : "stopped");
+          resolve(handing ?? 0);
         });
     };
     process.on("SIGTERM", () => stop("SIGTERM"));
     process.on("SIGINT", () => stop("SIGINT"));
-    process.on("SIGUSR2", () => stop("SIGUSR2", true));
+    process.on("SIGUSR2", () => stop("SIGUSR2", { keepForwarding: true, upgrade: false }));
     onStopper(stop);
   });
+}
+
+/** sd_notify for Type=notify units; a failure is only logged (the manager then times the start out). */
+function notifyManager(state: string, logger: Logger): void {
+  try {
+    sdNotify(state);
+  } catch (err) {
+    logger.warn({ err, state }, "sd_notify failed");
+  }
 }
 
 function openState(

@@ -40,7 +40,7 @@ export interface FakeServerOptions {
   store?: RouteStore;
   diagnostics?: Diagnostics;
   /** What the Stop RPC calls (default: none, Stop is UNAVAILABLE). */
-  onStop?: (keepForwarding: boolean) => void;
+  onStop?: (how: { keepForwarding: boolean; upgrade: boolean }) => void;
 }
 
 /** `engineOptions`: e.g. kernelSupport, to play a kernel lacking IPv6 or tables. */

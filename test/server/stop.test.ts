@@ -15,7 +15,7 @@ describe("Stop", () => {
 
   it("answers before the daemon stops: the reply arrives although the stop shuts the server down", async () => {
     const stops: boolean[] = [];
-    const server = await startFakeServer(4, {}, { onStop: (keep) => void (stops.push(keep), server.server.stop()) });
+    const server = await startFakeServer(4, {}, { onStop: (how) => void (stops.push(how.keepForwarding), server.server.stop()) });
     s = server;
     expect(await server.client.stop({ keepForwarding: true })).toEqual({});
     expect(stops).toEqual([true]);
@@ -30,14 +30,21 @@ describe("Stop", () => {
   });
 
   it("mfcctl stop [--keep-forwarding] sends it; any other argument is a usage error", async () => {
-    const stops: boolean[] = [];
-    s = await startFakeServer(4, {}, { onStop: (keep) => stops.push(keep) });
+    const stops: { keepForwarding: boolean; upgrade: boolean }[] = [];
+    s = await startFakeServer(4, {}, { onStop: (how) => stops.push(how) });
     const out: string[] = [];
     const ctx: RunContext = { client: s.client, addr: s.socketPath, stdout: { write: (t: string) => out.push(t) }, signal: new AbortController().signal };
     expect(await runCommand(parseCommand(["stop", "--keep-forwarding"]), ctx)).toBe(0);
     expect(await runCommand(parseCommand(["stop"]), ctx)).toBe(0);
-    await expect.poll(() => stops).toEqual([true, false]);
+    expect(await runCommand(parseCommand(["upgrade"]), ctx)).toBe(0);
+    await expect.poll(() => stops).toEqual([
+      { keepForwarding: true, upgrade: false },
+      { keepForwarding: false, upgrade: false },
+      { keepForwarding: false, upgrade: true },
+    ]);
     expect(out.join("")).toMatch(/routes stay in the kernel/);
+    expect(out.join("")).toMatch(/re-executing; forwarding goes on/);
     expect(() => parseCommand(["stop", "--now"])).toThrow(/stop: unexpected argument "--now"/);
+    expect(() => parseCommand(["upgrade", "now"])).toThrow(/upgrade: unexpected argument "now"/);
   });
 });

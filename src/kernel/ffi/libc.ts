@@ -48,6 +48,17 @@ type BigFn = (...args: unknown[]) => number | bigint;
 const lib = koffi.load("libc.so.6");
 /** struct sock_fprog: the classic BPF program of SO_ATTACH_FILTER (a count and a pointer). */
 const SockFprog = koffi.struct("mfcd_sock_fprog", { len: "uint16", filter: "void *" });
+/** struct iovec and struct msghdr (LP64): sendmsg/recvmsg with SCM_RIGHTS (fd passing). */
+const Iovec = koffi.struct("mfcd_iovec", { base: "void *", len: "size_t" });
+const Msghdr = koffi.struct("mfcd_msghdr", {
+  name: "void *",
+  namelen: "uint32",
+  iov: "mfcd_iovec *",
+  iovlen: "size_t",
+  control: "void *",
+  controllen: "size_t",
+  flags: "int",
+});
 const c = {
   socket: lib.func("int socket(int domain, int type, int protocol)") as IntFn,
   setsockopt: lib.func("int setsockopt(int fd, int level, int optname, void *optval, uint32_t optlen)") as IntFn,
@@ -71,8 +82,12 @@ const c = {
   // Variadic in glibc; a fixed int third argument is ABI-safe on x86_64/aarch64 (as for ioctl).
   fcntl: lib.func("int fcntl(int fd, int cmd, int arg)") as IntFn,
   mallopt: lib.func("int mallopt(int param, int value)") as IntFn,
+  sendmsg: lib.func("intptr_t sendmsg(int fd, mfcd_msghdr *msg, int flags)") as BigFn,
+  recvmsg: lib.func("intptr_t recvmsg(int fd, _Inout_ mfcd_msghdr *msg, int flags)") as BigFn,
+  execve: lib.func("int execve(const char *path, const char **argv, const char **envp)") as IntFn,
 };
 
+if (koffi.sizeof(Msghdr) !== 56 || koffi.sizeof(Iovec) !== 16) throw new Error("struct msghdr/iovec: unexpected layout");
 // The struct codecs assume LP64 (`unsigned long` counters of 8 bytes).
 if (koffi.sizeof("unsigned long") !== 8) {
   throw new Error("mfcd's kernel layer supports 64-bit Linux only (unsigned long must be 8 bytes)");
@@ -252,4 +267,84 @@ export function dupCloexec(fd: number): number {
 /** glibc's mallopt(): true when the parameter was set (it sets no errno). */
 export function mallopt(param: number, value: number): boolean {
   return c.mallopt(param, value) === 1;
+}
+
+export const AF_UNIX = 1;
+export const SOCK_STREAM = 1;
+const SCM_RIGHTS = 1;
+const F_GETFD = 1;
+const F_SETFD = 2;
+const FD_CLOEXEC = 1;
+/** sizeof(struct cmsghdr) on LP64: size_t len, int level, int type. */
+const CMSG_HDR = 16;
+
+/** FD_CLOEXEC on or off: off hands `fd` to the program execve() starts. */
+export function setCloexec(fd: number, on: boolean): void {
+  const flags = c.fcntl(fd, F_GETFD, 0);
+  if (flags < 0) fail("fcntl(F_GETFD)");
+  if (c.fcntl(fd, F_SETFD, on ? flags | FD_CLOEXEC : flags & ~FD_CLOEXEC) < 0) fail("fcntl(F_SETFD)");
+}
+
+/** A struct sockaddr_un for `path`; a leading "@" names an abstract socket (as systemd writes it). */
+export function sockaddrUn(path: string): Buffer {
+  const name = Buffer.from(path.startsWith("@") ? "\0" + path.slice(1) : path, "utf8");
+  if (name.length > 107) throw new KernelError("sockaddr_un", os.constants.errno.ENAMETOOLONG, path);
+  const addr = Buffer.alloc(2 + name.length + (path.startsWith("@") ? 0 : 1));
+  addr.writeUInt16LE(AF_UNIX, 0);
+  name.copy(addr, 2);
+  return addr;
+}
+
+/** One datagram to `addr` (a sockaddr, or null for a connected socket) carrying `fds` as SCM_RIGHTS. */
+export function sendmsgFds(fd: number, addr: Buffer | null, data: Buffer, fds: readonly number[], what: string): void {
+  const control = fds.length === 0 ? null : Buffer.alloc(CMSG_HDR + 8 * Math.ceil(fds.length / 2));
+  if (control) {
+    if (LE) control.writeBigUInt64LE(BigInt(CMSG_HDR + 4 * fds.length), 0);
+    else control.writeBigUInt64BE(BigInt(CMSG_HDR + 4 * fds.length), 0);
+    writeHost32(control, 8, SOL_SOCKET);
+    writeHost32(control, 12, SCM_RIGHTS);
+    fds.forEach((f, i) => writeHost32(control, CMSG_HDR + 4 * i, f));
+  }
+  const msg = {
+    name: addr,
+    namelen: addr?.length ?? 0,
+    iov: { base: data, len: data.length },
+    iovlen: 1,
+    control,
+    controllen: control?.length ?? 0,
+    flags: 0,
+  };
+  if (Number(c.sendmsg(fd, msg, 0)) < 0) fail(what);
+}
+
+/**
+ * recvmsg(MSG_DONTWAIT | MSG_CMSG_CLOEXEC) of one datagram with up to `maxFds` SCM_RIGHTS fds;
+ * undefined when nothing is queued.
+ */
+export function recvmsgFds(fd: number, buf: Buffer, maxFds: number, what: string): { length: number; fds: number[] } | undefined {
+  const MSG_CMSG_CLOEXEC = 0x40000000;
+  const control = Buffer.alloc(CMSG_HDR + 8 * Math.ceil(maxFds / 2));
+  const msg = { name: null, namelen: 0, iov: { base: buf, len: buf.length }, iovlen: 1, control, controllen: control.length, flags: 0 };
+  const n = Number(c.recvmsg(fd, msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC));
+  if (n < 0) {
+    const errno = koffi.errno();
+    if (errno === EAGAIN) return undefined;
+    throw new KernelError(what, errno);
+  }
+  const fds: number[] = [];
+  if (msg.controllen >= CMSG_HDR && readHost32(control, 12) === SCM_RIGHTS) {
+    const count = (Number(LE ? control.readBigUInt64LE(0) : control.readBigUInt64BE(0)) - CMSG_HDR) / 4;
+    for (let i = 0; i < count; i++) fds.push(readHost32(control, CMSG_HDR + 4 * i));
+  }
+  return { length: n, fds };
+}
+
+/** Replaces this process's program (same pid, fds without FD_CLOEXEC stay open); returns only by throwing. */
+export function execve(path: string, argv: readonly string[], env: readonly string[]): never {
+  c.execve(path, [...argv, null], [...env, null]);
+  fail(`execve(${path})`);
+}
+
+function readHost32(buf: Buffer, off: number): number {
+  return LE ? buf.readInt32LE(off) : buf.readInt32BE(off);
 }

@@ -39,10 +39,12 @@ import {
   SOCK_CLOEXEC,
   SOCK_RAW,
   close,
+  getsockoptInt,
   open,
   pread,
   setsockoptInt,
   socket,
+  SOL_SOCKET,
   tryIoctl,
   trySetsockopt,
 } from "../ffi/index.js";
@@ -67,6 +69,12 @@ export interface MrouteOpenOptions {
   survive?: boolean;
   /** Network namespace file, e.g. /run/netns/NAME; the socket is created in it. */
   netns?: string;
+  /**
+   * An MRT_INIT socket of this (family, table) handed over by the previous mfcd (re-exec, systemd's
+   * fd store): taken as it is — no MRT_INIT, the kernel never saw its owner go — and everything in
+   * its table is adoptable (leftoverVifs), not only what is static.
+   */
+  inheritedFd?: number;
 }
 
 /** What MrouteFamilySocket.openFamily hands to a subclass constructor. */
@@ -78,6 +86,8 @@ export interface OpenedMroute {
   readonly vifFd: number | undefined;
   /** The static writer (default table only: the only one whose VIFs can be read back to adopt). */
   readonly staticFd: number | undefined;
+  /** Handed over by the previous mfcd rather than opened (MrouteOpenOptions.inheritedFd). */
+  readonly inherited: boolean;
 }
 
 export abstract class MrouteFamilySocket<F extends AddressFamily> implements KernelPort {
@@ -91,6 +101,7 @@ export abstract class MrouteFamilySocket<F extends AddressFamily> implements Ker
   /** Where VIFs and entries are written so that they outlive #fd; undefined: through #fd. */
   #staticFd: number | undefined;
   #closed = false;
+  readonly #inherited: boolean;
   /** NETLINK_ROUTE socket in the socket's netns, for dumpMfc (any table). */
   protected readonly dumper: MfcNetlinkDumper;
   /** The family's /proc VIF file of the socket's netns (default table only). */
@@ -118,6 +129,7 @@ export abstract class MrouteFamilySocket<F extends AddressFamily> implements Ker
     this.dumper = opened.dumper;
     this.#vifFd = opened.vifFd;
     this.#staticFd = opened.staticFd;
+    this.#inherited = opened.inherited;
     this.#vifctl = Buffer.alloc(family.structs.vifctl.size);
     this.#mfcctl = Buffer.alloc(family.structs.mfcctl.size);
     this.#sgReq = Buffer.alloc(family.structs.sgReq.size);
@@ -145,8 +157,10 @@ export abstract class MrouteFamilySocket<F extends AddressFamily> implements Ker
     const fds: number[] = [];
     let dumper: MfcNetlinkDumper | undefined;
     try {
+      const inherited = opts.inheritedFd;
+      if (inherited !== undefined) checkInherited(f, inherited);
       const [fd, vifFd, staticFd] = inNetns(opts.netns, () => {
-        fds.push(socket(f.domain, SOCK_RAW | SOCK_CLOEXEC, f.protocol));
+        fds.push(inherited ?? socket(f.domain, SOCK_RAW | SOCK_CLOEXEC, f.protocol));
         // Created on this thread while it is in the target netns (no netns argument).
         dumper = MfcNetlinkDumper.open(undefined, f.family);
         if (dumpable) {
@@ -158,11 +172,17 @@ export abstract class MrouteFamilySocket<F extends AddressFamily> implements Ker
       });
       if (fd === undefined || dumper === undefined) throw new Error("unreachable: socket() returned nothing");
       configure?.(fd);
-      // MRT(6)_TABLE must precede MRT(6)_INIT (EBUSY afterwards).
       const p = f.optionPrefix;
+      if (inherited !== undefined) {
+        // Its VIFs cannot be read back outside the default table (no /proc file, no dump):
+        // start that table afresh, as a restart without handoff would.
+        if (!dumpable) setsockoptInt(fd, f.level, MRT_OPTIONS.flush, FLUSH_ALL, `setsockopt(${p}_FLUSH)`);
+        return { fd, table, netns: opts.netns, dumper, vifFd, staticFd, inherited: true };
+      }
+      // MRT(6)_TABLE must precede MRT(6)_INIT (EBUSY afterwards).
       if (table !== 0) setsockoptInt(fd, f.level, MRT_OPTIONS.table, table, `setsockopt(${p}_TABLE)`);
       setsockoptInt(fd, f.level, MRT_OPTIONS.init, 1, `setsockopt(${p}_INIT)`);
-      return { fd, table, netns: opts.netns, dumper, vifFd, staticFd };
+      return { fd, table, netns: opts.netns, dumper, vifFd, staticFd, inherited: false };
     } catch (err) {
       for (const fd of fds) closeQuietly(fd);
       dumper?.close();
@@ -317,6 +337,7 @@ export abstract class MrouteFamilySocket<F extends AddressFamily> implements Ker
    * when this socket writes static ones too; undefined otherwise.
    */
   leftoverVifs(): ProcVif[] | undefined {
+    if (this.#inherited) return this.dumpVifs();
     if (!this.survives) return undefined;
     return this.dumpVifs()?.filter((v) => (v.flags & VIFF_STATIC) !== 0);
   }
@@ -346,11 +367,13 @@ export abstract class MrouteFamilySocket<F extends AddressFamily> implements Ker
    * next mfcd adopts them; no forwarding meanwhile, as no socket holds MRT_INIT).
    * Idempotent; never throws (closing releases the table even if MRT_DONE failed).
    */
-  close(opts: { keepForwarding?: boolean } = {}): void {
+  close(opts: { keepForwarding?: boolean; keepOwner?: boolean } = {}): void {
     if (this.#closed) return;
     if (!opts.keepForwarding && this.#staticFd !== undefined) this.#removeStatic();
     this.#closed = true;
-    trySetsockopt(this.#fd, this.#f.level, MRT_OPTIONS.done, this.#vifctl.subarray(0, 0));
+    // keepOwner: another holder of this socket (systemd's fd store) keeps the table and what
+    // the socket wrote; MRT_DONE would release them for every holder.
+    if (!opts.keepOwner) trySetsockopt(this.#fd, this.#f.level, MRT_OPTIONS.done, this.#vifctl.subarray(0, 0));
     closeQuietly(this.#fd);
     if (this.#staticFd !== undefined) closeQuietly(this.#staticFd);
     this.#staticFd = undefined;
@@ -452,6 +475,20 @@ export abstract class MrouteFamilySocket<F extends AddressFamily> implements Ker
       len += n;
     }
     return buf.subarray(0, len);
+  }
+}
+
+/** Every MRT(6)_FLUSH flag: entries and VIFs, dynamic and static. */
+const FLUSH_ALL = 1 | 2 | 4 | 8;
+const SO_DOMAIN = 39;
+const SO_PROTOCOL = 38;
+
+/** A handed socket must be a raw socket of the family's protocol (a wrong fd number would be written to otherwise). */
+function checkInherited(f: MrouteFamily, fd: number): void {
+  const domain = getsockoptInt(fd, SOL_SOCKET, SO_DOMAIN, "getsockopt(SO_DOMAIN) of a handed socket");
+  const protocol = getsockoptInt(fd, SOL_SOCKET, SO_PROTOCOL, "getsockopt(SO_PROTOCOL) of a handed socket");
+  if (domain !== f.domain || protocol !== f.protocol) {
+    throw new KernelError(`handed ${f.optionPrefix} socket`, EINVAL, `fd ${fd} is domain ${domain} protocol ${protocol}`);
   }
 }
 

@@ -3,6 +3,7 @@
 // learn from NOCACHE upcalls; MRT_ASSERT's WRONGVIF upcalls re-learn a moved flow at once), and
 // the rtnetlink monitor (links and MFC events, through KernelSync). close() undoes all of it.
 
+import fs from "node:fs";
 import type { RouteEngine, TableOpener } from "../../engine/route-engine.js";
 import {
   type KernelCapabilities,
@@ -17,6 +18,7 @@ import {
   UpcallReader,
   type Upcall,
   UpcallRing,
+  sdNotify,
 } from "../../kernel/index.js";
 import { KernelSync } from "./kernel-sync.js";
 import type { Logger } from "../config/index.js";
@@ -39,26 +41,70 @@ export class TableSockets {
   private closing: Promise<void> | undefined;
   /** close() leaves the VIFs and routes in the kernel for the next mfcd (--keep-forwarding, SIGUSR2). */
   keepForwarding = false;
+  /** close() stops the readers but leaves the sockets open: they are handed to the next mfcd (re-exec). */
+  private handingOff = false;
+  private defaultSocket: MrouteSocket | undefined;
 
   private constructor(
     private readonly logger: Logger,
-    private readonly defaultSocket: MrouteSocket | undefined,
     private readonly capabilities: KernelCapabilities,
-  ) {
-    if (defaultSocket) this.sockets.push(defaultSocket);
-  }
+    private readonly handoff: Handoff,
+  ) {}
 
   /**
    * Takes the IPv4 default table when this kernel routes IPv4 multicast, so that "another
-   * multicast router owns it" stops the start; throws an Error saying what to do.
+   * multicast router owns it" stops the start; throws an Error saying what to do. Sockets in
+   * `handoff.handed` (by tableName) are taken over instead of opened.
    */
-  static open(capabilities: KernelCapabilities, logger: Logger): TableSockets {
-    if (!hasCapability(capabilities, "ipv4")) return new TableSockets(logger, undefined, capabilities);
+  static open(capabilities: KernelCapabilities, logger: Logger, handoff: Handoff = { handed: new Map(), fdStore: false }): TableSockets {
+    const tables = new TableSockets(logger, capabilities, handoff);
+    if (!hasCapability(capabilities, "ipv4")) return tables;
     try {
-      return new TableSockets(logger, MrouteSocket.open(), capabilities);
+      tables.defaultSocket = tables.openSocket("ipv4", 0) as MrouteSocket;
+      return tables;
     } catch (err) {
       throw new Error(explainOpenFailure(err), { cause: err });
     }
+  }
+
+  /** Opens (or takes over) one table's socket; in fd-store mode hands a new one to the service manager. */
+  private openSocket(family: Family, table: number): TableSocket {
+    const name = tableName(family, table);
+    const inheritedFd = this.handoff.handed.get(name);
+    this.handoff.handed.delete(name);
+    // In systemd's fd store the socket itself outlives mfcd: write through it (nothing static
+    // then lingers once the unit really stops and the store lets it go).
+    const opts = { table, inheritedFd, survive: !this.handoff.fdStore };
+    const opened = family === "ipv4" ? MrouteSocket.open(opts) : Mroute6Socket.open(opts);
+    this.sockets.push(opened);
+    if (inheritedFd !== undefined) this.logger.info({ family, table, fd: inheritedFd }, "multicast routing table handed over by the previous mfcd");
+    else if (this.handoff.fdStore) this.storeSocket(name, opened.fd);
+    return opened;
+  }
+
+  /** FDSTORE=1: the service manager keeps a copy, and gives it to the next mfcd of this unit. */
+  private storeSocket(name: string, fd: number): void {
+    try {
+      sdNotify(`FDSTORE=1\nFDNAME=${name}`, [fd]);
+    } catch (err) {
+      this.logger.warn({ err, name }, "fd store: socket not stored (FileDescriptorStoreMax= unset?): a restart will not be hitless");
+    }
+  }
+
+  /** Every open table socket by tableName, for reexec(): close() will then leave them open. */
+  handOff(): Map<string, number> {
+    this.handingOff = true;
+    this.keepForwarding = true;
+    return new Map(this.sockets.filter((s) => !s.closed).map((s) => [tableName(s.family, s.table), s.fd]));
+  }
+
+  /** Handed sockets no table claimed (their family is not served here): closed, which releases them. */
+  closeUnclaimed(): void {
+    for (const [name, fd] of this.handoff.handed) {
+      this.logger.warn({ name }, "handed socket not used: closed");
+      closeFd(fd);
+    }
+    this.handoff.handed.clear();
   }
 
   /**
@@ -69,14 +115,21 @@ export class TableSockets {
     const tables: { family: Family; table: number }[] = [];
     if (this.defaultSocket) tables.push({ family: "ipv4", table: 0 });
     if (hasCapability(this.capabilities, "ipv6") && hasStaticVifs(IPV6_MROUTE)) tables.push({ family: "ipv6", table: 0 });
+    // Every table handed over: what it holds is adopted or removed now.
+    for (const name of this.handoff.handed.keys()) {
+      const m = /^mrt-(ipv4|ipv6)-(\d+)$/.exec(name);
+      const family = m?.[1] as Family | undefined;
+      if (!family || !hasCapability(this.capabilities, family)) continue;
+      const table = Number(m?.[2]);
+      if (!tables.some((t) => t.family === family && t.table === table)) tables.push({ family, table });
+    }
     return tables;
   }
 
   /** The engine's TableOpener: the default IPv4 table, or a new socket (and reader) per other table. */
   readonly opener: TableOpener = (family, table) => {
     if (family === "ipv4" && table === 0 && this.defaultSocket) return this.defaultSocket;
-    const opened = family === "ipv4" ? MrouteSocket.open({ table }) : Mroute6Socket.open({ table });
-    this.sockets.push(opened);
+    const opened = this.openSocket(family, table);
     this.logger.info({ family, table }, "multicast routing table opened");
     const reader = this.startReader(opened, family, table);
     reader.catch((err: unknown) => {
@@ -141,7 +194,12 @@ export class TableSockets {
 
   /** A second signal: MRT_DONE now, without waiting for the readers. */
   closeSockets(): void {
-    for (const s of this.sockets) s.close({ keepForwarding: this.keepForwarding });
+    if (this.handingOff) return;
+    // In the fd store a stop cannot tell a restart from a stop: the store decides. It keeps the
+    // sockets while the unit restarts, and closes them when it stops — the kernel then removes
+    // everything they wrote (nothing is static in this mode).
+    const keepOwner = this.handoff.fdStore;
+    for (const s of this.sockets) s.close({ keepForwarding: this.keepForwarding || keepOwner, keepOwner });
   }
 
   private async closeAll(): Promise<void> {
@@ -188,6 +246,25 @@ export class TableSockets {
     const fields = { family, table, source: u.source, group: u.group, vif: u.vif, outcome };
     if (outcome === "learned" || outcome === "relearned") this.logger.info(fields, "route learned from template");
     else this.logger.debug(fields, "upcall");
+  }
+}
+
+/** What a start is handed by the previous mfcd (kernel/handoff): sockets by tableName, and whether systemd's fd store is in use. */
+export interface Handoff {
+  handed: Map<string, number>;
+  fdStore: boolean;
+}
+
+/** The name a table's socket is handed over under (FDNAME=, MFCD_HANDOFF). */
+export function tableName(family: Family, table: number): string {
+  return `mrt-${family}-${table}`;
+}
+
+function closeFd(fd: number): void {
+  try {
+    fs.closeSync(fd);
+  } catch {
+    // already closed
   }
 }
 

@@ -1,6 +1,7 @@
 // MfcService handlers: validate, call the engine, persist, convert. Errors are mapped by
 // middleware. Every mutation is durable before its RPC answers OK.
 
+import fs from "node:fs";
 import type { CallContext } from "nice-grpc-common";
 import { DomainError } from "../../engine/domain-error.js";
 import type { RouteEngine, RouteSpec } from "../../engine/route-engine.js";
@@ -61,13 +62,28 @@ function checkRescueOptions(diagnostics: Diagnostics, specs: RouteSpec[], field:
   if (violations.length > 0) throw DomainError.invalid(violations);
 }
 
-function stopHandler(onStop: ((keepForwarding: boolean) => void) | undefined) {
-  return async (request: { keepForwarding: boolean }): Promise<Record<string, never>> => {
+/** What a Stop request asks for (the daemon's lifecycle does it once the answer is sent). */
+export type StopHandler = (how: { keepForwarding: boolean; upgrade: boolean }) => void;
+
+function stopHandler(onStop: StopHandler | undefined) {
+  return async (request: { keepForwarding: boolean; upgrade: boolean }): Promise<Record<string, never>> => {
     if (!onStop) throw new DomainError("unavailable", "Stop is not available in this mfcd");
+    if (request.upgrade) checkEntryPoint();
     // Once this answer is on its way: the shutdown then stops the server it travels through.
-    setImmediate(() => onStop(request.keepForwarding));
+    setImmediate(() => onStop({ keepForwarding: request.keepForwarding, upgrade: request.upgrade }));
     return {};
   };
+}
+
+/** An upgrade re-executes the entry point: refuse before stopping anything when it cannot be read. */
+function checkEntryPoint(): void {
+  const main = process.argv[1];
+  try {
+    if (main === undefined) throw new Error("no entry point");
+    fs.accessSync(main, fs.constants.R_OK);
+  } catch (err) {
+    throw new DomainError("failed-precondition", `upgrade: mfcd's entry point ${main ?? "(none)"} cannot be read (${err instanceof Error ? err.message : String(err)}); nothing was stopped`);
+  }
 }
 
 export function createMfcService(
@@ -75,7 +91,7 @@ export function createMfcService(
   store: RouteStore,
   diagnostics: Diagnostics = {},
   info?: DaemonInfoSource,
-  onStop?: (keepForwarding: boolean) => void,
+  onStop?: StopHandler,
 ): MfcWireServiceImplementation {
   const { rescue } = diagnostics;
   const checkRescue = (specs: RouteSpec[], field: (i: number) => string) => checkRescueOptions(diagnostics, specs, field);

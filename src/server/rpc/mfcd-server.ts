@@ -11,7 +11,7 @@ import { MfcServiceDefinition } from "../../gen/mfc.js";
 import { errorMapperMiddleware } from "./error-mapper.js";
 import { formatListenAddress, grpcTarget, type ListenAddress } from "../../shared/listen-address.js";
 import type { Logger, DaemonInfoSource } from "../config/index.js";
-import { createMfcService, type Diagnostics } from "./mfc-service.js";
+import { createMfcService, type Diagnostics, type StopHandler } from "./mfc-service.js";
 import { malformedRequestMiddleware, MfcWireServiceDefinition } from "./mfc-service-definition.js";
 import { addReflection } from "./reflection.js";
 import { createTerminator } from "./terminator.js";
@@ -32,7 +32,7 @@ export interface MfcdServerOptions {
   /** What GetInfo reports (version, kernel capabilities, owned tables...); without it GetInfo is UNAVAILABLE. */
   info?: DaemonInfoSource;
   /** What the Stop RPC calls (after answering); without it Stop is UNAVAILABLE. */
-  onStop?: (keepForwarding: boolean) => void;
+  onStop?: StopHandler;
   /** Largest request accepted (larger → RESOURCE_EXHAUSTED); default 32 MiB (100k-route applies). */
   maxMessageBytes?: number;
   listen: ListenAddress[];
