@@ -65,7 +65,7 @@ function describeWhere(plan: TestPlan, host: HostKernel, guest: GuestKernel | un
   const parts: string[] = [];
   if (guest) parts.push(`user-mode Linux ${guest.release}${lacks ? ` (host kernel lacks ${lacks})` : ""}`);
   if (nativeKernel) parts.push(`host Linux ${host.release}`);
-  if (plan.debianGuest.length > 0) parts.push(`Debian's user-mode Linux for ${plan.debianGuest.length} file(s) on a kernel lacking options`);
+  if (plan.debianGuest.length > 0) parts.push(`a user-mode Linux lacking options (Debian's, or self-built where Debian's cannot boot) for ${plan.debianGuest.length} file(s)`);
   if (plan.unrunnable.length > 0) parts.push(`${plan.unrunnable.length} file(s) nowhere (host kernel lacks ${lacks})`);
   return parts.join(" + ") || "none selected";
 }

@@ -271,6 +271,10 @@ describe("systemd mfcd@.service", () => {
     expect(one("RuntimeDirectoryPreserve")).toBe("yes");
     expect(one("StateDirectory")).toBe("mfcd");
     expect(one("ExecReload")).toMatch(/kill -HUP \$MAINPID/);
+    // Hitless restarts: mfcd notifies readiness and keeps its MRT_INIT sockets in the fd store.
+    expect(one("Type")).toBe("notify");
+    expect(Number(one("FileDescriptorStoreMax"))).toBeGreaterThan(0);
+    expect(service.get("Environment")?.some((e) => /^FDSTORE=\d+$/.test(e))).toBe(true);
     expect(service.has("MemoryDenyWriteExecute")).toBe(false); // V8's JIT
     const o = mfcdOptions(execStart.slice(1).map((a) => a.replaceAll("%i", "blue")));
     expect(o.listen).toEqual([{ kind: "unix", path: "/run/mfcd/blue.sock" }]);

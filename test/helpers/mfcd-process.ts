@@ -61,6 +61,8 @@ export interface SpawnMfcdOptions {
   wrapper?: string[];
   /** The bin to run instead of dist/server/main.js (e.g. a copy an unprivileged user can read). */
   main?: string;
+  /** Descriptors of this process to pass as the daemon's fds 3, 4, … (systemd's LISTEN_FDS layout). */
+  passFds?: number[];
 }
 
 export interface StartMfcdOptions extends SpawnMfcdOptions {
@@ -171,7 +173,7 @@ export function spawnMfcd(ns: string, opts: SpawnMfcdOptions = {}): SpawnedMfcd 
   // `ip netns exec` execs the command, so proc.pid is node itself and signals reach it.
   const proc = spawn("ip", argv, {
     cwd: REPO_ROOT,
-    stdio: ["ignore", "ignore", "pipe"],
+    stdio: ["ignore", "ignore", "pipe", ...(opts.passFds ?? [])],
     ...(opts.env === undefined ? {} : { env: opts.env }),
   });
   live.add(proc);
