@@ -1,9 +1,12 @@
 // kernel-needs: none
 // The shape issue 11 gave the code, checked so that it stays: the route engine is a small façade
-// over one file per seam, and the IPv4 and IPv6 files hold only what differs between the
-// families (a near-copy between them is a change that has to be made twice).
+// over one file per seam, the IPv4 and IPv6 files hold only what differs between the families (a
+// near-copy between them is a change that has to be made twice), and the code of worker threads
+// is TypeScript modules rather than text.
 import fs from "node:fs";
 import path from "node:path";
+import { ESLint } from "eslint";
+import ts from "typescript";
 import { describe, expect, it } from "vitest";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -107,5 +110,180 @@ describe("the route engine", () => {
       .filter((f) => !f.endsWith("route-errors.ts") && !f.endsWith("diagnose-flow.ts"))
       .flatMap((f) => [...read(f).matchAll(/reason:\s*"([A-Z_]{4,})"/g)].map((m) => `${f}: ${m[1]}`));
     expect(inline).toEqual([]);
+  });
+});
+
+// ---- Worker threads run modules, not text (issue 11 §4) ----------------------------------------
+// Before issue 11 the poll hub's thread was CommonJS in a String.raw string started with
+// `new Worker(source, { eval: true })`, and its handlers were strings the thread compiled with
+// vm.runInThisContext: code no compiler or linter saw. Now every worker-side module is a .ts file
+// in src/ that a Worker gets by URL (src/kernel/poll/worker-module.ts) and scripts/bundle.mjs
+// bundles as an entry of its own.
+
+const unwrap = (e: ts.Expression): ts.Expression =>
+  ts.isParenthesizedExpression(e) || ts.isAsExpression(e) || ts.isSatisfiesExpression(e) || ts.isNonNullExpression(e) ? unwrap(e.expression) : e;
+
+/** `f` of f(…), `Worker` of new wt.Worker(…); undefined for anything else. */
+function calleeName(e: ts.Expression): string | undefined {
+  const x = unwrap(e);
+  if (ts.isIdentifier(x)) return x.text;
+  if (ts.isPropertyAccessExpression(x)) return x.name.text;
+  return undefined;
+}
+
+/** The text of a string or template literal, substitutions left out. */
+function literalText(n: ts.Node): string | undefined {
+  if (ts.isStringLiteral(n) || ts.isNoSubstitutionTemplateLiteral(n)) return n.text;
+  if (ts.isTemplateExpression(n)) return n.head.text + n.templateSpans.map((s) => "${…}" + s.literal.text).join("");
+  return undefined;
+}
+
+const JS_DATA_URL = /data:(text|application)\/(javascript|ecmascript)/i;
+/** The one code a data: URL may carry: registering tsx's module loader, so that a Worker can load a
+ * .ts entry from sources (tsx does not do this in worker threads on Node 20). */
+const LOADER_REGISTRATION = /^import \{ register \} from \$\{…\}; register\(\);$/;
+/** What JavaScript looks like, for String.raw templates. */
+const LOOKS_LIKE_CODE = /=>|[;{}]|\brequire\s*\(|\bfunction\b/;
+
+export interface WorkerCodeReport {
+  /** "file:line: what", empty when the file hands no worker code over as text. */
+  problems: string[];
+  /** Worker-side modules the file names with workerModuleUrl(NAME, import.meta.url): dir/NAME.ts. */
+  modules: { dir: string; name: string }[];
+}
+
+/** Every way one source file could hand a worker thread its code as text instead of a module. */
+export function workerCodeCheck(file: string, text: string): WorkerCodeReport {
+  const sf = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true);
+  const report: WorkerCodeReport = { problems: [], modules: [] };
+  const flag = (n: ts.Node, what: string): void => {
+    report.problems.push(`${file}:${sf.getLineAndCharacterOfPosition(n.getStart(sf)).line + 1}: ${what}`);
+  };
+  const consts = new Map<string, ts.Expression>();
+  const collect = (n: ts.Node): void => {
+    if (ts.isVariableDeclaration(n) && ts.isIdentifier(n.name) && n.initializer) consts.set(n.name.text, n.initializer);
+    ts.forEachChild(n, collect);
+  };
+  collect(sf);
+  /** Follows a name to the expression its const was initialised with. */
+  const resolve = (e: ts.Expression, depth = 0): ts.Expression => {
+    const x = unwrap(e);
+    const init = ts.isIdentifier(x) ? consts.get(x.text) : undefined;
+    return init && depth < 8 ? resolve(init, depth + 1) : x;
+  };
+  const isModuleUrl = (e: ts.Expression): boolean => {
+    const x = resolve(e);
+    return ts.isCallExpression(x) && calleeName(x.expression) === "workerModuleUrl";
+  };
+
+  const visit = (n: ts.Node): void => {
+    if (ts.isNewExpression(n) && calleeName(n.expression) === "Worker") {
+      const entry = n.arguments?.[0];
+      if (!entry || !isModuleUrl(entry)) flag(n, "new Worker(…) with an entry that is not workerModuleUrl(NAME, import.meta.url), a .ts module in src/");
+    }
+    if (ts.isCallExpression(n) && calleeName(n.expression) === "workerModuleUrl") {
+      const [name, from] = n.arguments;
+      if (name && ts.isStringLiteral(name) && from?.getText(sf) === "import.meta.url") {
+        report.modules.push({ dir: path.dirname(file), name: name.text });
+      } else {
+        flag(n, "workerModuleUrl takes a literal module name and import.meta.url");
+      }
+    }
+    if ((ts.isPropertyAssignment(n) || ts.isShorthandPropertyAssignment(n)) && ts.isIdentifier(n.name) && n.name.text === "eval") {
+      flag(n, "the Worker option eval: code as a string");
+    }
+    if ((ts.isCallExpression(n) || ts.isNewExpression(n)) && ["eval", "Function"].includes(calleeName(n.expression) ?? "")) {
+      flag(n, `${calleeName(n.expression)}(…) compiles a string`);
+    }
+    const spec = ts.isImportDeclaration(n) ? n.moduleSpecifier : ts.isCallExpression(n) && n.expression.kind === ts.SyntaxKind.ImportKeyword ? n.arguments[0] : undefined;
+    if (spec && ts.isStringLiteral(spec) && /^(node:)?vm$/.test(spec.text)) flag(n, "node:vm compiles strings");
+    if (ts.isTaggedTemplateExpression(n) && n.tag.getText(sf) === "String.raw" && LOOKS_LIKE_CODE.test(literalText(n.template) ?? "")) {
+      flag(n, "a String.raw template holding code");
+    }
+    const lit = literalText(n);
+    if (lit !== undefined && JS_DATA_URL.test(lit)) {
+      // Allowed: `data:text/javascript,${encodeURIComponent(boot)}` where boot is the loader registration.
+      const span = ts.isTemplateExpression(n) && n.templateSpans.length === 1 ? unwrap(n.templateSpans[0]!.expression) : undefined;
+      const arg = span && ts.isCallExpression(span) && calleeName(span.expression) === "encodeURIComponent" ? span.arguments[0] : undefined;
+      const boot = arg && literalText(resolve(arg));
+      if (boot === undefined || !LOADER_REGISTRATION.test(boot)) flag(n, "a data: URL holding JavaScript (other than tsx's loader registration)");
+    }
+    ts.forEachChild(n, visit);
+  };
+  visit(sf);
+  return report;
+}
+
+/** The worker-side modules scripts/bundle.mjs emits as entries: WORKER_DIR/NAME.ts for each NAME. */
+function bundledWorkerModules(): { dir: string; names: string[] } {
+  const text = read("scripts/bundle.mjs");
+  const dir = /^const WORKER_DIR = "([^"]+)";$/m.exec(text)?.[1];
+  const list = /^const WORKER_MODULES = \[([^\]]*)\];$/m.exec(text)?.[1];
+  if (dir === undefined || list === undefined) throw new Error("scripts/bundle.mjs: no WORKER_DIR / WORKER_MODULES");
+  return { dir, names: [...list.matchAll(/"([^"]+)"/g)].map((m) => m[1]!) };
+}
+
+describe("worker threads", () => {
+  it("the check finds code handed to a worker as text, and passes modules given by URL", () => {
+    // The shape of the code before issue 11 (src/kernel/poll-hub.ts, poll-hub-worker.ts, the handlers).
+    const before = [
+      'import vm from "node:vm";',
+      "export const POLL_HUB_WORKER_SOURCE = String.raw`\"use strict\";",
+      'const { parentPort, workerData } = require("node:worker_threads");',
+      "make = vm.runInThisContext(m.source)(env);`;",
+      "export const UPCALL_HANDLER_SOURCE = String.raw`(env) => (data, post) => ({ onReadable() {} })`;",
+      "this.worker = new Worker(POLL_HUB_WORKER_SOURCE, { eval: true, workerData, transferList: [port2] });",
+    ].join("\n");
+    expect(workerCodeCheck("src/kernel/poll-hub.ts", before).problems).toEqual([
+      "src/kernel/poll-hub.ts:1: node:vm compiles strings",
+      "src/kernel/poll-hub.ts:2: a String.raw template holding code",
+      "src/kernel/poll-hub.ts:5: a String.raw template holding code",
+      "src/kernel/poll-hub.ts:6: new Worker(…) with an entry that is not workerModuleUrl(NAME, import.meta.url), a .ts module in src/",
+      "src/kernel/poll-hub.ts:6: the Worker option eval: code as a string",
+    ]);
+    const others = [
+      "new Worker(`const { parentPort } = require('node:worker_threads'); parentPort.postMessage(1);`);",
+      'new Worker("./poll-hub-worker.js");',
+      'new Worker(new URL("data:text/javascript,postMessage(1)"));',
+      "const opts = { eval };",
+      "const make = new Function(\"env\", source);",
+      "eval(source);",
+      'const url = workerModuleUrl("poll-hub-worker", "file:///usr/lib/mfcd/x.js");',
+      "const boot = `import { register } from ${api}; register(); globalThis.x = 1;`;",
+      "const argv = [\"--import\", `data:text/javascript,${encodeURIComponent(boot)}`];",
+    ].join("\n");
+    expect(workerCodeCheck("src/x.ts", others).problems.map((p) => p.split(":")[1])).toEqual(["1", "2", "3", "3", "4", "5", "6", "7", "9"]);
+
+    const now = [
+      'const WORKER_ENTRY = workerModuleUrl("poll-hub-worker", import.meta.url);',
+      "new Worker(WORKER_ENTRY, { workerData, transferList: [port2], execArgv: workerExecArgv(WORKER_ENTRY) });",
+      "const boot = `import { register } from ${JSON.stringify(api)}; register();`;",
+      'const argv = ["--import", `data:text/javascript,${encodeURIComponent(boot)}`];',
+    ].join("\n");
+    expect(workerCodeCheck("src/kernel/poll/poll-hub.ts", now)).toEqual({ problems: [], modules: [{ dir: "src/kernel/poll", name: "poll-hub-worker" }] });
+  });
+
+  it("get their code as .ts modules of src/ by URL, which the bundle emits, tsc compiles and eslint lints", async () => {
+    const reports = walk("src").filter((f) => f.endsWith(".ts")).map((f) => workerCodeCheck(f, read(f)));
+    expect(reports.flatMap((r) => r.problems)).toEqual([]);
+
+    const modules = reports.flatMap((r) => r.modules);
+    const names = [...new Set(modules.map((m) => m.name))].sort();
+    expect(names).toContain("poll-hub-worker");
+    for (const m of modules) expect(fs.existsSync(path.join(ROOT, m.dir, `${m.name}.ts`)), `${m.dir}/${m.name}.ts`).toBe(true);
+
+    // The bundled daemon finds NAME.js next to main.js only if scripts/bundle.mjs emits it.
+    const bundled = bundledWorkerModules();
+    expect(new Set(modules.map((m) => m.dir))).toEqual(new Set([bundled.dir]));
+    expect([...bundled.names].sort()).toEqual(names);
+
+    const files = names.map((n) => path.join(ROOT, bundled.dir, `${n}.ts`));
+    const tsconfig = ts.readConfigFile(path.join(ROOT, "tsconfig.json"), ts.sys.readFile);
+    const compiled = new Set(ts.parseJsonConfigFileContent(tsconfig.config, ts.sys, ROOT).fileNames.map((f) => path.resolve(f)));
+    const eslint = new ESLint({ cwd: ROOT });
+    for (const f of files) {
+      expect(compiled.has(f), `tsconfig.json compiles ${f}`).toBe(true);
+      expect(await eslint.isPathIgnored(f), `eslint lints ${f}`).toBe(false);
+    }
   });
 });
