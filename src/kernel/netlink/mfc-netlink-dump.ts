@@ -1,5 +1,5 @@
 // One rtnetlink dump (RTM_GETROUTE, family RTNL_FAMILY_IPMR) returns every MFC entry of every
-// table (or of one table) with its iif, oifs + TTL thresholds and counters, ~32 KiB per recv().
+// table (or of one table) with its iif, oifs + TTL thresholds and counters, at most 32 KiB per recv().
 // Unlike /proc/net/ip_mr_cache it sees every table, and with NETLINK_GET_STRICT_CHK the kernel
 // walks only the table asked for. Most of a dump's time is in the kernel (it re-walks the table
 // list from the start for each part); it is about as fast as reading and parsing /proc and
@@ -34,7 +34,7 @@ export interface MfcDumpOptions {
   table?: number;
   /**
    * Also return unresolved entries (`unresolved: true`, no iif/oifs/counters): (S,G)s the
-   * kernel has queued packets for after a NOCACHE upcall and drops after ~10 s. Default false:
+   * kernel has queued packets for after a NOCACHE upcall and drops after 10 s. Default false:
    * they are not routes, and SIOCGETSGCNT and /proc's resolved rows do not show them either.
    */
   includeUnresolved?: boolean;

@@ -52,7 +52,7 @@ const MAX_DUMP_ATTEMPTS = 10;
 export class NetlinkRouteSocket {
   #fd: number;
   #seq = 0;
-  // Dump parts are at most ~32 KiB on Linux 6.x (larger only for links with huge attribute
+  // Dump parts are at most 32 KiB on Linux 6.x (larger only for links with huge attribute
   // sets); MSG_TRUNC reveals a part that did not fit rather than losing its tail silently.
   readonly #buf = Buffer.allocUnsafe(128 * 1024);
 

@@ -12,7 +12,7 @@
 //                 the unresolved one first)
 //   RTM_DELROUTE  MRT_DEL_MFC from any socket; every entry removed by MRT_DONE / close of the
 //                 MRT_INIT socket (VIFs go first, so these carry iifIndex 0 and no oifs) or by
-//                 MRT_FLUSH; expiry of an unresolved entry (~10 s)
+//                 MRT_FLUSH; expiry of an unresolved entry (after 10 s)
 // As in dumps, only oifs whose VIF exists are listed, by ifindex, and RTA_IIF is missing
 // (iifIndex 0) once the input VIF is gone. Adding or deleting a VIF sends no MFC event (and no
 // visible link event) even though entries start or stop using it.

@@ -5,7 +5,7 @@
 //
 // Kernel behaviour (Linux 6.18, ipmr.c; the tests pin it):
 //  - NOCACHE: one per new unresolved (S,G), only for packets arriving on a VIF; the kernel
-//    queues up to 4 packets and drops the unresolved entry after ~10 s (then a new upcall).
+//    queues up to 4 packets and drops the unresolved entry after 10 s (then a new upcall).
 //    There is no fixed cap on unresolved entries any more (older kernels stopped at 10); an
 //    upcall is lost only when the socket's receive queue is full.
 //  - WRONGVIF: only with MRT_ASSERT on (or MRT_PIM), at most one per (S,G) every 3 s, and

@@ -1,9 +1,10 @@
 // glibc malloc settings for a long-running daemon. Node's native side (nghttp2, V8's
 // backing stores, libuv) allocates through malloc from a dozen threads: by default glibc gives
 // busy threads their own arenas (up to 8 per core) and keeps freed memory in them, and its
-// mmap threshold grows with every freed large block (a WatchStats update is ~1 MB), so ~1 MB
-// buffers end up inside the arenas, resident long after the calls that freed them (what these
-// settings save is measured by bench/list-watch.ts; README "Measured figures in the code").
+// mmap threshold grows with every freed large block (a WatchStats message of a large table is
+// one), so such buffers end up inside the arenas, resident long after the calls that freed them
+// (what these settings save is measured by bench/list-watch.ts; figures in README "Measured
+// figures in the code").
 //
 // mallopt() at the start of main() measured as effective as the environment variables; an
 // operator's MALLOC_ARENA_MAX / MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ win over

@@ -13,8 +13,8 @@ import { DomainError, type FieldViolation } from "../../engine/domain-error.js";
 export const DEFAULT_INTERVAL_MS = 1000;
 export const MIN_INTERVAL_MS = 100;
 /**
- * Routes per message. A RouteStats is at most ~110 bytes (3 strings ≤ 15 bytes, 3 varints,
- * 2 doubles, tags), so 10k routes stay near 1.1 MB — well under the 4 MiB default limit.
+ * Routes per message: a message of 10k RouteStats stays well under grpc-js's 4 MiB default
+ * message limit (its size: README "Measured figures in the code").
  */
 export const ROUTES_PER_MESSAGE = 10_000;
 
