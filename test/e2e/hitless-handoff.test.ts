@@ -9,15 +9,11 @@
 // - systemd's fd store, with this test standing in for the service manager: a notify socket
 //   receives FDSTORE=1 with the socket; the next mfcd gets it back as LISTEN_FDS; when the
 //   store lets go (the unit stops) the kernel removes everything.
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createMfcClient, RouteState } from "../../src/sdk/index.js";
-import { AF_UNIX, bind, recvmsgFds, SOCK_CLOEXEC, SOCK_DGRAM, socket, sockaddrUn } from "../../src/kernel/ffi/index.js";
 import { createLab, type Lab } from "../helpers/lab.js";
 import { kernelRoutes, kernelRouteTuples, kernelVifs, routeTuples, startMfcd, StopList, tempSocketPath, type RouteTuple } from "../helpers/mfcd-process.js";
-import { onProcessExit } from "../helpers/netns.js";
+import { FdStore } from "../helpers/fd-store.js";
 import { settle, startReceiver, startStream, waitFor, type Receiver } from "../helpers/traffic.js";
 import { bound } from "../helpers/time-bounds.js";
 
@@ -26,14 +22,12 @@ if (process.getuid?.() !== 0) throw new Error("test/e2e needs root (network name
 const PORT = 5000;
 let lab: Lab;
 const stops = new StopList();
-const fds: number[] = [];
 
 beforeAll(async () => {
   lab = await createLab({ receivers: 1 });
 });
 afterEach(async () => {
   await stops.stopAll();
-  for (const fd of fds.splice(0)) fs.closeSync(fd);
 });
 afterAll(async () => {
   await stops.stopAll();
@@ -98,31 +92,13 @@ describe("hitless restarts (real kernel, numbered stream)", () => {
 
   it("systemd's fd store: FDSTORE=1 hands the socket over, SIGTERM keeps forwarding, the next mfcd takes it from LISTEN_FDS with no gap; closing the store removes everything", async () => {
     // This test is the service manager: a notify socket that collects what mfcd stores.
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mfcd-fdstore-"));
-    onProcessExit(() => fs.rmSync(dir, { recursive: true, force: true }));
-    const notify = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    fds.push(notify);
-    bind(notify, sockaddrUn(path.join(dir, "notify")), "bind(notify)");
-    const store = new Map<string, number>();
-    const states: string[] = [];
-    const drain = () => {
-      const buf = Buffer.alloc(4096);
-      for (let m = recvmsgFds(notify, buf, 8, "recvmsg(notify)"); m; m = recvmsgFds(notify, buf, 8, "recvmsg(notify)")) {
-        const text = buf.toString("utf8", 0, m.length);
-        states.push(text);
-        const name = /FDNAME=(\S+)/.exec(text)?.[1];
-        for (const fd of m.fds) {
-          fds.push(fd);
-          if (/FDSTORE=1/.test(text) && name) store.set(name, fd);
-        }
-      }
-    };
-    const env = { ...process.env, NOTIFY_SOCKET: path.join(dir, "notify"), FDSTORE: "8" };
+    const manager = new FdStore();
+    stops.add({ stop: async () => manager.close() });
     const socketPath = tempSocketPath();
-    const first = stops.add(await startMfcd(lab.router, { socketPath, env }));
-    drain();
-    expect(states).toContain("READY=1");
-    expect([...store.keys()]).toEqual(["mrt-ipv4-0"]);
+    const first = stops.add(await startMfcd(lab.router, { socketPath, env: manager.env() }));
+    manager.drain();
+    expect(manager.states).toContain("READY=1");
+    expect([...manager.stored.keys()]).toEqual(["mrt-ipv4-0"]);
 
     const G = "239.41.1.1";
     await first.client.addRoute({ route: route(G) });
@@ -133,26 +109,18 @@ describe("hitless restarts (real kernel, numbered stream)", () => {
     await rcv.waitForCount(frozen + 40); // forwarding goes on while no mfcd runs
 
     // The next start is handed the stored socket as fd 3 (LISTEN_PID is set by a shell that execs).
-    const second = stops.add(
-      await startMfcd(lab.router, {
-        socketPath,
-        env: { ...env, LISTEN_FDS: "1", LISTEN_FDNAMES: "mrt-ipv4-0" },
-        wrapper: ["sh", "-c", 'export LISTEN_PID=$$; exec "$@"', "sh"],
-        passFds: [store.get("mrt-ipv4-0")!],
-      }),
-    );
+    const second = stops.add(await startMfcd(lab.router, { socketPath, ...manager.handBack() }));
     expect(second.stderr()).toMatch(/"msg":"multicast routing table handed over by the previous mfcd"/);
     expect(restoredLines(second.stderr()).at(-1)).toMatchObject({ installed: 1, adopted: 1 });
-    drain();
-    expect(states.filter((s) => s.startsWith("FDSTORE=1")), "a handed socket is not stored twice").toHaveLength(1);
+    manager.drain();
+    expect(manager.states.filter((s) => s.startsWith("FDSTORE=1")), "a handed socket is not stored twice").toHaveLength(1);
     await rcv.waitForCount(rcv.count + 40);
     await expectNoGap(rcv, stopStream, 100);
 
     // The unit stops: mfcd exits, the store closes its copy — the table's last holder.
     expect(await second.stop()).toEqual({ code: 0, signal: null });
     expect((await kernelRoutes(lab.router)).length, "still held by the store").toBe(1);
-    for (const fd of store.values()) fs.closeSync(fd);
-    fds.splice(0, fds.length, ...fds.filter((fd) => ![...store.values()].includes(fd)));
+    manager.release();
     await waitFor(async () => (await kernelRoutes(lab.router)).length === 0 && (await kernelVifs(lab.router)).length === 0, {
       message: "the kernel removes the routes and VIFs once no one holds the socket",
     });

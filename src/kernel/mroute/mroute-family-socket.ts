@@ -333,12 +333,13 @@ export abstract class MrouteFamilySocket<F extends AddressFamily> implements Ker
   }
 
   /**
-   * The static VIFs of the table (what a previous mfcd wrote through its static writer and left),
-   * when this socket writes static ones too; undefined otherwise.
+   * The VIFs a previous mfcd left: the static ones of the default table (written through its
+   * static writer), or every VIF of a handed-over socket's table; undefined for other tables.
    */
   leftoverVifs(): ProcVif[] | undefined {
     if (this.#inherited) return this.dumpVifs();
-    if (!this.survives) return undefined;
+    // Also when this socket writes through itself (systemd's fd store): a previous mfcd's static
+    // state is taken over rather than left in the way of new VIFs.
     return this.dumpVifs()?.filter((v) => (v.flags & VIFF_STATIC) !== 0);
   }
 
