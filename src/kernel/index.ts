@@ -35,4 +35,4 @@ export {
   unavailableSummary,
 } from "./requirements/index.js";
 // Handing the MRT_INIT sockets to the next mfcd: systemd's fd store, the in-place re-exec.
-export { HANDOFF_ENV, listenFds, notifySocket, reexec, sdNotify } from "./handoff/index.js";
+export { listenFds, notifySocket, reexec, sdNotify } from "./handoff/index.js";

@@ -8,7 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { listenFds, sdNotify } from "../../src/kernel/handoff/index.js";
-import { AF_UNIX, bind, close, recvmsgFds, SOCK_CLOEXEC, SOCK_DGRAM, socket, sockaddrUn } from "../../src/kernel/ffi/index.js";
+import { AF_UNIX, bind, recvmsgFds, SOCK_CLOEXEC, SOCK_DGRAM, socket, sockaddrUn } from "../../src/kernel/ffi/index.js";
 
 const O_CLOEXEC_OCTAL = 0o2000000;
 const cloexec = (fd: number) => (parseInt(/flags:\s+(\d+)/.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, "utf8"))?.[1] ?? "0", 8) & O_CLOEXEC_OCTAL) !== 0;

@@ -270,7 +270,6 @@ export function mallopt(param: number, value: number): boolean {
 }
 
 export const AF_UNIX = 1;
-export const SOCK_STREAM = 1;
 const SCM_RIGHTS = 1;
 const F_GETFD = 1;
 const F_SETFD = 2;
