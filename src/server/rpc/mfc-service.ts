@@ -13,6 +13,7 @@ import { diagnose, type FlowProbes, traceFlow, type TraceStarter } from "../diag
 import { type RescueSync, nftUnavailable } from "../nft/index.js";
 import type { DaemonInfoSource } from "../config/index.js";
 import { getInfoReply } from "./get-info.js";
+import { crashPoint } from "./crash-point.js";
 
 /** Kernel probes and tracing for Diagnose/Trace; absent in unit tests with a fake kernel. */
 export interface Diagnostics {
@@ -109,6 +110,7 @@ export function createMfcService(
         owner,
         requireInterfaces: request.requireInterfaces,
       });
+      crashPoint("add-route:kernel-written");
       store.put(toStoredRoute(view.spec, view.owner));
       await settle([view.spec]);
       return { route: toRouteStatus(view) };
@@ -116,6 +118,7 @@ export function createMfcService(
     async delRoute(request) {
       const key = validateRouteKey(request.source, request.group, request.table, request.iif);
       const removed = engine.delete(key);
+      crashPoint("del-route:kernel-written");
       // The removed route's own key: a template deleted without its iif is stored with it.
       store.delete(removed.spec);
       await settle([removed.spec]);
@@ -176,6 +179,7 @@ export function applyAndStore(
 ): ReturnType<RouteEngine["apply"]> {
   const result = engine.apply(owner, specs, options);
   if (!result.dryRun) {
+    crashPoint("apply-routes:kernel-written");
     for (const spec of result.removed) store.delete(spec);
     for (const spec of [...result.added, ...result.replaced]) store.put(toStoredRoute(spec, owner));
   }
