@@ -1,4 +1,4 @@
-// kernel-needs: ipv4, tables, ipv6
+// kernel-needs: ipv4 tables ipv6
 // End-to-end: a crash exactly between the kernel write and the state record that acknowledges it
 // (issue 12). mfcd writes the kernel first, then the state file; MFCD_CRASH_POINT makes it SIGKILL
 // itself in that window (src/server/rpc/crash-point.ts), so the kernel holds a change the state
