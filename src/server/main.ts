@@ -288,7 +288,7 @@ async function startKernelSide(p: {
   // After the restore: the rescue rules are those of the restored routes.
   const nftReady = startNft(p.nftDetecting, engine, logger);
   // The rules must not outlive the routes they serve.
-  p.cleanup.push("nft rescue table", async () => (await nftReady).rescue.stop(p.tables.keepForwarding));
+  p.cleanup.push("nft rescue table", async () => (await nftReady).rescue.stop(p.tables.keepsRoutes));
   const [modules, , nft] = await Promise.all([rpc, tablesStarting, nftReady]);
   return { modules, nft };
 }

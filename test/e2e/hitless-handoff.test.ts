@@ -1,4 +1,4 @@
-// kernel-needs: ipv4
+// kernel-needs: ipv4 nft
 // End-to-end: restarts that lose no packet (issue 12 §4). The MRT_INIT socket never closes, so
 // the kernel never stops forwarding: a numbered stream crosses the restart without a gap.
 //
@@ -14,6 +14,7 @@ import { createMfcClient, RouteState } from "../../src/sdk/index.js";
 import { createLab, type Lab } from "../helpers/lab.js";
 import { kernelRoutes, kernelRouteTuples, kernelVifs, routeTuples, startMfcd, StopList, tempSocketPath, type RouteTuple } from "../helpers/mfcd-process.js";
 import { FdStore } from "../helpers/fd-store.js";
+import { execIn } from "../helpers/netns.js";
 import { settle, startReceiver, startStream, waitFor, type Receiver } from "../helpers/traffic.js";
 import { bound } from "../helpers/time-bounds.js";
 
@@ -102,16 +103,21 @@ describe("hitless restarts (real kernel, numbered stream)", () => {
 
     const G = "239.41.1.1";
     await first.client.addRoute({ route: route(G) });
+    // A rescued route too: its nft table must stay with the routes.
+    const RESCUED = { ...route("239.41.1.2"), setTtl: 32 };
+    await first.client.addRoute({ route: RESCUED });
     const { rcv, stopStream } = await streamThrough(G);
     expect(await first.stop()).toEqual({ code: 0, signal: null });
-    expect(await kernelRouteTuples(lab.router), "SIGTERM under the fd store keeps the table: the store holds it").toEqual(routeTuples([route(G)]));
+    expect(await kernelRouteTuples(lab.router), "SIGTERM under the fd store keeps the table: the store holds it").toEqual(routeTuples([route(G), RESCUED]));
+    expect(await execIn(lab.router, ["nft", "list", "tables"]), "... and the rescue rules serving it").toMatch(/table ip mfcd/);
     const frozen = rcv.count;
     await rcv.waitForCount(frozen + 40); // forwarding goes on while no mfcd runs
 
     // The next start is handed the stored socket as fd 3 (LISTEN_PID is set by a shell that execs).
     const second = stops.add(await startMfcd(lab.router, { socketPath, ...manager.handBack() }));
     expect(second.stderr()).toMatch(/"msg":"multicast routing table handed over by the previous mfcd"/);
-    expect(restoredLines(second.stderr()).at(-1)).toMatchObject({ installed: 1, adopted: 1 });
+    expect(restoredLines(second.stderr()).at(-1)).toMatchObject({ installed: 2, adopted: 2 });
+    expect(second.stderr()).toMatch(/"msg":"nftables rescue table adopted"/);
     manager.drain();
     expect(manager.states.filter((s) => s.startsWith("FDSTORE=1")), "a handed socket is not stored twice").toHaveLength(1);
     await rcv.waitForCount(rcv.count + 40);
@@ -119,7 +125,7 @@ describe("hitless restarts (real kernel, numbered stream)", () => {
 
     // The unit stops: mfcd exits, the store closes its copy — the table's last holder.
     expect(await second.stop()).toEqual({ code: 0, signal: null });
-    expect((await kernelRoutes(lab.router)).length, "still held by the store").toBe(1);
+    expect((await kernelRoutes(lab.router)).length, "still held by the store").toBe(2);
     manager.release();
     await waitFor(async () => (await kernelRoutes(lab.router)).length === 0 && (await kernelVifs(lab.router)).length === 0, {
       message: "the kernel removes the routes and VIFs once no one holds the socket",

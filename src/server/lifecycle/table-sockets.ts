@@ -91,6 +91,15 @@ export class TableSockets {
     }
   }
 
+  /**
+   * Whether the routes outlive this mfcd's exit: asked for (keepForwarding), or decided by
+   * systemd's fd store, which keeps the sockets across a restart. What serves the routes (the
+   * nft rescue table) stays with them.
+   */
+  get keepsRoutes(): boolean {
+    return this.keepForwarding || this.handoff.fdStore;
+  }
+
   /** Every open table socket by tableName, for reexec(): close() will then leave them open. */
   handOff(): Map<string, number> {
     this.handingOff = true;
