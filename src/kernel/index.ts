@@ -13,7 +13,7 @@ export * from "./abi/index.js";
 export { RtnetlinkMonitor, UpcallReader, UpcallRing, type Upcall } from "./poll/index.js";
 export { NftRescueTable, NftTrace, type NftAvailability, type NftStartupProbe } from "./nft/index.js";
 // IPv6: the MRT6_INIT socket and its /proc parsers.
-export { hasStaticVifs } from "./mroute/index.js";
+export { hasStaticVifs, ipv4TablesWithStaticVifs } from "./mroute/index.js";
 export { IPV6_MROUTE, Mroute6Socket, parseIp6MrVif } from "./mroute/index.js";
 // What this kernel offers (multicast routing per family, tables, nft, MFC dumps), the messages
 // built from it, what this process holds, and the host evidence Diagnose reads.

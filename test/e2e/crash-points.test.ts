@@ -4,8 +4,8 @@
 // itself in that window (src/server/rpc/crash-point.ts), so the kernel holds a change the state
 // file does not. After the restart: kernel == state file == ListRoutes — an unacknowledged change
 // is undone, an unacknowledged delete comes back, nothing is reported foreign and nothing stale
-// forwards. IPv4 and IPv6 default tables (written static: they outlive the crash and are adopted)
-// and table 7 (written through the MRT_INIT socket: gone with it, re-added from the file).
+// forwards. IPv4 and IPv6 default tables and IPv4 table 7: written static, they outlive the crash
+// and are adopted or removed.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parseIp6MrCache } from "../../src/kernel/mroute/index.js";
 import { loadStateFile } from "../../src/state/load-state-file.js";
@@ -35,6 +35,9 @@ type Route = RouteTuple & { table?: number };
 const v4 = (group: string, oifs: string[], table = 0): Route => ({ source: lab.addrs.source, group, iif: "in0", oifs, table });
 const v6 = (group: string, oifs: string[]): Route => ({ source: "fd00:41::2", group, iif: "in0", oifs });
 
+/** The groups of table 7's entries (`ip mroute show table 7`). */
+const groups7 = async () => [...(await ipMroute(lab.router, { table: 7 })).matchAll(/\(\S+,\s*(239\.51\.7\.\d+)\)/g)].map((m) => m[1]).sort();
+
 /**
  * Runs `prepare` on an mfcd armed to crash at `point`, then `action`, which must die with it;
  * restarts a plain mfcd on the same state file and returns what the file, ListRoutes and the
@@ -51,12 +54,13 @@ async function crashAt(point: string, prepare: (c: MfcClient) => Promise<unknown
   expect(failed, "the call never gets its answer: mfcd died before acknowledging").toBe("failed");
   expect(await armed.exitWithin()).toEqual({ code: null, signal: "SIGKILL" });
   const inKernelAfterCrash = await kernelRouteTuples(lab.router);
+  const table7AfterCrash = await groups7();
   const next = stops.add(await startMfcd(lab.router, { socketPath }));
   const file = routeTuples(loadStateFile(armed.statePath!).routes);
   const listed = await listedRouteTuples(next.client);
   const { foreignEntries } = await next.client.listRoutes({});
   const restored = JSON.parse(next.stderr().split("\n").find((l) => l.includes('"msg":"routes restored"')) ?? "{}") as Record<string, unknown>;
-  return { file, listed, foreignEntries, restored, inKernelAfterCrash, next };
+  return { file, listed, foreignEntries, restored, inKernelAfterCrash, table7AfterCrash, next };
 }
 
 describe("crash between the kernel write and the state record (fault injection)", () => {
@@ -127,17 +131,18 @@ describe("crash between the kernel write and the state record (fault injection)"
     expect(r.foreignEntries).toEqual([]);
   });
 
-  it("table 7 ApplyRoutes: entries written through the MRT_INIT socket die with it; the restart writes the acknowledged set", async () => {
+  it("table 7 ApplyRoutes: the new entry outlived the crash (static, as in every IPv4 table) and is removed as a leftover; the acknowledged set is written back", async () => {
     const A = v4("239.51.7.1", ["out1"], 7);
     const B = v4("239.51.7.2", ["out2"], 7);
-    const groups7 = async () => [...(await ipMroute(lab.router, { table: 7 })).matchAll(/\(\S+,\s*(239\.51\.7\.\d+)\)/g)].map((m) => m[1]).sort();
     const r = await crashAt(
       "apply-routes:kernel-written",
       (c) => c.addRoute({ route: A }),
       (c) => c.applyRoutes({ routes: [B] }),
     );
+    expect(r.table7AfterCrash, "the kernel write happened and outlived mfcd").toEqual([B.group]);
     expect(r.file).toEqual(routeTuples([A]));
     expect(r.listed).toEqual(r.file);
+    expect(r.restored).toMatchObject({ installed: 1, removedLeftovers: 1 });
     expect(await groups7()).toEqual([A.group]);
     expect(r.foreignEntries).toEqual([]);
   });

@@ -66,4 +66,5 @@ export {
   type NetlinkMfcEntry,
 } from "./netlink-mfc-codec.js";
 export { decodeLinkMessage, type LinkInfo } from "./netlink-link-codec.js";
+export { decodeIpmrLinkMessage, type IpmrVif } from "./netlink-ipmr-vif-codec.js";
 export { BPF_RET_K, encodeSockFilter } from "./sock-filter.js";

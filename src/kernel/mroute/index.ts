@@ -6,4 +6,4 @@ export { MrouteSocket } from "./mroute-socket.js";
 export { IPV6_MROUTE, Ipv6ThresholdError, Mroute6Socket } from "./mroute6-socket.js";
 export { parseIpMrCache, parseIpMrVif, type ProcMfcEntry, type ProcVif } from "./proc-mroute.js";
 export { parseIp6MrCache, parseIp6MrVif } from "./proc-mroute6.js";
-export { hasStaticVifs } from "./static-writer.js";
+export { hasStaticVifs, ipv4TablesWithStaticVifs } from "./static-writer.js";

@@ -1,9 +1,9 @@
 // The owner of one kernel multicast routing table of either family: a raw socket holding
 // MRT_INIT (IGMP, IPv4) or MRT6_INIT (ICMPv6, IPv6). While it is open the kernel forwards by our
-// VIFs ("MIFs" for IPv6) and MFC entries. On the default table, VIFs and entries are written
-// through a second socket without MRT_INIT (static-writer.ts), so they outlive this one and a
-// restarted mfcd adopts them; elsewhere (and entries written `dynamic`) the kernel removes them
-// when this socket closes. Everything family-specific comes from a MrouteFamily descriptor; the
+// VIFs ("MIFs" for IPv6) and MFC entries. Where the VIFs can be read back (the default table,
+// and every IPv4 table), VIFs and entries are written through a second socket without MRT_INIT
+// (static-writer.ts), so they outlive this one and a restarted mfcd adopts them; elsewhere (and
+// entries written `dynamic`) the kernel removes them when this socket closes. Everything family-specific comes from a MrouteFamily descriptor; the
 // subclasses MrouteSocket and Mroute6Socket add only what truly differs.
 //
 // Every call is one synchronous setsockopt/ioctl (µs) on preallocated buffers. Interface names
@@ -84,7 +84,7 @@ export interface OpenedMroute {
   readonly netns: string | undefined;
   readonly dumper: MfcNetlinkDumper;
   readonly vifFd: number | undefined;
-  /** The static writer (default table only: the only one whose VIFs can be read back to adopt). */
+  /** The static writer (tables whose VIFs can be read back to adopt: MrouteFamily.vifsOfEveryTable). */
   readonly staticFd: number | undefined;
   /** Handed over by the previous mfcd rather than opened (MrouteOpenOptions.inheritedFd). */
   readonly inherited: boolean;
@@ -154,21 +154,24 @@ export abstract class MrouteFamilySocket<F extends AddressFamily> implements Ker
       throw new RangeError(`table must be an integer in 0..2147483647, got ${table}`);
     }
     const dumpable = table === 0 || table === f.defaultTable;
+    // Written static (outliving mfcd) only where the VIFs can be read back to adopt them.
+    const readable = dumpable || f.vifsOfEveryTable;
     const fds: number[] = [];
     let dumper: MfcNetlinkDumper | undefined;
     try {
       const inherited = opts.inheritedFd;
       if (inherited !== undefined) checkInherited(f, inherited);
       const [fd, vifFd, staticFd] = inNetns(opts.netns, () => {
-        fds.push(inherited ?? socket(f.domain, SOCK_RAW | SOCK_CLOEXEC, f.protocol));
+        const own = inherited ?? socket(f.domain, SOCK_RAW | SOCK_CLOEXEC, f.protocol);
+        fds.push(own);
         // Created on this thread while it is in the target netns (no netns argument).
         dumper = MfcNetlinkDumper.open(undefined, f.family);
-        if (dumpable) {
-          // /proc/thread-self/net is the calling thread's netns, fixed at open time.
-          fds.push(open(`/proc/thread-self/net/${f.procVifFile}`, O_RDONLY | O_CLOEXEC));
-          if (opts.survive !== false) fds.push(openStaticWriter(f, 0));
-        }
-        return [fds[0], fds[1], fds[2]] as const;
+        // /proc/thread-self/net is the calling thread's netns, fixed at open time.
+        const proc = dumpable ? open(`/proc/thread-self/net/${f.procVifFile}`, O_RDONLY | O_CLOEXEC) : undefined;
+        if (proc !== undefined) fds.push(proc);
+        const writer = readable && opts.survive !== false ? openStaticWriter(f, table) : undefined;
+        if (writer !== undefined) fds.push(writer);
+        return [own, proc, writer] as const;
       });
       if (fd === undefined || dumper === undefined) throw new Error("unreachable: socket() returned nothing");
       configure?.(fd);
@@ -176,7 +179,7 @@ export abstract class MrouteFamilySocket<F extends AddressFamily> implements Ker
       if (inherited !== undefined) {
         // Its VIFs cannot be read back outside the default table (no /proc file, no dump):
         // start that table afresh, as a restart without handoff would.
-        if (!dumpable) setsockoptInt(fd, f.level, MRT_OPTIONS.flush, FLUSH_ALL, `setsockopt(${p}_FLUSH)`);
+        if (!readable) setsockoptInt(fd, f.level, MRT_OPTIONS.flush, FLUSH_ALL, `setsockopt(${p}_FLUSH)`);
         return { fd, table, netns: opts.netns, dumper, vifFd, staticFd, inherited: true };
       }
       // MRT(6)_TABLE must precede MRT(6)_INIT (EBUSY afterwards).
@@ -321,20 +324,23 @@ export abstract class MrouteFamilySocket<F extends AddressFamily> implements Ker
   }
 
   /**
-   * VIFs of the default table with their counters (from /proc); undefined for any other table.
-   * VIFs /proc shows without an ifindex (IPv6 always, IPv4 without VIFF_USE_IFINDEX) are
-   * resolved by name.
+   * VIFs of the table with their counters: the default table's from /proc, any IPv4 table's from
+   * the RTNL_FAMILY_IPMR link dump; undefined for IPv6's other tables. VIFs /proc shows without
+   * an ifindex (IPv6 always, IPv4 without VIFF_USE_IFINDEX) are resolved by name.
    */
   dumpVifs(): ProcVif[] | undefined {
-    if (this.#vifFd === undefined) return undefined;
+    if (this.#vifFd === undefined) {
+      if (!this.#f.vifsOfEveryTable) return undefined;
+      return this.dumper.vifs(this.kernelTable).map((v) => ({ ...v, name: this.ifname(v.ifindex) ?? "" }));
+    }
     const vifs = this.#f.parseProcVifs(this.#readProc(this.#vifFd, this.#f.procVifFile));
     for (const v of vifs) if (v.ifindex === 0) v.ifindex = this.ifindex(v.name) ?? 0;
     return vifs;
   }
 
   /**
-   * The VIFs a previous mfcd left: the static ones of the default table (written through its
-   * static writer), or every VIF of a handed-over socket's table; undefined for other tables.
+   * The VIFs a previous mfcd left: the static ones (written through its static writer), or every
+   * VIF of a handed-over socket's table; undefined where VIFs cannot be read (IPv6 other tables).
    */
   leftoverVifs(): ProcVif[] | undefined {
     if (this.#inherited) return this.dumpVifs();

@@ -65,6 +65,12 @@ export interface MrouteFamily<F extends AddressFamily = AddressFamily> {
   parseProcVifs(input: Uint8Array): ProcVif[];
   /** Initial size of the /proc read buffer (grows as needed). */
   readonly procBufferSize: number;
+  /**
+   * Whether the VIFs of every table (not only the default one, as /proc) can be read back: IPv4's
+   * RTNL_FAMILY_IPMR link dump. Then a table's VIFs and entries are written static everywhere and
+   * adopted after a restart; IPv6 has no such dump, so its other tables are not.
+   */
+  readonly vifsOfEveryTable: boolean;
   /** The layout of the family's structs, for the one codec (src/kernel/abi). */
   readonly structs: MrouteStructs;
 }

@@ -32,6 +32,7 @@ export const IPV4_MROUTE: MrouteFamily<"ipv4"> = {
   procVifFile: "ip_mr_vif",
   parseProcVifs: parseIpMrVif,
   procBufferSize: 64 * 1024,
+  vifsOfEveryTable: true,
   structs: IPV4_STRUCTS,
 };
 

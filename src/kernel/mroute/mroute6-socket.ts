@@ -67,6 +67,7 @@ export const IPV6_MROUTE: MrouteFamily<"ipv6"> = {
   procVifFile: "ip6_mr_vif",
   parseProcVifs: parseIp6MrVif,
   procBufferSize: 16 * 1024,
+  vifsOfEveryTable: false,
   structs: IPV6_STRUCTS,
 };
 

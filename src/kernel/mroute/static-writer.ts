@@ -7,7 +7,8 @@
 // traffic of the namespace from queuing on it.
 
 import fs from "node:fs";
-import { BPF_RET_K, encodeSockFilter, VIFF_STATIC } from "../abi/index.js";
+import { BPF_RET_K, encodeSockFilter, RT_TABLE_DEFAULT, VIFF_STATIC } from "../abi/index.js";
+import { MfcNetlinkDumper } from "../netlink/index.js";
 import { setsockoptInt, socket, SOCK_CLOEXEC, SOCK_RAW, tryAttachFilter } from "../ffi/index.js";
 import { MRT_OPTIONS, type MrouteFamily } from "./mroute-family.js";
 
@@ -33,4 +34,24 @@ export function hasStaticVifs(f: MrouteFamily): boolean {
     return false;
   }
   return f.parseProcVifs(text).some((v) => (v.flags & VIFF_STATIC) !== 0);
+}
+
+/**
+ * The non-default IPv4 tables (their ids) with static VIFs in this process's netns: what a
+ * previous mfcd left there (RTNL_FAMILY_IPMR link dump). Empty when the dump fails.
+ */
+export function ipv4TablesWithStaticVifs(): number[] {
+  let dumper: MfcNetlinkDumper | undefined;
+  try {
+    dumper = MfcNetlinkDumper.open(undefined, "ipv4");
+    const tables: number[] = [];
+    for (const [id, vifs] of dumper.vifsByTable()) {
+      if (id !== RT_TABLE_DEFAULT && vifs.some((v) => (v.flags & VIFF_STATIC) !== 0)) tables.push(id);
+    }
+    return tables;
+  } catch {
+    return [];
+  } finally {
+    dumper?.close();
+  }
 }

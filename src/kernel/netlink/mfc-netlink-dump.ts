@@ -12,14 +12,19 @@ import { Ipv4SgCounters } from "./ipv4-sg-counters.js";
 import {
   type MfcStatsAt,
   type NetlinkMfcEntry,
+  decodeIpmrLinkMessage,
   decodeMfcMessage,
+  IFINFOMSG_SIZE,
+  type IpmrVif,
   locateMfcStats,
   writeU16,
   writeU32,
   RTNL_FAMILY_IP6MR,
   RTA_TABLE,
   RTMSG_SIZE,
+  RTM_GETLINK,
   RTM_GETROUTE,
+  RTM_NEWLINK,
   RTM_NEWROUTE,
   RTNL_FAMILY_IPMR,
 } from "../abi/index.js";
@@ -82,6 +87,34 @@ export class MfcNetlinkDumper {
         out.push(e);
       },
       () => (out = []),
+    );
+    return out;
+  }
+
+  /**
+   * The VIFs of IPv4 table `table` (RT_TABLE_DEFAULT 253 for the default one) from the
+   * RTNL_FAMILY_IPMR link dump, which covers every table (/proc only the default one). Empty for
+   * a table that does not exist. IPv4 dumpers only.
+   */
+  vifs(table: number): IpmrVif[] {
+    return this.vifsByTable().get(table) ?? [];
+  }
+
+  /** The VIFs of every IPv4 table by kernel table id (see vifs()). */
+  vifsByTable(): Map<number, IpmrVif[]> {
+    if (this.#family !== RTNL_FAMILY_IPMR) throw new TypeError("vifs() needs an IPv4 (RTNL_FAMILY_IPMR) dumper");
+    const body = Buffer.alloc(IFINFOMSG_SIZE);
+    body[0] = RTNL_FAMILY_IPMR;
+    let out = new Map<number, IpmrVif[]>();
+    this.#sock.dump(
+      RTM_GETLINK,
+      body,
+      (type, buf, start, end) => {
+        if (type !== RTM_NEWLINK) return;
+        const t = decodeIpmrLinkMessage(buf, start, end);
+        if (t) out.set(t.table, [...(out.get(t.table) ?? []), ...t.vifs]);
+      },
+      () => (out = new Map()),
     );
     return out;
   }

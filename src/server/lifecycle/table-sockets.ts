@@ -9,6 +9,7 @@ import {
   type KernelCapabilities,
   hasCapability,
   hasStaticVifs,
+  ipv4TablesWithStaticVifs,
   IPV6_MROUTE,
   KernelError,
   MrouteSocket,
@@ -118,12 +119,16 @@ export class TableSockets {
 
   /**
    * Tables the restore adopts even without a route in them: the IPv4 default table (held from
-   * the start anyway) and the IPv6 one when a previous mfcd left static MIFs there.
+   * the start anyway), the IPv6 one and other IPv4 tables where a previous mfcd left static VIFs,
+   * and every table handed over.
    */
   adoptAtStart(): { family: Family; table: number }[] {
     const tables: { family: Family; table: number }[] = [];
     if (this.defaultSocket) tables.push({ family: "ipv4", table: 0 });
     if (hasCapability(this.capabilities, "ipv6") && hasStaticVifs(IPV6_MROUTE)) tables.push({ family: "ipv6", table: 0 });
+    if (hasCapability(this.capabilities, "tables")) {
+      for (const table of ipv4TablesWithStaticVifs()) tables.push({ family: "ipv4", table });
+    }
     // Every table handed over: what it holds is adopted or removed now.
     for (const name of this.handoff.handed.keys()) {
       const m = /^mrt-(ipv4|ipv6)-(\d+)$/.exec(name);
