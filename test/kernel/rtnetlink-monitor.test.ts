@@ -485,7 +485,14 @@ describe("listLinks", () => {
     await veth(ns, "down0", "down1", false);
     await ip(["link", "set", "down1", "up"], ns); // down0 admin down, its peer up without carrier
     await ip(["link", "set", "up1", "multicast", "off"], ns);
-    const shown = JSON.parse(await ip(["-j", "link", "show"], ns)) as { ifindex: number; ifname: string; flags: string[] }[];
+    // Carrier (LOWER_UP) comes up a moment after the link does (the kernel's linkwatch): compare
+    // once it has settled, or the two reads can see different states.
+    type Shown = { ifindex: number; ifname: string; flags: string[] }[];
+    const shown = await waitFor(async () => {
+      const links = JSON.parse(await ip(["-j", "link", "show"], ns)) as Shown;
+      const settled = ["up0", "up1"].every((n) => links.find((l) => l.ifname === n)?.flags.includes("LOWER_UP"));
+      return settled ? links : undefined;
+    }, { message: "up0/up1 get carrier" });
     const expected = shown.map((l) => ({
       ifindex: l.ifindex,
       name: l.ifname,
