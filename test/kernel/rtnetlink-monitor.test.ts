@@ -485,23 +485,25 @@ describe("listLinks", () => {
     await veth(ns, "down0", "down1", false);
     await ip(["link", "set", "down1", "up"], ns); // down0 admin down, its peer up without carrier
     await ip(["link", "set", "up1", "multicast", "off"], ns);
-    // Carrier (LOWER_UP) comes up a moment after the link does (the kernel's linkwatch): compare
-    // once it has settled, or the two reads can see different states.
+    // Carrier and operstate settle a moment after a link goes up (the kernel's linkwatch; until
+    // then a link without carrier may still read RUNNING): compare once both reads agree, which
+    // they must — a decoding error would never settle.
     type Shown = { ifindex: number; ifname: string; flags: string[] }[];
-    const shown = await waitFor(async () => {
-      const links = JSON.parse(await ip(["-j", "link", "show"], ns)) as Shown;
-      const settled = ["up0", "up1"].every((n) => links.find((l) => l.ifname === n)?.flags.includes("LOWER_UP"));
-      return settled ? links : undefined;
-    }, { message: "up0/up1 get carrier" });
-    const expected = shown.map((l) => ({
-      ifindex: l.ifindex,
-      name: l.ifname,
-      up: l.flags.includes("UP"),
-      running: l.flags.includes("LOWER_UP"),
-      multicast: l.flags.includes("MULTICAST"),
-    }));
-    const links = listLinks(file);
-    expect(links.map(({ flags: _, ...l }) => l)).toEqual(expected);
+    let last = "";
+    const links = await waitFor(async () => {
+      const shown = JSON.parse(await ip(["-j", "link", "show"], ns)) as Shown;
+      const expected = shown.map((l) => ({
+        ifindex: l.ifindex,
+        name: l.ifname,
+        up: l.flags.includes("UP"),
+        running: l.flags.includes("LOWER_UP"),
+        multicast: l.flags.includes("MULTICAST"),
+      }));
+      const got = listLinks(file);
+      const same = JSON.stringify(got.map(({ flags: _, ...l }) => l)) === JSON.stringify(expected);
+      last = `ip: ${JSON.stringify(expected)} listLinks: ${JSON.stringify(got)}`;
+      return same ? got : undefined;
+    }, { message: () => `listLinks never matched ip -j link show: ${last}` });
     expect(links.map((l) => l.name).sort()).toEqual(["down0", "down1", "lo", "up0", "up1"]);
     expect(links.find((l) => l.name === "up1")?.multicast).toBe(false);
     expect(links.find((l) => l.name === "down1")).toMatchObject({ up: true, running: false });
