@@ -15,7 +15,7 @@ import { probeHostKernel, type HostKernel } from "../uml/host-kernel.js";
 import { kernelRunner } from "../uml/kernel-runner.js";
 import { listTestFiles, type TestFile } from "./test-needs.js";
 import { planTests, shard, type TestPlan } from "./test-plan.js";
-import { finishedFiles, finishedReport, guestSilenceMs } from "./guest-watchdog.js";
+import { finishedFiles, finishedReport, GUEST_RETRIES, guestSilenceMs } from "./guest-watchdog.js";
 import { runVitest } from "./run-vitest.js";
 import { crashedReport, fileDurations, mergeReports, notRunReport, readReport, type VitestReport } from "./vitest-report.js";
 
@@ -86,8 +86,12 @@ async function runGuests(files: TestFile[], kernel: string): Promise<VitestRepor
   );
 }
 
-/** One guest; if it goes silent, a second one runs the files the first had not finished. */
-async function runGuest(list: string[], kernel: string, name: string, report: string, retry = true): Promise<VitestReport> {
+/**
+ * One guest; if it goes silent, a new one runs the files it had not finished, up to `retries`
+ * times: the user-mode kernel sometimes livelocks (the guest spins in its kernel and answers
+ * nothing), more than once in some runs on an Intel AMX host.
+ */
+async function runGuest(list: string[], kernel: string, name: string, report: string, retries = GUEST_RETRIES): Promise<VitestReport> {
   const reportFile = path.join(root, report);
   fs.rmSync(reportFile, { force: true });
   const lines: string[] = [];
@@ -105,9 +109,9 @@ async function runGuest(list: string[], kernel: string, name: string, report: st
   const rest = list.filter((f) => !done.some((d) => d.file === f));
   const finished = finishedReport(root, done);
   if (rest.length === 0) return finished;
-  if (!retry) return mergeReports([finished, crashedReport(`user-mode Linux guest ${name} (stalled)`, rest)]);
+  if (retries <= 0) return mergeReports([finished, crashedReport(`user-mode Linux guest ${name} (stalled)`, rest)]);
   console.log(`[test-runner] guest ${name} stalled after ${done.length} file(s); ${rest.length} file(s) again in a new guest`);
-  return mergeReports([finished, await runGuest(rest, kernel, `${name} again`, report.replace(/\.json$/, ".again.json"), false)]);
+  return mergeReports([finished, await runGuest(rest, kernel, `${name} again`, report.replace(/\.json$/, ".again.json"), retries - 1)]);
 }
 
 async function runNative(files: TestFile[], name: string, env: NodeJS.ProcessEnv): Promise<VitestReport> {
