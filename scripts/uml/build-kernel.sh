@@ -32,7 +32,7 @@ fi
 
 version="$(dpkg-query -W -f='${Version}' "$src_pkg")"
 # The source patch below is part of what is built: change XSTATE_PATCH when it changes.
-XSTATE_PATCH="host-fp-size-16384"
+XSTATE_PATCH="host-fp-size-12288"
 key="$( { cat "$fragment" "$partial_fragment"; echo "$version"; echo "$XSTATE_PATCH"; } | sha256sum | cut -c1-16)"
 out="$cache_root/$key"
 result="$out/linux"; [ "$want" = partial ] && result="$out/linux-partial"
@@ -52,9 +52,10 @@ cd "$work"
 # a fixed 2696-byte buffer. The host wants the whole XSAVE area on SETREGSET and says EFAULT
 # otherwise; with Intel AMX it is 11008 bytes, so init dies at once ("userspace - ptrace set fp
 # regs failed, errno = 14", "Attempted to kill init"). A larger buffer works on every host: the
-# host clamps the transfer to its own XSAVE size. (Later kernels size the buffer at run time.)
-sed -i 's/DEFINE_LONGS(HOST_FP_SIZE, 2696);/DEFINE_LONGS(HOST_FP_SIZE, 16384);/' arch/x86/um/user-offsets.c
-grep -q 'DEFINE_LONGS(HOST_FP_SIZE, 16384);' arch/x86/um/user-offsets.c || { log "the XSAVE buffer patch did not apply"; exit 1; }
+# host clamps the transfer to its own XSAVE size. 12 KiB: above every x86 XSAVE size (AMX's is
+# the largest); the buffer also sits on signal stacks, so no bigger than needed. (Later kernels size the buffer at run time.)
+sed -i 's/DEFINE_LONGS(HOST_FP_SIZE, 2696);/DEFINE_LONGS(HOST_FP_SIZE, 12288);/' arch/x86/um/user-offsets.c
+grep -q 'DEFINE_LONGS(HOST_FP_SIZE, 12288);' arch/x86/um/user-offsets.c || { log "the XSAVE buffer patch did not apply"; exit 1; }
 make ARCH=um defconfig >/dev/null
 scripts/kconfig/merge_config.sh -m .config "$fragment" >/dev/null
 make ARCH=um olddefconfig >/dev/null
